@@ -1,0 +1,67 @@
+/* govstream - shared error codes and small helpers used by every module.
+ *
+ * Convention (as librdkafka): functions return gs_err_t and, on failure,
+ * write a human-readable reason into a caller-provided errstr buffer. */
+#ifndef GOVSTREAM_COMMON_H
+#define GOVSTREAM_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GS_VERSION "0.1.0"
+
+typedef enum gs_err {
+    GS_OK = 0,
+    /* Input errors: each one becomes exactly one dead letter (SPEC 2). */
+    GS_ERR_DECODE,     /* bytes are not a valid encoding (framing, Avro) */
+    GS_ERR_SCHEMA,     /* writer schema unknown or incompatible with ours */
+    GS_ERR_VALIDATION, /* decoded, but violates a request limit */
+    GS_ERR_TOO_LARGE,  /* over limits.max_request_bytes */
+    GS_ERR_INTERNAL,   /* our bug or an unexpected library failure */
+    /* Infrastructure errors: pause and retry, never dead-lettered. */
+    GS_ERR_TRANSPORT, /* broker or registry unreachable, timed out, 5xx */
+    /* Local errors. */
+    GS_ERR_CONFIG,
+    GS_ERR_IO,
+    GS_ERR_NOMEM,
+    GS_ERR_INVALID_ARG,
+    GS_ERR_NOT_FOUND,
+    GS_ERR_KAFKA,
+    GS_ERR__COUNT
+} gs_err_t;
+
+/* A byte string that is not owned (a view into a decoded value). */
+typedef struct gs_str {
+    const char *p; /* NUL-terminated when it comes from Avro */
+    size_t len;
+} gs_str_t;
+
+/* Rhythm phase; the order matches the Avro enum Phase {WAKE, SLEEP}. */
+typedef enum { GS_PHASE_WAKE = 0, GS_PHASE_SLEEP = 1 } gs_phase_t;
+
+/* Stable upper-case name ("DECODE", "TRANSPORT", ...). */
+const char *gs_err_name(gs_err_t err);
+
+/* True for the errors that produce a dead letter. */
+static inline int gs_err_is_input(gs_err_t err)
+{
+    return err >= GS_ERR_DECODE && err <= GS_ERR_INTERNAL;
+}
+
+/* snprintf into errstr (NULL-safe) and return err: `return gs_fail(...)`. */
+gs_err_t gs_fail(char *errstr, size_t errstr_size, gs_err_t err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Clocks: monotonic for durations, wall for timestamps in records. */
+int64_t gs_now_us(void);
+int64_t gs_wall_ms(void);
+
+/* Reads a whole file into a NUL-terminated heap buffer. */
+gs_err_t gs_read_file(const char *path, char **out, size_t *out_len, char *errstr,
+                      size_t errstr_size);
+
+/* True when buf[0..len) is well-formed UTF-8 (no overlongs, surrogates or
+ * code points above U+10FFFF). */
+int gs_utf8_valid(const char *buf, size_t len);
+
+#endif

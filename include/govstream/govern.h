@@ -1,0 +1,104 @@
+/* govstream - the governance core (SPEC 3): moral filter, cognitive rhythm,
+ * lexicon moral scorer and per-scope state. No Kafka dependency.
+ *
+ * Per request: moral value (given or scored) -> evaluate against the scope's
+ * threshold -> adapt -> rhythm phase -> verdict -> rhythm step. */
+#ifndef GOVSTREAM_GOVERN_H
+#define GOVSTREAM_GOVERN_H
+
+#include <stdint.h>
+
+#include "govstream/common.h"
+#include "govstream/config.h"
+
+/* ---- moral filter (3.1) ------------------------------------------------
+ * The threshold is kept in integer twentieths so that repeated 0.05 steps
+ * are exact: 16/20.0 is the same double as the literal 0.8. */
+#define GS_MORAL_T20_MIN 6   /* 0.30 */
+#define GS_MORAL_T20_MAX 18  /* 0.90 */
+#define GS_MORAL_T20_INIT 10 /* 0.50 */
+#define GS_MORAL_ACCEPT_ALWAYS 0.90
+#define GS_MORAL_REJECT_BELOW 0.30
+
+typedef struct gs_moral {
+    int t20;    /* threshold x 20 */
+    double ema; /* of acceptances, starts at 0.5 */
+} gs_moral_t;
+
+void gs_moral_init(gs_moral_t *m);
+double gs_moral_threshold(const gs_moral_t *m);
+/* v must be a number in [0,1] (callers validate). */
+int gs_moral_evaluate(const gs_moral_t *m, double v);
+void gs_moral_adapt(gs_moral_t *m, int accepted);
+
+/* ---- cognitive rhythm (3.3) -------------------------------------------
+ * Advances on every governed request, so it always leaves sleep. */
+typedef struct gs_rhythm {
+    uint32_t wake_steps, sleep_steps;
+    uint32_t pos;   /* 0 .. wake+sleep-1; < wake_steps means WAKE */
+    uint64_t steps; /* governed requests so far */
+} gs_rhythm_t;
+
+void gs_rhythm_init(gs_rhythm_t *r, uint32_t wake_steps, uint32_t sleep_steps);
+gs_phase_t gs_rhythm_phase(const gs_rhythm_t *r);
+/* Returns 1 when this step entered sleep (consolidation runs then). */
+int gs_rhythm_step(gs_rhythm_t *r);
+
+/* ---- lexicon moral scorer (3.2) ---------------------------------------- */
+#define GS_LEXICON_BASE 0.8
+#define GS_LEXICON_HARM 0.15
+#define GS_LEXICON_CARE 0.05
+
+typedef struct gs_lexicon gs_lexicon_t;
+
+/* Word lists: one word per line, '#' comments, case-insensitive. */
+gs_err_t gs_lexicon_load(const char *harm_path, const char *care_path, gs_lexicon_t **out,
+                         char *errstr, size_t errstr_size);
+gs_err_t gs_lexicon_new(const char *const *harm, size_t n_harm, const char *const *care,
+                        size_t n_care, gs_lexicon_t **out, char *errstr, size_t errstr_size);
+void gs_lexicon_destroy(gs_lexicon_t *lx);
+/* 0.8 - 0.15 per harm word + 0.05 per care word over all texts, in [0,1]. */
+double gs_lexicon_score(const gs_lexicon_t *lx, const gs_str_t *texts, size_t n_texts);
+
+/* ---- scopes and the decision -------------------------------------------- */
+
+typedef struct gs_govern_conf {
+    uint32_t wake_steps, sleep_steps;
+    int sleep_policy; /* gs_sleep_policy_t */
+    int sleep_max_tokens;
+    size_t max_scopes;
+} gs_govern_conf_t;
+
+void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg);
+
+typedef struct gs_verdict {
+    int accepted;
+    const char *note;       /* static string */
+    gs_phase_t phase;       /* phase the request was governed in */
+    int64_t step;           /* 1-based governed-request count of the scope */
+    double moral_threshold; /* threshold it was evaluated against */
+    double moral_value;     /* value used */
+    int32_t context_items;
+    int max_tokens_cap;     /* GENERATE cap from the sleep policy */
+} gs_verdict_t;
+
+typedef struct gs_scope_stats {
+    size_t scopes, max_scopes, bytes;
+    uint64_t created, evicted;
+} gs_scope_stats_t;
+
+typedef struct gs_govern gs_govern_t;
+
+/* lexicon is borrowed and must outlive the governor. */
+gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon,
+                       gs_govern_t **out, char *errstr, size_t errstr_size);
+void gs_govern_destroy(gs_govern_t *g);
+
+/* Governs one request of scope `key`. texts are scored when !has_value. */
+gs_err_t gs_govern_decide(gs_govern_t *g, gs_str_t key, int has_value, double value,
+                          const gs_str_t *texts, size_t n_texts, gs_verdict_t *out,
+                          char *errstr, size_t errstr_size);
+
+gs_scope_stats_t gs_govern_stats(const gs_govern_t *g);
+
+#endif

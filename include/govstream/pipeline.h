@@ -1,0 +1,29 @@
+/* govstream - the worker: one poll loop per process that drives
+ *   consume -> decode -> govern -> infer -> encode -> produce -> commit
+ * for every enabled request kind (SPEC 2). */
+#ifndef GOVSTREAM_PIPELINE_H
+#define GOVSTREAM_PIPELINE_H
+
+#include <signal.h>
+
+#include "govstream/config.h"
+#include "govstream/log.h"
+
+/* Bits of the process's signal flag (the only global, set by handlers). */
+#define GS_SIG_STOP 1   /* SIGTERM, SIGINT: drain, commit, exit */
+#define GS_SIG_RELOAD 2 /* SIGHUP: reload models */
+
+typedef struct gs_worker gs_worker_t;
+
+/* cfg and log are borrowed and must outlive the worker. */
+gs_err_t gs_worker_new(const gs_config_t *cfg, gs_log_t *log, gs_worker_t **out, char *errstr,
+                       size_t errstr_size);
+
+/* Runs until GS_SIG_STOP is raised in *signals or a fatal error occurs.
+ * Returns the process exit code: 0 after a clean drain within
+ * shutdown.timeout_ms. */
+int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals);
+
+void gs_worker_destroy(gs_worker_t *w);
+
+#endif

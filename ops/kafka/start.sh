@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Usage: start.sh [--nodes 1|3] [--port BASE]
+# Starts a throw-away local KRaft Kafka (each node broker+controller) bound to
+# 127.0.0.1 and prints its bootstrap servers on stdout (the only stdout line,
+# so `BS=$(ops/kafka/start.sh)` works). Node i (1-based) listens on BASE+i-1
+# for clients and on BASE+100+i-1 for the controller quorum.
+# Env: GS_KAFKA_PORT (base port, default 9092), GS_KAFKA_CACHE (jar/state cache),
+#      GS_KAFKA_START_TIMEOUT (default 60 s), GS_KAFKA_HEAP (default -Xms256m -Xmx512m).
+# Starting an instance that is already up with the same node count is a no-op.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+nodes=1
+port=${GS_KAFKA_PORT:-9092}
+while (($#)); do
+  case $1 in
+    --nodes) nodes=${2:?}; shift 2 ;;
+    --port) port=${2:?}; shift 2 ;;
+    -h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) die "unknown argument '$1' (try --help)" ;;
+  esac
+done
+[[ $nodes == 1 || $nodes == 3 ]] || die "--nodes must be 1 or 3"
+check_port "$port"
+
+ensure_jars
+mkdir -p "$GS_KAFKA_RUN"
+exec 9>"$GS_KAFKA_RUN/$port.lock"
+flock 9 # a concurrent stop.sh/start.sh on the same port waits for us
+
+state=$(state_file "$port")
+if [[ -f $state ]]; then
+  DATA_DIR='' PIDS='' NODES='' BOOTSTRAP=''
+  # shellcheck source=/dev/null
+  . "$state"
+  alive=0
+  for p in $PIDS; do owns_pid "$p" "$DATA_DIR" && alive=$((alive + 1)); done
+  if ((alive == NODES && NODES == nodes)); then
+    log "already running"
+    echo "$BOOTSTRAP"
+    exit 0
+  fi
+  ((alive == 0)) || die "an instance with $NODES node(s) is running on $port; run stop.sh --port $port first"
+  log "cleaning up a dead instance on port $port"
+  stop_instance "$port"
+fi
+
+# Fail early and clearly rather than letting a JVM die on "Address already in use".
+for ((i = 0; i < nodes; i++)); do
+  for p in $((port + i)) $((port + GS_CONTROLLER_OFFSET + i)); do
+    check_port "$p"
+    ! port_open 127.0.0.1 "$p" || die "port $p is already in use"
+  done
+done
+
+if ((nodes == 1)); then rf=1 isr=1; else rf=3 isr=2; fi
+voters='' bootstrap=''
+for ((i = 1; i <= nodes; i++)); do
+  voters+="${voters:+,}$i@127.0.0.1:$((port + GS_CONTROLLER_OFFSET + i - 1))"
+  bootstrap+="${bootstrap:+,}127.0.0.1:$((port + i - 1))"
+done
+
+# Any failure from here on tears down whatever was started.
+data_dir=$(mktemp -d "${TMPDIR:-/tmp}/govstream-kafka-$port.XXXXXX")
+pids=()
+write_state() {
+  printf 'DATA_DIR=%q\nNODES=%q\nBOOTSTRAP=%q\nPIDS=%q\n' \
+    "$data_dir" "$nodes" "$bootstrap" "${pids[*]}" >"$state"
+}
+ok=0
+on_exit() {
+  ((ok)) && return
+  for ((i = 1; i <= nodes; i++)); do
+    [[ -f $data_dir/node-$i/kafka.log ]] || continue
+    echo "---- tail of node-$i/kafka.log ----" >&2
+    tail -n 40 "$data_dir/node-$i/kafka.log" >&2
+  done
+  log "start failed, cleaning up"
+  stop_instance "$port"
+}
+write_state
+trap on_exit EXIT
+
+# A KRaft cluster id is 16 random bytes in URL-safe base64 without padding;
+# making it here saves a JVM start (StorageTool random-uuid). A leading '-'
+# would be parsed as an option, so re-roll that case.
+cluster_id=-
+while [[ $cluster_id == -* ]]; do
+  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+done
+
+fmt_pids=()
+for ((i = 1; i <= nodes; i++)); do
+  dir=$data_dir/node-$i
+  mkdir -p "$dir"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=$i
+# static quorum: same list on every node, no --standalone/--initial-controllers
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$((port + i - 1)),CONTROLLER://127.0.0.1:$((port + GS_CONTROLLER_OFFSET + i - 1))
+advertised.listeners=PLAINTEXT://127.0.0.1:$((port + i - 1))
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+# tests create their topics explicitly; a typo must fail, not auto-create
+auto.create.topics.enable=false
+num.partitions=6
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
+# fewer internal partitions than the default 50: faster first consumer group
+offsets.topic.num.partitions=10
+transaction.state.log.num.partitions=10
+# consumers in tests join at once; no 3 s wait for more members
+group.initial.rebalance.delay.ms=0
+# 2-core box, up to 3 JVMs: keep thread pools small
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+EOF
+  # Formats run in parallel: each is a ~1 s JVM start.
+  kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
+    >"$dir/kafka.log" 2>&1 &
+  fmt_pids+=("$!")
+done
+for ((i = 1; i <= nodes; i++)); do
+  wait "${fmt_pids[i - 1]}" || die "formatting node-$i failed: $(cat "$data_dir/node-$i/kafka.log")"
+done
+
+for ((i = 1; i <= nodes; i++)); do
+  dir=$data_dir/node-$i
+  # nohup + own cwd: the broker outlives this script and its terminal. It must
+  # not inherit lock fd 9, or the next stop.sh would wait on it forever.
+  # shellcheck disable=SC2086 # GS_KAFKA_HEAP is a list of JVM flags
+  (exec 9>&- && cd "$dir" && exec nohup "$GS_JAVA" ${GS_KAFKA_HEAP:--Xms256m -Xmx512m} \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$GS_KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$dir" \
+    -cp "$GS_KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
+    >>"$dir/kafka.log" 2>&1 </dev/null) &
+  pids+=("$!")
+  write_state
+done
+
+GS_KAFKA_PIDS="${pids[*]}" "$GS_KAFKA_DIR/wait-ready.sh" "$bootstrap" "${GS_KAFKA_START_TIMEOUT:-60}"
+ok=1
+log "$nodes node(s) up, data in $data_dir, stop with: ops/kafka/stop.sh --port $port"
+echo "$bootstrap"

@@ -1,0 +1,127 @@
+/* Error names, clocks, file and UTF-8 helpers shared by all modules. */
+#include "govstream/common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const err_names[GS_ERR__COUNT] = {
+    [GS_OK] = "OK",
+    [GS_ERR_DECODE] = "DECODE",
+    [GS_ERR_SCHEMA] = "SCHEMA",
+    [GS_ERR_VALIDATION] = "VALIDATION",
+    [GS_ERR_TOO_LARGE] = "TOO_LARGE",
+    [GS_ERR_INTERNAL] = "INTERNAL",
+    [GS_ERR_TRANSPORT] = "TRANSPORT",
+    [GS_ERR_CONFIG] = "CONFIG",
+    [GS_ERR_IO] = "IO",
+    [GS_ERR_NOMEM] = "NOMEM",
+    [GS_ERR_INVALID_ARG] = "INVALID_ARG",
+    [GS_ERR_NOT_FOUND] = "NOT_FOUND",
+    [GS_ERR_KAFKA] = "KAFKA",
+};
+
+const char *gs_err_name(gs_err_t err)
+{
+    if ((unsigned)err >= GS_ERR__COUNT)
+        return "UNKNOWN";
+    return err_names[err];
+}
+
+gs_err_t gs_fail(char *errstr, size_t errstr_size, gs_err_t err, const char *fmt, ...)
+{
+    if (errstr && errstr_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+int64_t gs_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t gs_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+gs_err_t gs_read_file(const char *path, char **out, size_t *out_len, char *errstr,
+                      size_t errstr_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return gs_fail(errstr, errstr_size, GS_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len - 1, f);
+        if (len < cap - 1)
+            break;
+        char *nbuf = realloc(buf, cap * 2);
+        if (!nbuf) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nbuf;
+        cap *= 2;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (!buf)
+        return gs_fail(errstr, errstr_size, GS_ERR_NOMEM, "%s: out of memory", path);
+    if (failed) {
+        free(buf);
+        return gs_fail(errstr, errstr_size, GS_ERR_IO, "%s: read error", path);
+    }
+    buf[len] = '\0';
+    *out = buf;
+    if (out_len)
+        *out_len = len;
+    return GS_OK;
+}
+
+int gs_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n;
+        unsigned cp, min;
+        if ((c & 0xE0) == 0xC0) {
+            n = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if ((size_t)(end - p) <= n)
+            return 0;
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}

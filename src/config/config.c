@@ -1,0 +1,635 @@
+/* Configuration: one table of keys (type, default, bounds, doc), a libconfig
+ * reader that refuses unknown keys, and librdkafka pass-through lists.
+ *
+ * libconfig names cannot contain '.', so inside the kafka groups a '_' stands
+ * for '.' ("bootstrap_servers" -> "bootstrap.servers"); nested groups join
+ * with '.' as well. A name ending in _env or _file takes its value from that
+ * environment variable or file, which is the only way to give a secret. */
+#include "govstream/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { T_STR, T_PATH, T_INT, T_BOOL, T_ENUM } cfg_type_t;
+
+typedef struct cfg_def {
+    const char *key;
+    cfg_type_t type;
+    size_t off;
+    const char *def; /* default, in the syntax of a command-line override */
+    long min, max;   /* T_INT */
+    const char *const *names; /* T_ENUM, NULL-terminated; index = value */
+    const char *doc;
+} cfg_def_t;
+
+static const char *const framing_names[] = {"raw", "confluent", NULL};
+static const char *const scope_names[] = {"tenant", "session", NULL};
+static const char *const policy_names[] = {"degrade", "reject", NULL};
+static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
+
+#define O(m) offsetof(gs_config_t, m)
+#define STR(k, m, d, doc) {k, T_STR, O(m), d, 0, 0, NULL, doc}
+#define PATH(k, m, d, doc) {k, T_PATH, O(m), d, 0, 0, NULL, doc}
+#define INT(k, m, d, lo, hi, doc) {k, T_INT, O(m), d, lo, hi, NULL, doc}
+#define BOOL(k, m, d, doc) {k, T_BOOL, O(m), d, 0, 0, NULL, doc}
+#define ENUM(k, m, d, names, doc) {k, T_ENUM, O(m), d, 0, 0, names, doc}
+
+static const cfg_def_t defs[] = {
+    STR("worker.id", worker.id, "", "worker id in results and logs; empty: <hostname>-<pid>"),
+    ENUM("log.level", log.level, "info", level_names, "debug | info | warn | error"),
+    STR("http.listen", http.listen, "127.0.0.1:9464",
+        "host:port of the health endpoint; empty disables it"),
+
+    STR("registry.url", registry.url, "",
+        "schema registry base URL (Confluent REST API); required by confluent framing"),
+    INT("registry.connect_timeout_ms", registry.connect_timeout_ms, "2000", 1, 60000,
+        "TCP/TLS connect timeout per attempt"),
+    INT("registry.timeout_ms", registry.timeout_ms, "5000", 1, 120000,
+        "total time per attempt"),
+    INT("registry.retries", registry.retries, "2", 0, 10,
+        "extra attempts on connection errors and 5xx"),
+    INT("registry.backoff_ms", registry.backoff_ms, "200", 1, 60000,
+        "first retry delay; doubles per attempt"),
+    INT("registry.backoff_max_ms", registry.backoff_max_ms, "10000", 1, 600000,
+        "cap of the retry delay, also of the pause while the registry is down"),
+    INT("registry.negative_cache_ms", registry.negative_cache_ms, "30000", 0, 86400000,
+        "how long an unknown schema id is remembered as unknown"),
+    STR("registry.username", registry.username, "", "basic auth user (empty: no auth)"),
+    STR("registry.password_env", registry.password_env, "",
+        "environment variable holding the basic auth password"),
+    PATH("registry.password_file", registry.password_file, "",
+         "file holding the basic auth password"),
+    PATH("registry.ca_file", registry.ca_file, "", "CA bundle for https registries"),
+
+    BOOL("dialogue.enabled", dialogue.enabled, "true", "serve the dialogue kind"),
+    STR("dialogue.requests_topic", dialogue.requests_topic, "govstream.dialogue.requests",
+        "input topic"),
+    STR("dialogue.results_topic", dialogue.results_topic, "govstream.dialogue.results",
+        "output topic"),
+    ENUM("dialogue.input_framing", dialogue.input_framing, "raw", framing_names,
+         "raw (Avro binary, our schema) | confluent (magic byte + schema id)"),
+    ENUM("dialogue.output_framing", dialogue.output_framing, "raw", framing_names,
+         "framing of results"),
+
+    STR("deadletter.topic", deadletter.topic, "govstream.deadletter", "dead-letter topic"),
+    ENUM("deadletter.framing", deadletter.framing, "raw", framing_names,
+         "framing of dead letters"),
+    INT("deadletter.max_value_bytes", deadletter.max_value_bytes, "900000", 0, 100000000,
+        "original bytes kept per dead letter; longer values are truncated and flagged"),
+
+    INT("limits.max_request_bytes", limits.max_request_bytes, "65536", 16, 100000000,
+        "larger request values are dead-lettered as TOO_LARGE"),
+
+    INT("batch.max", batch.max, "256", 1, 65536, "requests per micro-batch"),
+    INT("batch.linger_us", batch.linger_us, "1000", 0, 1000000,
+        "how long to wait to fill a micro-batch"),
+
+    INT("delivery.max_inflight_per_partition", delivery.max_inflight_per_partition, "10000", 1,
+        1000000, "unacknowledged requests per partition before it is paused"),
+    INT("delivery.queue_high_pct", delivery.queue_high_pct, "80", 1, 100,
+        "pause all partitions when the producer queue is this full"),
+    INT("delivery.queue_low_pct", delivery.queue_low_pct, "50", 0, 99,
+        "resume when the producer queue drains to this"),
+    INT("delivery.retry_backoff_ms", delivery.retry_backoff_ms, "100", 1, 60000,
+        "first delay before re-producing a record the broker refused"),
+    INT("delivery.retry_backoff_max_ms", delivery.retry_backoff_max_ms, "10000", 1, 600000,
+        "cap of that delay"),
+    INT("delivery.flush_timeout_ms", delivery.flush_timeout_ms, "10000", 0, 600000,
+        "wait for acknowledgements when partitions are revoked"),
+
+    INT("shutdown.timeout_ms", shutdown.timeout_ms, "30000", 100, 3600000,
+        "SIGTERM: drain, flush, commit and close within this"),
+
+    ENUM("governance.scope", governance.scope, "tenant", scope_names,
+         "governance state per tenant | session"),
+    INT("governance.max_scopes", governance.max_scopes, "10000", 1, 10000000,
+        "scopes kept in memory; the least recently used is evicted"),
+    INT("governance.wake_steps", governance.wake_steps, "8", 1, 1000000, "rhythm wake length"),
+    INT("governance.sleep_steps", governance.sleep_steps, "3", 1, 1000000,
+        "rhythm sleep length"),
+    ENUM("governance.sleep_policy", governance.sleep_policy, "degrade", policy_names,
+         "degrade (answer, capped) | reject (note 'sleep phase')"),
+    INT("governance.sleep_max_tokens", governance.sleep_max_tokens, "16", 1, 256,
+        "GENERATE cap during sleep (degrade)"),
+    PATH("governance.harm_lexicon", governance.harm_lexicon, "lexicon/harm.txt",
+         "harm words, one per line (relative to this file)"),
+    PATH("governance.care_lexicon", governance.care_lexicon, "lexicon/care.txt",
+         "care words, one per line (relative to this file)"),
+};
+#define N_DEFS (sizeof(defs) / sizeof(defs[0]))
+
+/* librdkafka properties whose values are secrets: only *_env / *_file. */
+static const char *const secret_props[] = {
+    "sasl.password", "ssl.key.password", "ssl.keystore.password",
+    "sasl.oauthbearer.client.secret", "ssl.key.pem", NULL};
+
+static const struct {
+    const char *prefix;
+    size_t off;
+} kv_groups[] = {
+    {"kafka", O(kafka)},
+    {"kafka_consumer", O(kafka_consumer)},
+    {"kafka_producer", O(kafka_producer)},
+};
+
+typedef struct where {
+    const char *file; /* NULL: command line */
+    int line;
+    const char *dir; /* directory relative paths are resolved against */
+} where_t;
+
+static gs_err_t failw(char *errstr, size_t n, const where_t *w, const char *key, const char *fmt,
+                      ...) __attribute__((format(printf, 5, 6)));
+
+static gs_err_t failw(char *errstr, size_t n, const where_t *w, const char *key, const char *fmt,
+                      ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (w->file)
+        return gs_fail(errstr, n, GS_ERR_CONFIG, "%s:%d: %s: %s", w->file, w->line, key, msg);
+    return gs_fail(errstr, n, GS_ERR_CONFIG, "command line: %s: %s", key, msg);
+}
+
+static const cfg_def_t *find_def(const char *key)
+{
+    for (size_t i = 0; i < N_DEFS; i++)
+        if (!strcmp(defs[i].key, key))
+            return &defs[i];
+    return NULL;
+}
+
+static int parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+    static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no",
+                                                                             "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (!strcasecmp(s, t[i]))
+            return *out = 1, 1;
+        if (!strcasecmp(s, f[i]))
+            return *out = 0, 1;
+    }
+    return 0;
+}
+
+static char *path_join(const char *dir, const char *path)
+{
+    if (!*path || path[0] == '/' || !dir || !*dir) {
+        return strdup(path);
+    }
+    size_t n = strlen(dir) + strlen(path) + 2;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s/%s", dir, path);
+    return out;
+}
+
+/* Sets one table key from its text form; the single entry point for
+ * defaults, file values and overrides, so all are validated the same way. */
+static gs_err_t set_value(gs_config_t *cfg, const cfg_def_t *d, const char *text,
+                          const where_t *w, char *errstr, size_t n)
+{
+    char *base = (char *)cfg + d->off;
+    switch (d->type) {
+    case T_STR:
+    case T_PATH: {
+        char *v = d->type == T_PATH ? path_join(w->dir, text) : strdup(text);
+        if (!v)
+            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+        free(*(char **)base);
+        *(char **)base = v;
+        return GS_OK;
+    }
+    case T_INT: {
+        long v;
+        if (!parse_long(text, &v))
+            return failw(errstr, n, w, d->key, "expected an integer, got \"%s\"", text);
+        if (v < d->min || v > d->max)
+            return failw(errstr, n, w, d->key, "must be between %ld and %ld (got %ld)", d->min,
+                         d->max, v);
+        *(int *)base = (int)v;
+        return GS_OK;
+    }
+    case T_BOOL:
+        if (!parse_bool(text, (int *)base))
+            return failw(errstr, n, w, d->key, "expected true or false, got \"%s\"", text);
+        return GS_OK;
+    case T_ENUM:
+        for (int i = 0; d->names[i]; i++) {
+            if (!strcmp(d->names[i], text)) {
+                *(int *)base = i;
+                return GS_OK;
+            }
+        }
+        return failw(errstr, n, w, d->key, "\"%s\" is not one of the allowed values", text);
+    }
+    return gs_fail(errstr, n, GS_ERR_INTERNAL, "bad key type");
+}
+
+static int is_secret_prop(const char *name)
+{
+    for (size_t i = 0; secret_props[i]; i++)
+        if (!strcmp(secret_props[i], name))
+            return 1;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Appends (or replaces) one librdkafka property. `rel` is the name below the
+ * group, in file spelling; `value` is the literal text. */
+static gs_err_t add_kv(gs_config_kvlist_t *list, const char *group, const char *rel,
+                       const char *value, const where_t *w, char *errstr, size_t n)
+{
+    char full[256];
+    snprintf(full, sizeof(full), "%s.%s", group, rel);
+    char name[200];
+    if (strlen(rel) >= sizeof(name))
+        return failw(errstr, n, w, full, "name too long");
+    strcpy(name, rel);
+
+    char *resolved = NULL;
+    int secret = 0;
+    if (ends_with(name, "_env")) {
+        name[strlen(name) - 4] = '\0';
+        const char *env = getenv(value);
+        if (!env)
+            return failw(errstr, n, w, full, "environment variable %s is not set", value);
+        resolved = strdup(env);
+        secret = 1;
+    } else if (ends_with(name, "_file")) {
+        name[strlen(name) - 5] = '\0';
+        char *path = path_join(w->dir, value);
+        size_t len = 0;
+        char ferr[256];
+        gs_err_t err = path ? gs_read_file(path, &resolved, &len, ferr, sizeof(ferr))
+                            : GS_ERR_NOMEM;
+        free(path);
+        if (err)
+            return failw(errstr, n, w, full, "%s", err == GS_ERR_NOMEM ? "out of memory" : ferr);
+        while (len && (resolved[len - 1] == '\n' || resolved[len - 1] == '\r'))
+            resolved[--len] = '\0';
+        secret = 1;
+    }
+    for (char *p = name; *p; p++)
+        if (*p == '_')
+            *p = '.';
+    if (!secret && is_secret_prop(name))
+        return failw(errstr, n, w, full,
+                     "secrets are not accepted in configuration; use %s_env or %s_file", rel,
+                     rel);
+    if (!resolved)
+        resolved = strdup(value);
+    char *dup = strdup(name);
+    gs_config_kv_t *items = realloc(list->items, (list->count + 1) * sizeof(*items));
+    if (!resolved || !dup || !items) {
+        free(resolved);
+        free(dup);
+        if (items)
+            list->items = items;
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    }
+    list->items = items;
+    for (size_t i = 0; i < list->count; i++) {
+        if (!strcmp(items[i].name, dup)) { /* a later setting wins */
+            free(items[i].name);
+            free(items[i].value);
+            items[i] = items[--list->count];
+            break;
+        }
+    }
+    items[list->count++] = (gs_config_kv_t){dup, resolved, w->line, secret};
+    return GS_OK;
+}
+
+static gs_config_kvlist_t *kv_group(gs_config_t *cfg, const char *path, const char **rel)
+{
+    for (size_t i = 0; i < sizeof(kv_groups) / sizeof(kv_groups[0]); i++) {
+        size_t l = strlen(kv_groups[i].prefix);
+        if (!strncmp(path, kv_groups[i].prefix, l) && path[l] == '.') {
+            *rel = path + l + 1;
+            return (gs_config_kvlist_t *)((char *)cfg + kv_groups[i].off);
+        }
+    }
+    return NULL;
+}
+
+/* Text form of a libconfig scalar, so file values share set_value(). */
+static int scalar_text(const config_setting_t *s, char *buf, size_t n)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+        snprintf(buf, n, "%d", config_setting_get_int(s));
+        return 1;
+    case CONFIG_TYPE_INT64:
+        snprintf(buf, n, "%lld", config_setting_get_int64(s));
+        return 1;
+    case CONFIG_TYPE_FLOAT:
+        snprintf(buf, n, "%.17g", config_setting_get_float(s));
+        return 1;
+    case CONFIG_TYPE_BOOL:
+        snprintf(buf, n, "%s", config_setting_get_bool(s) ? "true" : "false");
+        return 1;
+    case CONFIG_TYPE_STRING:
+        snprintf(buf, n, "%s", config_setting_get_string(s));
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *prefix,
+                     where_t *w, char *errstr, size_t n)
+{
+    int count = config_setting_length(s);
+    for (int i = 0; i < count; i++) {
+        const config_setting_t *c = config_setting_get_elem(s, (unsigned)i);
+        char path[256];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
+                 config_setting_name(c));
+        w->line = (int)config_setting_source_line(c);
+        if (config_setting_is_group(c)) {
+            gs_err_t err = walk(cfg, c, path, w, errstr, n);
+            if (err)
+                return err;
+            continue;
+        }
+        char text[4096];
+        if (!scalar_text(c, text, sizeof(text)))
+            return failw(errstr, n, w, path, "lists and arrays are not used here");
+        const char *rel;
+        gs_config_kvlist_t *list = kv_group(cfg, path, &rel);
+        gs_err_t err;
+        if (list) {
+            char group[32];
+            snprintf(group, sizeof(group), "%.*s", (int)(rel - path - 1), path);
+            err = add_kv(list, group, rel, text, w, errstr, n);
+        } else {
+            const cfg_def_t *d = find_def(path);
+            if (!d)
+                return failw(errstr, n, w, path, "unknown key");
+            if ((d->type == T_INT || d->type == T_BOOL) ==
+                (config_setting_type(c) == CONFIG_TYPE_STRING))
+                return failw(errstr, n, w, path, "expected %s",
+                             d->type == T_INT    ? "an integer"
+                             : d->type == T_BOOL ? "true or false"
+                                                 : "a string");
+            err = set_value(cfg, d, text, w, errstr, n);
+        }
+        if (err)
+            return err;
+    }
+    return GS_OK;
+}
+
+static gs_err_t apply_override(gs_config_t *cfg, const char *arg, char *errstr, size_t n)
+{
+    const where_t w = {NULL, 0, NULL};
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return gs_fail(errstr, n, GS_ERR_CONFIG, "command line: expected key=value, got \"%s\"",
+                       arg);
+    char key[256];
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - arg), arg);
+    const char *rel;
+    gs_config_kvlist_t *list = kv_group(cfg, key, &rel);
+    if (list) {
+        char group[32];
+        snprintf(group, sizeof(group), "%.*s", (int)(rel - key - 1), key);
+        return add_kv(list, group, rel, eq + 1, &w, errstr, n);
+    }
+    const cfg_def_t *d = find_def(key);
+    if (!d)
+        return failw(errstr, n, &w, key, "unknown key");
+    return set_value(cfg, d, eq + 1, &w, errstr, n);
+}
+
+/* Rules that involve more than one key. */
+static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
+{
+    const char *f = *cfg->path ? cfg->path : "defaults";
+    int confluent = cfg->deadletter.framing == GS_FRAMING_CONFLUENT ||
+                    (cfg->dialogue.enabled &&
+                     (cfg->dialogue.input_framing == GS_FRAMING_CONFLUENT ||
+                      cfg->dialogue.output_framing == GS_FRAMING_CONFLUENT));
+    if (confluent && !*cfg->registry.url)
+        return gs_fail(errstr, n, GS_ERR_CONFIG,
+                       "%s: registry.url: required because a topic uses confluent framing", f);
+    if (cfg->delivery.queue_low_pct >= cfg->delivery.queue_high_pct)
+        return gs_fail(errstr, n, GS_ERR_CONFIG,
+                       "%s: delivery.queue_low_pct: must be below delivery.queue_high_pct", f);
+    if (cfg->delivery.max_inflight_per_partition < cfg->batch.max)
+        return gs_fail(errstr, n, GS_ERR_CONFIG,
+                       "%s: delivery.max_inflight_per_partition: must be at least batch.max", f);
+    if (cfg->deadletter.max_value_bytes < cfg->limits.max_request_bytes)
+        return gs_fail(errstr, n, GS_ERR_CONFIG,
+                       "%s: deadletter.max_value_bytes: must be at least "
+                       "limits.max_request_bytes so that every accepted-size input is "
+                       "dead-lettered whole",
+                       f);
+
+    /* A hung registry must never hold the poll loop past max.poll.interval.ms:
+     * bound one lookup's worst case (all attempts time out) to half of it. */
+    long max_poll = 300000;
+    for (size_t i = 0; i < cfg->kafka.count + cfg->kafka_consumer.count; i++) {
+        const gs_config_kv_t *kv = i < cfg->kafka.count
+                                       ? &cfg->kafka.items[i]
+                                       : &cfg->kafka_consumer.items[i - cfg->kafka.count];
+        if (!strcmp(kv->name, "max.poll.interval.ms"))
+            parse_long(kv->value, &max_poll);
+        if (!strcmp(kv->name, "enable.auto.offset.store"))
+            return gs_fail(errstr, n, GS_ERR_CONFIG,
+                           "%s:%d: kafka.enable_auto_offset_store: owned by govstream "
+                           "(offsets are stored only after results are acknowledged)",
+                           f, kv->line);
+    }
+    long worst = 0, backoff = cfg->registry.backoff_ms;
+    for (int a = 0; a <= cfg->registry.retries; a++) {
+        worst += cfg->registry.timeout_ms;
+        if (a < cfg->registry.retries) {
+            worst += backoff;
+            backoff = backoff * 2 > cfg->registry.backoff_max_ms ? cfg->registry.backoff_max_ms
+                                                                 : backoff * 2;
+        }
+    }
+    if (*cfg->registry.url && worst > max_poll / 2)
+        return gs_fail(errstr, n, GS_ERR_CONFIG,
+                       "%s: registry.timeout_ms: a lookup may take %ld ms with %d retries, "
+                       "more than half of max.poll.interval.ms (%ld)",
+                       f, worst, cfg->registry.retries, max_poll);
+    return GS_OK;
+}
+
+static gs_err_t resolve_secrets(gs_config_t *cfg, char *errstr, size_t n)
+{
+    const char *f = *cfg->path ? cfg->path : "defaults";
+    if (*cfg->registry.password_env) {
+        const char *v = getenv(cfg->registry.password_env);
+        if (!v)
+            return gs_fail(errstr, n, GS_ERR_CONFIG,
+                           "%s: registry.password_env: environment variable %s is not set", f,
+                           cfg->registry.password_env);
+        cfg->registry.password = strdup(v);
+    } else if (*cfg->registry.password_file) {
+        size_t len;
+        char ferr[256];
+        if (gs_read_file(cfg->registry.password_file, &cfg->registry.password, &len, ferr,
+                         sizeof(ferr)))
+            return gs_fail(errstr, n, GS_ERR_CONFIG, "%s: registry.password_file: %s", f, ferr);
+        while (len && (cfg->registry.password[len - 1] == '\n'))
+            cfg->registry.password[--len] = '\0';
+    } else {
+        cfg->registry.password = strdup("");
+    }
+    if (!cfg->registry.password)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    if (!*cfg->worker.id) {
+        char host[128] = "localhost", id[200];
+        gethostname(host, sizeof(host) - 1);
+        snprintf(id, sizeof(id), "%s-%ld", host, (long)getpid());
+        free(cfg->worker.id);
+        cfg->worker.id = strdup(id);
+    }
+    return GS_OK;
+}
+
+gs_err_t gs_config_load(const char *path, const char *const *overrides, size_t n_overrides,
+                        gs_config_t **out, char *errstr, size_t n)
+{
+    gs_config_t *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    cfg->path = strdup(path ? path : "");
+    char *dir = strdup(path ? path : "");
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    else if (dir)
+        *dir = '\0';
+    gs_err_t err = (cfg->path && dir) ? GS_OK : GS_ERR_NOMEM;
+
+    /* Defaults first, through the same setter; relative paths resolve
+     * against the config file's directory. */
+    where_t w = {"defaults", 0, dir && *dir ? dir : (path ? "." : "config")};
+    for (size_t i = 0; !err && i < N_DEFS; i++)
+        err = set_value(cfg, &defs[i], defs[i].def, &w, errstr, n);
+
+    if (!err && path) {
+        config_t lc;
+        config_init(&lc);
+        if (!config_read_file(&lc, path)) {
+            if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+                err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s: cannot read: %s", path,
+                              strerror(errno));
+            else
+                err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s:%d: syntax error: %s",
+                              config_error_file(&lc) ? config_error_file(&lc) : path,
+                              config_error_line(&lc), config_error_text(&lc));
+        } else {
+            w.file = path;
+            err = walk(cfg, config_root_setting(&lc), "", &w, errstr, n);
+        }
+        config_destroy(&lc);
+    }
+    for (size_t i = 0; !err && i < n_overrides; i++)
+        err = apply_override(cfg, overrides[i], errstr, n);
+    free(dir);
+    if (!err)
+        err = resolve_secrets(cfg, errstr, n);
+    if (!err)
+        err = check_cross(cfg, errstr, n);
+    if (err) {
+        gs_config_destroy(cfg);
+        return err;
+    }
+    *out = cfg;
+    return GS_OK;
+}
+
+static void free_kvlist(gs_config_kvlist_t *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->items[i].name);
+        if (l->items[i].secret && l->items[i].value) /* do not leave secrets in freed memory */
+            memset(l->items[i].value, 0, strlen(l->items[i].value));
+        free(l->items[i].value);
+    }
+    free(l->items);
+}
+
+void gs_config_destroy(gs_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < N_DEFS; i++)
+        if (defs[i].type == T_STR || defs[i].type == T_PATH)
+            free(*(char **)((char *)cfg + defs[i].off));
+    if (cfg->registry.password) {
+        memset(cfg->registry.password, 0, strlen(cfg->registry.password));
+        free(cfg->registry.password);
+    }
+    free_kvlist(&cfg->kafka);
+    free_kvlist(&cfg->kafka_consumer);
+    free_kvlist(&cfg->kafka_producer);
+    free(cfg->path);
+    free(cfg);
+}
+
+void gs_config_dump(const gs_config_t *cfg, FILE *fp)
+{
+    for (size_t i = 0; i < N_DEFS; i++) {
+        const cfg_def_t *d = &defs[i];
+        const char *base = (const char *)cfg + d->off;
+        switch (d->type) {
+        case T_STR:
+        case T_PATH:
+            fprintf(fp, "%s = \"%s\"\n", d->key, *(char *const *)base);
+            break;
+        case T_INT:
+            fprintf(fp, "%s = %d\n", d->key, *(const int *)base);
+            break;
+        case T_BOOL:
+            fprintf(fp, "%s = %s\n", d->key, *(const int *)base ? "true" : "false");
+            break;
+        case T_ENUM:
+            fprintf(fp, "%s = \"%s\"\n", d->key, d->names[*(const int *)base]);
+            break;
+        }
+    }
+    const gs_config_kvlist_t *lists[] = {&cfg->kafka, &cfg->kafka_consumer, &cfg->kafka_producer};
+    for (size_t g = 0; g < 3; g++)
+        for (size_t i = 0; i < lists[g]->count; i++)
+            fprintf(fp, "%s.%s = \"%s\"\n", kv_groups[g].prefix, lists[g]->items[i].name,
+                    lists[g]->items[i].secret ? "(secret)" : lists[g]->items[i].value);
+}
+
+void gs_config_keys(gs_config_key_fn *fn, void *opaque)
+{
+    for (size_t i = 0; i < N_DEFS; i++)
+        fn(defs[i].key, defs[i].def, defs[i].doc, opaque);
+}

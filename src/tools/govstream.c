@@ -1,0 +1,217 @@
+/* govstream - the worker command line.
+ *
+ *   govstream run -c FILE [-o key=value]...
+ *   govstream check-config FILE [-o key=value]... [--dump]
+ *   govstream schema print NAME | schema list
+ *   govstream version
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <avro.h>
+#include <librdkafka/rdkafka.h>
+
+#include "govstream/codec.h"
+#include "govstream/config.h"
+#include "govstream/govern.h"
+#include "govstream/kafka.h"
+#include "govstream/log.h"
+#include "govstream/pipeline.h"
+
+/* The one global: set by signal handlers, read by the poll loop. */
+static volatile sig_atomic_t gs_signals;
+
+static void on_signal(int sig)
+{
+    gs_signals |= sig == SIGHUP ? GS_SIG_RELOAD : GS_SIG_STOP;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: govstream run -c FILE [-o key=value]...\n"
+                "       govstream check-config FILE [-o key=value]... [--dump]\n"
+                "       govstream schema print NAME\n"
+                "       govstream schema list\n"
+                "       govstream version\n");
+}
+
+/* Collects -c FILE and -o key=value; returns the index of the first other
+ * argument, or -1 on a usage error. */
+static int parse_common(int argc, char **argv, int start, const char **file,
+                        const char **overrides, size_t *n_overrides, int *dump)
+{
+    for (int i = start; i < argc; i++) {
+        if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+            *file = argv[++i];
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+            overrides[(*n_overrides)++] = argv[++i];
+        } else if (dump && !strcmp(argv[i], "--dump")) {
+            *dump = 1;
+        } else if (argv[i][0] != '-' && !*file) {
+            *file = argv[i];
+        } else {
+            fprintf(stderr, "govstream: unexpected argument \"%s\"\n", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Loads the configuration and checks everything it refers to. */
+static int check(const gs_config_t *cfg)
+{
+    char err[512];
+    rd_kafka_conf_t *conf;
+    for (int role = GS_KAFKA_CONSUMER; role <= GS_KAFKA_PRODUCER; role++) {
+        if (gs_kafka_conf_build(cfg, (gs_kafka_role_t)role, &conf, err, sizeof(err))) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        rd_kafka_conf_destroy(conf);
+    }
+    gs_lexicon_t *lx;
+    if (gs_lexicon_load(cfg->governance.harm_lexicon, cfg->governance.care_lexicon, &lx, err,
+                        sizeof(err))) {
+        fprintf(stderr, "%s: governance lexicon: %s\n", cfg->path, err);
+        return 1;
+    }
+    gs_lexicon_destroy(lx);
+    return 0;
+}
+
+typedef struct watchdog {
+    gs_log_t *log;
+    int timeout_ms;
+} watchdog_t;
+
+/* Last resort behind the worker's own deadlines: once a stop was asked
+ * for, the process is gone within shutdown.timeout_ms. */
+static void *watchdog_main(void *arg)
+{
+    watchdog_t *wd = arg;
+    while (!(gs_signals & GS_SIG_STOP))
+        usleep(50000);
+    struct timespec ts = {wd->timeout_ms / 1000, (long)(wd->timeout_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    gs_log_error(wd->log, "shutdown deadline exceeded; exiting now",
+                 GS_LI("timeout_ms", wd->timeout_ms));
+    _exit(3);
+}
+
+static int cmd_run(const gs_config_t *cfg)
+{
+    if (check(cfg))
+        return 1;
+    gs_log_t *log = gs_log_new(2, (gs_log_level_t)cfg->log.level, cfg->worker.id);
+    if (!log) {
+        fprintf(stderr, "govstream: out of memory\n");
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    gs_worker_t *w;
+    if (gs_worker_new(cfg, log, &w, err, sizeof(err))) {
+        gs_log_error(log, "cannot start", GS_LS("error", err));
+        gs_log_destroy(log);
+        return 1;
+    }
+    watchdog_t wd = {log, cfg->shutdown.timeout_ms};
+    pthread_t th;
+    pthread_create(&th, NULL, watchdog_main, &wd);
+    pthread_detach(th);
+    gs_log_info(log, "govstream starting", GS_LS("version", GS_VERSION),
+                GS_LS("config", cfg->path), GS_LS("librdkafka", rd_kafka_version_str()));
+    int rc = gs_worker_run(w, &gs_signals);
+    gs_worker_destroy(w);
+    gs_log_info(log, "exit", GS_LI("code", rc));
+    gs_log_destroy(log);
+    return rc;
+}
+
+static int cmd_schema(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[2], "list")) {
+        for (size_t i = 0; gs_schema_name(i); i++)
+            printf("%s\n", gs_schema_name(i));
+        return 0;
+    }
+    if (argc == 4 && !strcmp(argv[2], "print")) {
+        const char *text = gs_schema_text(argv[3]);
+        if (!text) {
+            fprintf(stderr, "govstream: no schema named %s (see: govstream schema list)\n",
+                    argv[3]);
+            return 1;
+        }
+        fputs(text, stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "version")) {
+        printf("govstream %s (librdkafka %s, avro-c, %s)\n", GS_VERSION, rd_kafka_version_str(),
+               "C11");
+        return 0;
+    }
+    if (!strcmp(cmd, "schema"))
+        return cmd_schema(argc, argv);
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "run") && strcmp(cmd, "check-config")) {
+        fprintf(stderr, "govstream: unknown command \"%s\"\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    const char *file = NULL;
+    const char **overrides = calloc((size_t)argc, sizeof(*overrides));
+    size_t n_over = 0;
+    int dump = 0;
+    if (!overrides ||
+        parse_common(argc, argv, 2, &file, overrides, &n_over, !strcmp(cmd, "run") ? NULL : &dump) ||
+        !file) {
+        free(overrides);
+        usage(stderr);
+        return 2;
+    }
+    gs_config_t *cfg;
+    char err[1024];
+    if (gs_config_load(file, overrides, n_over, &cfg, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        free(overrides);
+        return 1;
+    }
+    free(overrides);
+    int rc;
+    if (!strcmp(cmd, "run")) {
+        rc = cmd_run(cfg);
+    } else {
+        rc = check(cfg);
+        if (!rc && dump)
+            gs_config_dump(cfg, stdout);
+        if (!rc)
+            fprintf(stderr, "%s: OK\n", file);
+    }
+    gs_config_destroy(cfg);
+    return rc;
+}
