@@ -41,8 +41,8 @@ const char *gs_avro_schema_json(const gs_avro_schema_t *s);
 /* Walks buf against schema without allocating: every length must fit the
  * remaining bytes, union branches and enum symbols must exist, and the
  * record must end exactly at len. GS_ERR_DECODE with the byte offset. */
-gs_err_t gs_avro_check(const gs_avro_schema_t *schema, const void *buf, size_t len,
-                       char *errstr, size_t errstr_size);
+gs_err_t gs_avro_check(const gs_avro_schema_t *schema, const void *buf, size_t len, char *errstr,
+                       size_t errstr_size);
 
 /* Can values of `writer` be projected onto `reader`? GS_ERR_SCHEMA with the
  * first offending field otherwise. */
@@ -52,8 +52,8 @@ gs_err_t gs_avro_compatible(const gs_avro_schema_t *writer, const gs_avro_schema
 /* Copies src (a writer value) into dst (a value of `reader`), matching record
  * fields by name, promoting numbers as Avro resolution allows and taking the
  * reader's defaults for absent fields. */
-gs_err_t gs_avro_project(avro_value_t *src, avro_value_t *dst,
-                         const gs_avro_schema_t *reader, char *errstr, size_t errstr_size);
+gs_err_t gs_avro_project(avro_value_t *src, avro_value_t *dst, const gs_avro_schema_t *reader,
+                         char *errstr, size_t errstr_size);
 
 /* Sets every field of record value dst that has a default in `reader` to
  * that default (used by producers writing with an evolved schema). */
@@ -82,8 +82,8 @@ void gs_buf_free(gs_buf_t *b);
 
 /* Serialises value into out (replacing its content), prefixed with the
  * Confluent header when schema_id >= 0. */
-gs_err_t gs_avro_encode(avro_value_t *value, int32_t schema_id, gs_buf_t *out,
-                        char *errstr, size_t errstr_size);
+gs_err_t gs_avro_encode(avro_value_t *value, int32_t schema_id, gs_buf_t *out, char *errstr,
+                        size_t errstr_size);
 
 /* Decodes bytes of `writer` (already passed gs_avro_check) into dst, a value
  * of `reader`: directly when the schemas are equal, else through the

@@ -21,7 +21,7 @@ typedef enum { GS_LOG_DEBUG = 0, GS_LOG_INFO, GS_LOG_WARN, GS_LOG_ERROR } gs_log
 typedef struct gs_config_kv {
     char *name;
     char *value;
-    int line; /* 0: command line */
+    int line;   /* 0: command line */
     int secret; /* value came from an *_env / *_file indirection */
 } gs_config_kv_t;
 
@@ -90,7 +90,7 @@ typedef struct gs_config {
         int timeout_ms;
     } shutdown;
     struct {
-        int scope;        /* gs_scope_by_t */
+        int scope; /* gs_scope_by_t */
         int max_scopes;
         int wake_steps;
         int sleep_steps;

@@ -14,7 +14,7 @@ typedef struct gs_deadletter {
     const void *value; /* NULL: null */
     size_t value_len;  /* bytes kept (may be less than value_size) */
     int64_t value_size;
-    int32_t schema_id; /* -1: null */
+    int32_t schema_id;    /* -1: null */
     gs_err_t error_class; /* GS_ERR_DECODE .. GS_ERR_INTERNAL */
     const char *error_message;
     const char *worker_id;

@@ -9,8 +9,8 @@
 #include "govstream/codec.h"
 
 #define GS_DIALOGUE_MAX_TURNS 64
-#define GS_DIALOGUE_MAX_TEXT 10000 /* bytes over all turns */
-#define GS_DIALOGUE_MAX_ID 128
+#define GS_DIALOGUE_MAX_TEXT  10000 /* bytes over all turns */
+#define GS_DIALOGUE_MAX_ID    128
 
 typedef enum { GS_OP_NEXT_TOKEN = 0, GS_OP_TOP_K = 1, GS_OP_GENERATE = 2 } gs_dialogue_op_t;
 

@@ -14,11 +14,11 @@
 /* ---- moral filter (3.1) ------------------------------------------------
  * The threshold is kept in integer twentieths so that repeated 0.05 steps
  * are exact: 16/20.0 is the same double as the literal 0.8. */
-#define GS_MORAL_T20_MIN 6   /* 0.30 */
-#define GS_MORAL_T20_MAX 18  /* 0.90 */
-#define GS_MORAL_T20_INIT 10 /* 0.50 */
+#define GS_MORAL_T20_MIN       6  /* 0.30 */
+#define GS_MORAL_T20_MAX       18 /* 0.90 */
+#define GS_MORAL_T20_INIT      10 /* 0.50 */
 #define GS_MORAL_ACCEPT_ALWAYS 0.90
-#define GS_MORAL_REJECT_BELOW 0.30
+#define GS_MORAL_REJECT_BELOW  0.30
 
 typedef struct gs_moral {
     int t20;    /* threshold x 20 */
@@ -44,10 +44,9 @@ gs_phase_t gs_rhythm_phase(const gs_rhythm_t *r);
 /* Returns 1 when this step entered sleep (consolidation runs then). */
 int gs_rhythm_step(gs_rhythm_t *r);
 
-/* ---- lexicon moral scorer (3.2) ---------------------------------------- */
-#define GS_LEXICON_BASE 0.8
-#define GS_LEXICON_HARM 0.15
-#define GS_LEXICON_CARE 0.05
+/* ---- lexicon moral scorer (3.2) ----------------------------------------
+ * score = 0.8 - 0.15 per harm match + 0.05 per care match, clamped to
+ * [0,1], computed exactly (in twentieths). */
 
 typedef struct gs_lexicon gs_lexicon_t;
 
@@ -79,7 +78,7 @@ typedef struct gs_verdict {
     double moral_threshold; /* threshold it was evaluated against */
     double moral_value;     /* value used */
     int32_t context_items;
-    int max_tokens_cap;     /* GENERATE cap from the sleep policy */
+    int max_tokens_cap; /* GENERATE cap from the sleep policy */
 } gs_verdict_t;
 
 typedef struct gs_scope_stats {
@@ -90,14 +89,14 @@ typedef struct gs_scope_stats {
 typedef struct gs_govern gs_govern_t;
 
 /* lexicon is borrowed and must outlive the governor. */
-gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon,
-                       gs_govern_t **out, char *errstr, size_t errstr_size);
+gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon, gs_govern_t **out,
+                       char *errstr, size_t errstr_size);
 void gs_govern_destroy(gs_govern_t *g);
 
 /* Governs one request of scope `key`. texts are scored when !has_value. */
 gs_err_t gs_govern_decide(gs_govern_t *g, gs_str_t key, int has_value, double value,
-                          const gs_str_t *texts, size_t n_texts, gs_verdict_t *out,
-                          char *errstr, size_t errstr_size);
+                          const gs_str_t *texts, size_t n_texts, gs_verdict_t *out, char *errstr,
+                          size_t errstr_size);
 
 gs_scope_stats_t gs_govern_stats(const gs_govern_t *g);
 

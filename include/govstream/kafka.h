@@ -18,16 +18,15 @@ typedef enum { GS_KAFKA_CONSUMER, GS_KAFKA_PRODUCER } gs_kafka_role_t;
 /* librdkafka configuration for one client: govstream's defaults, then
  * kafka.*, then kafka_consumer.* or kafka_producer.*. An unknown or invalid
  * property is reported with the file, line and key it came from. */
-gs_err_t gs_kafka_conf_build(const gs_config_t *cfg, gs_kafka_role_t role,
-                             rd_kafka_conf_t **out, char *errstr, size_t errstr_size);
+gs_err_t gs_kafka_conf_build(const gs_config_t *cfg, gs_kafka_role_t role, rd_kafka_conf_t **out,
+                             char *errstr, size_t errstr_size);
 
 /* ---- offset tracker ---------------------------------------------------- */
 
 typedef struct gs_offsets gs_offsets_t;
 
 /* Up to max_inflight unacknowledged offsets per partition. */
-gs_err_t gs_offsets_new(size_t max_inflight, gs_offsets_t **out, char *errstr,
-                        size_t errstr_size);
+gs_err_t gs_offsets_new(size_t max_inflight, gs_offsets_t **out, char *errstr, size_t errstr_size);
 void gs_offsets_destroy(gs_offsets_t *o);
 
 /* Starts tracking a newly assigned partition; returns its slot (>= 0) or
@@ -51,7 +50,8 @@ gs_err_t gs_offsets_track(gs_offsets_t *o, int slot, int64_t offset, void **toke
 int gs_offsets_live(const gs_offsets_t *o, void *token);
 /* Marks the offset acknowledged. Returns 0 for a stale token. */
 int gs_offsets_ack(gs_offsets_t *o, void *token);
-/* Unacknowledged offsets of the slot. */
+/* Offsets of the slot the watermark has not passed yet: in flight, or
+ * acknowledged behind one that is not. */
 size_t gs_offsets_inflight(const gs_offsets_t *o, int slot);
 /* Advances the watermark; returns the offset to commit (last contiguous
  * acknowledged + 1) if it moved since the last call, else -1. */

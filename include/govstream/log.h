@@ -35,15 +35,15 @@ int gs_log_enabled(const gs_log_t *log, gs_log_level_t level);
 void gs_log_write(gs_log_t *log, gs_log_level_t level, const char *msg,
                   const gs_log_field_t *fields, size_t n_fields);
 
-#define GS_LOG_(log, lvl, msg, ...)                                                              \
-    gs_log_write((log), (lvl), (msg), (const gs_log_field_t[]){__VA_ARGS__},                     \
+#define GS_LOG_(log, lvl, msg, ...)                                                                \
+    gs_log_write((log), (lvl), (msg), (const gs_log_field_t[]){__VA_ARGS__},                       \
                  sizeof((const gs_log_field_t[]){__VA_ARGS__}) / sizeof(gs_log_field_t))
 /* Usage: gs_log_info(log, "assigned", GS_LS("topic", t), GS_LI("partition", p));
  * a line without fields: gs_log_msg(log, GS_LOG_INFO, "ready"). */
-#define gs_log_msg(log, lvl, msg) gs_log_write((log), (lvl), (msg), NULL, 0)
+#define gs_log_msg(log, lvl, msg)   gs_log_write((log), (lvl), (msg), NULL, 0)
 #define gs_log_debug(log, msg, ...) GS_LOG_(log, GS_LOG_DEBUG, msg, __VA_ARGS__)
-#define gs_log_info(log, msg, ...) GS_LOG_(log, GS_LOG_INFO, msg, __VA_ARGS__)
-#define gs_log_warn(log, msg, ...) GS_LOG_(log, GS_LOG_WARN, msg, __VA_ARGS__)
+#define gs_log_info(log, msg, ...)  GS_LOG_(log, GS_LOG_INFO, msg, __VA_ARGS__)
+#define gs_log_warn(log, msg, ...)  GS_LOG_(log, GS_LOG_WARN, msg, __VA_ARGS__)
 #define gs_log_error(log, msg, ...) GS_LOG_(log, GS_LOG_ERROR, msg, __VA_ARGS__)
 
 #endif

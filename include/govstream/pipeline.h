@@ -10,7 +10,7 @@
 #include "govstream/log.h"
 
 /* Bits of the process's signal flag (the only global, set by handlers). */
-#define GS_SIG_STOP 1   /* SIGTERM, SIGINT: drain, commit, exit */
+#define GS_SIG_STOP   1 /* SIGTERM, SIGINT: drain, commit, exit */
 #define GS_SIG_RELOAD 2 /* SIGHUP: reload models */
 
 typedef struct gs_worker gs_worker_t;

@@ -30,8 +30,8 @@ gs_err_t gs_registry_new(const gs_registry_conf_t *conf, gs_registry_t **out, ch
 void gs_registry_destroy(gs_registry_t *reg);
 
 /* Writer schema for id; owned by the registry, valid until destroy. */
-gs_err_t gs_registry_schema(gs_registry_t *reg, int32_t id, gs_avro_schema_t **out,
-                            char *errstr, size_t errstr_size);
+gs_err_t gs_registry_schema(gs_registry_t *reg, int32_t id, gs_avro_schema_t **out, char *errstr,
+                            size_t errstr_size);
 
 /* Registers schema JSON under subject (idempotent) and returns its id. */
 gs_err_t gs_registry_register(gs_registry_t *reg, const char *subject, const char *schema_json,

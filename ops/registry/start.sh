@@ -28,9 +28,10 @@
 #                       then `java` on PATH, then /usr/lib/jvm/*
 #   GS_REGISTRY_HEAP    max heap (default 384m)
 #   GS_REGISTRY_START_TIMEOUT  seconds to wait for the REST API (default 180)
-#   GS_REGISTRY_CANONICAL  1 (default): ids by canonical Avro form, like Confluent
-#                       (whitespace/key-order variants of a schema share one id);
-#                       0: ids by raw text (Apicurio's default)
+#   GS_REGISTRY_CANONICAL  0 (default): ids by schema text, schemas returned verbatim;
+#                       1: Apicurio's canonical ids - which also returns record
+#                       fields sorted by name, a different binary layout: broken
+#                       for decoding, kept only for experiments
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,7 +41,7 @@ KAFKA=""
 COMPAT=BACKWARD
 HEAP=${GS_REGISTRY_HEAP:-384m}
 TIMEOUT=${GS_REGISTRY_START_TIMEOUT:-180}
-CANONICAL=${GS_REGISTRY_CANONICAL:-1}
+CANONICAL=${GS_REGISTRY_CANONICAL:-0}
 
 log() { echo "registry: $*" >&2; }
 die() { echo "registry: ERROR: $*" >&2; exit 1; }

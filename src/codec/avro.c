@@ -326,8 +326,7 @@ static gs_err_t walk_value(walk_t *w, avro_schema_t s, int depth)
         return walk_value(w, avro_schema_union_branch(s, (int)v), depth + 1);
     case AVRO_RECORD:
         for (size_t i = 0; i < avro_schema_record_size(s); i++)
-            if ((err = walk_value(w, avro_schema_record_field_get_by_index(s, (int)i),
-                                  depth + 1)))
+            if ((err = walk_value(w, avro_schema_record_field_get_by_index(s, (int)i), depth + 1)))
                 return err;
         return GS_OK;
     case AVRO_ARRAY:
@@ -339,8 +338,8 @@ static gs_err_t walk_value(walk_t *w, avro_schema_t s, int depth)
     }
 }
 
-gs_err_t gs_avro_check(const gs_avro_schema_t *schema, const void *buf, size_t len,
-                       char *errstr, size_t n)
+gs_err_t gs_avro_check(const gs_avro_schema_t *schema, const void *buf, size_t len, char *errstr,
+                       size_t n)
 {
     walk_t w = {buf, buf, (const uint8_t *)buf + len, errstr, n};
     gs_err_t err = walk_value(&w, schema->schema, 0);
@@ -409,14 +408,14 @@ static gs_err_t compat(avro_schema_t w, avro_schema_t r, const gs_avro_schema_t 
         for (size_t i = 0; i < avro_schema_union_size(w); i++)
             if (!compat(avro_schema_union_branch(w, (int)i), r, reader, path, depth + 1, NULL, 0))
                 return GS_OK;
-        return gs_fail(errstr, n, GS_ERR_SCHEMA, "%s: no branch of the writer union fits %s",
-                       path, avro_schema_type_name(r));
+        return gs_fail(errstr, n, GS_ERR_SCHEMA, "%s: no branch of the writer union fits %s", path,
+                       avro_schema_type_name(r));
     }
     if (avro_typeof(r) == AVRO_UNION) {
         int b = union_branch_for(r, w);
         if (b < 0)
-            return gs_fail(errstr, n, GS_ERR_SCHEMA, "%s: writer type %s is not in the union",
-                           path, avro_schema_type_name(w));
+            return gs_fail(errstr, n, GS_ERR_SCHEMA, "%s: writer type %s is not in the union", path,
+                           avro_schema_type_name(w));
         return compat(w, avro_schema_union_branch(r, b), reader, path, depth + 1, errstr, n);
     }
     if (!type_matches(w, r))
@@ -448,8 +447,8 @@ static gs_err_t compat(avro_schema_t w, avro_schema_t r, const gs_avro_schema_t 
                       depth + 1, errstr, n);
     case AVRO_MAP:
         snprintf(sub, sizeof(sub), "%s{}", path);
-        return compat(avro_schema_map_values(w), avro_schema_map_values(r), reader, sub,
-                      depth + 1, errstr, n);
+        return compat(avro_schema_map_values(w), avro_schema_map_values(r), reader, sub, depth + 1,
+                      errstr, n);
     case AVRO_FIXED:
         if (avro_schema_fixed_size(w) != avro_schema_fixed_size(r))
             return gs_fail(errstr, n, GS_ERR_SCHEMA, "%s: fixed sizes differ", path);
@@ -467,12 +466,11 @@ gs_err_t gs_avro_compatible(const gs_avro_schema_t *writer, const gs_avro_schema
 
 /* ---- defaults ---------------------------------------------------------- */
 
-static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *reader,
-                         char *errstr, size_t n);
+static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *reader, char *errstr,
+                         size_t n);
 
-static gs_err_t set_record_defaults(avro_value_t *v, json_t *given,
-                                    const gs_avro_schema_t *reader, int all, char *errstr,
-                                    size_t n)
+static gs_err_t set_record_defaults(avro_value_t *v, json_t *given, const gs_avro_schema_t *reader,
+                                    int all, char *errstr, size_t n)
 {
     avro_schema_t rs = deref(avro_value_get_schema(v));
     for (size_t i = 0; i < avro_schema_record_size(rs); i++) {
@@ -496,8 +494,8 @@ static gs_err_t set_record_defaults(avro_value_t *v, json_t *given,
 }
 
 /* Sets v from a JSON default as the Avro specification encodes them. */
-static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *reader,
-                         char *errstr, size_t n)
+static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *reader, char *errstr,
+                         size_t n)
 {
     avro_schema_t s = deref(avro_value_get_schema(v));
     int rc = 0;
@@ -521,9 +519,9 @@ static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *rea
         rc = json_is_number(j) ? avro_value_set_double(v, json_number_value(j)) : EINVAL;
         break;
     case AVRO_STRING:
-        rc = json_is_string(j) ? avro_value_set_string_len(v, json_string_value(j),
-                                                           json_string_length(j) + 1)
-                               : EINVAL;
+        rc = json_is_string(j)
+                 ? avro_value_set_string_len(v, json_string_value(j), json_string_length(j) + 1)
+                 : EINVAL;
         break;
     case AVRO_BYTES:
     case AVRO_FIXED: {
@@ -546,7 +544,7 @@ static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *rea
                 rc = EINVAL;
         }
         if (!rc)
-            rc = avro_value_get_type(v) == AVRO_BYTES ? avro_value_set_bytes(v, bytes, k)
+            rc = avro_value_get_type(v) == AVRO_BYTES      ? avro_value_set_bytes(v, bytes, k)
                  : (int64_t)k == avro_schema_fixed_size(s) ? avro_value_set_fixed(v, bytes, k)
                                                            : EINVAL;
         free(bytes);
@@ -779,8 +777,7 @@ static gs_err_t project(avro_value_t *src, avro_value_t *dst, const gs_avro_sche
         }
         break;
     default:
-        return gs_fail(errstr, n, GS_ERR_SCHEMA, "unsupported type %s",
-                       avro_schema_type_name(ds));
+        return gs_fail(errstr, n, GS_ERR_SCHEMA, "unsupported type %s", avro_schema_type_name(ds));
     }
     if (rc)
         return gs_fail(errstr, n, GS_ERR_INTERNAL, "projection failed: %s", avro_strerror());
@@ -806,13 +803,11 @@ static int read_into(const uint8_t *payload, size_t len, avro_value_t *dst)
 }
 
 gs_err_t gs_avro_decode(const uint8_t *payload, size_t len, gs_avro_schema_t *writer,
-                        const gs_avro_schema_t *reader, avro_value_t *dst, char *errstr,
-                        size_t n)
+                        const gs_avro_schema_t *reader, avro_value_t *dst, char *errstr, size_t n)
 {
     if (writer->cmp_reader != reader) {
         writer->cmp_reader = reader;
-        writer->cmp_equal =
-            writer == reader || avro_schema_equal(writer->schema, reader->schema);
+        writer->cmp_equal = writer == reader || avro_schema_equal(writer->schema, reader->schema);
     }
     if (writer->cmp_equal) {
         if (read_into(payload, len, dst))
@@ -863,8 +858,7 @@ gs_err_t gs_avro_encode(avro_value_t *value, int32_t schema_id, gs_buf_t *out, c
             return GS_OK;
         }
         if (rc != ENOSPC)
-            return gs_fail(errstr, n, GS_ERR_INTERNAL, "Avro encode failed: %s",
-                           avro_strerror());
+            return gs_fail(errstr, n, GS_ERR_INTERNAL, "Avro encode failed: %s", avro_strerror());
         uint8_t *nd = realloc(out->data, out->cap * 2);
         if (!nd)
             return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");

@@ -4,10 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { DL_SOURCE, DL_KIND, DL_KEY, DL_VALUE, DL_VALUE_SIZE, DL_VALUE_TRUNCATED, DL_SCHEMA_ID,
-       DL_ERROR_CLASS, DL_ERROR_MESSAGE, DL_WORKER_ID, DL_FAILED_AT_MS, DL__N };
+enum {
+    DL_SOURCE,
+    DL_KIND,
+    DL_KEY,
+    DL_VALUE,
+    DL_VALUE_SIZE,
+    DL_VALUE_TRUNCATED,
+    DL_SCHEMA_ID,
+    DL_ERROR_CLASS,
+    DL_ERROR_MESSAGE,
+    DL_WORKER_ID,
+    DL_FAILED_AT_MS,
+    DL__N
+};
 static const char *const dl_names[DL__N] = {
-    "source",    "kind",        "key",           "value",     "value_size",    "value_truncated",
+    "source",    "kind",        "key",           "value",     "value_size",  "value_truncated",
     "schema_id", "error_class", "error_message", "worker_id", "failed_at_ms"};
 
 struct gs_deadletter_codec {
@@ -83,10 +95,9 @@ gs_err_t gs_deadletter_encode(gs_deadletter_codec_t *c, const gs_deadletter_t *d
 #define F(i) (avro_value_get_by_index(v, c->ix[i], &f, NULL) ? -1 : 0)
     rc |= F(DL_SOURCE);
     rc |= rc || avro_value_get_by_index(&f, 0, &sub, NULL) || set_str(&sub, dl->topic);
-    rc |= rc || avro_value_get_by_index(&f, 1, &sub, NULL) ||
-          avro_value_set_int(&sub, dl->partition);
-    rc |= rc || avro_value_get_by_index(&f, 2, &sub, NULL) ||
-          avro_value_set_long(&sub, dl->offset);
+    rc |=
+        rc || avro_value_get_by_index(&f, 1, &sub, NULL) || avro_value_set_int(&sub, dl->partition);
+    rc |= rc || avro_value_get_by_index(&f, 2, &sub, NULL) || avro_value_set_long(&sub, dl->offset);
     rc |= F(DL_KIND) || set_str(&f, dl->kind);
     rc |= F(DL_KEY) || set_opt_bytes(&f, dl->key, dl->key_len);
     rc |= F(DL_VALUE) || set_opt_bytes(&f, dl->value, keep);
@@ -100,8 +111,8 @@ gs_err_t gs_deadletter_encode(gs_deadletter_codec_t *c, const gs_deadletter_t *d
         rc |= avro_value_set_branch(&f, 0, &sub) || avro_value_set_null(&sub);
     rc |= F(DL_ERROR_CLASS);
     if (!rc) {
-        int sym = avro_schema_enum_get_by_name(
-            avro_value_get_schema(&f), gs_deadletter_class_name(dl->error_class));
+        int sym = avro_schema_enum_get_by_name(avro_value_get_schema(&f),
+                                               gs_deadletter_class_name(dl->error_class));
         rc |= sym < 0 || avro_value_set_enum(&f, sym);
     }
     rc |= F(DL_ERROR_MESSAGE) || set_str(&f, dl->error_message);

@@ -6,20 +6,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { RQ_REQUEST_ID, RQ_SESSION_ID, RQ_TENANT, RQ_OP, RQ_TURNS, RQ_TOP_K, RQ_MAX_TOKENS,
-       RQ_MORAL_VALUE, RQ_CONTEXT_TOP_K, RQ_CREATED_AT_MS, RQ__N };
+enum {
+    RQ_REQUEST_ID,
+    RQ_SESSION_ID,
+    RQ_TENANT,
+    RQ_OP,
+    RQ_TURNS,
+    RQ_TOP_K,
+    RQ_MAX_TOKENS,
+    RQ_MORAL_VALUE,
+    RQ_CONTEXT_TOP_K,
+    RQ_CREATED_AT_MS,
+    RQ__N
+};
 static const char *const rq_names[RQ__N] = {
-    "request_id", "session_id", "tenant",        "op",           "turns",
-    "top_k",      "max_tokens", "moral_value",   "context_top_k", "created_at_ms"};
+    "request_id", "session_id",  "tenant",        "op",           "turns", "top_k",
+    "max_tokens", "moral_value", "context_top_k", "created_at_ms"};
 
-enum { RS_REQUEST_ID, RS_SESSION_ID, RS_TENANT, RS_ACCEPTED, RS_NOTE, RS_PHASE, RS_STEP,
-       RS_MORAL_THRESHOLD, RS_MORAL_VALUE, RS_CONTEXT_ITEMS, RS_PREDICTIONS, RS_TEXT, RS_MODEL,
-       RS_TIMINGS, RS_SOURCE, RS_WORKER_ID, RS_PROCESSED_AT_MS, RS__N };
+enum {
+    RS_REQUEST_ID,
+    RS_SESSION_ID,
+    RS_TENANT,
+    RS_ACCEPTED,
+    RS_NOTE,
+    RS_PHASE,
+    RS_STEP,
+    RS_MORAL_THRESHOLD,
+    RS_MORAL_VALUE,
+    RS_CONTEXT_ITEMS,
+    RS_PREDICTIONS,
+    RS_TEXT,
+    RS_MODEL,
+    RS_TIMINGS,
+    RS_SOURCE,
+    RS_WORKER_ID,
+    RS_PROCESSED_AT_MS,
+    RS__N
+};
 static const char *const rs_names[RS__N] = {
-    "request_id",    "session_id",  "tenant",      "accepted", "note",
-    "phase",         "step",        "moral_threshold", "moral_value", "context_items",
-    "predictions",   "text",        "model",       "timings",  "source",
-    "worker_id",     "processed_at_ms"};
+    "request_id", "session_id",      "tenant",      "accepted",      "note",           "phase",
+    "step",       "moral_threshold", "moral_value", "context_items", "predictions",    "text",
+    "model",      "timings",         "source",      "worker_id",     "processed_at_ms"};
 
 struct gs_dialogue_codec {
     gs_avro_schema_t *req, *res;
@@ -170,8 +197,8 @@ gs_err_t gs_dialogue_request_validate(const gs_dialogue_request_t *r, char *errs
         (err = check_range("context_top_k", r->context_top_k, 1, 20, errstr, n)))
         return err;
     if (r->n_turns < 1 || r->n_turns > GS_DIALOGUE_MAX_TURNS)
-        return gs_fail(errstr, n, GS_ERR_VALIDATION, "turns: %zu turns, must be 1..%d",
-                       r->n_turns, GS_DIALOGUE_MAX_TURNS);
+        return gs_fail(errstr, n, GS_ERR_VALIDATION, "turns: %zu turns, must be 1..%d", r->n_turns,
+                       GS_DIALOGUE_MAX_TURNS);
     size_t total = 0;
     for (size_t i = 0; i < r->n_turns; i++) {
         total += r->turns[i].len;
@@ -180,8 +207,8 @@ gs_err_t gs_dialogue_request_validate(const gs_dialogue_request_t *r, char *errs
             return gs_fail(errstr, n, GS_ERR_VALIDATION, "turns[%zu]: not valid UTF-8 text", i);
     }
     if (total > GS_DIALOGUE_MAX_TEXT)
-        return gs_fail(errstr, n, GS_ERR_VALIDATION, "turns: %zu bytes in total, limit %d",
-                       total, GS_DIALOGUE_MAX_TEXT);
+        return gs_fail(errstr, n, GS_ERR_VALIDATION, "turns: %zu bytes in total, limit %d", total,
+                       GS_DIALOGUE_MAX_TEXT);
     if (r->has_moral_value && !(r->moral_value >= 0.0 && r->moral_value <= 1.0))
         return gs_fail(errstr, n, GS_ERR_VALIDATION, "moral_value: %s, must be in [0,1]",
                        isnan(r->moral_value) ? "NaN" : "out of range");
@@ -197,19 +224,20 @@ static int set_cstr(avro_value_t *v, const char *s)
     return avro_value_set_string_len(v, s ? s : "", (s ? strlen(s) : 0) + 1);
 }
 
-/* gs_str_t views from Avro are NUL-terminated; others are copied. */
+/* avro-c copies len + 1 bytes and expects the last to be NUL; a view need
+ * not be terminated, so copy it (on the stack for the usual short ids). */
 static int set_gstr(avro_value_t *v, gs_str_t s)
 {
-    if (s.p && s.p[s.len] == '\0')
-        return avro_value_set_string_len(v, s.p, s.len + 1);
-    char *tmp = malloc(s.len + 1);
+    char small[256];
+    char *tmp = s.len < sizeof(small) ? small : malloc(s.len + 1);
     if (!tmp)
         return -1;
     if (s.len)
         memcpy(tmp, s.p, s.len);
     tmp[s.len] = '\0';
     int rc = avro_value_set_string_len(v, tmp, s.len + 1);
-    free(tmp);
+    if (tmp != small)
+        free(tmp);
     return rc;
 }
 
@@ -269,9 +297,8 @@ gs_err_t gs_dialogue_result_encode(gs_dialogue_codec_t *c, const gs_dialogue_res
     return gs_avro_encode(v, schema_id, out, errstr, n);
 }
 
-gs_err_t gs_dialogue_request_encode(const gs_dialogue_request_t *r,
-                                    const gs_avro_schema_t *writer, int32_t schema_id,
-                                    gs_buf_t *out, char *errstr, size_t n)
+gs_err_t gs_dialogue_request_encode(const gs_dialogue_request_t *r, const gs_avro_schema_t *writer,
+                                    int32_t schema_id, gs_buf_t *out, char *errstr, size_t n)
 {
     avro_value_t v, f, sub;
     if (avro_generic_value_new(gs_avro_schema_iface(writer), &v))

@@ -161,8 +161,8 @@ static gs_err_t http(gs_registry_t *r, const char *path, const char *post, long 
         }
     }
     r->stats.failures++;
-    return gs_fail(errstr, n, GS_ERR_TRANSPORT, "registry %s: %s after %d attempt(s)", path,
-                   last, r->conf.retries + 1);
+    return gs_fail(errstr, n, GS_ERR_TRANSPORT, "registry %s: %s after %d attempt(s)", path, last,
+                   r->conf.retries + 1);
 }
 
 /* "error_code"/"message" of a registry error body, for error texts. */
@@ -292,8 +292,8 @@ gs_err_t gs_registry_register(gs_registry_t *r, const char *subject, const char 
         } else {
             char et[160];
             error_text(&body, et, sizeof(et));
-            err = gs_fail(errstr, n, GS_ERR_SCHEMA, "registering %s: HTTP %ld: %s", subject,
-                          status, et);
+            err = gs_fail(errstr, n, GS_ERR_SCHEMA, "registering %s: HTTP %ld: %s", subject, status,
+                          et);
         }
         json_decref(j);
     }

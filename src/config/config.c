@@ -23,8 +23,8 @@ typedef struct cfg_def {
     const char *key;
     cfg_type_t type;
     size_t off;
-    const char *def; /* default, in the syntax of a command-line override */
-    long min, max;   /* T_INT */
+    const char *def;          /* default, in the syntax of a command-line override */
+    long min, max;            /* T_INT */
     const char *const *names; /* T_ENUM, NULL-terminated; index = value */
     const char *doc;
 } cfg_def_t;
@@ -35,11 +35,26 @@ static const char *const policy_names[] = {"degrade", "reject", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 
 #define O(m) offsetof(gs_config_t, m)
-#define STR(k, m, d, doc) {k, T_STR, O(m), d, 0, 0, NULL, doc}
-#define PATH(k, m, d, doc) {k, T_PATH, O(m), d, 0, 0, NULL, doc}
-#define INT(k, m, d, lo, hi, doc) {k, T_INT, O(m), d, lo, hi, NULL, doc}
-#define BOOL(k, m, d, doc) {k, T_BOOL, O(m), d, 0, 0, NULL, doc}
-#define ENUM(k, m, d, names, doc) {k, T_ENUM, O(m), d, 0, 0, names, doc}
+#define STR(k, m, d, doc)                                                                          \
+    {                                                                                              \
+        k, T_STR, O(m), d, 0, 0, NULL, doc                                                         \
+    }
+#define PATH(k, m, d, doc)                                                                         \
+    {                                                                                              \
+        k, T_PATH, O(m), d, 0, 0, NULL, doc                                                        \
+    }
+#define INT(k, m, d, lo, hi, doc)                                                                  \
+    {                                                                                              \
+        k, T_INT, O(m), d, lo, hi, NULL, doc                                                       \
+    }
+#define BOOL(k, m, d, doc)                                                                         \
+    {                                                                                              \
+        k, T_BOOL, O(m), d, 0, 0, NULL, doc                                                        \
+    }
+#define ENUM(k, m, d, names, doc)                                                                  \
+    {                                                                                              \
+        k, T_ENUM, O(m), d, 0, 0, names, doc                                                       \
+    }
 
 static const cfg_def_t defs[] = {
     STR("worker.id", worker.id, "", "worker id in results and logs; empty: <hostname>-<pid>"),
@@ -51,8 +66,7 @@ static const cfg_def_t defs[] = {
         "schema registry base URL (Confluent REST API); required by confluent framing"),
     INT("registry.connect_timeout_ms", registry.connect_timeout_ms, "2000", 1, 60000,
         "TCP/TLS connect timeout per attempt"),
-    INT("registry.timeout_ms", registry.timeout_ms, "5000", 1, 120000,
-        "total time per attempt"),
+    INT("registry.timeout_ms", registry.timeout_ms, "5000", 1, 120000, "total time per attempt"),
     INT("registry.retries", registry.retries, "2", 0, 10,
         "extra attempts on connection errors and 5xx"),
     INT("registry.backoff_ms", registry.backoff_ms, "200", 1, 60000,
@@ -79,8 +93,7 @@ static const cfg_def_t defs[] = {
          "framing of results"),
 
     STR("deadletter.topic", deadletter.topic, "govstream.deadletter", "dead-letter topic"),
-    ENUM("deadletter.framing", deadletter.framing, "raw", framing_names,
-         "framing of dead letters"),
+    ENUM("deadletter.framing", deadletter.framing, "raw", framing_names, "framing of dead letters"),
     INT("deadletter.max_value_bytes", deadletter.max_value_bytes, "900000", 0, 100000000,
         "original bytes kept per dead letter; longer values are truncated and flagged"),
 
@@ -112,8 +125,7 @@ static const cfg_def_t defs[] = {
     INT("governance.max_scopes", governance.max_scopes, "10000", 1, 10000000,
         "scopes kept in memory; the least recently used is evicted"),
     INT("governance.wake_steps", governance.wake_steps, "8", 1, 1000000, "rhythm wake length"),
-    INT("governance.sleep_steps", governance.sleep_steps, "3", 1, 1000000,
-        "rhythm sleep length"),
+    INT("governance.sleep_steps", governance.sleep_steps, "3", 1, 1000000, "rhythm sleep length"),
     ENUM("governance.sleep_policy", governance.sleep_policy, "degrade", policy_names,
          "degrade (answer, capped) | reject (note 'sleep phase')"),
     INT("governance.sleep_max_tokens", governance.sleep_max_tokens, "16", 1, 256,
@@ -127,8 +139,9 @@ static const cfg_def_t defs[] = {
 
 /* librdkafka properties whose values are secrets: only *_env / *_file. */
 static const char *const secret_props[] = {
-    "sasl.password", "ssl.key.password", "ssl.keystore.password",
-    "sasl.oauthbearer.client.secret", "ssl.key.pem", NULL};
+    "sasl.password",         "ssl.key.password",
+    "ssl.keystore.password", "sasl.oauthbearer.client.secret",
+    "ssl.key.pem",           NULL};
 
 static const struct {
     const char *prefix;
@@ -182,8 +195,8 @@ static int parse_long(const char *s, long *out)
 
 static int parse_bool(const char *s, int *out)
 {
-    static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no",
-                                                                             "off", "0"};
+    static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no", "off",
+                                                                             "0"};
     for (size_t i = 0; i < 4; i++) {
         if (!strcasecmp(s, t[i]))
             return *out = 1, 1;
@@ -207,8 +220,8 @@ static char *path_join(const char *dir, const char *path)
 
 /* Sets one table key from its text form; the single entry point for
  * defaults, file values and overrides, so all are validated the same way. */
-static gs_err_t set_value(gs_config_t *cfg, const cfg_def_t *d, const char *text,
-                          const where_t *w, char *errstr, size_t n)
+static gs_err_t set_value(gs_config_t *cfg, const cfg_def_t *d, const char *text, const where_t *w,
+                          char *errstr, size_t n)
 {
     char *base = (char *)cfg + d->off;
     switch (d->type) {
@@ -245,6 +258,18 @@ static gs_err_t set_value(gs_config_t *cfg, const cfg_def_t *d, const char *text
         return failw(errstr, n, w, d->key, "\"%s\" is not one of the allowed values", text);
     }
     return gs_fail(errstr, n, GS_ERR_INTERNAL, "bad key type");
+}
+
+/* A secret file's content without its trailing line break (LF or CRLF). */
+static gs_err_t read_secret(const char *path, char **out, char *errstr, size_t n)
+{
+    size_t len = 0;
+    gs_err_t err = gs_read_file(path, out, &len, errstr, n);
+    if (err)
+        return err;
+    while (len && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r'))
+        (*out)[--len] = '\0';
+    return GS_OK;
 }
 
 static int is_secret_prop(const char *name)
@@ -285,15 +310,11 @@ static gs_err_t add_kv(gs_config_kvlist_t *list, const char *group, const char *
     } else if (ends_with(name, "_file")) {
         name[strlen(name) - 5] = '\0';
         char *path = path_join(w->dir, value);
-        size_t len = 0;
         char ferr[256];
-        gs_err_t err = path ? gs_read_file(path, &resolved, &len, ferr, sizeof(ferr))
-                            : GS_ERR_NOMEM;
+        gs_err_t err = path ? read_secret(path, &resolved, ferr, sizeof(ferr)) : GS_ERR_NOMEM;
         free(path);
         if (err)
             return failw(errstr, n, w, full, "%s", err == GS_ERR_NOMEM ? "out of memory" : ferr);
-        while (len && (resolved[len - 1] == '\n' || resolved[len - 1] == '\r'))
-            resolved[--len] = '\0';
         secret = 1;
     }
     for (char *p = name; *p; p++)
@@ -301,8 +322,7 @@ static gs_err_t add_kv(gs_config_kvlist_t *list, const char *group, const char *
             *p = '.';
     if (!secret && is_secret_prop(name))
         return failw(errstr, n, w, full,
-                     "secrets are not accepted in configuration; use %s_env or %s_file", rel,
-                     rel);
+                     "secrets are not accepted in configuration; use %s_env or %s_file", rel, rel);
     if (!resolved)
         resolved = strdup(value);
     char *dup = strdup(name);
@@ -339,39 +359,37 @@ static gs_config_kvlist_t *kv_group(gs_config_t *cfg, const char *path, const ch
     return NULL;
 }
 
-/* Text form of a libconfig scalar, so file values share set_value(). */
-static int scalar_text(const config_setting_t *s, char *buf, size_t n)
+/* Text form of a libconfig scalar, so file values share set_value().
+ * Strings are returned as they are (any length); numbers go through buf. */
+static const char *scalar_text(const config_setting_t *s, char *buf, size_t n)
 {
     switch (config_setting_type(s)) {
     case CONFIG_TYPE_INT:
         snprintf(buf, n, "%d", config_setting_get_int(s));
-        return 1;
+        return buf;
     case CONFIG_TYPE_INT64:
         snprintf(buf, n, "%lld", config_setting_get_int64(s));
-        return 1;
+        return buf;
     case CONFIG_TYPE_FLOAT:
         snprintf(buf, n, "%.17g", config_setting_get_float(s));
-        return 1;
+        return buf;
     case CONFIG_TYPE_BOOL:
-        snprintf(buf, n, "%s", config_setting_get_bool(s) ? "true" : "false");
-        return 1;
+        return config_setting_get_bool(s) ? "true" : "false";
     case CONFIG_TYPE_STRING:
-        snprintf(buf, n, "%s", config_setting_get_string(s));
-        return 1;
+        return config_setting_get_string(s);
     default:
-        return 0;
+        return NULL;
     }
 }
 
-static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *prefix,
-                     where_t *w, char *errstr, size_t n)
+static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *prefix, where_t *w,
+                     char *errstr, size_t n)
 {
     int count = config_setting_length(s);
     for (int i = 0; i < count; i++) {
         const config_setting_t *c = config_setting_get_elem(s, (unsigned)i);
         char path[256];
-        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
-                 config_setting_name(c));
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(c));
         w->line = (int)config_setting_source_line(c);
         if (config_setting_is_group(c)) {
             gs_err_t err = walk(cfg, c, path, w, errstr, n);
@@ -379,8 +397,9 @@ static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *pr
                 return err;
             continue;
         }
-        char text[4096];
-        if (!scalar_text(c, text, sizeof(text)))
+        char num[64];
+        const char *text = scalar_text(c, num, sizeof(num));
+        if (!text)
             return failw(errstr, n, w, path, "lists and arrays are not used here");
         const char *rel;
         gs_config_kvlist_t *list = kv_group(cfg, path, &rel);
@@ -433,10 +452,10 @@ static gs_err_t apply_override(gs_config_t *cfg, const char *arg, char *errstr, 
 static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
 {
     const char *f = *cfg->path ? cfg->path : "defaults";
-    int confluent = cfg->deadletter.framing == GS_FRAMING_CONFLUENT ||
-                    (cfg->dialogue.enabled &&
-                     (cfg->dialogue.input_framing == GS_FRAMING_CONFLUENT ||
-                      cfg->dialogue.output_framing == GS_FRAMING_CONFLUENT));
+    int confluent =
+        cfg->deadletter.framing == GS_FRAMING_CONFLUENT ||
+        (cfg->dialogue.enabled && (cfg->dialogue.input_framing == GS_FRAMING_CONFLUENT ||
+                                   cfg->dialogue.output_framing == GS_FRAMING_CONFLUENT));
     if (confluent && !*cfg->registry.url)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: registry.url: required because a topic uses confluent framing", f);
@@ -496,13 +515,9 @@ static gs_err_t resolve_secrets(gs_config_t *cfg, char *errstr, size_t n)
                            cfg->registry.password_env);
         cfg->registry.password = strdup(v);
     } else if (*cfg->registry.password_file) {
-        size_t len;
         char ferr[256];
-        if (gs_read_file(cfg->registry.password_file, &cfg->registry.password, &len, ferr,
-                         sizeof(ferr)))
+        if (read_secret(cfg->registry.password_file, &cfg->registry.password, ferr, sizeof(ferr)))
             return gs_fail(errstr, n, GS_ERR_CONFIG, "%s: registry.password_file: %s", f, ferr);
-        while (len && (cfg->registry.password[len - 1] == '\n'))
-            cfg->registry.password[--len] = '\0';
     } else {
         cfg->registry.password = strdup("");
     }
@@ -544,8 +559,8 @@ gs_err_t gs_config_load(const char *path, const char *const *overrides, size_t n
         config_init(&lc);
         if (!config_read_file(&lc, path)) {
             if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-                err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s: cannot read: %s", path,
-                              strerror(errno));
+                err =
+                    gs_fail(errstr, n, GS_ERR_CONFIG, "%s: cannot read: %s", path, strerror(errno));
             else
                 err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s:%d: syntax error: %s",
                               config_error_file(&lc) ? config_error_file(&lc) : path,

@@ -38,8 +38,8 @@ void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg)
     gc->max_scopes = (size_t)cfg->governance.max_scopes;
 }
 
-gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon,
-                       gs_govern_t **out, char *errstr, size_t n)
+gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon, gs_govern_t **out,
+                       char *errstr, size_t n)
 {
     if (!conf->max_scopes || !lexicon)
         return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "max_scopes and lexicon are required");
@@ -55,8 +55,7 @@ gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon
     g->buckets = calloc(g->n_buckets, sizeof(*g->buckets));
     if (!g->pool || !g->buckets) {
         gs_govern_destroy(g);
-        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for %zu scopes",
-                       conf->max_scopes);
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for %zu scopes", conf->max_scopes);
     }
     for (size_t i = conf->max_scopes; i-- > 0;) {
         g->pool[i].hnext = g->free_list;
@@ -152,8 +151,8 @@ static scope_t *get_scope(gs_govern_t *g, gs_str_t key)
 }
 
 gs_err_t gs_govern_decide(gs_govern_t *g, gs_str_t key, int has_value, double value,
-                          const gs_str_t *texts, size_t n_texts, gs_verdict_t *out,
-                          char *errstr, size_t n)
+                          const gs_str_t *texts, size_t n_texts, gs_verdict_t *out, char *errstr,
+                          size_t n)
 {
     if (!key.len || key.len > KEY_MAX)
         return gs_fail(errstr, n, GS_ERR_VALIDATION, "scope key must be 1..%d bytes", KEY_MAX);

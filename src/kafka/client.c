@@ -74,8 +74,8 @@ static gs_err_t apply_list(rd_kafka_conf_t *conf, const gs_config_t *cfg, const 
     return GS_OK;
 }
 
-gs_err_t gs_kafka_conf_build(const gs_config_t *cfg, gs_kafka_role_t role,
-                             rd_kafka_conf_t **out, char *errstr, size_t n)
+gs_err_t gs_kafka_conf_build(const gs_config_t *cfg, gs_kafka_role_t role, rd_kafka_conf_t **out,
+                             char *errstr, size_t n)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[256];

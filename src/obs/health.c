@@ -82,8 +82,8 @@ gs_err_t gs_health_new(const char *listen, gs_health_t **out, char *errstr, size
         if (sscanf(listen, "%63[^:]:%d", host, &port) != 2 || port < 0 || port > 65535 ||
             inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
             free(h);
-            return gs_fail(errstr, n, GS_ERR_CONFIG,
-                           "http.listen: \"%s\" is not an IPv4 host:port", listen);
+            return gs_fail(errstr, n, GS_ERR_CONFIG, "http.listen: \"%s\" is not an IPv4 host:port",
+                           listen);
         }
         sa.sin_port = htons((uint16_t)port);
         h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL,

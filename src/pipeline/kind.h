@@ -12,9 +12,9 @@
 
 typedef struct gs_item {
     rd_kafka_message_t *msg;
-    int slot;           /* offset-tracker slot of msg's partition */
-    int32_t schema_id;  /* -1: raw framing */
-    gs_err_t err;       /* set: the item becomes a dead letter */
+    int slot;          /* offset-tracker slot of msg's partition */
+    int32_t schema_id; /* -1: raw framing */
+    gs_err_t err;      /* set: the item becomes a dead letter */
     char errmsg[256];
     avro_value_t *request; /* decoded, reader schema */
     gs_buf_t *out;         /* encoded result */

@@ -25,16 +25,15 @@ static void process(gs_kind_t *k, gs_item_t *items, size_t n, const char *worker
         int64_t t_govern = gs_now_us();
         gs_dialogue_request_t req;
         gs_verdict_t v;
-        it->err = gs_dialogue_request_view(d->codec, it->request, &req, it->errmsg,
-                                           sizeof(it->errmsg));
+        it->err =
+            gs_dialogue_request_view(d->codec, it->request, &req, it->errmsg, sizeof(it->errmsg));
         if (!it->err)
             it->err = gs_dialogue_request_validate(&req, it->errmsg, sizeof(it->errmsg));
         if (!it->err)
-            it->err = gs_govern_decide(d->govern,
-                                       d->scope_by == GS_SCOPE_SESSION ? req.session_id
-                                                                       : req.tenant,
-                                       req.has_moral_value, req.moral_value, req.turns,
-                                       req.n_turns, &v, it->errmsg, sizeof(it->errmsg));
+            it->err = gs_govern_decide(
+                d->govern, d->scope_by == GS_SCOPE_SESSION ? req.session_id : req.tenant,
+                req.has_moral_value, req.moral_value, req.turns, req.n_turns, &v, it->errmsg,
+                sizeof(it->errmsg));
         if (it->err)
             continue;
         int64_t t_done = gs_now_us();

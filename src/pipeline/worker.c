@@ -22,7 +22,7 @@
 #include "govstream/registry.h"
 #include "kind.h"
 
-#define MAX_KINDS 4
+#define MAX_KINDS         4
 #define STATS_INTERVAL_US (30LL * 1000000)
 
 /* A record the producer did not take or the broker refused: produced again
@@ -182,8 +182,8 @@ static int produce(gs_worker_t *w, rd_kafka_topic_t *rkt, const void *key, size_
     return -1;
 }
 
-static void produce_or_hold(gs_worker_t *w, rd_kafka_topic_t *rkt, const void *key,
-                            size_t key_len, const void *value, size_t value_len, void *token)
+static void produce_or_hold(gs_worker_t *w, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
+                            const void *value, size_t value_len, void *token)
 {
     if (produce(w, rkt, key, key_len, value, value_len, token))
         pending_add(w, rkt, key, key_len, value, value_len, token,
@@ -268,8 +268,7 @@ static void commit_partitions(gs_worker_t *w, const rd_kafka_topic_partition_lis
         gs_offsets_advance(w->offsets, s);
         int64_t pos = gs_offsets_position(w->offsets, s);
         if (pos >= 0)
-            rd_kafka_topic_partition_list_add(l, parts->elems[i].topic,
-                                              parts->elems[i].partition)
+            rd_kafka_topic_partition_list_add(l, parts->elems[i].topic, parts->elems[i].partition)
                 ->offset = pos;
     }
     if (l->cnt) {
@@ -397,9 +396,10 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     gs_worker_t *w = rd_kafka_opaque(rk);
-    gs_log_level_t lvl = level <= 3 ? GS_LOG_ERROR : level <= 4 ? GS_LOG_WARN
-                                                   : level <= 6 ? GS_LOG_INFO
-                                                                : GS_LOG_DEBUG;
+    gs_log_level_t lvl = level <= 3   ? GS_LOG_ERROR
+                         : level <= 4 ? GS_LOG_WARN
+                         : level <= 6 ? GS_LOG_INFO
+                                      : GS_LOG_DEBUG;
     gs_log_write(w->log, lvl, "librdkafka",
                  (const gs_log_field_t[]){GS_LS("client", rd_kafka_name(rk)),
                                           GS_LS("facility", fac), GS_LS("detail", buf)},
@@ -460,8 +460,8 @@ static void produce_item(gs_worker_t *w, size_t kind_idx, gs_item_t *it)
     }
     if (!it->err) {
         w->c.results++;
-        produce_or_hold(w, w->result_rkt[kind_idx], it->out_key.p, it->out_key.len,
-                        it->out->data, it->out->len, token);
+        produce_or_hold(w, w->result_rkt[kind_idx], it->out_key.p, it->out_key.len, it->out->data,
+                        it->out->len, token);
         return;
     }
     gs_deadletter_t dl = {
@@ -489,7 +489,8 @@ static void produce_item(gs_worker_t *w, size_t kind_idx, gs_item_t *it)
     }
     w->c.deadletters[gs_err_is_input(it->err) ? it->err : GS_ERR_INTERNAL]++;
     gs_log_debug(w->log, "dead letter", GS_LS("topic", dl.topic), GS_LI("partition", dl.partition),
-                 GS_LI("offset", dl.offset), GS_LS("error_class", gs_deadletter_class_name(it->err)),
+                 GS_LI("offset", dl.offset),
+                 GS_LS("error_class", gs_deadletter_class_name(it->err)),
                  GS_LS("error", it->errmsg));
     produce_or_hold(w, w->dl_rkt, m->key, m->key_len, w->dl_buf.data, w->dl_buf.len, token);
 }
@@ -539,10 +540,10 @@ static void process_queue(gs_worker_t *w)
             gs_log_warn(w->log, "schema registry unreachable; pausing",
                         GS_LS("error", w->items[done].errmsg));
         w->registry_down = 1;
-        w->registry_backoff_ms = w->registry_backoff_ms
-                                     ? next_backoff(w->registry_backoff_ms,
-                                                    w->cfg->registry.backoff_max_ms)
-                                     : w->cfg->registry.backoff_ms;
+        w->registry_backoff_ms =
+            w->registry_backoff_ms
+                ? next_backoff(w->registry_backoff_ms, w->cfg->registry.backoff_max_ms)
+                : w->cfg->registry.backoff_ms;
         w->registry_retry_us = gs_now_us() + (int64_t)w->registry_backoff_ms * 1000;
     } else if (w->registry_down && done) {
         gs_log_msg(w->log, GS_LOG_INFO, "schema registry reachable again; resuming");
@@ -672,10 +673,10 @@ static void update_health(gs_worker_t *w)
         }
         w->next_probe_us = gs_now_us() + 2000000;
     }
-    gs_health_set(w->health, w->brokers_down     ? GS_NOT_READY_BROKER_DOWN
-                             : w->registry_down  ? GS_NOT_READY_REGISTRY_DOWN
-                             : !w->joined        ? GS_NOT_READY_NOT_JOINED
-                                                 : GS_READY);
+    gs_health_set(w->health, w->brokers_down    ? GS_NOT_READY_BROKER_DOWN
+                             : w->registry_down ? GS_NOT_READY_REGISTRY_DOWN
+                             : !w->joined       ? GS_NOT_READY_NOT_JOINED
+                                                : GS_READY);
     gs_health_beat(w->health);
 }
 
@@ -744,16 +745,21 @@ gs_err_t gs_worker_new(const gs_config_t *cfg, gs_log_t *log, gs_worker_t **out,
     if (!err && !w->n_kinds)
         err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s: no request kind is enabled", cfg->path);
     if (!err && *cfg->registry.url) {
-        gs_registry_conf_t rc = {
-            cfg->registry.url,        cfg->registry.username,   cfg->registry.password,
-            cfg->registry.ca_file,    cfg->registry.connect_timeout_ms,
-            cfg->registry.timeout_ms, cfg->registry.retries,    cfg->registry.backoff_ms,
-            cfg->registry.backoff_max_ms, cfg->registry.negative_cache_ms};
+        gs_registry_conf_t rc = {cfg->registry.url,
+                                 cfg->registry.username,
+                                 cfg->registry.password,
+                                 cfg->registry.ca_file,
+                                 cfg->registry.connect_timeout_ms,
+                                 cfg->registry.timeout_ms,
+                                 cfg->registry.retries,
+                                 cfg->registry.backoff_ms,
+                                 cfg->registry.backoff_max_ms,
+                                 cfg->registry.negative_cache_ms};
         err = gs_registry_new(&rc, &w->registry, errstr, n);
     }
     if (!err)
-        err = gs_offsets_new((size_t)cfg->delivery.max_inflight_per_partition, &w->offsets,
-                             errstr, n);
+        err = gs_offsets_new((size_t)cfg->delivery.max_inflight_per_partition, &w->offsets, errstr,
+                             n);
     if (!err) {
         w->q_cap = w->batch_max * 2;
         w->queue = calloc(w->q_cap, sizeof(*w->queue));
@@ -779,8 +785,8 @@ gs_err_t gs_worker_new(const gs_config_t *cfg, gs_log_t *log, gs_worker_t **out,
         rd_kafka_poll_set_consumer(w->consumer);
         w->dl_rkt = rd_kafka_topic_new(w->producer, cfg->deadletter.topic, NULL);
         for (size_t k = 0; k < w->n_kinds; k++)
-            w->result_rkt[k] = rd_kafka_topic_new(w->producer, w->kinds[k]->cfg->results_topic,
-                                                  NULL);
+            w->result_rkt[k] =
+                rd_kafka_topic_new(w->producer, w->kinds[k]->cfg->results_topic, NULL);
     }
     if (err) {
         gs_worker_destroy(w);
@@ -846,9 +852,9 @@ static int register_outputs(gs_worker_t *w, volatile sig_atomic_t *signals)
     outs[n_out++] = (output_t){w->cfg->deadletter.framing, w->cfg->deadletter.topic,
                                gs_deadletter_schema(w->dlc), &w->dl_schema_id};
     for (size_t k = 0; k < w->n_kinds; k++)
-        outs[n_out++] = (output_t){w->kinds[k]->cfg->output_framing,
-                                   w->kinds[k]->cfg->results_topic, w->kinds[k]->result_schema,
-                                   &w->kinds[k]->result_schema_id};
+        outs[n_out++] =
+            (output_t){w->kinds[k]->cfg->output_framing, w->kinds[k]->cfg->results_topic,
+                       w->kinds[k]->result_schema, &w->kinds[k]->result_schema_id};
     int backoff = w->cfg->registry.backoff_ms;
     for (size_t i = 0; i < n_out; i++) {
         if (outs[i].framing != GS_FRAMING_CONFLUENT)
@@ -856,9 +862,9 @@ static int register_outputs(gs_worker_t *w, volatile sig_atomic_t *signals)
         char subject[300], err[512];
         snprintf(subject, sizeof(subject), "%s-value", outs[i].topic);
         for (;;) {
-            gs_err_t e = gs_registry_register(w->registry, subject,
-                                              gs_avro_schema_json(outs[i].schema), outs[i].id,
-                                              err, sizeof(err));
+            gs_err_t e =
+                gs_registry_register(w->registry, subject, gs_avro_schema_json(outs[i].schema),
+                                     outs[i].id, err, sizeof(err));
             if (!e) {
                 gs_log_info(w->log, "schema registered", GS_LS("subject", subject),
                             GS_LI("id", *outs[i].id));

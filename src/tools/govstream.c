@@ -42,8 +42,8 @@ static void usage(FILE *fp)
 
 /* Collects -c FILE and -o key=value; returns the index of the first other
  * argument, or -1 on a usage error. */
-static int parse_common(int argc, char **argv, int start, const char **file,
-                        const char **overrides, size_t *n_overrides, int *dump)
+static int parse_common(int argc, char **argv, int start, const char **file, const char **overrides,
+                        size_t *n_overrides, int *dump)
 {
     for (int i = start; i < argc; i++) {
         if (!strcmp(argv[i], "-c") && i + 1 < argc) {
@@ -130,8 +130,8 @@ static int cmd_run(const gs_config_t *cfg)
     pthread_t th;
     pthread_create(&th, NULL, watchdog_main, &wd);
     pthread_detach(th);
-    gs_log_info(log, "govstream starting", GS_LS("version", GS_VERSION),
-                GS_LS("config", cfg->path), GS_LS("librdkafka", rd_kafka_version_str()));
+    gs_log_info(log, "govstream starting", GS_LS("version", GS_VERSION), GS_LS("config", cfg->path),
+                GS_LS("librdkafka", rd_kafka_version_str()));
     int rc = gs_worker_run(w, &gs_signals);
     gs_worker_destroy(w);
     gs_log_info(log, "exit", GS_LI("code", rc));
@@ -188,7 +188,8 @@ int main(int argc, char **argv)
     size_t n_over = 0;
     int dump = 0;
     if (!overrides ||
-        parse_common(argc, argv, 2, &file, overrides, &n_over, !strcmp(cmd, "run") ? NULL : &dump) ||
+        parse_common(argc, argv, 2, &file, overrides, &n_over,
+                     !strcmp(cmd, "run") ? NULL : &dump) ||
         !file) {
         free(overrides);
         usage(stderr);

@@ -23,15 +23,16 @@
 #include "govstream/registry.h"
 
 enum { BAD_RANDOM, BAD_TRUNCATED, BAD_MAGIC, BAD_SCHEMA_ID, BAD_NAN, BAD_OVERSIZE, BAD__N };
-static const char *const bad_names[BAD__N] = {"random", "truncated", "wrong_magic",
-                                              "unknown_schema_id", "nan_moral_value", "oversize"};
-static const char *const bad_class[BAD__N] = {"DECODE", "DECODE", "DECODE",
+static const char *const bad_names[BAD__N] = {
+    "random", "truncated", "wrong_magic", "unknown_schema_id", "nan_moral_value", "oversize"};
+static const char *const bad_class[BAD__N] = {"DECODE", "DECODE",     "DECODE",
                                               "SCHEMA", "VALIDATION", "TOO_LARGE"};
 
 typedef struct opts {
     const char *bootstrap, *topic, *run_id, *registry, *writer_schema, *framing;
     const char *results, *deadletter, *create;
     long n, rate, sessions, tenants, seed, oversize_bytes, partitions, replication;
+    long malformed_count, show;
     double malformed, moral_given;
     double timeout_s;
     long expect_results, expect_deadletters;
@@ -51,13 +52,24 @@ static double rnd01(void)
     return (double)(rnd() >> 11) / 9007199254740992.0;
 }
 
-static const char *const phrases[] = {
-    "hello there", "can you help me plan a trip", "thanks for the support",
-    "what is the weather like", "i want to learn about peace and trust", "tell me a story",
-    "the meeting was fair and honest", "please protect my data", "how do i fix this bug",
-    "i hate waiting in line", "that movie had too much violence", "let us collaborate on it",
-    "we should respect the rules", "is it safe to swim here", "that was kind of you",
-    "the game lets you attack and destroy the base", "good morning", "see you tomorrow"};
+static const char *const phrases[] = {"hello there",
+                                      "can you help me plan a trip",
+                                      "thanks for the support",
+                                      "what is the weather like",
+                                      "i want to learn about peace and trust",
+                                      "tell me a story",
+                                      "the meeting was fair and honest",
+                                      "please protect my data",
+                                      "how do i fix this bug",
+                                      "i hate waiting in line",
+                                      "that movie had too much violence",
+                                      "let us collaborate on it",
+                                      "we should respect the rules",
+                                      "is it safe to swim here",
+                                      "that was kind of you",
+                                      "the game lets you attack and destroy the base",
+                                      "good morning",
+                                      "see you tomorrow"};
 #define N_PHRASES (sizeof(phrases) / sizeof(phrases[0]))
 
 static void die(const char *fmt, const char *arg)
@@ -80,12 +92,12 @@ static rd_kafka_t *client(const opts_t *o, rd_kafka_type_t type, dr_fn *on_dr, v
     }
     rd_kafka_conf_set(conf, "bootstrap.servers", o->bootstrap, err, sizeof(err));
     rd_kafka_conf_set(conf, "client.id", "govstream-load", err, sizeof(err));
-    if (type == RD_KAFKA_PRODUCER) {
+    if (type == RD_KAFKA_PRODUCER && on_dr) {
         rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err));
         rd_kafka_conf_set(conf, "queue.buffering.max.messages", "500000", err, sizeof(err));
         rd_kafka_conf_set(conf, "message.max.bytes", "2000000", err, sizeof(err));
-    } else {
+    } else if (type == RD_KAFKA_CONSUMER) {
         rd_kafka_conf_set(conf, "group.id", "govstream-load-verify", err, sizeof(err));
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
         rd_kafka_conf_set(conf, "enable.partition.eof", "false", err, sizeof(err));
@@ -98,8 +110,8 @@ static rd_kafka_t *client(const opts_t *o, rd_kafka_type_t type, dr_fn *on_dr, v
 
 /* ---- produce ----------------------------------------------------------- */
 
-static void make_request(const opts_t *o, long i, gs_dialogue_request_t *r, char *rid,
-                         char *sid, char *tenant, char turns[][256])
+static void make_request(const opts_t *o, long i, gs_dialogue_request_t *r, char *rid, char *sid,
+                         char *tenant, char turns[][256])
 {
     snprintf(rid, 160, "%s-%ld", o->run_id, i);
     snprintf(sid, 160, "%s-s%ld", o->run_id, (long)(rnd() % (uint64_t)o->sessions));
@@ -176,11 +188,22 @@ static int cmd_produce(opts_t *o)
         char rid[160], sid[160], tenant[64], turns[GS_DIALOGUE_MAX_TURNS][256];
         gs_dialogue_request_t r;
         make_request(o, i, &r, rid, sid, tenant, turns);
-        int bad = rnd01() < o->malformed ? (int)(rnd() % BAD__N) : -1;
+        int bad = -1;
+        if (o->malformed_count > 0) { /* exactly M, evenly spread, kinds in turn */
+            long before = i * o->malformed_count / o->n,
+                 after = (i + 1) * o->malformed_count / o->n;
+            if (after > before)
+                bad = (int)(before % BAD__N);
+        } else if (rnd01() < o->malformed) {
+            bad = (int)(rnd() % BAD__N);
+        }
         if (bad == BAD_NAN)
             r.has_moral_value = 1, r.moral_value = NAN;
         if (bad == BAD_OVERSIZE) {
-            big = realloc(big, (size_t)o->oversize_bytes + 1);
+            char *nb = realloc(big, (size_t)o->oversize_bytes + 1);
+            if (!nb)
+                die("%s", "out of memory");
+            big = nb;
             for (long k = 0; k < o->oversize_bytes; k++)
                 big[k] = (char)('a' + k % 26);
             big[o->oversize_bytes] = '\0';
@@ -214,10 +237,10 @@ static int cmd_produce(opts_t *o)
         else
             valid++;
         for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(sid, strlen(sid)),
-                RD_KAFKA_V_VALUE(buf.data, buf.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_END);
+            rd_kafka_resp_err_t e =
+                rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(sid, strlen(sid)),
+                                  RD_KAFKA_V_VALUE(buf.data, buf.len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
             if (!e)
                 break;
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -234,17 +257,17 @@ static int cmd_produce(opts_t *o)
     }
     rd_kafka_flush(rk, 60000);
     double secs = (double)(gs_now_us() - t0) / 1e6;
-    json_t *out = json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f}", "run_id", o->run_id, "topic",
-                            o->topic, "produced", (json_int_t)o->n, "valid", (json_int_t)valid,
+    json_t *out = json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f}", "run_id", o->run_id, "topic", o->topic,
+                            "produced", (json_int_t)o->n, "valid", (json_int_t)valid,
                             "delivery_failures", (json_int_t)failed, "seconds", secs, "rate",
                             secs > 0 ? (double)o->n / secs : 0.0);
     json_t *bm = json_object(), *cls = json_object();
     long bad_total = 0;
     for (int b = 0; b < BAD__N; b++) {
         json_object_set_new(bm, bad_names[b], json_integer(bad_counts[b]));
-        json_object_set_new(cls, bad_class[b],
-                            json_integer(json_integer_value(json_object_get(cls, bad_class[b])) +
-                                         bad_counts[b]));
+        json_object_set_new(
+            cls, bad_class[b],
+            json_integer(json_integer_value(json_object_get(cls, bad_class[b])) + bad_counts[b]));
         bad_total += bad_counts[b];
     }
     json_object_set_new(bm, "total", json_integer(bad_total));
@@ -280,8 +303,7 @@ static void assign_all(rd_kafka_t *rk, const char *const *topics, size_t n_topic
     for (size_t t = 0; t < n_topics; t++) {
         const struct rd_kafka_metadata *md;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[t], NULL);
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 ||
-            md->topics[0].err)
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err)
             die("no metadata for topic %s", topics[t]);
         for (int p = 0; p < md->topics[0].partition_cnt; p++)
             rd_kafka_topic_partition_list_add(l, topics[t], md->topics[0].partitions[p].id)
@@ -291,6 +313,58 @@ static void assign_all(rd_kafka_t *rk, const char *const *topics, size_t n_topic
     }
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* One result as a JSON line on stderr (stdout carries the summary). */
+static void show_result(avro_value_t *v)
+{
+    static const char *const fields[] = {"request_id", "tenant", "accepted",        "note",
+                                         "phase",      "step",   "moral_threshold", "moral_value",
+                                         "worker_id"};
+    json_t *j = json_object();
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        avro_value_t f;
+        avro_value_get_by_name(v, fields[i], &f, NULL);
+        const char *s;
+        size_t sz;
+        int b;
+        int64_t l;
+        double d;
+        switch (avro_value_get_type(&f)) {
+        case AVRO_STRING:
+            avro_value_get_string(&f, &s, &sz);
+            json_object_set_new(j, fields[i], json_string(s));
+            break;
+        case AVRO_BOOLEAN:
+            avro_value_get_boolean(&f, &b);
+            json_object_set_new(j, fields[i], json_boolean(b));
+            break;
+        case AVRO_INT64:
+            avro_value_get_long(&f, &l);
+            json_object_set_new(j, fields[i], json_integer(l));
+            break;
+        case AVRO_DOUBLE:
+            avro_value_get_double(&f, &d);
+            json_object_set_new(j, fields[i], json_real(d));
+            break;
+        case AVRO_ENUM:
+            avro_value_get_enum(&f, &b);
+            json_object_set_new(j, fields[i],
+                                json_string(avro_schema_enum_get(avro_value_get_schema(&f), b)));
+            break;
+        default:
+            break;
+        }
+    }
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    fprintf(stderr, "  %s\n", s);
+    free(s);
+    json_decref(j);
+}
+
+static void count(json_t *map, const char *key)
+{
+    json_object_set_new(map, key, json_integer(json_integer_value(json_object_get(map, key)) + 1));
 }
 
 static int prefix_of(const void *p, size_t len, const char *run_id)
@@ -318,7 +392,7 @@ static int cmd_verify(opts_t *o)
 
     seen_t seen = {0};
     long dl_by_class[GS_ERR__COUNT] = {0}, dl_total = 0, accepted = 0, bad_results = 0;
-    json_t *workers = json_object(), *notes = json_object();
+    json_t *workers = json_object(), *notes = json_object(), *tenants = json_object();
     int64_t first_ms = INT64_MAX, last_ms = 0;
     int64_t deadline = gs_now_us() + (int64_t)(o->timeout_s * 1e6);
     while (gs_now_us() < deadline) {
@@ -340,8 +414,8 @@ static int cmd_verify(opts_t *o)
         int32_t sid;
         const uint8_t *payload;
         size_t plen;
-        gs_avro_schema_t *schema = is_result ? gs_dialogue_result_schema(dc)
-                                             : gs_deadletter_schema(dlc);
+        gs_avro_schema_t *schema =
+            is_result ? gs_dialogue_result_schema(dc) : gs_deadletter_schema(dlc);
         avro_value_t *v = is_result ? &res : &dl;
         if (!prefix_of(m->key, m->key_len, o->run_id) ||
             gs_frame_parse(m->payload, m->len, confluent ? GS_FRAMING_CONFLUENT : GS_FRAMING_RAW,
@@ -371,11 +445,15 @@ static int cmd_verify(opts_t *o)
             accepted += b;
             avro_value_get_by_name(v, "note", &f, NULL);
             avro_value_get_string(&f, &s, &sz);
-            json_object_set_new(notes, s, json_integer(json_integer_value(json_object_get(notes, s)) + 1));
+            count(notes, s);
             avro_value_get_by_name(v, "worker_id", &f, NULL);
             avro_value_get_string(&f, &s, &sz);
-            json_object_set_new(workers, s,
-                                json_integer(json_integer_value(json_object_get(workers, s)) + 1));
+            count(workers, s);
+            avro_value_get_by_name(v, "tenant", &f, NULL);
+            avro_value_get_string(&f, &s, &sz);
+            count(tenants, s);
+            if (o->show > 0 && (long)seen.n <= o->show)
+                show_result(v);
             avro_value_get_by_name(v, "processed_at_ms", &f, NULL);
             avro_value_get_long(&f, &t);
             first_ms = t < first_ms ? t : first_ms;
@@ -392,7 +470,8 @@ static int cmd_verify(opts_t *o)
         }
         rd_kafka_message_destroy(m);
     }
-    qsort(seen.ids, seen.n, sizeof(char *), cmp_str);
+    if (seen.n)
+        qsort(seen.ids, seen.n, sizeof(char *), cmp_str);
     long unique = 0, dups = 0;
     for (size_t i = 0; i < seen.n; i++) {
         if (i && !strcmp(seen.ids[i], seen.ids[i - 1]))
@@ -404,18 +483,19 @@ static int cmd_verify(opts_t *o)
     json_t *out = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "run_id", o->run_id, "results",
                             (json_int_t)seen.n, "unique", (json_int_t)unique, "duplicates",
                             (json_int_t)dups, "accepted", (json_int_t)accepted, "undecodable",
-                            (json_int_t)bad_results, "processing_span_s", span,
-                            "throughput_rps", span > 0 ? (double)seen.n / span : 0.0);
+                            (json_int_t)bad_results, "processing_span_s", span, "throughput_rps",
+                            span > 0 ? (double)seen.n / span : 0.0);
     if (o->expect_results >= 0)
-        json_object_set_new(out, "missing", json_integer(o->expect_results - unique > 0
-                                                             ? o->expect_results - unique
-                                                             : 0));
+        json_object_set_new(
+            out, "missing",
+            json_integer(o->expect_results - unique > 0 ? o->expect_results - unique : 0));
     json_t *dlj = json_object();
     for (int e = GS_ERR_DECODE; e <= GS_ERR_INTERNAL; e++)
         json_object_set_new(dlj, gs_err_name((gs_err_t)e), json_integer(dl_by_class[e]));
     json_object_set_new(dlj, "total", json_integer(dl_total));
     json_object_set_new(out, "deadletters", dlj);
     json_object_set_new(out, "workers", workers);
+    json_object_set_new(out, "tenants", tenants);
     json_object_set_new(out, "notes", notes);
     char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
     printf("%s\n", s);
@@ -435,6 +515,40 @@ static int cmd_verify(opts_t *o)
     return ok ? 0 : 1;
 }
 
+/* ---- rate -------------------------------------------------------------- */
+
+/* Rate of a topic's records from their CreateTime stamps: (count - 1) over
+ * the span from first to last. Measures any producer the same way. */
+static int cmd_rate(opts_t *o)
+{
+    if (!o->topic || o->expect_results <= 0)
+        die("%s", "rate needs -t TOPIC and --expect-results N");
+    rd_kafka_t *rk = client(o, RD_KAFKA_CONSUMER, NULL, NULL);
+    const char *topics[1] = {o->topic};
+    assign_all(rk, topics, 1);
+    long n = 0;
+    int64_t first = INT64_MAX, last = 0, deadline = gs_now_us() + (int64_t)(o->timeout_s * 1e6);
+    while (n < o->expect_results && gs_now_us() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            rd_kafka_timestamp_type_t tt;
+            int64_t ts = rd_kafka_message_timestamp(m, &tt);
+            first = ts < first ? ts : first;
+            last = ts > last ? ts : last;
+            n++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    double span = last > first ? (double)(last - first) / 1000.0 : 0.0;
+    printf("{\"topic\":\"%s\",\"records\":%ld,\"span_s\":%.3f,\"rate\":%.0f}\n", o->topic, n, span,
+           span > 0 ? (double)(n - 1) / span : 0.0);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n == o->expect_results ? 0 : 1;
+}
+
 /* ---- topics ------------------------------------------------------------ */
 
 static int cmd_topics(opts_t *o)
@@ -447,8 +561,7 @@ static int cmd_topics(opts_t *o)
     size_t n = 0;
     char err[512];
     for (char *t = strtok_r(list, ",", &save); t && n < 64; t = strtok_r(NULL, ",", &save)) {
-        nt[n] = rd_kafka_NewTopic_new(t, (int)o->partitions, (int)o->replication, err,
-                                      sizeof(err));
+        nt[n] = rd_kafka_NewTopic_new(t, (int)o->partitions, (int)o->replication, err, sizeof(err));
         if (!nt[n])
             die("%s", err);
         n++;
@@ -471,8 +584,7 @@ static int cmd_topics(opts_t *o)
                         rd_kafka_topic_result_error_string(res[i]));
                 rc = 1;
             } else if (!o->quiet) {
-                printf("%s %s\n", rd_kafka_topic_result_name(res[i]),
-                       e ? "exists" : "created");
+                printf("%s %s\n", rd_kafka_topic_result_name(res[i]), e ? "exists" : "created");
             }
         }
         rd_kafka_event_destroy(ev);
@@ -490,11 +602,13 @@ static void usage(void)
     fprintf(stderr,
             "usage: govstream-load produce -b BOOTSTRAP -t TOPIC -n N [--rate R] [--run-id ID]\n"
             "           [--framing raw|confluent] [--registry URL] [--writer-schema FILE]\n"
-            "           [--malformed FRACTION] [--oversize-bytes N] [--sessions S]\n"
+            "           [--malformed FRACTION | --malformed-count M] [--oversize-bytes N]\n"
+            "           [--sessions S]\n"
             "           [--tenants T] [--moral-given FRACTION] [--seed N]\n"
             "       govstream-load verify -b BOOTSTRAP --run-id ID --results TOPIC\n"
             "           --deadletter TOPIC [--framing raw|confluent] [--expect-results N]\n"
-            "           [--expect-deadletters N] [--timeout SECONDS]\n"
+            "           [--expect-deadletters N] [--timeout SECONDS] [--show N]\n"
+            "       govstream-load rate -b BOOTSTRAP -t TOPIC --expect-results N [--timeout S]\n"
             "       govstream-load topics -b BOOTSTRAP --create T1,T2 [--partitions P]\n"
             "           [--replication R]\n");
 }
@@ -505,50 +619,120 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    opts_t o = {.bootstrap = "127.0.0.1:9092", .run_id = "run", .framing = "raw",
-                .results = "govstream.dialogue.results", .deadletter = "govstream.deadletter",
-                .n = 0, .rate = 0, .sessions = 100, .tenants = 4, .seed = 1,
-                .oversize_bytes = 70000, .partitions = 6, .replication = 1, .malformed = 0,
-                .moral_given = 0.5, .timeout_s = 60, .expect_results = -1,
+    opts_t o = {.bootstrap = "127.0.0.1:9092",
+                .run_id = "run",
+                .framing = "raw",
+                .results = "govstream.dialogue.results",
+                .deadletter = "govstream.deadletter",
+                .n = 0,
+                .rate = 0,
+                .sessions = 100,
+                .tenants = 4,
+                .seed = 1,
+                .oversize_bytes = 70000,
+                .partitions = 6,
+                .replication = 1,
+                .malformed = 0,
+                .moral_given = 0.5,
+                .timeout_s = 60,
+                .expect_results = -1,
                 .expect_deadletters = -1};
     static const struct option lo[] = {
-        {"bootstrap", 1, 0, 'b'},      {"topic", 1, 0, 't'},         {"count", 1, 0, 'n'},
-        {"rate", 1, 0, 'r'},           {"run-id", 1, 0, 'i'},        {"framing", 1, 0, 'f'},
-        {"registry", 1, 0, 'R'},       {"writer-schema", 1, 0, 'w'}, {"malformed", 1, 0, 'm'},
-        {"oversize-bytes", 1, 0, 'O'}, {"sessions", 1, 0, 's'},      {"tenants", 1, 0, 'T'},
-        {"moral-given", 1, 0, 'M'},    {"seed", 1, 0, 'S'},          {"results", 1, 0, 'x'},
-        {"deadletter", 1, 0, 'd'},     {"expect-results", 1, 0, 'E'},
-        {"expect-deadletters", 1, 0, 'D'}, {"timeout", 1, 0, 'W'},   {"create", 1, 0, 'c'},
-        {"partitions", 1, 0, 'p'},     {"replication", 1, 0, 'P'},   {"quiet", 0, 0, 'q'},
-        {0, 0, 0, 0}};
+        {"bootstrap", 1, 0, 'b'},       {"topic", 1, 0, 't'},
+        {"count", 1, 0, 'n'},           {"rate", 1, 0, 'r'},
+        {"run-id", 1, 0, 'i'},          {"framing", 1, 0, 'f'},
+        {"registry", 1, 0, 'R'},        {"writer-schema", 1, 0, 'w'},
+        {"malformed", 1, 0, 'm'},       {"oversize-bytes", 1, 0, 'O'},
+        {"malformed-count", 1, 0, 'C'}, {"show", 1, 0, 'H'},
+        {"sessions", 1, 0, 's'},        {"tenants", 1, 0, 'T'},
+        {"moral-given", 1, 0, 'M'},     {"seed", 1, 0, 'S'},
+        {"results", 1, 0, 'x'},         {"deadletter", 1, 0, 'd'},
+        {"expect-results", 1, 0, 'E'},  {"expect-deadletters", 1, 0, 'D'},
+        {"timeout", 1, 0, 'W'},         {"create", 1, 0, 'c'},
+        {"partitions", 1, 0, 'p'},      {"replication", 1, 0, 'P'},
+        {"quiet", 0, 0, 'q'},           {0, 0, 0, 0}};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "b:t:n:r:i:f:q", lo, NULL)) != -1) {
         switch (c) {
-        case 'b': o.bootstrap = optarg; break;
-        case 't': o.topic = optarg; break;
-        case 'n': o.n = atol(optarg); break;
-        case 'r': o.rate = atol(optarg); break;
-        case 'i': o.run_id = optarg; break;
-        case 'f': o.framing = optarg; break;
-        case 'R': o.registry = optarg; break;
-        case 'w': o.writer_schema = optarg; break;
-        case 'm': o.malformed = atof(optarg); break;
-        case 'O': o.oversize_bytes = atol(optarg); break;
-        case 's': o.sessions = atol(optarg) > 0 ? atol(optarg) : 1; break;
-        case 'T': o.tenants = atol(optarg) > 0 ? atol(optarg) : 1; break;
-        case 'M': o.moral_given = atof(optarg); break;
-        case 'S': o.seed = atol(optarg); break;
-        case 'x': o.results = optarg; break;
-        case 'd': o.deadletter = optarg; break;
-        case 'E': o.expect_results = atol(optarg); break;
-        case 'D': o.expect_deadletters = atol(optarg); break;
-        case 'W': o.timeout_s = atof(optarg); break;
-        case 'c': o.create = optarg; break;
-        case 'p': o.partitions = atol(optarg); break;
-        case 'P': o.replication = atol(optarg); break;
-        case 'q': o.quiet = 1; break;
-        default: usage(); return 2;
+        case 'b':
+            o.bootstrap = optarg;
+            break;
+        case 't':
+            o.topic = optarg;
+            break;
+        case 'n':
+            o.n = atol(optarg);
+            break;
+        case 'r':
+            o.rate = atol(optarg);
+            break;
+        case 'i':
+            o.run_id = optarg;
+            break;
+        case 'f':
+            o.framing = optarg;
+            break;
+        case 'R':
+            o.registry = optarg;
+            break;
+        case 'w':
+            o.writer_schema = optarg;
+            break;
+        case 'm':
+            o.malformed = atof(optarg);
+            break;
+        case 'O':
+            o.oversize_bytes = atol(optarg);
+            break;
+        case 'C':
+            o.malformed_count = atol(optarg);
+            break;
+        case 'H':
+            o.show = atol(optarg);
+            break;
+        case 's':
+            o.sessions = atol(optarg) > 0 ? atol(optarg) : 1;
+            break;
+        case 'T':
+            o.tenants = atol(optarg) > 0 ? atol(optarg) : 1;
+            break;
+        case 'M':
+            o.moral_given = atof(optarg);
+            break;
+        case 'S':
+            o.seed = atol(optarg);
+            break;
+        case 'x':
+            o.results = optarg;
+            break;
+        case 'd':
+            o.deadletter = optarg;
+            break;
+        case 'E':
+            o.expect_results = atol(optarg);
+            break;
+        case 'D':
+            o.expect_deadletters = atol(optarg);
+            break;
+        case 'W':
+            o.timeout_s = atof(optarg);
+            break;
+        case 'c':
+            o.create = optarg;
+            break;
+        case 'p':
+            o.partitions = atol(optarg);
+            break;
+        case 'P':
+            o.replication = atol(optarg);
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        default:
+            usage();
+            return 2;
         }
     }
     rng_state = (uint64_t)o.seed * 0x9E3779B97F4A7C15ull + 1;
@@ -558,6 +742,8 @@ int main(int argc, char **argv)
         return cmd_verify(&o);
     if (!strcmp(argv[1], "topics"))
         return cmd_topics(&o);
+    if (!strcmp(argv[1], "rate"))
+        return cmd_rate(&o);
     usage();
     return 2;
 }

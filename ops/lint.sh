@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Style and static analysis: clang-format (no diff), cppcheck, clang-tidy
+# (.clang-tidy). Needs build/compile_commands.json (run a build first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f build/compile_commands.json ] || { echo "lint: run a build into build/ first" >&2; exit 2; }
+mapfile -t files < <(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/unit/*.c' 'bench/*.c')
+
+echo "lint: clang-format"
+clang-format --dry-run --Werror "${files[@]}"
+
+echo "lint: cppcheck"
+cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
+  --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ \
+  --library=gnu --include=/usr/include/jansson.h \
+  -I include -I src/codec src bench 2>&1
+
+echo "lint: clang-tidy"
+mapfile -t csrc < <(git ls-files 'src/*.c' 'bench/*.c')
+if ! out=$(clang-tidy -p build --quiet --extra-arg=-Wno-unknown-warning-option "${csrc[@]}" 2>&1); then
+  grep -v 'warnings generated' <<<"$out" >&2
+  exit 1
+fi
+echo "lint: clean"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command: installs what is needed, builds, runs every test.
+#   1. ops/install-deps.sh (Debian packages; idempotent)
+#   2. release build (build/) and ASan+UBSan build (build-asan/)
+#   3. ctest in build-asan: unit tests, then integration tests against a real
+#      Kafka broker and schema registry that the ctest fixtures start and stop
+#   4. unit tests once more under valgrind (release build)
+#   5. ops/lint.sh (clang-format, cppcheck, clang-tidy)
+# Environment: GS_TEST_JOBS (build parallelism, default 2),
+#              GS_TEST_SKIP_VALGRIND=1, GS_TEST_SKIP_LINT=1 for quicker local runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${GS_TEST_JOBS:-2}
+
+ops/install-deps.sh
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGS_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+(cd build-asan && ctest --output-on-failure --timeout 900)
+
+if [ "${GS_TEST_SKIP_VALGRIND:-0}" != 1 ]; then
+  for t in build/tests/test_*; do
+    echo "valgrind: $t"
+    GS_SOURCE_DIR=$PWD valgrind -q --error-exitcode=1 --leak-check=full \
+      --errors-for-leak-kinds=definite,indirect "$t" >/dev/null
+  done
+fi
+
+if [ "${GS_TEST_SKIP_LINT:-0}" != 1 ]; then
+  ops/lint.sh
+fi
+echo "ops/test.sh: all tests passed"
