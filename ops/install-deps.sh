@@ -12,7 +12,7 @@ PKGS=(
   librdkafka-dev libavro-dev libopenblas-dev liblapacke-dev libconfig-dev
   libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libssl-dev zlib1g-dev
   # tests and checks
-  libcmocka-dev valgrind cppcheck clang-tidy clang-format jq python3 python3-venv
+  libcmocka-dev valgrind cppcheck clang-tidy clang-format jq socat python3 python3-venv
   # local Kafka broker (KRaft) runs on a JDK; jars come from Maven Central
   default-jdk-headless maven
 )

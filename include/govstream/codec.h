@@ -72,10 +72,12 @@ void gs_frame_header(uint8_t out[GS_CONFLUENT_HEADER], int32_t schema_id);
 
 /* ---- encoding ---------------------------------------------------------- */
 
-/* Growable output buffer reused across messages. */
+/* Growable output buffer reused across messages (with its avro-c writer).
+ * Zero-initialise; release with gs_buf_free. */
 typedef struct gs_buf {
     uint8_t *data;
     size_t len, cap;
+    avro_writer_t writer;
 } gs_buf_t;
 
 void gs_buf_free(gs_buf_t *b);
@@ -87,8 +89,9 @@ gs_err_t gs_avro_encode(avro_value_t *value, int32_t schema_id, gs_buf_t *out, c
 
 /* Decodes bytes of `writer` (already passed gs_avro_check) into dst, a value
  * of `reader`: directly when the schemas are equal, else through the
- * writer's scratch value and gs_avro_project. A writer schema object is
- * therefore not safe to share between threads. */
+ * writer's scratch value and gs_avro_project. The writer schema object
+ * holds that scratch value and a reused reader, so it must not be shared
+ * between threads. */
 gs_err_t gs_avro_decode(const uint8_t *payload, size_t len, gs_avro_schema_t *writer,
                         const gs_avro_schema_t *reader, avro_value_t *dst, char *errstr,
                         size_t errstr_size);

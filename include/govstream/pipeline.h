@@ -21,7 +21,9 @@ gs_err_t gs_worker_new(const gs_config_t *cfg, gs_log_t *log, gs_worker_t **out,
 
 /* Runs until GS_SIG_STOP is raised in *signals or a fatal error occurs.
  * Returns the process exit code: 0 after a clean drain within
- * shutdown.timeout_ms. */
+ * shutdown.timeout_ms, 4 when the drain ran out of time with records still
+ * unacknowledged (their offsets are not committed: redelivered later),
+ * 1 after a fatal error. */
 int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals);
 
 void gs_worker_destroy(gs_worker_t *w);

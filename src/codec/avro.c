@@ -19,6 +19,7 @@ struct gs_avro_schema {
     int has_scratch;
     const gs_avro_schema_t *cmp_reader; /* memo of the last equality test */
     int cmp_equal;
+    avro_reader_t reader; /* reused memory reader for bytes of this schema */
 };
 
 /* ---- loading ----------------------------------------------------------- */
@@ -48,7 +49,7 @@ static void collect_defaults(json_t *t, const char *ns, json_t *out)
         collect_defaults(json_object_get(t, "values"), ns, out);
         return;
     }
-    if (strcmp(type, "record") && strcmp(type, "error"))
+    if (strcmp(type, "record") != 0 && strcmp(type, "error") != 0)
         return;
     const char *name = json_string_value(json_object_get(t, "name"));
     const char *own_ns = json_string_value(json_object_get(t, "namespace"));
@@ -124,6 +125,8 @@ void gs_avro_schema_destroy(gs_avro_schema_t *s)
         return;
     if (s->has_scratch)
         avro_value_decref(&s->scratch);
+    if (s->reader)
+        avro_reader_free(s->reader);
     if (s->iface)
         avro_value_iface_decref(s->iface);
     if (s->schema)
@@ -182,6 +185,7 @@ static gs_err_t werr(walk_t *w, const char *what)
 static gs_err_t read_varint(walk_t *w, int64_t *out)
 {
     uint64_t v = 0;
+    *out = 0;
     for (int shift = 0; shift < 70; shift += 7) {
         if (w->p >= w->end)
             return werr(w, "truncated varint");
@@ -669,14 +673,14 @@ static gs_err_t project(avro_value_t *src, avro_value_t *dst, const gs_avro_sche
         double d = 0;
         int64_t l = 0;
         if (ts == AVRO_INT32) {
-            int32_t x;
+            int32_t x = 0;
             rc = avro_value_get_int(src, &x);
             l = x, d = x;
         } else if (ts == AVRO_INT64) {
             rc = avro_value_get_long(src, &l);
             d = (double)l;
         } else if (ts == AVRO_FLOAT) {
-            float f;
+            float f = 0;
             rc = avro_value_get_float(src, &f);
             d = f;
         } else {
@@ -690,10 +694,10 @@ static gs_err_t project(avro_value_t *src, avro_value_t *dst, const gs_avro_sche
     }
     case AVRO_STRING:
     case AVRO_BYTES: {
-        const void *p;
-        size_t len;
+        const void *p = NULL;
+        size_t len = 0;
         if (ts == AVRO_STRING) {
-            const char *s;
+            const char *s = NULL;
             rc = avro_value_get_string(src, &s, &len);
             p = s, len = len ? len - 1 : 0; /* size includes the NUL */
         } else {
@@ -792,14 +796,17 @@ gs_err_t gs_avro_project(avro_value_t *src, avro_value_t *dst, const gs_avro_sch
 
 /* ---- encode / decode --------------------------------------------------- */
 
-static int read_into(const uint8_t *payload, size_t len, avro_value_t *dst)
+/* Reads bytes of schema s into dst with the schema's reused reader. */
+static int read_into(gs_avro_schema_t *s, const uint8_t *payload, size_t len, avro_value_t *dst)
 {
-    avro_reader_t r = avro_reader_memory((const char *)payload, (int64_t)len);
-    if (!r)
-        return ENOMEM;
-    int rc = avro_value_read(r, dst);
-    avro_reader_free(r);
-    return rc;
+    if (!s->reader) {
+        s->reader = avro_reader_memory((const char *)payload, (int64_t)len);
+        if (!s->reader)
+            return ENOMEM;
+    } else {
+        avro_reader_memory_set_source(s->reader, (const char *)payload, (int64_t)len);
+    }
+    return avro_value_read(s->reader, dst);
 }
 
 gs_err_t gs_avro_decode(const uint8_t *payload, size_t len, gs_avro_schema_t *writer,
@@ -810,7 +817,7 @@ gs_err_t gs_avro_decode(const uint8_t *payload, size_t len, gs_avro_schema_t *wr
         writer->cmp_equal = writer == reader || avro_schema_equal(writer->schema, reader->schema);
     }
     if (writer->cmp_equal) {
-        if (read_into(payload, len, dst))
+        if (read_into(writer, payload, len, dst))
             return gs_fail(errstr, n, GS_ERR_DECODE, "Avro decode failed: %s", avro_strerror());
         return GS_OK;
     }
@@ -819,16 +826,17 @@ gs_err_t gs_avro_decode(const uint8_t *payload, size_t len, gs_avro_schema_t *wr
             return gs_fail(errstr, n, GS_ERR_NOMEM, "%s", avro_strerror());
         writer->has_scratch = 1;
     }
-    if (read_into(payload, len, &writer->scratch))
+    if (read_into(writer, payload, len, &writer->scratch))
         return gs_fail(errstr, n, GS_ERR_DECODE, "Avro decode failed: %s", avro_strerror());
     return project(&writer->scratch, dst, reader, 0, errstr, n);
 }
 
 void gs_buf_free(gs_buf_t *b)
 {
+    if (b->writer)
+        avro_writer_free(b->writer);
     free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
+    *b = (gs_buf_t){0};
 }
 
 gs_err_t gs_avro_encode(avro_value_t *value, int32_t schema_id, gs_buf_t *out, char *errstr,
@@ -844,13 +852,15 @@ gs_err_t gs_avro_encode(avro_value_t *value, int32_t schema_id, gs_buf_t *out, c
     /* Write optimistically into the current buffer; grow on ENOSPC. This
      * walks the value once in the common case instead of sizeof + write. */
     for (;;) {
-        avro_writer_t w =
-            avro_writer_memory((const char *)out->data + hdr, (int64_t)(out->cap - hdr));
-        if (!w)
+        const char *dest = (const char *)out->data + hdr;
+        if (!out->writer)
+            out->writer = avro_writer_memory(dest, (int64_t)(out->cap - hdr));
+        else
+            avro_writer_memory_set_dest(out->writer, dest, (int64_t)(out->cap - hdr));
+        if (!out->writer)
             return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-        int rc = avro_value_write(w, value);
-        int64_t used = avro_writer_tell(w);
-        avro_writer_free(w);
+        int rc = avro_value_write(out->writer, value);
+        int64_t used = avro_writer_tell(out->writer);
         if (!rc) {
             if (hdr)
                 gs_frame_header(out->data, schema_id);

@@ -150,8 +150,9 @@ gs_err_t gs_dialogue_request_view(const gs_dialogue_codec_t *c, avro_value_t *v,
         avro_value_get_discriminant(&f, &op))
         return gs_fail(errstr, n, GS_ERR_INTERNAL, "request view: %s", avro_strerror());
     if (op == 1) { /* ["null","double"] */
-        avro_value_get_current_branch(&f, &item);
-        avro_value_get_double(&item, &req->moral_value);
+        if (avro_value_get_current_branch(&f, &item) ||
+            avro_value_get_double(&item, &req->moral_value))
+            return gs_fail(errstr, n, GS_ERR_INTERNAL, "request view: %s", avro_strerror());
         req->has_moral_value = 1;
     }
 
@@ -262,7 +263,8 @@ gs_err_t gs_dialogue_result_encode(gs_dialogue_codec_t *c, const gs_dialogue_res
     rc |= FIELD(v, ix[RS_CONTEXT_ITEMS]) || avro_value_set_int(&f, r->context_items);
     rc |= FIELD(v, ix[RS_PREDICTIONS]);
     for (size_t i = 0; !rc && i < r->n_predictions; i++) {
-        rc |= avro_value_append(&f, &item, NULL);
+        if ((rc = avro_value_append(&f, &item, NULL)) != 0)
+            break;
         rc |= avro_value_get_by_index(&item, 0, &sub, NULL) ||
               set_cstr(&sub, r->predictions[i].token);
         rc |= avro_value_get_by_index(&item, 1, &sub, NULL) ||

@@ -177,7 +177,7 @@ static void error_text(const body_t *b, char *out, size_t n)
 
 static entry_t *slot(gs_registry_t *r, int32_t id)
 {
-    size_t mask = r->cap - 1, i = ((uint32_t)id * 2654435761u) & mask;
+    size_t mask = r->cap - 1, i = (size_t)((uint32_t)id * 2654435761u) & mask;
     while (r->tab[i].used && r->tab[i].id != id)
         i = (i + 1) & mask;
     return &r->tab[i];
@@ -230,7 +230,7 @@ gs_err_t gs_registry_schema(gs_registry_t *r, int32_t id, gs_avro_schema_t **out
         char perr[256];
         if (!text)
             snprintf(reason, sizeof(reason), "schema id %d: registry answer has no schema", id);
-        else if (type && strcmp(type, "AVRO"))
+        else if (type && strcmp(type, "AVRO") != 0)
             snprintf(reason, sizeof(reason), "schema id %d is %s, not AVRO", id, type);
         else if (json_array_size(refs))
             snprintf(reason, sizeof(reason), "schema id %d uses references (not supported)", id);

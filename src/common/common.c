@@ -98,7 +98,12 @@ int gs_utf8_valid(const char *s, size_t len)
     while (p < end) {
         unsigned c = *p;
         if (c < 0x80) {
-            p++;
+            /* skip runs of ASCII eight bytes at a time */
+            uint64_t v;
+            while (end - p >= 8 && (memcpy(&v, p, 8), !(v & 0x8080808080808080ull)))
+                p += 8;
+            if (p < end && *p < 0x80)
+                p++;
             continue;
         }
         size_t n;

@@ -44,11 +44,12 @@ static int is_separator(uint32_t cp)
 
 /* Byte length of the character at p and whether it belongs to a word.
  * Malformed UTF-8 (validated away upstream) counts byte by byte as word. */
-static size_t char_at(const unsigned char *p, const unsigned char *end, int *word)
+static inline size_t char_at(const unsigned char *p, const unsigned char *end, int *word)
 {
     unsigned c = p[0];
-    if (c < 0x80) {
-        *word = isalnum((int)c) || c == '\'';
+    if (c < 0x80) { /* the common case, without a locale-aware call */
+        unsigned low = c | 0x20;
+        *word = (c >= '0' && c <= '9') || (low >= 'a' && low <= 'z') || c == '\'';
         return 1;
     }
     size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
@@ -194,7 +195,7 @@ static int lookup(const gs_lexicon_t *lx, const char *w, size_t len)
 {
     if (len >= MAX_WORD)
         return 0;
-    char low[MAX_WORD];
+    char low[MAX_WORD] = {0};
     for (size_t i = 0; i < len; i++)
         low[i] = (char)tolower((unsigned char)w[i]);
     for (size_t i = hash(low, len) & (lx->cap - 1); lx->tab[i].len; i = (i + 1) & (lx->cap - 1))

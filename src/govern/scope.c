@@ -52,7 +52,7 @@ gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon
     while (g->n_buckets < conf->max_scopes)
         g->n_buckets *= 2;
     g->pool = calloc(conf->max_scopes, sizeof(*g->pool));
-    g->buckets = calloc(g->n_buckets, sizeof(*g->buckets));
+    g->buckets = calloc(g->n_buckets, sizeof(scope_t *));
     if (!g->pool || !g->buckets) {
         gs_govern_destroy(g);
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for %zu scopes", conf->max_scopes);

@@ -25,6 +25,7 @@ static const char *const reasons[GS_READINESS__COUNT] = {
     [GS_NOT_READY_NOT_JOINED] = "consumer group not joined yet",
     [GS_NOT_READY_BROKER_DOWN] = "all brokers are down",
     [GS_NOT_READY_REGISTRY_DOWN] = "schema registry unreachable",
+    [GS_NOT_READY_TOPIC_MISSING] = "an output topic does not exist",
     [GS_NOT_READY_DRAINING] = "shutting down",
 };
 
@@ -52,7 +53,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version, (void)upload, (void)upload_size, (void)req_cls;
     gs_health_t *h = cls;
     char body[256];
-    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}\n");
     if (!strcmp(url, "/health/live")) {
         int alive = gs_now_us() - atomic_load(&h->beat_us) < LIVE_WINDOW_US;

@@ -13,14 +13,24 @@
 typedef struct gs_item {
     rd_kafka_message_t *msg;
     int slot;          /* offset-tracker slot of msg's partition */
+    unsigned kind;     /* index of its kind in the worker */
     int32_t schema_id; /* -1: raw framing */
     gs_err_t err;      /* set: the item becomes a dead letter */
     char errmsg[256];
     avro_value_t *request; /* decoded, reader schema */
     gs_buf_t *out;         /* encoded result */
     gs_str_t out_key;      /* result key (a view into request) */
-    int64_t t0_us, decode_us;
+    int64_t decode_us;     /* framing, registry lookup, check and decode */
 } gs_item_t;
+
+/* What one micro-batch shares. Timings are chained per item (the end of
+ * one is the start of the next) to read the clock twice per request. */
+typedef struct gs_batch_env {
+    const char *worker_id;
+    int64_t start_us;   /* processing of the batch began (monotonic) */
+    int64_t decoded_us; /* all items decoded, the kind's turn begins */
+    int64_t wall_ms;    /* processed_at of the batch's results */
+} gs_batch_env_t;
 
 typedef struct gs_kind gs_kind_t;
 
@@ -32,7 +42,7 @@ struct gs_kind {
     int32_t result_schema_id; /* -1: raw output framing */
     void *state;
     /* Fills out/out_key, or err/errmsg, for every item with err == GS_OK. */
-    void (*process)(gs_kind_t *k, gs_item_t *items, size_t n, const char *worker_id);
+    void (*process)(gs_kind_t *k, gs_item_t *const *items, size_t n, const gs_batch_env_t *env);
     void (*destroy)(gs_kind_t *k);
 };
 

@@ -15,14 +15,14 @@ typedef struct dialogue {
     int scope_by;
 } dialogue_t;
 
-static void process(gs_kind_t *k, gs_item_t *items, size_t n, const char *worker_id)
+static void process(gs_kind_t *k, gs_item_t *const *items, size_t n, const gs_batch_env_t *env)
 {
     dialogue_t *d = k->state;
+    int64_t prev = env->decoded_us;
     for (size_t i = 0; i < n; i++) {
-        gs_item_t *it = &items[i];
+        gs_item_t *it = items[i];
         if (it->err)
             continue;
-        int64_t t_govern = gs_now_us();
         gs_dialogue_request_t req;
         gs_verdict_t v;
         it->err =
@@ -37,6 +37,8 @@ static void process(gs_kind_t *k, gs_item_t *items, size_t n, const char *worker
         if (it->err)
             continue;
         int64_t t_done = gs_now_us();
+        int64_t govern_us = t_done - prev;
+        prev = t_done;
         gs_dialogue_result_t res = {
             .request_id = req.request_id,
             .session_id = req.session_id,
@@ -49,10 +51,10 @@ static void process(gs_kind_t *k, gs_item_t *items, size_t n, const char *worker
             .moral_value = v.moral_value,
             .context_items = v.context_items,
             .model = {"", "", ""},
-            .timings = {it->decode_us, t_done - t_govern, 0, t_done - it->t0_us},
+            .timings = {it->decode_us, govern_us, 0, t_done - env->start_us},
             .source = {rd_kafka_topic_name(it->msg->rkt), it->msg->partition, it->msg->offset},
-            .worker_id = worker_id,
-            .processed_at_ms = gs_wall_ms(),
+            .worker_id = env->worker_id,
+            .processed_at_ms = env->wall_ms,
         };
         it->err = gs_dialogue_result_encode(d->codec, &res, k->result_schema_id, it->out,
                                             it->errmsg, sizeof(it->errmsg));

@@ -68,9 +68,11 @@ struct gs_worker {
     pending_t *pending;
     size_t n_pending, cap_pending;
 
-    uint8_t *paused; /* per offsets slot */
-    int n_paused;
+    uint8_t *paused; /* per offsets slot: paused by flow control */
+    uint32_t *taken; /* per offsets slot: items of the current batch */
+    int n_slots;
     int queue_full; /* producer queue above the high mark */
+    int throttled;  /* a partition is paused by the producer side */
     long queue_max;
 
     int registry_down;
@@ -112,17 +114,26 @@ static gs_kind_t *kind_of(gs_worker_t *w, const char *topic, size_t *idx)
     return NULL;
 }
 
-static void ensure_paused_slots(gs_worker_t *w)
+/* Grows the per-slot arrays with the offset tracker's slot count. */
+static void ensure_slots(gs_worker_t *w)
 {
     int n = gs_offsets_slots(w->offsets);
-    if (n <= w->n_paused)
+    if (n <= w->n_slots)
         return;
-    uint8_t *np = realloc(w->paused, (size_t)n);
-    if (!np)
+    uint8_t *np = realloc(w->paused, (size_t)n * sizeof(*np));
+    if (np)
+        w->paused = np;
+    uint32_t *nt = realloc(w->taken, (size_t)n * sizeof(*nt));
+    if (nt)
+        w->taken = nt;
+    if (!np || !nt) {
+        gs_log_msg(w->log, GS_LOG_ERROR, "out of memory growing partition state; stopping");
+        w->fatal = 1;
         return;
-    memset(np + w->n_paused, 0, (size_t)(n - w->n_paused));
-    w->paused = np;
-    w->n_paused = n;
+    }
+    memset(w->paused + w->n_slots, 0, (size_t)(n - w->n_slots) * sizeof(*np));
+    memset(w->taken + w->n_slots, 0, (size_t)(n - w->n_slots) * sizeof(*nt));
+    w->n_slots = n;
 }
 
 /* ---- producing --------------------------------------------------------- */
@@ -331,8 +342,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 gs_log_error(w->log, "cannot track partition", GS_LS("partitions", desc));
                 w->fatal = 1;
             }
-            ensure_paused_slots(w);
-            if (s >= 0 && s < w->n_paused)
+            ensure_slots(w);
+            if (s >= 0 && s < w->n_slots)
                 w->paused[s] = 0;
         }
         if (coop)
@@ -447,8 +458,9 @@ static gs_err_t decode_item(gs_worker_t *w, gs_kind_t *k, gs_item_t *it)
 
 /* ---- the batch --------------------------------------------------------- */
 
-static void produce_item(gs_worker_t *w, size_t kind_idx, gs_item_t *it)
+static void produce_item(gs_worker_t *w, gs_item_t *it)
 {
+    size_t kind_idx = it->kind;
     void *token = NULL;
     rd_kafka_message_t *m = it->msg;
     if (gs_offsets_track(w->offsets, it->slot, m->offset, &token)) {
@@ -505,10 +517,10 @@ static void process_queue(gs_worker_t *w)
     if (w->registry_down && gs_now_us() < w->registry_retry_us)
         return;
     size_t n = w->q_len < w->batch_max ? w->q_len : w->batch_max;
-    size_t kind_idx[n ? n : 1];
     size_t per_kind[MAX_KINDS] = {0};
     size_t done = 0;
     int transport = 0;
+    int64_t start = gs_now_us(), prev = start;
 
     for (; done < n; done++) {
         gs_item_t *it = &w->items[done];
@@ -517,23 +529,24 @@ static void process_queue(gs_worker_t *w)
         gs_kind_t *k = kind_of(w, rd_kafka_topic_name(m->rkt), &ki);
         int slot = gs_offsets_find(w->offsets, rd_kafka_topic_name(m->rkt), m->partition);
         /* room for this one plus the ones already taken from its partition */
-        size_t taken = 0;
-        for (size_t j = 0; j < done; j++)
-            taken += w->items[j].slot == slot;
-        if (!k || slot < 0 ||
-            gs_offsets_inflight(w->offsets, slot) + taken + 1 >
+        if (!k || slot < 0 || slot >= w->n_slots ||
+            gs_offsets_inflight(w->offsets, slot) + w->taken[slot] + 1 >
                 (size_t)w->cfg->delivery.max_inflight_per_partition)
             break;
-        *it = (gs_item_t){.msg = m, .slot = slot, .out = &w->bufs[done], .t0_us = gs_now_us()};
-        it->request = &w->values[ki][per_kind[ki]++];
-        kind_idx[done] = ki;
+        *it = (gs_item_t){.msg = m, .slot = slot, .kind = (unsigned)ki, .out = &w->bufs[done]};
+        it->request = &w->values[ki][per_kind[ki]];
         if (decode_item(w, k, it) == GS_ERR_TRANSPORT) {
-            per_kind[ki]--;
             transport = 1;
             break;
         }
-        it->decode_us = gs_now_us() - it->t0_us;
+        per_kind[ki]++;
+        w->taken[slot]++;
+        int64_t now = gs_now_us();
+        it->decode_us = now - prev;
+        prev = now;
     }
+    for (size_t i = 0; i < done; i++)
+        w->taken[w->items[i].slot] = 0;
 
     if (transport) {
         if (!w->registry_down)
@@ -551,25 +564,23 @@ static void process_queue(gs_worker_t *w)
         w->registry_backoff_ms = 0;
     }
 
-    /* Kinds see their own items as one contiguous batch. */
+    /* Each kind gets its own items of the batch, in order, in one call. */
+    gs_batch_env_t env = {w->cfg->worker.id, start, prev, gs_wall_ms()};
+    gs_item_t *mine[done ? done : 1];
     for (size_t ki = 0; ki < w->n_kinds; ki++) {
-        if (!per_kind[ki])
-            continue;
-        gs_item_t sub[per_kind[ki]];
-        size_t cnt = 0, map[per_kind[ki]];
-        for (size_t i = 0; i < done; i++)
-            if (kind_idx[i] == ki)
-                map[cnt] = i, sub[cnt++] = w->items[i];
-        w->kinds[ki]->process(w->kinds[ki], sub, cnt, w->cfg->worker.id);
-        for (size_t i = 0; i < cnt; i++)
-            w->items[map[i]] = sub[i];
+        size_t cnt = 0;
+        for (size_t i = 0; i < done && cnt < per_kind[ki]; i++)
+            if (w->items[i].kind == ki)
+                mine[cnt++] = &w->items[i];
+        if (cnt)
+            w->kinds[ki]->process(w->kinds[ki], mine, cnt, &env);
     }
     for (size_t i = 0; i < done && !w->fatal; i++)
-        produce_item(w, kind_idx[i], &w->items[i]);
+        produce_item(w, &w->items[i]);
 
     for (size_t i = 0; i < done; i++)
         rd_kafka_message_destroy(w->queue[i]);
-    memmove(w->queue, w->queue + done, (w->q_len - done) * sizeof(*w->queue));
+    memmove(w->queue, w->queue + done, (w->q_len - done) * sizeof(rd_kafka_message_t *));
     w->q_len -= done;
     w->c.consumed += done;
 }
@@ -586,8 +597,8 @@ static void enqueue(gs_worker_t *w, rd_kafka_message_t *m)
         return;
     }
     if (w->q_len == w->q_cap) {
-        size_t cap = w->q_cap * 2;
-        rd_kafka_message_t **nq = realloc(w->queue, cap * sizeof(*nq));
+        size_t cap = w->q_cap ? w->q_cap * 2 : 64;
+        rd_kafka_message_t **nq = realloc(w->queue, cap * sizeof(rd_kafka_message_t *));
         if (!nq) {
             /* not consumed as far as offsets go: redelivered later */
             gs_log_msg(w->log, GS_LOG_ERROR, "out of memory queueing a message; stopping");
@@ -622,8 +633,11 @@ static void fill_queue(gs_worker_t *w, int wait_ms)
 }
 
 /* Pauses a partition while the producer queue is above its high mark, the
- * registry is down, or the partition has no room for another batch. */
-static void flow_control(gs_worker_t *w)
+ * registry is down, or the partition has no room for another batch; an
+ * in-flight pause lifts only when half of that room is back, so that a
+ * busy partition does not flap. Returns 1 when any partition is paused by
+ * the producer side (the loop then waits for acknowledgements instead). */
+static int flow_control(gs_worker_t *w)
 {
     long qlen = rd_kafka_outq_len(w->producer);
     if (!w->queue_full && qlen >= w->queue_max * w->cfg->delivery.queue_high_pct / 100)
@@ -631,13 +645,17 @@ static void flow_control(gs_worker_t *w)
     else if (w->queue_full && qlen <= w->queue_max * w->cfg->delivery.queue_low_pct / 100)
         w->queue_full = 0;
 
-    ensure_paused_slots(w);
+    ensure_slots(w);
     rd_kafka_topic_partition_list_t *pause = NULL, *resume = NULL;
     size_t limit = (size_t)(w->cfg->delivery.max_inflight_per_partition - w->cfg->batch.max);
-    for (int s = 0; s < gs_offsets_slots(w->offsets) && s < w->n_paused; s++) {
+    int throttled = w->queue_full;
+    for (int s = 0; s < gs_offsets_slots(w->offsets) && s < w->n_slots; s++) {
         if (!gs_offsets_assigned(w->offsets, s))
             continue;
-        int want = w->queue_full || w->registry_down || gs_offsets_inflight(w->offsets, s) > limit;
+        size_t inflight = gs_offsets_inflight(w->offsets, s);
+        int full = inflight > (w->paused[s] ? limit / 2 : limit);
+        throttled |= full;
+        int want = w->queue_full || w->registry_down || full;
         if (want == w->paused[s])
             continue;
         rd_kafka_topic_partition_list_t **l = want ? &pause : &resume;
@@ -659,6 +677,7 @@ static void flow_control(gs_worker_t *w)
                      GS_LI("producer_queue", qlen));
         rd_kafka_topic_partition_list_destroy(resume);
     }
+    return throttled;
 }
 
 static void update_health(gs_worker_t *w)
@@ -762,7 +781,7 @@ gs_err_t gs_worker_new(const gs_config_t *cfg, gs_log_t *log, gs_worker_t **out,
                              n);
     if (!err) {
         w->q_cap = w->batch_max * 2;
-        w->queue = calloc(w->q_cap, sizeof(*w->queue));
+        w->queue = calloc(w->q_cap, sizeof(rd_kafka_message_t *));
         w->items = calloc(w->batch_max, sizeof(*w->items));
         w->bufs = calloc(w->batch_max, sizeof(*w->bufs));
         if (!w->queue || !w->items || !w->bufs)
@@ -830,6 +849,7 @@ void gs_worker_destroy(gs_worker_t *w)
     free(w->items);
     free(w->queue);
     free(w->paused);
+    free(w->taken);
     gs_offsets_destroy(w->offsets);
     gs_registry_destroy(w->registry);
     gs_deadletter_codec_destroy(w->dlc);
@@ -923,13 +943,56 @@ static int drain(gs_worker_t *w, int64_t deadline_us)
                     GS_LI("queued", w->q_len), GS_LI("pending", w->n_pending));
     log_stats(w);
     gs_log_info(w->log, "stopped", GS_LI("left_ms", remaining_ms(deadline_us)));
-    return w->fatal ? 1 : 0;
+    return w->fatal ? 1 : clean && !w->q_len ? 0 : 4;
+}
+
+/* Output topics must exist before anything is consumed: with
+ * message.timeout.ms=0 results for a missing topic would wait silently.
+ * Not ready (and retrying) until they do. Returns -1 when asked to stop. */
+static int wait_for_topics(gs_worker_t *w, volatile sig_atomic_t *signals)
+{
+    rd_kafka_topic_t *outs[MAX_KINDS + 1];
+    size_t n = 0;
+    outs[n++] = w->dl_rkt;
+    for (size_t k = 0; k < w->n_kinds; k++)
+        outs[n++] = w->result_rkt[k];
+    int backoff = 500;
+    int64_t next_log = 0;
+    for (size_t i = 0; i < n;) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(w->producer, 0, outs[i], &md, 5000);
+        if (!err && md->topic_cnt == 1 && !md->topics[0].err) {
+            rd_kafka_metadata_destroy(md);
+            i++;
+            continue;
+        }
+        gs_readiness_t why = err ? GS_NOT_READY_BROKER_DOWN : GS_NOT_READY_TOPIC_MISSING;
+        if (gs_now_us() >= next_log) {
+            gs_log_error(w->log, gs_readiness_reason(why),
+                         GS_LS("topic", rd_kafka_topic_name(outs[i])),
+                         GS_LS("error", rd_kafka_err2name(err ? err : md->topics[0].err)));
+            next_log = gs_now_us() + STATS_INTERVAL_US;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        gs_health_set(w->health, why);
+        for (int waited = 0; waited < backoff; waited += 100) {
+            if (*signals & GS_SIG_STOP)
+                return -1;
+            gs_health_beat(w->health);
+            sleep_ms(100);
+        }
+        backoff = next_backoff(backoff, 10000);
+    }
+    return 0;
 }
 
 int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
 {
     if (w->registry && register_outputs(w, signals))
         return (*signals & GS_SIG_STOP) ? 0 : 1;
+    if (wait_for_topics(w, signals))
+        return 0;
 
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(MAX_KINDS);
     for (size_t k = 0; k < w->n_kinds; k++)
@@ -951,14 +1014,16 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
             *signals &= ~GS_SIG_RELOAD;
             gs_log_msg(w->log, GS_LOG_INFO, "SIGHUP: nothing to reload (no models configured)");
         }
-        rd_kafka_poll(w->producer, 0); /* delivery reports */
+        /* Delivery reports; while the producer side throttles us, wait for
+         * them here rather than in the consumer poll below. */
+        rd_kafka_poll(w->producer, w->throttled ? 5 : 0);
         retry_pending(w);
         store_offsets(w);
-        flow_control(w);
+        w->throttled = flow_control(w);
         update_health(w);
-        /* While work is held back, keep serving the group without waiting. */
-        int held = w->q_len > 0;
-        fill_queue(w, held ? 10 : 100);
+        /* While work is held back or throttled, keep serving the group
+         * without waiting. */
+        fill_queue(w, w->q_len || w->throttled ? 0 : 100);
         process_queue(w);
         if (gs_now_us() >= w->next_stats_us) {
             log_stats(w);

@@ -87,20 +87,50 @@ static int check(const gs_config_t *cfg)
 typedef struct watchdog {
     gs_log_t *log;
     int timeout_ms;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    int done;          /* main finished the shutdown itself */
 } watchdog_t;
 
+static void ts_add_ms(struct timespec *t, long ms)
+{
+    t->tv_sec += ms / 1000;
+    t->tv_nsec += (ms % 1000) * 1000000L;
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
 /* Last resort behind the worker's own deadlines: once a stop was asked
- * for, the process is gone within shutdown.timeout_ms. */
+ * for, the process is gone within shutdown.timeout_ms. Waits on absolute
+ * monotonic times, so an interrupted wait cannot end it early. */
 static void *watchdog_main(void *arg)
 {
     watchdog_t *wd = arg;
-    while (!(gs_signals & GS_SIG_STOP))
-        usleep(50000);
-    struct timespec ts = {wd->timeout_ms / 1000, (long)(wd->timeout_ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-    gs_log_error(wd->log, "shutdown deadline exceeded; exiting now",
-                 GS_LI("timeout_ms", wd->timeout_ms));
-    _exit(3);
+    struct timespec deadline = {0, 0};
+    int armed = 0;
+    pthread_mutex_lock(&wd->mu);
+    while (!wd->done) {
+        struct timespec now, wake;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!armed && (gs_signals & GS_SIG_STOP)) {
+            armed = 1;
+            deadline = now;
+            ts_add_ms(&deadline, wd->timeout_ms);
+        }
+        if (armed && (now.tv_sec > deadline.tv_sec ||
+                      (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))) {
+            gs_log_error(wd->log, "shutdown deadline exceeded; exiting now",
+                         GS_LI("timeout_ms", wd->timeout_ms));
+            _exit(3);
+        }
+        wake = now; /* poll the signal flag until armed */
+        ts_add_ms(&wake, 50);
+        pthread_cond_timedwait(&wd->cv, &wd->mu, armed ? &deadline : &wake);
+    }
+    pthread_mutex_unlock(&wd->mu);
+    return NULL;
 }
 
 static int cmd_run(const gs_config_t *cfg)
@@ -126,14 +156,26 @@ static int cmd_run(const gs_config_t *cfg)
         gs_log_destroy(log);
         return 1;
     }
-    watchdog_t wd = {log, cfg->shutdown.timeout_ms};
+    watchdog_t wd = {.log = log, .timeout_ms = cfg->shutdown.timeout_ms};
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wd.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&wd.mu, NULL);
     pthread_t th;
     pthread_create(&th, NULL, watchdog_main, &wd);
-    pthread_detach(th);
     gs_log_info(log, "govstream starting", GS_LS("version", GS_VERSION), GS_LS("config", cfg->path),
                 GS_LS("librdkafka", rd_kafka_version_str()));
     int rc = gs_worker_run(w, &gs_signals);
     gs_worker_destroy(w);
+    pthread_mutex_lock(&wd.mu);
+    wd.done = 1;
+    pthread_cond_signal(&wd.cv);
+    pthread_mutex_unlock(&wd.mu);
+    pthread_join(th, NULL);
+    pthread_cond_destroy(&wd.cv);
+    pthread_mutex_destroy(&wd.mu);
     gs_log_info(log, "exit", GS_LI("code", rc));
     gs_log_destroy(log);
     return rc;
@@ -178,7 +220,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "run") && strcmp(cmd, "check-config")) {
+    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0) {
         fprintf(stderr, "govstream: unknown command \"%s\"\n", cmd);
         usage(stderr);
         return 2;

@@ -315,47 +315,64 @@ static void assign_all(rd_kafka_t *rk, const char *const *topics, size_t n_topic
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Field getters for decoded records; a missing or mistyped field reads as
+ * the zero value (the record already passed the schema check). */
+static const char *field_str(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    const char *s = NULL;
+    size_t sz = 0;
+    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_string(&f, &s, &sz) || !s)
+        return "";
+    return s;
+}
+
+static int64_t field_long(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int64_t l = 0;
+    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_long(&f, &l))
+        return 0;
+    return l;
+}
+
+static double field_double(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    double d = 0;
+    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_double(&f, &d))
+        return 0;
+    return d;
+}
+
+static int field_bool(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int b = 0;
+    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_boolean(&f, &b))
+        return 0;
+    return b;
+}
+
+static const char *field_enum(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int i = 0;
+    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_enum(&f, &i))
+        return "";
+    const char *sym = avro_schema_enum_get(avro_value_get_schema(&f), i);
+    return sym ? sym : "";
+}
+
 /* One result as a JSON line on stderr (stdout carries the summary). */
 static void show_result(avro_value_t *v)
 {
-    static const char *const fields[] = {"request_id", "tenant", "accepted",        "note",
-                                         "phase",      "step",   "moral_threshold", "moral_value",
-                                         "worker_id"};
-    json_t *j = json_object();
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        avro_value_t f;
-        avro_value_get_by_name(v, fields[i], &f, NULL);
-        const char *s;
-        size_t sz;
-        int b;
-        int64_t l;
-        double d;
-        switch (avro_value_get_type(&f)) {
-        case AVRO_STRING:
-            avro_value_get_string(&f, &s, &sz);
-            json_object_set_new(j, fields[i], json_string(s));
-            break;
-        case AVRO_BOOLEAN:
-            avro_value_get_boolean(&f, &b);
-            json_object_set_new(j, fields[i], json_boolean(b));
-            break;
-        case AVRO_INT64:
-            avro_value_get_long(&f, &l);
-            json_object_set_new(j, fields[i], json_integer(l));
-            break;
-        case AVRO_DOUBLE:
-            avro_value_get_double(&f, &d);
-            json_object_set_new(j, fields[i], json_real(d));
-            break;
-        case AVRO_ENUM:
-            avro_value_get_enum(&f, &b);
-            json_object_set_new(j, fields[i],
-                                json_string(avro_schema_enum_get(avro_value_get_schema(&f), b)));
-            break;
-        default:
-            break;
-        }
-    }
+    json_t *j = json_pack("{s:s,s:s,s:b,s:s,s:s,s:I,s:f,s:f,s:s}", "request_id",
+                          field_str(v, "request_id"), "tenant", field_str(v, "tenant"), "accepted",
+                          field_bool(v, "accepted"), "note", field_str(v, "note"), "phase",
+                          field_enum(v, "phase"), "step", (json_int_t)field_long(v, "step"),
+                          "moral_threshold", field_double(v, "moral_threshold"), "moral_value",
+                          field_double(v, "moral_value"), "worker_id", field_str(v, "worker_id"));
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     fprintf(stderr, "  %s\n", s);
     free(s);
@@ -427,42 +444,26 @@ static int cmd_verify(opts_t *o)
             rd_kafka_message_destroy(m);
             continue;
         }
-        avro_value_t f;
-        const char *s;
-        size_t sz;
         if (is_result) {
-            int b;
-            int64_t t;
-            avro_value_get_by_name(v, "request_id", &f, NULL);
-            avro_value_get_string(&f, &s, &sz);
             if (seen.n == seen.cap) {
                 seen.cap = seen.cap ? seen.cap * 2 : 1024;
-                seen.ids = realloc(seen.ids, seen.cap * sizeof(char *));
+                char **ni = realloc(seen.ids, seen.cap * sizeof(char *));
+                if (!ni)
+                    die("%s", "out of memory");
+                seen.ids = ni;
             }
-            seen.ids[seen.n++] = strdup(s);
-            avro_value_get_by_name(v, "accepted", &f, NULL);
-            avro_value_get_boolean(&f, &b);
-            accepted += b;
-            avro_value_get_by_name(v, "note", &f, NULL);
-            avro_value_get_string(&f, &s, &sz);
-            count(notes, s);
-            avro_value_get_by_name(v, "worker_id", &f, NULL);
-            avro_value_get_string(&f, &s, &sz);
-            count(workers, s);
-            avro_value_get_by_name(v, "tenant", &f, NULL);
-            avro_value_get_string(&f, &s, &sz);
-            count(tenants, s);
+            seen.ids[seen.n++] = strdup(field_str(v, "request_id"));
+            accepted += field_bool(v, "accepted");
+            count(notes, field_str(v, "note"));
+            count(workers, field_str(v, "worker_id"));
+            count(tenants, field_str(v, "tenant"));
             if (o->show > 0 && (long)seen.n <= o->show)
                 show_result(v);
-            avro_value_get_by_name(v, "processed_at_ms", &f, NULL);
-            avro_value_get_long(&f, &t);
+            int64_t t = field_long(v, "processed_at_ms");
             first_ms = t < first_ms ? t : first_ms;
             last_ms = t > last_ms ? t : last_ms;
         } else {
-            int cls;
-            avro_value_get_by_name(v, "error_class", &f, NULL);
-            avro_value_get_enum(&f, &cls);
-            const char *name = avro_schema_enum_get(avro_value_get_schema(&f), cls);
+            const char *name = field_enum(v, "error_class");
             for (int e = GS_ERR_DECODE; e <= GS_ERR_INTERNAL; e++)
                 if (!strcmp(name, gs_err_name((gs_err_t)e)))
                     dl_by_class[e]++;

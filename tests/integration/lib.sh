@@ -36,7 +36,7 @@ it_cleanup() {
       tail -n 30 "$f" >&2
     done
   fi
-  rm -rf "$IT_DIR"
+  [ -n "${GS_IT_KEEP:-}" ] || rm -rf "$IT_DIR"
   exit "$rc"
 }
 

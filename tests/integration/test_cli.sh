@@ -24,4 +24,9 @@ grep -q "registry.url: required" <<<"$err" || fail "got: $err"
 "$GS" run -c "$IT_DIR/a.cfg" 2>/dev/null && fail "run with a bad config succeeded"
 "$GS" bogus 2>/dev/null && fail "unknown command accepted"
 "$GS" version | grep -q "^govstream " || fail "version"
+
+# docs/CONFIG.md documents every key the code knows
+while read -r key _; do
+  grep -q "| \`$key\` |" "$GS_SOURCE_DIR/docs/CONFIG.md" || fail "docs/CONFIG.md lacks $key"
+done < <("$GS" check-config "$CFG" --dump 2>/dev/null | grep -v '^kafka')
 log "ok"

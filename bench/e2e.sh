@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# End-to-end throughput (SPEC 8): one govstream worker vs a plain librdkafka
+# consume -> produce pass-through (bench/passthrough.c) over the same N
+# pre-produced dialogue requests, same local broker, same run, alternating
+# ROUNDS times. Both are measured the same way: output records over the
+# span between the first and the last output record's timestamp (group
+# join time excluded for both). Prints a JSON summary; the ratio is what to
+# compare, absolute numbers depend on the machine.
+#   bench/e2e.sh [N=200000] [ROUNDS=3]     (uses build/, starts its own broker)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-200000}
+ROUNDS=${2:-3}
+PORT=${GS_BENCH_KAFKA_PORT:-29092}
+LOAD=build/govstream-load
+[ -x build/govstream ] && [ -x build/bench-passthrough ] || {
+  echo "build first: cmake -S . -B build -G Ninja && cmake --build build" >&2
+  exit 2
+}
+
+BS=$(ops/kafka/start.sh --port "$PORT")
+trap 'ops/kafka/stop.sh --port "$PORT" >/dev/null 2>&1' EXIT
+run=$(date +%s)
+IN=bench.$run.in
+$LOAD topics -b "$BS" --create "$IN" --partitions 6 -q
+$LOAD produce -b "$BS" -t "$IN" -n "$N" --run-id "b$run" >/dev/null
+
+rate_of() { $LOAD rate -b "$BS" -t "$1" --expect-results "$N" --timeout 300 | jq .rate; }
+
+pt=() gs=()
+for r in $(seq 1 "$ROUNDS"); do
+  out=bench.$run.pt$r
+  $LOAD topics -b "$BS" --create "$out" --partitions 6 -q
+  build/bench-passthrough "$BS" "$IN" "$out" "pt-$run-$r" "$N" >/dev/null
+  pt+=("$(rate_of "$out")")
+
+  res=bench.$run.gs$r dl=bench.$run.dl$r
+  $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
+  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
+    -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$run-$r" \
+    -o dialogue.requests_topic="$IN" -o dialogue.results_topic="$res" \
+    -o deadletter.topic="$dl" 2>"/tmp/gs-bench-$run-$r.log" &
+  worker=$!
+  gs+=("$(rate_of "$res")")
+  kill -TERM "$worker"
+  wait "$worker"
+  echo "round $r: passthrough ${pt[-1]}/s, govstream ${gs[-1]}/s" >&2
+done
+
+best() { printf '%s\n' "$@" | sort -n | tail -1; }
+pt_best=$(best "${pt[@]}")
+gs_best=$(best "${gs[@]}")
+jq -n --argjson n "$N" --argjson pt "$pt_best" --argjson gs "$gs_best" \
+  --arg cpu "$(lscpu | sed -n 's/^Model name: *//p')" --arg cores "$(nproc)" \
+  --arg pts "${pt[*]}" --arg gss "${gs[*]}" \
+  '{requests: $n, passthrough_rps: $pt, govstream_rps: $gs,
+    ratio: (($gs / $pt * 1000 | round) / 1000), rounds: {passthrough: $pts, govstream: $gss},
+    machine: {cpu: $cpu, cores: $cores}}'
