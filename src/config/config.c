@@ -7,10 +7,8 @@
  * environment variable or file, which is the only way to give a secret. */
 #include "govstream/config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <strings.h>

@@ -9,11 +9,9 @@
  *   dead letters: the message stays queued, partitions pause, we retry;
  * - messages of revoked partitions are dropped unprocessed, so the new owner
  *   processes them (at-least-once). */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "govstream/deadletter.h"
 #include "govstream/health.h"
@@ -177,28 +175,27 @@ oom:
     w->fatal = 1;
 }
 
-/* Returns 0 when librdkafka took the record. */
-static int produce(gs_worker_t *w, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
-                   const void *value, size_t value_len, void *token)
+/* RD_KAFKA_RESP_ERR_NO_ERROR when librdkafka took the record. */
+static rd_kafka_resp_err_t produce(gs_worker_t *w, rd_kafka_topic_t *rkt, const void *key,
+                                   size_t key_len, const void *value, size_t value_len, void *token)
 {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         w->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
         RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
-    if (!err)
-        return 0;
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    if (err && err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
         gs_log_warn(w->log, "produce refused; will retry", GS_LS("topic", rd_kafka_topic_name(rkt)),
                     GS_LS("error", rd_kafka_err2name(err)));
-    return -1;
+    return err;
 }
 
 static void produce_or_hold(gs_worker_t *w, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
                             const void *value, size_t value_len, void *token)
 {
-    if (produce(w, rkt, key, key_len, value, value_len, token))
+    rd_kafka_resp_err_t err = produce(w, rkt, key, key_len, value, value_len, token);
+    if (err) /* a full queue is retried on the next iteration, errors later */
         pending_add(w, rkt, key, key_len, value, value_len, token,
-                    w->cfg->delivery.retry_backoff_ms);
+                    err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? 0 : w->cfg->delivery.retry_backoff_ms);
 }
 
 static void retry_pending(gs_worker_t *w)
@@ -212,10 +209,14 @@ static void retry_pending(gs_worker_t *w)
             done = 1; /* partition revoked: the new owner redoes it */
             w->c.dropped_revoked++;
         } else if (p->due_us <= now) {
-            if (!produce(w, p->rkt, p->key, p->key_len, p->value, p->value_len, p->token)) {
+            rd_kafka_resp_err_t err =
+                produce(w, p->rkt, p->key, p->key_len, p->value, p->value_len, p->token);
+            if (!err) {
                 done = 1;
-            } else {
-                p->backoff_ms = next_backoff(p->backoff_ms, w->cfg->delivery.retry_backoff_max_ms);
+            } else if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                p->backoff_ms = p->backoff_ms ? next_backoff(p->backoff_ms,
+                                                             w->cfg->delivery.retry_backoff_max_ms)
+                                              : w->cfg->delivery.retry_backoff_ms;
                 p->due_us = now + (int64_t)p->backoff_ms * 1000;
             }
         }
