@@ -38,6 +38,12 @@ avro_schema_t gs_avro_schema_get(const gs_avro_schema_t *s);
 avro_value_iface_t *gs_avro_schema_iface(const gs_avro_schema_t *s);
 const char *gs_avro_schema_json(const gs_avro_schema_t *s);
 
+/* Positions of a record's fields by name, resolved once from the schema
+ * file so that access by index cannot drift from it. GS_ERR_INTERNAL
+ * naming the first missing field. */
+gs_err_t gs_avro_field_indexes(const gs_avro_schema_t *record, const char *const *names,
+                               size_t count, size_t *out, char *errstr, size_t errstr_size);
+
 /* Walks buf against schema without allocating: every length must fit the
  * remaining bytes, union branches and enum symbols must exist, and the
  * record must end exactly at len. GS_ERR_DECODE with the byte offset. */

@@ -151,6 +151,19 @@ const char *gs_avro_schema_json(const gs_avro_schema_t *s)
     return s->json;
 }
 
+gs_err_t gs_avro_field_indexes(const gs_avro_schema_t *record, const char *const *names,
+                               size_t count, size_t *out, char *errstr, size_t n)
+{
+    for (size_t i = 0; i < count; i++) {
+        int idx = avro_schema_record_field_get_index(record->schema, names[i]);
+        if (idx < 0)
+            return gs_fail(errstr, n, GS_ERR_INTERNAL, "schema %s lacks field %s",
+                           avro_schema_name(record->schema), names[i]);
+        out[i] = (size_t)idx;
+    }
+    return GS_OK;
+}
+
 static avro_schema_t deref(avro_schema_t s)
 {
     while (s && avro_typeof(s) == AVRO_LINK)

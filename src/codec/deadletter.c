@@ -34,12 +34,8 @@ gs_err_t gs_deadletter_codec_new(gs_deadletter_codec_t **out, char *errstr, size
     if (!c)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     gs_err_t err = gs_avro_schema_load("DeadLetter", &c->schema, errstr, n);
-    for (size_t i = 0; !err && i < DL__N; i++) {
-        int idx = avro_schema_record_field_get_index(gs_avro_schema_get(c->schema), dl_names[i]);
-        if (idx < 0)
-            err = gs_fail(errstr, n, GS_ERR_INTERNAL, "DeadLetter lacks %s", dl_names[i]);
-        c->ix[i] = (size_t)idx;
-    }
+    if (!err)
+        err = gs_avro_field_indexes(c->schema, dl_names, DL__N, c->ix, errstr, n);
     if (!err && avro_generic_value_new(gs_avro_schema_iface(c->schema), &c->value))
         err = gs_fail(errstr, n, GS_ERR_NOMEM, "%s", avro_strerror());
     if (err) {

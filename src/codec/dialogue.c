@@ -54,20 +54,6 @@ struct gs_dialogue_codec {
     avro_value_t res_value; /* reused for every result */
 };
 
-static gs_err_t index_fields(const gs_avro_schema_t *s, const char *const *names, size_t count,
-                             size_t *out, char *errstr, size_t n)
-{
-    avro_schema_t rec = gs_avro_schema_get(s);
-    for (size_t i = 0; i < count; i++) {
-        int idx = avro_schema_record_field_get_index(rec, names[i]);
-        if (idx < 0)
-            return gs_fail(errstr, n, GS_ERR_INTERNAL, "schema %s lacks field %s",
-                           avro_schema_name(rec), names[i]);
-        out[i] = (size_t)idx;
-    }
-    return GS_OK;
-}
-
 gs_err_t gs_dialogue_codec_new(gs_dialogue_codec_t **out, char *errstr, size_t n)
 {
     gs_dialogue_codec_t *c = calloc(1, sizeof(*c));
@@ -77,9 +63,9 @@ gs_err_t gs_dialogue_codec_new(gs_dialogue_codec_t **out, char *errstr, size_t n
     if (!err)
         err = gs_avro_schema_load("DialogueResult", &c->res, errstr, n);
     if (!err)
-        err = index_fields(c->req, rq_names, RQ__N, c->rq, errstr, n);
+        err = gs_avro_field_indexes(c->req, rq_names, RQ__N, c->rq, errstr, n);
     if (!err)
-        err = index_fields(c->res, rs_names, RS__N, c->rs, errstr, n);
+        err = gs_avro_field_indexes(c->res, rs_names, RS__N, c->rs, errstr, n);
     if (!err && avro_generic_value_new(gs_avro_schema_iface(c->res), &c->res_value))
         err = gs_fail(errstr, n, GS_ERR_NOMEM, "%s", avro_strerror());
     if (err) {

@@ -10,17 +10,10 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "govstream/deadletter.h"
 #include "govstream/dialogue.h"
-
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 2685821657736338717ull;
-}
 
 static gs_avro_schema_t *parse(const char *json)
 {
@@ -214,12 +207,12 @@ static void test_check_fuzz(void **state)
         if (i % 2) { /* mutate a valid encoding */
             len = buf.len;
             memcpy(m, buf.data, len);
-            for (int k = 0, flips = 1 + (int)(rnd() % 3); k < flips; k++)
-                m[rnd() % len] = (uint8_t)rnd();
+            for (int k = 0, flips = 1 + (int)(rng_next() % 3); k < flips; k++)
+                m[rng_next() % len] = (uint8_t)rng_next();
         } else { /* random bytes */
-            len = rnd() % 64;
+            len = rng_next() % 64;
             for (size_t k = 0; k < len; k++)
-                m[k] = (uint8_t)rnd();
+                m[k] = (uint8_t)rng_next();
         }
         if (gs_avro_check(s, m, len, err, sizeof(err)) == GS_OK) {
             accepted++;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +16,6 @@
 #include <unistd.h>
 
 #include "govstream/config.h"
-
-#define assert_contains(hay, needle)                                                               \
-    do {                                                                                           \
-        const char *h_ = (hay), *n_ = (needle);                                                    \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", n_);                    \
-    } while (0)
 
 #define assert_not_contains(hay, needle)                                                           \
     do {                                                                                           \

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,39 +37,6 @@
         if (!(fabs(a_ - b_) < 1e-9))                                                               \
             fail_msg("%s = %.17g, expected %s = %.17g", #a, a_, #b, b_);                           \
     } while (0)
-
-#define assert_contains(hay, needle)                                                               \
-    do {                                                                                           \
-        const char *h_ = (hay), *n_ = (needle);                                                    \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            fail_msg("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", n_);                    \
-    } while (0)
-
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed)
-{
-    rng_state = seed ? seed : 0x9E3779B97F4A7C15ull;
-}
-
-static uint64_t rng_next(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
-
-static uint32_t rng_below(uint32_t n)
-{
-    return (uint32_t)(rng_next() % n);
-}
-
-static double rng_unit(void)
-{
-    return (double)(rng_next() >> 11) / 9007199254740992.0; /* [0,1) */
-}
 
 static gs_str_t S(const char *s)
 {

@@ -7,32 +7,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "govstream/kafka.h"
-
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed)
-{
-    rng_state = seed ? seed : 0x9E3779B97F4A7C15ull;
-}
-
-static uint64_t rng_next(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
-
-static uint32_t rng_below(uint32_t n)
-{
-    return (uint32_t)(rng_next() % n);
-}
 
 /* Every test gets a tracker in *state, destroyed even when it fails. */
 static gs_offsets_t *new_tracker(void **state, size_t max_inflight)
