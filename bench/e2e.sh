@@ -8,6 +8,8 @@
 # every round is listed because the pass-through, which mostly measures how
 # fast the broker serves fetches, varies a lot between rounds.
 #   bench/e2e.sh [N=200000] [ROUNDS=5]     (uses build/, starts its own broker)
+# GS_BENCH_WORKER_OPTS adds worker overrides, e.g.
+#   GS_BENCH_WORKER_OPTS="-o governance.memory_capacity=2000" bench/e2e.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
@@ -40,7 +42,7 @@ for r in $(seq 1 "$ROUNDS"); do
   build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
     -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$run-$r" \
     -o dialogue.requests_topic="$IN" -o dialogue.results_topic="$res" \
-    -o deadletter.topic="$dl" 2>"/tmp/gs-bench-$run-$r.log" &
+    -o deadletter.topic="$dl" ${GS_BENCH_WORKER_OPTS:-} 2>"/tmp/gs-bench-$run-$r.log" &
   worker=$!
   gs+=("$(rate_of "$res")")
   kill -TERM "$worker"
@@ -53,7 +55,8 @@ pt_med=$(median "${pt[@]}")
 gs_med=$(median "${gs[@]}")
 jq -n --argjson n "$N" --argjson pt "$pt_med" --argjson gs "$gs_med" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p')" --arg cores "$(nproc)" \
-  --arg pts "${pt[*]}" --arg gss "${gs[*]}" \
+  --arg pts "${pt[*]}" --arg gss "${gs[*]}" --arg opts "${GS_BENCH_WORKER_OPTS:-}" \
   '{requests: $n, passthrough_median_rps: $pt, govstream_median_rps: $gs,
     ratio: (($gs / $pt * 1000 | round) / 1000), rounds: {passthrough: $pts, govstream: $gss},
+    worker_options: $opts,
     machine: {cpu: $cpu, cores: $cores}}'

@@ -60,6 +60,10 @@ int64_t gs_wall_ms(void);
 gs_err_t gs_read_file(const char *path, char **out, size_t *out_len, char *errstr,
                       size_t errstr_size);
 
+/* CRC32C (Castagnoli), as used by snapshots and model files. Start with
+ * crc = 0; feed the previous result to continue over more bytes. */
+uint32_t gs_crc32c(uint32_t crc, const void *buf, size_t len);
+
 /* True when buf[0..len) is well-formed UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF). */
 int gs_utf8_valid(const char *buf, size_t len);

@@ -92,6 +92,9 @@ typedef struct gs_config {
     struct {
         int scope; /* gs_scope_by_t */
         int max_scopes;
+        int scope_idle_s;
+        int memory_capacity;
+        int max_memory_mb;
         int wake_steps;
         int sleep_steps;
         int sleep_policy; /* gs_sleep_policy_t */

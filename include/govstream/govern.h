@@ -10,6 +10,7 @@
 
 #include "govstream/common.h"
 #include "govstream/config.h"
+#include "govstream/memory.h"
 
 /* ---- moral filter (3.1) ------------------------------------------------
  * The threshold is kept in integer twentieths so that repeated 0.05 steps
@@ -59,13 +60,29 @@ void gs_lexicon_destroy(gs_lexicon_t *lx);
 /* 0.8 - 0.15 per harm word + 0.05 per care word over all texts, in [0,1]. */
 double gs_lexicon_score(const gs_lexicon_t *lx, const gs_str_t *texts, size_t n_texts);
 
-/* ---- scopes and the decision -------------------------------------------- */
+/* ---- quality gate (3.5) ------------------------------------------------ */
+
+typedef struct gs_quality {
+    int reject;     /* collapse, looping or incoherence */
+    int degrade;    /* drift: answer kept, no memory write */
+    char modes[64]; /* "looping,incoherence"; "" when clean */
+} gs_quality_t;
+
+/* Checks generated text against the dialogue it answers (SPEC 3.5).
+ * GS_ERR_NOMEM only. */
+gs_err_t gs_quality_check(const gs_str_t *prompt, size_t n_prompt, gs_str_t response,
+                          gs_quality_t *out);
+
+/* ---- scopes and the flow ------------------------------------------------ */
 
 typedef struct gs_govern_conf {
     uint32_t wake_steps, sleep_steps;
     int sleep_policy; /* gs_sleep_policy_t */
     int sleep_max_tokens;
     size_t max_scopes;
+    size_t memory_capacity;  /* PELM vectors per scope */
+    size_t max_memory_bytes; /* all scopes together, exact */
+    int64_t scope_idle_us;   /* evict scopes idle this long; 0: never */
 } gs_govern_conf_t;
 
 void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg);
@@ -77,13 +94,45 @@ typedef struct gs_verdict {
     int64_t step;           /* 1-based governed-request count of the scope */
     double moral_threshold; /* threshold it was evaluated against */
     double moral_value;     /* value used */
-    int32_t context_items;
-    int max_tokens_cap; /* GENERATE cap from the sleep policy */
+    int32_t context_items;  /* memories retrieved as context */
+    int max_tokens_cap;     /* GENERATE cap from the sleep policy */
 } gs_verdict_t;
 
+/* One request through the governor, in two calls per micro-batch:
+ *   gs_govern_decide(reqs)  moral value -> evaluate + adapt -> rhythm:
+ *                           fills v (all but context_items) and sets
+ *                           commit = v.accepted;
+ *   [the model runs; the caller clears commit when output checks fail and
+ *    sets output to the generated text, if any]
+ *   gs_govern_memory(reqs)  retrieve context (top context_top_k) -> memory
+ *                           commit -> consolidation when the rhythm entered
+ *                           sleep: fills v.context_items.
+ * Retrieval uses one SGEMM per scope for up to 64 queries and still sees
+ * memory exactly as one-by-one processing would. */
+typedef struct gs_govern_req {
+    /* in */
+    gs_str_t scope;
+    const gs_str_t *texts; /* the dialogue window, oldest first */
+    size_t n_texts;
+    double value;
+    int has_value;
+    int context_top_k;
+    /* out of decide */
+    gs_verdict_t v;
+    gs_err_t err; /* GS_ERR_VALIDATION (bad key or value) or GS_ERR_NOMEM: skipped */
+    /* in to memory (decide sets commit = v.accepted) */
+    int commit;
+    gs_str_t output;
+    /* private to the governor between the two calls */
+    void *scope_;
+    int entered_sleep_;
+} gs_govern_req_t;
+
 typedef struct gs_scope_stats {
-    size_t scopes, max_scopes, bytes;
-    uint64_t created, evicted;
+    size_t scopes, max_scopes;
+    size_t bytes, max_bytes; /* exact: scope table + every scope's memory */
+    size_t vectors;          /* PELM vectors over all scopes */
+    uint64_t created, evicted, memory_refused;
 } gs_scope_stats_t;
 
 typedef struct gs_govern gs_govern_t;
@@ -93,11 +142,35 @@ gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon
                        char *errstr, size_t errstr_size);
 void gs_govern_destroy(gs_govern_t *g);
 
-/* Governs one request of scope `key`. texts are scored when !has_value. */
-gs_err_t gs_govern_decide(gs_govern_t *g, gs_str_t key, int has_value, double value,
-                          const gs_str_t *texts, size_t n_texts, gs_verdict_t *out, char *errstr,
+gs_err_t gs_govern_decide(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, char *errstr,
+                          size_t errstr_size);
+gs_err_t gs_govern_memory(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, char *errstr,
                           size_t errstr_size);
 
+/* Both steps for one request without a model (commit = accepted). */
+gs_err_t gs_govern_one(gs_govern_t *g, gs_str_t key, int has_value, double value,
+                       const gs_str_t *texts, size_t n_texts, int context_top_k, gs_verdict_t *out,
+                       char *errstr, size_t errstr_size);
+
 gs_scope_stats_t gs_govern_stats(const gs_govern_t *g);
+
+/* Bytes one scope would take with a full memory: for sizing max_memory. */
+size_t gs_govern_scope_max_bytes(const gs_govern_conf_t *conf);
+
+/* ---- snapshots (3.6) -------------------------------------------------------
+ * One scope's whole state (filter, rhythm, counters, synaptic memory,
+ * consolidation buffer, PELM) as a versioned little-endian record ending in
+ * a CRC32C of everything before it. */
+#define GS_SNAPSHOT_VERSION 1
+
+/* *out: a malloc'd snapshot of *out_len bytes (the caller frees it).
+ * GS_ERR_NOT_FOUND when the scope does not exist. */
+gs_err_t gs_govern_snapshot(const gs_govern_t *g, gs_str_t key, uint8_t **out, size_t *out_len,
+                            char *errstr, size_t errstr_size);
+/* Replaces (or creates) the scope named in the snapshot. GS_ERR_DECODE for
+ * a truncated, corrupted (CRC) or inconsistent snapshot, GS_ERR_SCHEMA for
+ * an unknown version or a memory shape other than the configured one. */
+gs_err_t gs_govern_restore(gs_govern_t *g, const void *data, size_t len, char *errstr,
+                           size_t errstr_size);
 
 #endif

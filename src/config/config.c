@@ -122,6 +122,12 @@ static const cfg_def_t defs[] = {
          "governance state per tenant | session"),
     INT("governance.max_scopes", governance.max_scopes, "10000", 1, 10000000,
         "scopes kept in memory; the least recently used is evicted"),
+    INT("governance.scope_idle_s", governance.scope_idle_s, "3600", 0, 100000000,
+        "evict scopes unused this long; 0: never"),
+    INT("governance.memory_capacity", governance.memory_capacity, "20000", 1, 10000000,
+        "PELM vectors per scope (FIFO beyond)"),
+    INT("governance.max_memory_mb", governance.max_memory_mb, "256", 1, 1000000,
+        "memory of all scopes together; least recently used scopes are evicted to stay under"),
     INT("governance.wake_steps", governance.wake_steps, "8", 1, 1000000, "rhythm wake length"),
     INT("governance.sleep_steps", governance.sleep_steps, "3", 1, 1000000, "rhythm sleep length"),
     ENUM("governance.sleep_policy", governance.sleep_policy, "degrade", policy_names,
@@ -460,6 +466,11 @@ static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
     if (cfg->delivery.queue_low_pct >= cfg->delivery.queue_high_pct)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: delivery.queue_low_pct: must be below delivery.queue_high_pct", f);
+    if (cfg->governance.max_scopes < cfg->batch.max)
+        return gs_fail(errstr, n, GS_ERR_CONFIG,
+                       "%s: governance.max_scopes: must be at least batch.max (a batch's scopes "
+                       "stay in memory while it is processed)",
+                       f);
     if (cfg->delivery.max_inflight_per_partition < cfg->batch.max)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: delivery.max_inflight_per_partition: must be at least batch.max", f);

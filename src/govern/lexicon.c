@@ -1,11 +1,9 @@
 /* Lexicon moral scorer (SPEC 3.2): whole-word, case-insensitive matches
- * against harm and care word lists. Words are runs of ASCII letters, digits
- * and inner apostrophes and of non-ASCII characters, so "killé" does not
- * match "kill"; Unicode punctuation (curly quotes, dashes, CJK and
- * full-width punctuation...) separates words like ASCII punctuation does,
- * so “kill” and kill—now still match. The score is computed in integer
- * twentieths so that it is exact, as the moral threshold is. */
+ * against harm and care word lists, words as in words.h (so "killé" does not
+ * match "kill", but “kill” and kill—now do). The score is computed in
+ * integer twentieths so that it is exact, as the moral threshold is. */
 #include "govstream/govern.h"
+#include "words.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -27,43 +25,6 @@ struct gs_lexicon {
 static int is_word_byte(unsigned char c)
 {
     return isalnum(c) || c == '\'' || c >= 0x80;
-}
-
-/* Non-ASCII code points that separate words: Latin-1 punctuation and
- * symbols, General Punctuation, arrows/math/technical/box symbols, CJK and
- * full-width punctuation. */
-static int is_separator(uint32_t cp)
-{
-    return (cp >= 0x80 && cp <= 0xBF && cp != 0xAA && cp != 0xB5 && cp != 0xBA) || cp == 0xD7 ||
-           cp == 0xF7 || (cp >= 0x2000 && cp <= 0x206F) || (cp >= 0x2190 && cp <= 0x2BFF) ||
-           (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
-           (cp >= 0xFF01 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) ||
-           (cp >= 0xFF3B && cp <= 0xFF40) || (cp >= 0xFF5B && cp <= 0xFF65);
-}
-
-/* Byte length of the character at p and whether it belongs to a word.
- * Malformed UTF-8 (validated away upstream) counts byte by byte as word. */
-static inline size_t char_at(const unsigned char *p, const unsigned char *end, int *word)
-{
-    unsigned c = p[0];
-    if (c < 0x80) { /* the common case, without a locale-aware call */
-        unsigned low = c | 0x20;
-        *word = (c >= '0' && c <= '9') || (low >= 'a' && low <= 'z') || c == '\'';
-        return 1;
-    }
-    size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
-    uint32_t cp = n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
-    if (n > (size_t)(end - p))
-        n = 1;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) {
-            n = 1;
-            break;
-        }
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    *word = n == 1 || !is_separator(cp);
-    return n;
 }
 
 static uint32_t hash(const char *s, size_t n)
@@ -207,25 +168,12 @@ double gs_lexicon_score(const gs_lexicon_t *lx, const gs_str_t *texts, size_t n_
 {
     long harm = 0, care = 0;
     for (size_t t = 0; t < n_texts; t++) {
-        const unsigned char *p = (const unsigned char *)texts[t].p, *end = p + texts[t].len;
-        while (p < end) {
-            int word = 0;
-            size_t n = 0;
-            while (p < end && (n = char_at(p, end, &word), !word))
-                p += n;
-            const unsigned char *start = p;
-            while (p < end && (n = char_at(p, end, &word), word))
-                p += n;
-            const unsigned char *stop = p; /* quotes around a word are not part of it */
-            while (start < stop && *start == '\'')
-                start++;
-            while (stop > start && stop[-1] == '\'')
-                stop--;
-            if (stop > start) {
-                int w = lookup(lx, (const char *)start, (size_t)(stop - start));
-                harm += w < 0;
-                care += w > 0;
-            }
+        const unsigned char *p = (const unsigned char *)texts[t].p, *end = p + texts[t].len, *w;
+        size_t len;
+        while (gs_next_word(&p, end, &w, &len)) {
+            int weight = lookup(lx, (const char *)w, len);
+            harm += weight < 0;
+            care += weight > 0;
         }
     }
     /* 0.8 - 0.15 h + 0.05 c in twentieths: 16 - 3h + c, clamped to [0, 20] */

@@ -21,12 +21,18 @@ int gs_moral_evaluate(const gs_moral_t *m, double v)
     return v >= gs_moral_threshold(m);
 }
 
+/* The +-0.05 dead band is applied to the exact error: float noise below
+ * this is not an error. (From ema 0.5 one acceptance gives ema 0.55, an
+ * error of exactly 0.05 that must not move the threshold, but
+ * 0.05000000000000004 in doubles.) */
+#define BAND_EPS 1e-9
+
 void gs_moral_adapt(gs_moral_t *m, int accepted)
 {
     m->ema = 0.1 * (accepted ? 1.0 : 0.0) + 0.9 * m->ema;
     double err = m->ema - 0.5;
-    if (err > 0.05 && m->t20 < GS_MORAL_T20_MAX)
+    if (err > 0.05 + BAND_EPS && m->t20 < GS_MORAL_T20_MAX)
         m->t20++;
-    else if (err < -0.05 && m->t20 > GS_MORAL_T20_MIN)
+    else if (err < -0.05 - BAND_EPS && m->t20 > GS_MORAL_T20_MIN)
         m->t20--;
 }

@@ -1,33 +1,14 @@
-/* Per-scope governance state: a hash table of scopes with an LRU list; when
- * max_scopes is reached the least recently used scope is evicted. Memory is
- * exactly max_scopes x sizeof(scope) + the table, known up front. */
-#include "govstream/govern.h"
-
+/* Scopes and the governance flow (SPEC 3). Scopes live in a table of
+ * max_scopes slots with an LRU list; idle scopes, and the least recently
+ * used ones when the memory budget or the table is full, are evicted. Every
+ * byte a scope allocates is counted, so the total is exact. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX 128 /* scope keys are tenants or session ids: 1..128 bytes */
+#include "scope.h"
 
-typedef struct scope {
-    char key[KEY_MAX];
-    uint8_t key_len;
-    int used;
-    gs_moral_t moral;
-    gs_rhythm_t rhythm;
-    uint64_t accepted, rejected;
-    struct scope *lru_prev, *lru_next; /* most recent at head */
-    struct scope *hnext;               /* hash chain */
-} scope_t;
-
-struct gs_govern {
-    gs_govern_conf_t conf;
-    const gs_lexicon_t *lexicon;
-    scope_t *pool; /* max_scopes slots, allocated once */
-    scope_t **buckets;
-    size_t n_buckets, count;
-    scope_t *lru_head, *lru_tail, *free_list;
-    uint64_t created, evicted;
-};
+#define CHUNK 64 /* queries per SGEMM pass */
 
 void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg)
 {
@@ -36,13 +17,28 @@ void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg)
     gc->sleep_policy = cfg->governance.sleep_policy;
     gc->sleep_max_tokens = cfg->governance.sleep_max_tokens;
     gc->max_scopes = (size_t)cfg->governance.max_scopes;
+    gc->memory_capacity = (size_t)cfg->governance.memory_capacity;
+    gc->max_memory_bytes = (size_t)cfg->governance.max_memory_mb << 20;
+    gc->scope_idle_us = (int64_t)cfg->governance.scope_idle_s * 1000000;
+}
+
+size_t gs_scope_extras_bytes(uint32_t buf_cap)
+{
+    return 3 * GS_EMBED_DIM * sizeof(float) + (size_t)buf_cap * (GS_EMBED_DIM + 1) * sizeof(float);
+}
+
+size_t gs_govern_scope_max_bytes(const gs_govern_conf_t *c)
+{
+    return sizeof(scope_t) + gs_pelm_bytes_full(GS_EMBED_DIM, c->memory_capacity) +
+           gs_scope_extras_bytes(c->wake_steps + c->sleep_steps);
 }
 
 gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon, gs_govern_t **out,
                        char *errstr, size_t n)
 {
-    if (!conf->max_scopes || !lexicon)
-        return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "max_scopes and lexicon are required");
+    if (!conf->max_scopes || !conf->memory_capacity || !lexicon)
+        return gs_fail(errstr, n, GS_ERR_INVALID_ARG,
+                       "max_scopes, memory_capacity and a lexicon are required");
     gs_govern_t *g = calloc(1, sizeof(*g));
     if (!g)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
@@ -51,6 +47,15 @@ gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon
     g->n_buckets = 16;
     while (g->n_buckets < conf->max_scopes)
         g->n_buckets *= 2;
+    g->fixed_bytes = conf->max_scopes * sizeof(scope_t) + g->n_buckets * sizeof(scope_t *);
+    size_t one = gs_govern_scope_max_bytes(conf) - sizeof(scope_t), fixed = g->fixed_bytes;
+    if (fixed + one > conf->max_memory_bytes) {
+        free(g);
+        return gs_fail(errstr, n, GS_ERR_CONFIG,
+                       "governance.max_memory_mb: %zu MB cannot hold the scope table (%zu MB) and "
+                       "one full scope memory (%zu MB)",
+                       conf->max_memory_bytes >> 20, fixed >> 20, one >> 20);
+    }
     g->pool = calloc(conf->max_scopes, sizeof(*g->pool));
     g->buckets = calloc(g->n_buckets, sizeof(scope_t *));
     if (!g->pool || !g->buckets) {
@@ -65,14 +70,39 @@ gs_err_t gs_govern_new(const gs_govern_conf_t *conf, const gs_lexicon_t *lexicon
     return GS_OK;
 }
 
+static void free_memory(scope_t *s)
+{
+    gs_pelm_destroy(s->pelm);
+    gs_synaptic_free(&s->syn);
+    free(s->buf);
+    free(s->buf_conf);
+    free(s->dirty);
+    s->pelm = NULL;
+    s->buf = s->buf_conf = NULL;
+    s->dirty = NULL;
+    s->buf_n = s->buf_cap = 0;
+    s->n_dirty = s->cap_dirty = 0;
+}
+
 void gs_govern_destroy(gs_govern_t *g)
 {
     if (!g)
         return;
+    for (size_t i = 0; g->pool && i < g->conf.max_scopes; i++)
+        if (g->pool[i].used)
+            free_memory(&g->pool[i]);
     free(g->pool);
     free(g->buckets);
+    free(g->emb);
+    free(g->qnorm);
+    free(g->row_off);
+    free(g->row_size);
+    free(g->arena);
+    free(g->qblock);
     free(g);
 }
+
+/* ---- table and LRU ----------------------------------------------------- */
 
 static size_t bucket_of(const gs_govern_t *g, const char *k, size_t len)
 {
@@ -105,13 +135,15 @@ static void lru_push_front(gs_govern_t *g, scope_t *s)
         g->lru_tail = s;
 }
 
-static void evict(gs_govern_t *g, scope_t *victim)
+void gs_scope_evict(gs_govern_t *g, scope_t *victim)
 {
     scope_t **pp = &g->buckets[bucket_of(g, victim->key, victim->key_len)];
     while (*pp != victim)
         pp = &(*pp)->hnext;
     *pp = victim->hnext;
     lru_unlink(g, victim);
+    g->dyn_bytes -= victim->bytes;
+    free_memory(victim);
     memset(victim, 0, sizeof(*victim));
     victim->hnext = g->free_list;
     g->free_list = victim;
@@ -119,29 +151,74 @@ static void evict(gs_govern_t *g, scope_t *victim)
     g->evicted++;
 }
 
-static scope_t *get_scope(gs_govern_t *g, gs_str_t key)
+/* Least recently used scope that may go: not pinned by the current batch
+ * and not `keep`. */
+static scope_t *victim_for(gs_govern_t *g, const scope_t *keep)
 {
-    size_t len = key.len < KEY_MAX ? key.len : KEY_MAX; /* validated to <= 128 */
+    scope_t *v = g->lru_tail;
+    while (v && (v->pin == g->epoch || v == keep))
+        v = v->lru_prev;
+    return v;
+}
+
+int gs_scope_budget(gs_govern_t *g, const scope_t *s, size_t bytes)
+{
+    while (g->fixed_bytes + g->dyn_bytes + bytes > g->conf.max_memory_bytes) {
+        scope_t *v = victim_for(g, s);
+        if (!v)
+            return -1;
+        gs_scope_evict(g, v);
+    }
+    return 0;
+}
+
+void gs_scope_account_pelm(gs_govern_t *g, scope_t *s, size_t before)
+{
+    size_t now = gs_pelm_bytes(s->pelm);
+    s->bytes = s->bytes - before + now;
+    g->dyn_bytes = g->dyn_bytes - before + now;
+}
+
+scope_t *gs_scope_get(gs_govern_t *g, gs_str_t key)
+{
+    size_t len = key.len < SCOPE_KEY_MAX ? key.len : SCOPE_KEY_MAX;
     size_t b = bucket_of(g, key.p, len);
+    int64_t now = gs_now_us();
     for (scope_t *s = g->buckets[b]; s; s = s->hnext) {
         if (s->key_len == len && !memcmp(s->key, key.p, len)) {
             if (g->lru_head != s) {
                 lru_unlink(g, s);
                 lru_push_front(g, s);
             }
+            s->pin = g->epoch;
+            s->last_used_us = now;
             return s;
         }
     }
-    if (!g->free_list)
-        evict(g, g->lru_tail);
+    if (!g->free_list) {
+        scope_t *v = victim_for(g, NULL);
+        if (!v)
+            return NULL;
+        gs_scope_evict(g, v);
+    }
+    gs_pelm_t *pelm;
+    if (gs_scope_budget(g, NULL, gs_pelm_bytes_full(GS_EMBED_DIM, 0)) ||
+        gs_pelm_new(GS_EMBED_DIM, g->conf.memory_capacity, &pelm, NULL, 0))
+        return NULL;
+    b = bucket_of(g, key.p, len); /* unchanged, but evictions may have run */
     scope_t *s = g->free_list;
     g->free_list = s->hnext;
     memset(s, 0, sizeof(*s));
     memcpy(s->key, key.p, len);
     s->key_len = (uint8_t)len;
     s->used = 1;
+    s->pelm = pelm;
+    s->bytes = gs_pelm_bytes(pelm);
+    g->dyn_bytes += s->bytes;
     gs_moral_init(&s->moral);
     gs_rhythm_init(&s->rhythm, g->conf.wake_steps, g->conf.sleep_steps);
+    s->pin = g->epoch;
+    s->last_used_us = now;
     s->hnext = g->buckets[b];
     g->buckets[b] = s;
     lru_push_front(g, s);
@@ -150,48 +227,335 @@ static scope_t *get_scope(gs_govern_t *g, gs_str_t key)
     return s;
 }
 
-gs_err_t gs_govern_decide(gs_govern_t *g, gs_str_t key, int has_value, double value,
-                          const gs_str_t *texts, size_t n_texts, gs_verdict_t *out, char *errstr,
-                          size_t n)
+gs_err_t gs_scope_ensure_memory(gs_govern_t *g, scope_t *s)
 {
-    if (!key.len || key.len > KEY_MAX)
-        return gs_fail(errstr, n, GS_ERR_VALIDATION, "scope key must be 1..%d bytes", KEY_MAX);
-    if (has_value && !(value >= 0.0 && value <= 1.0))
-        return gs_fail(errstr, n, GS_ERR_VALIDATION, "moral value must be in [0,1]");
-    scope_t *s = get_scope(g, key);
-    double v = has_value ? value : gs_lexicon_score(g->lexicon, texts, n_texts);
+    if (s->syn.l1)
+        return GS_OK;
+    uint32_t cap = s->rhythm.wake_steps + s->rhythm.sleep_steps;
+    size_t need = gs_scope_extras_bytes(cap);
+    if (gs_scope_budget(g, s, need))
+        return GS_ERR_NOMEM;
+    s->buf = malloc((size_t)cap * GS_EMBED_DIM * sizeof(float));
+    s->buf_conf = malloc(cap * sizeof(float));
+    if (!s->buf || !s->buf_conf || gs_synaptic_init(&s->syn, GS_EMBED_DIM)) {
+        free(s->buf);
+        free(s->buf_conf);
+        s->buf = s->buf_conf = NULL;
+        return GS_ERR_NOMEM;
+    }
+    s->buf_cap = cap;
+    s->buf_n = 0;
+    s->bytes += need;
+    g->dyn_bytes += need;
+    return GS_OK;
+}
 
-    out->moral_threshold = gs_moral_threshold(&s->moral);
-    out->moral_value = v;
-    int accepted = gs_moral_evaluate(&s->moral, v);
-    gs_moral_adapt(&s->moral, accepted); /* on every evaluated request */
+void gs_scope_install(gs_govern_t *g, scope_t *s, gs_pelm_t *pelm, gs_synaptic_t syn, float *buf,
+                      float *buf_conf, uint32_t buf_cap)
+{
+    g->dyn_bytes -= s->bytes;
+    free_memory(s);
+    s->pelm = pelm;
+    s->syn = syn;
+    s->buf = buf;
+    s->buf_conf = buf_conf;
+    s->buf_cap = buf ? buf_cap : 0;
+    s->bytes = gs_pelm_bytes(pelm) + (syn.l1 ? gs_scope_extras_bytes(s->buf_cap) : 0);
+    g->dyn_bytes += s->bytes;
+}
 
-    out->phase = gs_rhythm_phase(&s->rhythm);
-    out->note = accepted ? "processed" : "morally rejected";
-    out->max_tokens_cap = 256;
-    if (out->phase == GS_PHASE_SLEEP) {
-        if (g->conf.sleep_policy == GS_SLEEP_REJECT && accepted) {
-            accepted = 0;
-            out->note = "sleep phase";
-        } else {
-            out->max_tokens_cap = g->conf.sleep_max_tokens;
+static void evict_idle(gs_govern_t *g)
+{
+    int64_t now = gs_now_us();
+    if (!g->conf.scope_idle_us || now < g->next_idle_check_us)
+        return;
+    g->next_idle_check_us = now + 1000000;
+    while (g->lru_tail && g->lru_tail->pin != g->epoch &&
+           now - g->lru_tail->last_used_us > g->conf.scope_idle_us)
+        gs_scope_evict(g, g->lru_tail);
+}
+
+/* ---- decide: moral value -> evaluate + adapt -> rhythm ----------------- */
+
+gs_err_t gs_govern_decide(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, char *errstr, size_t en)
+{
+    (void)errstr, (void)en;
+    g->epoch++;
+    evict_idle(g);
+    for (size_t i = 0; i < n; i++) {
+        gs_govern_req_t *r = &reqs[i];
+        memset(&r->v, 0, sizeof(r->v));
+        r->scope_ = NULL;
+        r->entered_sleep_ = 0;
+        r->commit = 0;
+        r->err = GS_OK;
+        if (!r->scope.len || r->scope.len > SCOPE_KEY_MAX ||
+            (r->has_value && !(r->value >= 0.0 && r->value <= 1.0))) {
+            r->err = GS_ERR_VALIDATION;
+            continue;
+        }
+        scope_t *s = gs_scope_get(g, r->scope);
+        if (!s) {
+            r->err = GS_ERR_NOMEM;
+            continue;
+        }
+        r->scope_ = s;
+        double v = r->has_value ? r->value : gs_lexicon_score(g->lexicon, r->texts, r->n_texts);
+        r->v.moral_threshold = gs_moral_threshold(&s->moral);
+        r->v.moral_value = v;
+        int accepted = gs_moral_evaluate(&s->moral, v);
+        gs_moral_adapt(&s->moral, accepted); /* on every evaluated request */
+        r->v.phase = gs_rhythm_phase(&s->rhythm);
+        r->v.note = accepted ? "processed" : "morally rejected";
+        r->v.max_tokens_cap = 256;
+        if (r->v.phase == GS_PHASE_SLEEP) {
+            if (g->conf.sleep_policy == GS_SLEEP_REJECT && accepted) {
+                accepted = 0;
+                r->v.note = "sleep phase";
+            } else {
+                r->v.max_tokens_cap = g->conf.sleep_max_tokens;
+            }
+        }
+        r->v.accepted = accepted;
+        r->commit = accepted;
+        r->entered_sleep_ = gs_rhythm_step(&s->rhythm);
+        r->v.step = (int64_t)s->rhythm.steps;
+        if (accepted)
+            s->accepted++;
+        else
+            s->rejected++;
+    }
+    return GS_OK;
+}
+
+/* ---- memory: retrieve -> commit -> consolidate -------------------------- */
+
+static int grow_scratch(gs_govern_t *g, size_t n)
+{
+    if (n <= g->scratch_n && g->qblock)
+        return 0;
+    size_t cap = n > g->scratch_n ? n : g->scratch_n;
+    float *emb = realloc(g->emb, cap * GS_EMBED_DIM * sizeof(float));
+    if (emb)
+        g->emb = emb;
+    float *qn = realloc(g->qnorm, cap * sizeof(float));
+    if (qn)
+        g->qnorm = qn;
+    size_t *ro = realloc(g->row_off, cap * sizeof(size_t));
+    if (ro)
+        g->row_off = ro;
+    size_t *rs = realloc(g->row_size, cap * sizeof(size_t));
+    if (rs)
+        g->row_size = rs;
+    if (!g->qblock)
+        g->qblock = malloc(CHUNK * GS_EMBED_DIM * sizeof(float));
+    if (!emb || !qn || !ro || !rs || !g->qblock)
+        return -1;
+    g->scratch_n = cap;
+    return 0;
+}
+
+static void mark_dirty(scope_t *s, uint32_t slot)
+{
+    for (size_t i = 0; i < s->n_dirty; i++)
+        if (s->dirty[i] == slot)
+            return;
+    if (s->n_dirty == s->cap_dirty) {
+        size_t cap = s->cap_dirty ? s->cap_dirty * 2 : 64;
+        uint32_t *d = realloc(s->dirty, cap * sizeof(*d));
+        if (!d)
+            return; /* the stale score stays: retrieval degrades, never corrupts */
+        s->dirty = d;
+        s->cap_dirty = cap;
+    }
+    s->dirty[s->n_dirty++] = slot;
+}
+
+/* Scores for the next CHUNK queries of scope s from request i on, against
+ * the bank as it is now; later changes to the bank are tracked as dirty. */
+static int make_chunk(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, size_t i, scope_t *s)
+{
+    size_t idx[CHUNK], rows = 0, size = gs_pelm_size(s->pelm);
+    for (size_t j = i; j < n && rows < CHUNK; j++) {
+        if (reqs[j].scope_ != s || g->qnorm[j] <= 0 || g->row_off[j] != SIZE_MAX)
+            continue;
+        memcpy(g->qblock + rows * GS_EMBED_DIM, g->emb + j * GS_EMBED_DIM,
+               GS_EMBED_DIM * sizeof(float));
+        idx[rows++] = j;
+    }
+    size_t need = g->arena_len + rows * size;
+    if (need > g->arena_cap) {
+        size_t cap = g->arena_cap ? g->arena_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        float *a = realloc(g->arena, cap * sizeof(float));
+        if (!a)
+            return -1;
+        g->arena = a;
+        g->arena_cap = cap;
+    }
+    gs_pelm_scores(s->pelm, g->qblock, rows, g->arena + g->arena_len);
+    for (size_t r = 0; r < rows; r++) {
+        g->row_off[idx[r]] = g->arena_len + r * size;
+        g->row_size[idx[r]] = size;
+    }
+    g->arena_len = need;
+    s->n_dirty = 0;
+    return 0;
+}
+
+static float dot(const float *a, const float *b)
+{
+    float sum = 0;
+    for (size_t i = 0; i < GS_EMBED_DIM; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+static int retrieve(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, size_t i, scope_t *s)
+{
+    if (g->row_off[i] == SIZE_MAX && make_chunk(g, reqs, n, i, s))
+        return -1;
+    const float *q = g->emb + i * GS_EMBED_DIM;
+    gs_pelm_override_t ov[s->n_dirty ? s->n_dirty : 1];
+    for (size_t d = 0; d < s->n_dirty; d++) {
+        uint32_t slot = s->dirty[d];
+        ov[d] = (gs_pelm_override_t){slot, dot(q, gs_pelm_vector(s->pelm, slot)),
+                                     gs_pelm_phase(s->pelm, slot)};
+    }
+    gs_pelm_hit_t hits[20];
+    size_t k = (size_t)reqs[i].context_top_k < 20 ? (size_t)reqs[i].context_top_k : 20;
+    float qphase = reqs[i].v.phase == GS_PHASE_SLEEP ? GS_PHASE_SLEEP_VALUE : GS_PHASE_WAKE_VALUE;
+    reqs[i].v.context_items = (int32_t)gs_pelm_select(
+        s->pelm, g->arena + g->row_off[i], g->row_size[i], qphase, ov, s->n_dirty, k, hits);
+    return 0;
+}
+
+/* Inserts into the scope's PELM within the memory budget; updates the
+ * synaptic memory and marks the slot dirty for later queries. */
+static void insert(gs_govern_t *g, scope_t *s, const float *vec, float phase, float conf)
+{
+    size_t before = gs_pelm_bytes(s->pelm), after = gs_pelm_bytes_after_insert(s->pelm);
+    if (after > before && gs_scope_budget(g, s, after - before)) {
+        g->memory_refused++;
+        return;
+    }
+    uint32_t slot;
+    gs_err_t err = gs_pelm_insert(s->pelm, vec, phase, conf, &slot);
+    gs_scope_account_pelm(g, s, before);
+    if (err) {
+        g->memory_refused += err == GS_ERR_NOMEM;
+        return;
+    }
+    mark_dirty(s, slot);
+    gs_synaptic_update(&s->syn, vec);
+}
+
+static void commit(gs_govern_t *g, gs_govern_req_t *r, size_t i, scope_t *s)
+{
+    float conf = (float)r->v.moral_value; /* the memory is as trusted as the request */
+    if (!(conf >= GS_PELM_MIN_CONFIDENCE) || !r->n_texts)
+        return;
+    if (gs_scope_ensure_memory(g, s)) {
+        g->memory_refused++;
+        return;
+    }
+    float tmp[GS_EMBED_DIM];
+    const float *vec = g->emb + i * GS_EMBED_DIM;
+    if (r->output.len) { /* the exchange: last turn and the answer */
+        gs_str_t parts[2] = {r->texts[r->n_texts - 1], r->output};
+        vec = gs_embed(parts, 2, tmp) > 0 ? tmp : NULL;
+    } else if (!(g->qnorm[i] > 0)) {
+        vec = gs_embed(&r->texts[r->n_texts - 1], 1, tmp) > 0 ? tmp : NULL;
+    }
+    if (!vec)
+        return; /* no words: nothing to remember */
+    if (r->v.phase == GS_PHASE_WAKE)
+        insert(g, s, vec, GS_PHASE_WAKE_VALUE, conf);
+    /* in sleep (degrade) the write is only buffered */
+    if (s->buf_n < s->buf_cap) {
+        memcpy(s->buf + (size_t)s->buf_n * GS_EMBED_DIM, vec, GS_EMBED_DIM * sizeof(float));
+        s->buf_conf[s->buf_n++] = conf;
+    }
+}
+
+/* Entering sleep: the buffered writes are re-committed as sleep memories. */
+static void consolidate(gs_govern_t *g, scope_t *s)
+{
+    for (uint32_t b = 0; b < s->buf_n; b++)
+        insert(g, s, s->buf + (size_t)b * GS_EMBED_DIM, GS_PHASE_SLEEP_VALUE, 0.8f);
+    s->buf_n = 0;
+}
+
+gs_err_t gs_govern_memory(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, char *errstr, size_t en)
+{
+    if (grow_scratch(g, n))
+        return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory for a batch of %zu", n);
+    g->arena_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        gs_govern_req_t *r = &reqs[i];
+        g->row_off[i] = SIZE_MAX;
+        g->qnorm[i] = 0;
+        if (!r->err && r->scope_ && r->v.accepted && r->context_top_k > 0 && r->n_texts)
+            g->qnorm[i] = gs_embed(&r->texts[r->n_texts - 1], 1, g->emb + i * GS_EMBED_DIM);
+    }
+    gs_err_t err = GS_OK;
+    for (size_t i = 0; i < n; i++) {
+        gs_govern_req_t *r = &reqs[i];
+        scope_t *s = r->scope_;
+        if (r->err || !s)
+            continue;
+        if (g->qnorm[i] > 0 && !err && retrieve(g, reqs, n, i, s))
+            err = gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory for retrieval scores");
+        if (r->commit)
+            commit(g, r, i, s);
+        if (r->entered_sleep_)
+            consolidate(g, s);
+    }
+    for (size_t i = 0; i < n; i++) { /* dirty lists only live for the pass */
+        scope_t *s = reqs[i].scope_;
+        if (s && s->dirty) {
+            free(s->dirty);
+            s->dirty = NULL;
+            s->n_dirty = s->cap_dirty = 0;
         }
     }
-    out->accepted = accepted;
-    out->context_items = 0; /* vector memory arrives with SPEC 3.4 */
-    gs_rhythm_step(&s->rhythm);
-    out->step = (int64_t)s->rhythm.steps;
-    if (accepted)
-        s->accepted++;
-    else
-        s->rejected++;
-    return GS_OK;
+    return err;
+}
+
+gs_err_t gs_govern_one(gs_govern_t *g, gs_str_t key, int has_value, double value,
+                       const gs_str_t *texts, size_t n_texts, int context_top_k, gs_verdict_t *out,
+                       char *errstr, size_t en)
+{
+    gs_govern_req_t r = {.scope = key,
+                         .has_value = has_value,
+                         .value = value,
+                         .texts = texts,
+                         .n_texts = n_texts,
+                         .context_top_k = context_top_k};
+    gs_err_t err = gs_govern_decide(g, &r, 1, errstr, en);
+    if (!err && r.err)
+        err = gs_fail(errstr, en, r.err,
+                      r.err == GS_ERR_VALIDATION ? "scope key must be 1..128 bytes and the moral "
+                                                   "value in [0,1]"
+                                                 : "no scope available");
+    if (!err)
+        err = gs_govern_memory(g, &r, 1, errstr, en);
+    *out = r.v;
+    return err;
 }
 
 gs_scope_stats_t gs_govern_stats(const gs_govern_t *g)
 {
-    return (gs_scope_stats_t){g->count, g->conf.max_scopes,
-                              g->conf.max_scopes * sizeof(scope_t) +
-                                  g->n_buckets * sizeof(scope_t *),
-                              g->created, g->evicted};
+    gs_scope_stats_t st = {g->count,
+                           g->conf.max_scopes,
+                           g->fixed_bytes + g->dyn_bytes,
+                           g->conf.max_memory_bytes,
+                           0,
+                           g->created,
+                           g->evicted,
+                           g->memory_refused};
+    for (const scope_t *s = g->lru_head; s; s = s->lru_next)
+        st.vectors += gs_pelm_size(s->pelm);
+    return st;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <avro.h>
+#include <cblas.h>
 #include <librdkafka/rdkafka.h>
 
 #include "govstream/codec.h"
@@ -142,6 +143,10 @@ static int cmd_run(const gs_config_t *cfg)
         fprintf(stderr, "govstream: out of memory\n");
         return 1;
     }
+    /* One BLAS thread: the poll loop is the unit of parallelism (scale with
+     * processes); more threads would fight librdkafka for the cores. */
+    if (!getenv("OPENBLAS_NUM_THREADS"))
+        openblas_set_num_threads(1);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);

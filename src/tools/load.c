@@ -29,7 +29,7 @@ static const char *const bad_class[BAD__N] = {"DECODE", "DECODE",     "DECODE",
                                               "SCHEMA", "VALIDATION", "TOO_LARGE"};
 
 typedef struct opts {
-    const char *bootstrap, *topic, *run_id, *registry, *writer_schema, *framing;
+    const char *bootstrap, *topic, *run_id, *registry, *writer_schema, *framing, *from, *dump;
     const char *results, *deadletter, *create;
     long n, rate, sessions, tenants, seed, oversize_bytes, partitions, replication;
     long malformed_count, show;
@@ -134,6 +134,67 @@ static void make_request(const opts_t *o, long i, gs_dialogue_request_t *r, char
     r->created_at_ms = (int64_t)time(NULL) * 1000;
 }
 
+/* One request from a JSON object of a --from file; strings stay owned by
+ * the JSON document. */
+static void request_from_json(json_t *j, gs_dialogue_request_t *r)
+{
+    static const char *const ops[] = {"NEXT_TOKEN", "TOP_K", "GENERATE"};
+    memset(r, 0, sizeof(*r));
+#define JSTR(field, dst, def)                                                                      \
+    do {                                                                                           \
+        json_t *v_ = json_object_get(j, field);                                                    \
+        (dst).p = json_is_string(v_) ? json_string_value(v_) : (def);                              \
+        (dst).len = json_is_string(v_) ? json_string_length(v_) : strlen(def);                     \
+    } while (0)
+    JSTR("request_id", r->request_id, "");
+    JSTR("session_id", r->session_id, "");
+    JSTR("tenant", r->tenant, "default");
+#undef JSTR
+    const char *op = json_string_value(json_object_get(j, "op"));
+    r->op = GS_OP_TOP_K;
+    for (int i = 0; op && i < 3; i++)
+        if (!strcmp(op, ops[i]))
+            r->op = (gs_dialogue_op_t)i;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(j, "turns"), i, t)
+    {
+        if (r->n_turns < GS_DIALOGUE_MAX_TURNS && json_is_string(t))
+            r->turns[r->n_turns++] = (gs_str_t){json_string_value(t), json_string_length(t)};
+    }
+    json_t *v = json_object_get(j, "top_k");
+    r->top_k = json_is_integer(v) ? (int32_t)json_integer_value(v) : 5;
+    v = json_object_get(j, "max_tokens");
+    r->max_tokens = json_is_integer(v) ? (int32_t)json_integer_value(v) : 32;
+    v = json_object_get(j, "context_top_k");
+    r->context_top_k = json_is_integer(v) ? (int32_t)json_integer_value(v) : 5;
+    v = json_object_get(j, "moral_value");
+    r->has_moral_value = json_is_number(v);
+    r->moral_value = json_is_number(v) ? json_number_value(v) : 0;
+    r->created_at_ms = (int64_t)time(NULL) * 1000;
+}
+
+/* The requests of a --from file: one JSON object per line. */
+static json_t *load_requests(const char *path)
+{
+    char err[256], *text, *save = NULL;
+    size_t len;
+    if (gs_read_file(path, &text, &len, err, sizeof(err)))
+        die("%s", err);
+    json_t *all = json_array();
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (!*line)
+            continue;
+        json_error_t je;
+        json_t *j = json_loads(line, 0, &je);
+        if (!json_is_object(j))
+            die("--from: a line is not a JSON object: %s", je.text);
+        json_array_append_new(all, j);
+    }
+    free(text);
+    return all;
+}
+
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -146,8 +207,11 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 static int cmd_produce(opts_t *o)
 {
+    json_t *script = o->from ? load_requests(o->from) : NULL;
+    if (script)
+        o->n = (long)json_array_size(script);
     if (!o->topic || !o->n)
-        die("%s", "produce needs -t TOPIC and -n N");
+        die("%s", "produce needs -t TOPIC and -n N (or --from FILE)");
     char err[512];
     int confluent = !strcmp(o->framing, "confluent");
     gs_avro_schema_t *writer = NULL;
@@ -187,7 +251,10 @@ static int cmd_produce(opts_t *o)
     for (long i = 0; i < o->n; i++) {
         char rid[160], sid[160], tenant[64], turns[GS_DIALOGUE_MAX_TURNS][256];
         gs_dialogue_request_t r;
-        make_request(o, i, &r, rid, sid, tenant, turns);
+        if (script)
+            request_from_json(json_array_get(script, (size_t)i), &r);
+        else
+            make_request(o, i, &r, rid, sid, tenant, turns);
         int bad = -1;
         if (o->malformed_count > 0) { /* exactly M, evenly spread, kinds in turn */
             long before = i * o->malformed_count / o->n,
@@ -237,10 +304,10 @@ static int cmd_produce(opts_t *o)
         else
             valid++;
         for (;;) {
-            rd_kafka_resp_err_t e =
-                rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(sid, strlen(sid)),
-                                  RD_KAFKA_V_VALUE(buf.data, buf.len),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(r.session_id.p, r.session_id.len),
+                RD_KAFKA_V_VALUE(buf.data, buf.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_END);
             if (!e)
                 break;
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -282,6 +349,7 @@ static int cmd_produce(opts_t *o)
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     gs_avro_schema_destroy(writer);
+    json_decref(script);
     return failed ? 1 : 0;
 }
 
@@ -336,6 +404,15 @@ static int64_t field_long(avro_value_t *v, const char *name)
     return l;
 }
 
+static int32_t field_int(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int32_t i = 0;
+    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_int(&f, &i))
+        return 0;
+    return i;
+}
+
 static double field_double(avro_value_t *v, const char *name)
 {
     avro_value_t f;
@@ -379,6 +456,25 @@ static void show_result(avro_value_t *v)
     json_decref(j);
 }
 
+/* Every result field a test may check, one JSON line per result, in the
+ * order consumed (per partition that is the order processed). */
+static void dump_result(FILE *fp, avro_value_t *v, const rd_kafka_message_t *m)
+{
+    json_t *j = json_pack(
+        "{s:s,s:s,s:s,s:b,s:s,s:s,s:I,s:f,s:f,s:I,s:s,s:i,s:I}", "request_id",
+        field_str(v, "request_id"), "session_id", field_str(v, "session_id"), "tenant",
+        field_str(v, "tenant"), "accepted", field_bool(v, "accepted"), "note", field_str(v, "note"),
+        "phase", field_enum(v, "phase"), "step", (json_int_t)field_long(v, "step"),
+        "moral_threshold", field_double(v, "moral_threshold"), "moral_value",
+        field_double(v, "moral_value"), "context_items", (json_int_t)field_int(v, "context_items"),
+        "worker_id", field_str(v, "worker_id"), "partition", (int)m->partition, "offset",
+        (json_int_t)m->offset);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    fprintf(fp, "%s\n", s);
+    free(s);
+    json_decref(j);
+}
+
 static void count(json_t *map, const char *key)
 {
     json_object_set_new(map, key, json_integer(json_integer_value(json_object_get(map, key)) + 1));
@@ -408,6 +504,9 @@ static int cmd_verify(opts_t *o)
     assign_all(rk, topics, 2);
 
     seen_t seen = {0};
+    FILE *dump = o->dump ? fopen(o->dump, "w") : NULL;
+    if (o->dump && !dump)
+        die("cannot write %s", o->dump);
     long dl_by_class[GS_ERR__COUNT] = {0}, dl_total = 0, accepted = 0, bad_results = 0;
     json_t *workers = json_object(), *notes = json_object(), *tenants = json_object();
     int64_t first_ms = INT64_MAX, last_ms = 0;
@@ -459,6 +558,8 @@ static int cmd_verify(opts_t *o)
             count(tenants, field_str(v, "tenant"));
             if (o->show > 0 && (long)seen.n <= o->show)
                 show_result(v);
+            if (dump)
+                dump_result(dump, v, m);
             int64_t t = field_long(v, "processed_at_ms");
             first_ms = t < first_ms ? t : first_ms;
             last_ms = t > last_ms ? t : last_ms;
@@ -471,6 +572,8 @@ static int cmd_verify(opts_t *o)
         }
         rd_kafka_message_destroy(m);
     }
+    if (dump)
+        fclose(dump);
     if (seen.n)
         qsort(seen.ids, seen.n, sizeof(char *), cmp_str);
     long unique = 0, dups = 0;
@@ -605,10 +708,11 @@ static void usage(void)
             "           [--framing raw|confluent] [--registry URL] [--writer-schema FILE]\n"
             "           [--malformed FRACTION | --malformed-count M] [--oversize-bytes N]\n"
             "           [--sessions S]\n"
-            "           [--tenants T] [--moral-given FRACTION] [--seed N]\n"
+            "           [--tenants T] [--moral-given FRACTION] [--seed N] [--from FILE.jsonl]\n"
             "       govstream-load verify -b BOOTSTRAP --run-id ID --results TOPIC\n"
             "           --deadletter TOPIC [--framing raw|confluent] [--expect-results N]\n"
             "           [--expect-deadletters N] [--timeout SECONDS] [--show N]\n"
+            "           [--dump FILE.jsonl]\n"
             "       govstream-load rate -b BOOTSTRAP -t TOPIC --expect-results N [--timeout S]\n"
             "       govstream-load topics -b BOOTSTRAP --create T1,T2 [--partitions P]\n"
             "           [--replication R]\n");
@@ -638,20 +742,34 @@ int main(int argc, char **argv)
                 .timeout_s = 60,
                 .expect_results = -1,
                 .expect_deadletters = -1};
-    static const struct option lo[] = {
-        {"bootstrap", 1, 0, 'b'},       {"topic", 1, 0, 't'},
-        {"count", 1, 0, 'n'},           {"rate", 1, 0, 'r'},
-        {"run-id", 1, 0, 'i'},          {"framing", 1, 0, 'f'},
-        {"registry", 1, 0, 'R'},        {"writer-schema", 1, 0, 'w'},
-        {"malformed", 1, 0, 'm'},       {"oversize-bytes", 1, 0, 'O'},
-        {"malformed-count", 1, 0, 'C'}, {"show", 1, 0, 'H'},
-        {"sessions", 1, 0, 's'},        {"tenants", 1, 0, 'T'},
-        {"moral-given", 1, 0, 'M'},     {"seed", 1, 0, 'S'},
-        {"results", 1, 0, 'x'},         {"deadletter", 1, 0, 'd'},
-        {"expect-results", 1, 0, 'E'},  {"expect-deadletters", 1, 0, 'D'},
-        {"timeout", 1, 0, 'W'},         {"create", 1, 0, 'c'},
-        {"partitions", 1, 0, 'p'},      {"replication", 1, 0, 'P'},
-        {"quiet", 0, 0, 'q'},           {0, 0, 0, 0}};
+    static const struct option lo[] = {{"bootstrap", 1, 0, 'b'},
+                                       {"topic", 1, 0, 't'},
+                                       {"count", 1, 0, 'n'},
+                                       {"rate", 1, 0, 'r'},
+                                       {"run-id", 1, 0, 'i'},
+                                       {"framing", 1, 0, 'f'},
+                                       {"registry", 1, 0, 'R'},
+                                       {"writer-schema", 1, 0, 'w'},
+                                       {"malformed", 1, 0, 'm'},
+                                       {"oversize-bytes", 1, 0, 'O'},
+                                       {"malformed-count", 1, 0, 'C'},
+                                       {"show", 1, 0, 'H'},
+                                       {"from", 1, 0, 'F'},
+                                       {"dump", 1, 0, 'U'},
+                                       {"sessions", 1, 0, 's'},
+                                       {"tenants", 1, 0, 'T'},
+                                       {"moral-given", 1, 0, 'M'},
+                                       {"seed", 1, 0, 'S'},
+                                       {"results", 1, 0, 'x'},
+                                       {"deadletter", 1, 0, 'd'},
+                                       {"expect-results", 1, 0, 'E'},
+                                       {"expect-deadletters", 1, 0, 'D'},
+                                       {"timeout", 1, 0, 'W'},
+                                       {"create", 1, 0, 'c'},
+                                       {"partitions", 1, 0, 'p'},
+                                       {"replication", 1, 0, 'P'},
+                                       {"quiet", 0, 0, 'q'},
+                                       {0, 0, 0, 0}};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "b:t:n:r:i:f:q", lo, NULL)) != -1) {
@@ -691,6 +809,12 @@ int main(int argc, char **argv)
             break;
         case 'H':
             o.show = atol(optarg);
+            break;
+        case 'F':
+            o.from = optarg;
+            break;
+        case 'U':
+            o.dump = optarg;
             break;
         case 's':
             o.sessions = atol(optarg) > 0 ? atol(optarg) : 1;

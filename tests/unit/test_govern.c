@@ -78,7 +78,7 @@ static void ref_moral_adapt(ref_moral_t *m, int accepted)
 {
     m->ema = 0.1 * (accepted ? 1.0 : 0.0) + 0.9 * m->ema;
     double err = m->ema - 0.5;
-    int t = m->t20 + (err > 0.05) - (err < -0.05);
+    int t = m->t20 + (err > 0.05 + 1e-9) - (err < -0.05 - 1e-9); /* exact dead band */
     m->t20 = t < 6 ? 6 : t > 18 ? 18 : t;
 }
 
@@ -137,24 +137,30 @@ static void test_moral_adapt_rule(void **state)
     gs_moral_init(&m);
     double ema = 0.5;
 
-    /* accept: ema 0.55; in doubles 0.55 - 0.5 = 0.05000000000000004 > 0.05,
-     * so (as in the double-based reference) the first acceptance moves up */
+    /* accept: ema 0.55, an error of exactly 0.05 (0.05000000000000004 in
+     * doubles, which moved the double-based reference): no change */
+    gs_moral_adapt(&m, 1);
+    ema = 0.1 * 1.0 + 0.9 * ema;
+    assert_dbl_eq(m.ema, ema);
+    assert_dbl_eq(gs_moral_threshold(&m), 0.50);
+
+    /* accept again: ema 0.595, err 0.095 -> up */
     gs_moral_adapt(&m, 1);
     ema = 0.1 * 1.0 + 0.9 * ema;
     assert_dbl_eq(m.ema, ema);
     assert_dbl_eq(gs_moral_threshold(&m), 0.55);
 
-    /* reject: ema 0.495, |err| < 0.05 -> unchanged */
+    /* reject: ema 0.5355, err 0.0355 -> unchanged */
     gs_moral_adapt(&m, 0);
     ema = 0.9 * ema;
     assert_dbl_eq(m.ema, ema);
     assert_dbl_eq(gs_moral_threshold(&m), 0.55);
 
-    /* reject: ema 0.4455, err -0.0545 -> down */
+    /* reject: ema 0.48195, |err| < 0.05 -> unchanged; then 0.433755 -> down */
     gs_moral_adapt(&m, 0);
-    ema = 0.9 * ema;
-    assert_dbl_eq(m.ema, ema);
-    assert_dbl_eq(gs_moral_threshold(&m), 0.5);
+    assert_dbl_eq(gs_moral_threshold(&m), 0.55);
+    gs_moral_adapt(&m, 0);
+    assert_dbl_eq(gs_moral_threshold(&m), 0.50);
 
     /* keep rejecting: down one step per request to the floor, then stay */
     double expect[] = {0.45, 0.40, 0.35, 0.30, 0.30, 0.30};
@@ -188,8 +194,8 @@ static void test_moral_threshold_no_drift(void **state)
         gs_moral_adapt(&m, 1);
         ups++;
     }
-    /* six +0.05 steps (seven if the first acceptance does not move it) */
-    assert_true(ups == 6 || ups == 7);
+    /* six +0.05 steps; the first acceptance (error exactly 0.05) moves nothing */
+    assert_int_equal(ups, 7);
     assert_dbl_eq(gs_moral_threshold(&m), 0.8);
     assert_int_equal(gs_moral_evaluate(&m, 0.8), 1);
     assert_int_equal(gs_moral_evaluate(&m, nextafter(0.8, 0.0)), 0);
@@ -309,8 +315,9 @@ static void test_moral_sustained_attack(void **state)
     assert_dbl_eq(gs_moral_threshold(&m), 0.30);
 }
 
-/* Everything accepted (v exactly at the threshold): the threshold climbs
- * one step per request to 0.90 and stays there. */
+/* Everything accepted (v exactly at the threshold): after the first
+ * acceptance (error exactly 0.05: no move) the threshold climbs one step
+ * per request to 0.90 and stays there. */
 static void test_moral_all_accept(void **state)
 {
     (void)state;
@@ -320,7 +327,7 @@ static void test_moral_all_accept(void **state)
         double t = gs_moral_threshold(&m);
         assert_int_equal(gs_moral_evaluate(&m, t), 1);
         gs_moral_adapt(&m, 1);
-        double want = i < 8 ? (11 + i) / 20.0 : 0.90;
+        double want = i == 0 ? 0.50 : i < 8 ? (10 + i) / 20.0 : 0.90;
         if (gs_moral_threshold(&m) != want)
             fail_msg("request %d: threshold %.17g, want %.17g", i, gs_moral_threshold(&m), want);
     }
@@ -407,7 +414,7 @@ typedef struct fixture {
 static gs_govern_t *new_govern(fixture_t *f, uint32_t wake, uint32_t sleep, int policy,
                                int sleep_max, size_t max_scopes)
 {
-    gs_govern_conf_t gc = {wake, sleep, policy, sleep_max, max_scopes};
+    gs_govern_conf_t gc = {wake, sleep, policy, sleep_max, max_scopes, 16, 64u << 20, 0};
     char err[512] = "";
     if (!f->lx)
         f->lx = load_default_lexicon();
@@ -649,7 +656,7 @@ static gs_verdict_t decide(gs_govern_t *g, const char *key, double v)
     gs_verdict_t out;
     char err[256] = "";
     memset(&out, 0xA5, sizeof(out));
-    gs_err_t rc = gs_govern_decide(g, S(key), 1, v, NULL, 0, &out, err, sizeof(err));
+    gs_err_t rc = gs_govern_one(g, S(key), 1, v, NULL, 0, 0, &out, err, sizeof(err));
     if (rc)
         fail_msg("decide(%s, %.17g): %s", key, v, err);
     return out;
@@ -659,7 +666,7 @@ static void test_govern_new_args(void **state)
 {
     fixture_t *f = *state;
     f->lx = load_default_lexicon();
-    gs_govern_conf_t gc = {8, 3, GS_SLEEP_DEGRADE, 16, 0};
+    gs_govern_conf_t gc = {8, 3, GS_SLEEP_DEGRADE, 16, 0, 16, 64u << 20, 0};
     gs_govern_t *g = NULL;
     char err[256] = "";
     assert_int_equal(gs_govern_new(&gc, f->lx, &g, err, sizeof(err)), GS_ERR_INVALID_ARG);
@@ -670,8 +677,9 @@ static void test_govern_new_args(void **state)
     /* conf_from copies the governance section of the configuration */
     gs_config_t *cfg = NULL;
     const char *ov[] = {"governance.wake_steps=5", "governance.sleep_policy=reject",
-                        "governance.sleep_max_tokens=7", "governance.max_scopes=42"};
-    if (gs_config_load(NULL, ov, 4, &cfg, err, sizeof(err)))
+                        "governance.sleep_max_tokens=7", "governance.max_scopes=42",
+                        "batch.max=16"};
+    if (gs_config_load(NULL, ov, 5, &cfg, err, sizeof(err)))
         fail_msg("config: %s", err);
     gs_govern_conf_from(&gc, cfg);
     assert_int_equal(gc.wake_steps, 5);
@@ -773,6 +781,8 @@ static void test_govern_threshold_before_adapt(void **state)
     gs_govern_t *g = new_govern(f, 8, 3, GS_SLEEP_DEGRADE, 16, 16);
     gs_verdict_t v = decide(g, "t", 1.0);
     assert_dbl_eq(v.moral_threshold, 0.5);
+    v = decide(g, "t", 1.0); /* the first acceptance moved nothing (error exactly 0.05) */
+    assert_dbl_eq(v.moral_threshold, 0.5);
     v = decide(g, "t", 1.0);
     assert_dbl_eq(v.moral_threshold, 0.55);
     /* 0.6 now: 0.59 is judged against 0.6 and rejected */
@@ -792,24 +802,24 @@ static void test_govern_computed_value(void **state)
     char err[256] = "";
     gs_str_t help[] = {S("please help me"), S("with respect")};
     /* the value argument is ignored (even NaN) when has_value is 0 */
-    assert_int_equal(gs_govern_decide(g, S("x"), 0, NAN, help, 2, &out, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_govern_one(g, S("x"), 0, NAN, help, 2, 0, &out, err, sizeof(err)), GS_OK);
     assert_near(out.moral_value, 0.9);
     assert_int_equal(out.accepted, 1);
 
     gs_str_t kill2[] = {S("kill"), S("KILL!")};
-    assert_int_equal(gs_govern_decide(g, S("y"), 0, 0.0, kill2, 2, &out, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_govern_one(g, S("y"), 0, 0.0, kill2, 2, 0, &out, err, sizeof(err)), GS_OK);
     assert_near(out.moral_value, 0.5);
     assert_dbl_eq(out.moral_threshold, 0.5);
     assert_int_equal(out.accepted, 1); /* 0.5 >= 0.5 */
 
     gs_str_t kill3 = S("kill kill kill");
-    assert_int_equal(gs_govern_decide(g, S("z"), 0, 1.0, &kill3, 1, &out, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_govern_one(g, S("z"), 0, 1.0, &kill3, 1, 0, &out, err, sizeof(err)), GS_OK);
     assert_near(out.moral_value, 0.35);
     assert_int_equal(out.accepted, 0);
     assert_string_equal(out.note, "morally rejected");
 
     /* no texts at all: the base score */
-    assert_int_equal(gs_govern_decide(g, S("w"), 0, 0.0, NULL, 0, &out, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_govern_one(g, S("w"), 0, 0.0, NULL, 0, 0, &out, err, sizeof(err)), GS_OK);
     assert_near(out.moral_value, 0.8);
 }
 
@@ -819,7 +829,7 @@ static void test_govern_computed_value_at_threshold(void **state)
 {
     fixture_t *f = *state;
     gs_govern_t *g = new_govern(f, 1000, 1, GS_SLEEP_DEGRADE, 16, 16);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++) /* 0.50 (first acceptance: no move), then 6 steps up */
         decide(g, "s", 1.0);
     /* 20 harm and 60 care words: 0.8 - 3.0 + 3.0 = 0.8 */
     static char text[1024];
@@ -829,7 +839,7 @@ static void test_govern_computed_value_at_threshold(void **state)
     gs_str_t t = {text, len};
     gs_verdict_t out;
     char err[256] = "";
-    assert_int_equal(gs_govern_decide(g, S("s"), 0, 0.0, &t, 1, &out, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_govern_one(g, S("s"), 0, 0.0, &t, 1, 0, &out, err, sizeof(err)), GS_OK);
     assert_dbl_eq(out.moral_threshold, 0.8);
     if (!out.accepted)
         fail_msg("scored %.17g (exactly 0.8 by SPEC 3.2) rejected at threshold 0.8 (%s)",
@@ -846,7 +856,7 @@ static void test_govern_invalid(void **state)
     char err[256];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        gs_err_t rc = gs_govern_decide(g, S("k"), 1, bad[i], NULL, 0, &out, err, sizeof(err));
+        gs_err_t rc = gs_govern_one(g, S("k"), 1, bad[i], NULL, 0, 0, &out, err, sizeof(err));
         if (rc != GS_ERR_VALIDATION)
             fail_msg("value %.17g: %s, want VALIDATION", bad[i], gs_err_name(rc));
         assert_contains(err, "moral value");
@@ -855,15 +865,15 @@ static void test_govern_invalid(void **state)
     char key[130];
     memset(key, 'k', sizeof(key));
     assert_int_equal(
-        gs_govern_decide(g, (gs_str_t){key, 0}, 1, 0.5, NULL, 0, &out, err, sizeof(err)),
+        gs_govern_one(g, (gs_str_t){key, 0}, 1, 0.5, NULL, 0, 0, &out, err, sizeof(err)),
         GS_ERR_VALIDATION);
     assert_int_equal(
-        gs_govern_decide(g, (gs_str_t){key, 129}, 1, 0.5, NULL, 0, &out, err, sizeof(err)),
+        gs_govern_one(g, (gs_str_t){key, 129}, 1, 0.5, NULL, 0, 0, &out, err, sizeof(err)),
         GS_ERR_VALIDATION);
     /* invalid requests are not governed: no scope was created or stepped */
     assert_int_equal(gs_govern_stats(g).created, 0);
     assert_int_equal(
-        gs_govern_decide(g, (gs_str_t){key, 128}, 1, 0.5, NULL, 0, &out, err, sizeof(err)), GS_OK);
+        gs_govern_one(g, (gs_str_t){key, 128}, 1, 0.5, NULL, 0, 0, &out, err, sizeof(err)), GS_OK);
     assert_int_equal(out.step, 1);
     /* 0.0 and 1.0 themselves are valid */
     assert_int_equal(decide(g, "k", 0.0).step, 1);
@@ -1018,7 +1028,7 @@ static void test_govern_model(void **state)
             gs_verdict_t out;
             char err[256] = "";
             gs_str_t t = S(text);
-            gs_err_t rc = gs_govern_decide(g, S(key), has, v, &t, 1, &out, err, sizeof(err));
+            gs_err_t rc = gs_govern_one(g, S(key), has, v, &t, 1, 0, &out, err, sizeof(err));
             if (rc || out.accepted != want_acc || strcmp(out.note, want_note) ||
                 out.phase != want_ph || out.step != s->steps || out.moral_threshold != want_t ||
                 !(fabs(out.moral_value - want_v) < 1e-9) || out.max_tokens_cap != want_cap)

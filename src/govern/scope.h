@@ -1,0 +1,75 @@
+/* Scope state and the governor, shared by scope.c and snapshot.c (private
+ * to src/govern). */
+#ifndef GS_GOVERN_SCOPE_H
+#define GS_GOVERN_SCOPE_H
+
+#include "govstream/govern.h"
+
+#define SCOPE_KEY_MAX 128
+
+typedef struct scope {
+    char key[SCOPE_KEY_MAX];
+    uint8_t key_len;
+    gs_moral_t moral;
+    gs_rhythm_t rhythm;
+    uint64_t accepted, rejected;
+    gs_pelm_t *pelm;
+    gs_synaptic_t syn; /* l1 == NULL until the first memory write */
+    /* Consolidation buffer: memory writes since the last consolidation,
+     * at most wake + sleep steps of them (one per governed request). */
+    float *buf;      /* buf_cap x GS_EMBED_DIM, NULL until first used */
+    float *buf_conf; /* buf_cap */
+    uint32_t buf_n, buf_cap;
+    int64_t last_used_us;
+    uint64_t pin;    /* epoch of the batch using it: not evictable */
+    size_t bytes;    /* dynamic bytes of this scope (PELM, synaptic, buffer) */
+    uint32_t *dirty; /* memory pass: slots changed since the scores */
+    size_t n_dirty, cap_dirty;
+    struct scope *lru_prev, *lru_next; /* most recent at head */
+    struct scope *hnext;               /* hash chain; free list when unused */
+    int used;
+} scope_t;
+
+struct gs_govern {
+    gs_govern_conf_t conf;
+    const gs_lexicon_t *lexicon;
+    scope_t *pool; /* max_scopes slots, allocated once */
+    scope_t **buckets;
+    size_t n_buckets, count;
+    scope_t *lru_head, *lru_tail, *free_list;
+    size_t fixed_bytes, dyn_bytes;
+    uint64_t epoch, created, evicted, memory_refused;
+    int64_t next_idle_check_us;
+    /* memory-pass scratch, grown to the largest batch */
+    float *emb;      /* n x GS_EMBED_DIM query embeddings */
+    float *qnorm;    /* n */
+    size_t *row_off; /* n: offset of the request's score row, SIZE_MAX if none */
+    size_t *row_size;
+    size_t scratch_n;
+    float *arena; /* score rows of the pass */
+    size_t arena_len, arena_cap;
+    float *qblock; /* CHUNK x GS_EMBED_DIM contiguous queries for SGEMM */
+};
+
+/* Finds or creates the scope, pinning it for the current batch. NULL when
+ * every scope in memory is pinned (or out of memory). */
+scope_t *gs_scope_get(gs_govern_t *g, gs_str_t key);
+/* Removes the scope and frees its memory. */
+void gs_scope_evict(gs_govern_t *g, scope_t *s);
+/* Bytes of the synaptic memory and a consolidation buffer of buf_cap. */
+size_t gs_scope_extras_bytes(uint32_t buf_cap);
+/* Replaces the scope's memory with the given parts (taking ownership; syn
+ * and buf may be empty) and accounts for the difference. */
+void gs_scope_install(gs_govern_t *g, scope_t *s, gs_pelm_t *pelm, gs_synaptic_t syn, float *buf,
+                      float *buf_conf, uint32_t buf_cap);
+/* Allocates the synaptic memory and consolidation buffer (one entry per
+ * step of the scope's rhythm) if absent, counting them in the budget.
+ * GS_ERR_NOMEM when they cannot be had. */
+gs_err_t gs_scope_ensure_memory(gs_govern_t *g, scope_t *s);
+/* Makes room in the memory budget for `bytes` more (evicting idle scopes
+ * in LRU order, never s itself or pinned ones); 0 when it fits. */
+int gs_scope_budget(gs_govern_t *g, const scope_t *s, size_t bytes);
+/* Re-reads the scope's PELM footprint into the byte accounts. */
+void gs_scope_account_pelm(gs_govern_t *g, scope_t *s, size_t before);
+
+#endif

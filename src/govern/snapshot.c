@@ -1,0 +1,339 @@
+/* Scope snapshots (SPEC 3.6): one scope's whole state as a versioned,
+ * little-endian record ending in a CRC32C of all the bytes before it.
+ *
+ *   "GSSN" u16 version u16 0  u32 dim  u32 key_len key
+ *   moral   i32 threshold_x20  f64 ema
+ *   rhythm  u32 wake u32 sleep u32 pos u64 steps
+ *   counts  u64 accepted u64 rejected
+ *   synapse u8 present [3 x dim f32: L1 L2 L3]
+ *   buffer  u32 cap u32 n  n x (f32 conf, dim f32)
+ *   pelm    u32 capacity u32 size u32 head  size x (f32 phase, f32 conf,
+ *           f32 norm, dim f32)
+ *   u32 crc32c
+ * Floats are stored as their IEEE-754 bits, so a round trip is exact. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "scope.h"
+
+static const char magic[4] = {'G', 'S', 'S', 'N'};
+
+typedef struct writer {
+    uint8_t *p;
+    size_t len;
+} writer_t;
+
+static void put(writer_t *w, const void *v, size_t n)
+{
+    memcpy(w->p + w->len, v, n);
+    w->len += n;
+}
+
+/* x86-64 and aarch64 Linux are little-endian; the format is too. */
+static void put_u8(writer_t *w, uint8_t v)
+{
+    put(w, &v, 1);
+}
+static void put_u16(writer_t *w, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    put(w, b, 2);
+}
+static void put_u32(writer_t *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    put(w, b, 4);
+}
+static void put_u64(writer_t *w, uint64_t v)
+{
+    put_u32(w, (uint32_t)v);
+    put_u32(w, (uint32_t)(v >> 32));
+}
+static void put_f32(writer_t *w, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    put_u32(w, u);
+}
+static void put_f32s(writer_t *w, const float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        put_f32(w, f[i]);
+}
+
+gs_err_t gs_govern_snapshot(const gs_govern_t *g, gs_str_t key, uint8_t **out, size_t *out_len,
+                            char *errstr, size_t n)
+{
+    const scope_t *s = NULL; /* a scan of the table: snapshots do not touch the LRU order */
+    size_t len = key.len;
+    for (size_t i = 0; len <= SCOPE_KEY_MAX && i < g->conf.max_scopes && !s; i++)
+        if (g->pool[i].used && g->pool[i].key_len == len && !memcmp(g->pool[i].key, key.p, len))
+            s = &g->pool[i];
+    if (!s)
+        return gs_fail(errstr, n, GS_ERR_NOT_FOUND, "no scope \"%.*s\"",
+                       (int)(len < SCOPE_KEY_MAX ? len : SCOPE_KEY_MAX), key.p);
+    const size_t dim = GS_EMBED_DIM, size = gs_pelm_size(s->pelm);
+    size_t total = 4 + 2 + 2 + 4 + 4 + s->key_len + 4 + 8 + 4 + 4 + 4 + 8 + 8 + 8 + 1 +
+                   (s->syn.l1 ? 3 * dim * 4 : 0) + 4 + 4 + s->buf_n * (1 + dim) * 4 + 4 + 4 + 4 +
+                   size * (3 + dim) * 4 + 4;
+    writer_t w = {malloc(total), 0};
+    if (!w.p)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for a %zu-byte snapshot", total);
+    put(&w, magic, 4);
+    put_u16(&w, GS_SNAPSHOT_VERSION);
+    put_u16(&w, 0);
+    put_u32(&w, (uint32_t)dim);
+    put_u32(&w, s->key_len);
+    put(&w, s->key, s->key_len);
+    put_u32(&w, (uint32_t)s->moral.t20);
+    uint64_t ema;
+    memcpy(&ema, &s->moral.ema, 8);
+    put_u64(&w, ema);
+    put_u32(&w, s->rhythm.wake_steps);
+    put_u32(&w, s->rhythm.sleep_steps);
+    put_u32(&w, s->rhythm.pos);
+    put_u64(&w, s->rhythm.steps);
+    put_u64(&w, s->accepted);
+    put_u64(&w, s->rejected);
+    put_u8(&w, s->syn.l1 != NULL);
+    if (s->syn.l1)
+        put_f32s(&w, s->syn.l1, 3 * dim); /* l1, l2, l3 are one allocation */
+    put_u32(&w, s->buf_cap);
+    put_u32(&w, s->buf_n);
+    for (uint32_t b = 0; b < s->buf_n; b++) {
+        put_f32(&w, s->buf_conf[b]);
+        put_f32s(&w, s->buf + (size_t)b * dim, dim);
+    }
+    put_u32(&w, (uint32_t)gs_pelm_capacity(s->pelm));
+    put_u32(&w, (uint32_t)size);
+    put_u32(&w, gs_pelm_head(s->pelm));
+    for (uint32_t slot = 0; slot < size; slot++) {
+        put_f32(&w, gs_pelm_phase(s->pelm, slot));
+        put_f32(&w, gs_pelm_confidence(s->pelm, slot));
+        put_f32(&w, gs_pelm_norm(s->pelm, slot));
+        put_f32s(&w, gs_pelm_vector(s->pelm, slot), dim);
+    }
+    put_u32(&w, gs_crc32c(0, w.p, w.len));
+    *out = w.p;
+    *out_len = w.len;
+    return GS_OK;
+}
+
+/* ---- restore ------------------------------------------------------------ */
+
+typedef struct reader {
+    const uint8_t *p;
+    size_t len, off;
+    int short_read;
+} reader_t;
+
+static const uint8_t *take(reader_t *r, size_t n)
+{
+    if (r->short_read || n > r->len - r->off) {
+        r->short_read = 1;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+static uint32_t get_u32(reader_t *r)
+{
+    const uint8_t *b = take(r, 4);
+    return b ? (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24
+             : 0;
+}
+static uint64_t get_u64(reader_t *r)
+{
+    uint64_t lo = get_u32(r);
+    return lo | (uint64_t)get_u32(r) << 32;
+}
+static uint16_t get_u16(reader_t *r)
+{
+    const uint8_t *b = take(r, 2);
+    return b ? (uint16_t)(b[0] | b[1] << 8) : 0;
+}
+static float get_f32(reader_t *r)
+{
+    uint32_t u = get_u32(r);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static void get_f32s(reader_t *r, float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        f[i] = get_f32(r);
+}
+
+/* Everything the snapshot holds, decoded before the live scope is touched,
+ * so that a bad snapshot leaves the scope as it was. */
+typedef struct decoded {
+    gs_str_t key;
+    int32_t t20;
+    double ema;
+    uint32_t wake, sleep, pos;
+    uint64_t steps, accepted, rejected;
+    float *syn; /* 3 x dim, or NULL */
+    uint32_t buf_cap, buf_n;
+    float *buf, *buf_conf;
+    uint32_t capacity, size, head;
+    float *vec, *phase, *conf, *norm;
+} decoded_t;
+
+static void decoded_free(decoded_t *d)
+{
+    free(d->syn);
+    free(d->buf);
+    free(d->buf_conf);
+    free(d->vec);
+    free(d->phase);
+    free(d->conf);
+    free(d->norm);
+}
+
+static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, decoded_t *d,
+                       char *errstr, size_t n)
+{
+    const size_t dim = GS_EMBED_DIM;
+    if (len < 12 || memcmp(data, magic, 4) != 0)
+        return gs_fail(errstr, n, GS_ERR_DECODE, "not a govstream scope snapshot");
+    uint32_t crc = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 |
+                   (uint32_t)data[len - 2] << 16 | (uint32_t)data[len - 1] << 24;
+    if (gs_crc32c(0, data, len - 4) != crc)
+        return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot CRC32C mismatch (corrupted)");
+    reader_t r = {data, len - 4, 4, 0};
+    uint16_t version = get_u16(&r);
+    get_u16(&r);
+    if (version != GS_SNAPSHOT_VERSION)
+        return gs_fail(errstr, n, GS_ERR_SCHEMA, "snapshot version %u, this build reads %u",
+                       version, GS_SNAPSHOT_VERSION);
+    uint32_t sdim = get_u32(&r);
+    if (sdim != dim)
+        return gs_fail(errstr, n, GS_ERR_SCHEMA, "snapshot vectors have %u dims, not %zu", sdim,
+                       dim);
+    uint32_t key_len = get_u32(&r);
+    const uint8_t *key = key_len && key_len <= SCOPE_KEY_MAX ? take(&r, key_len) : NULL;
+    if (!key)
+        return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot scope key of %u bytes", key_len);
+    d->key = (gs_str_t){(const char *)key, key_len};
+    d->t20 = (int32_t)get_u32(&r);
+    uint64_t ema = get_u64(&r);
+    memcpy(&d->ema, &ema, 8);
+    d->wake = get_u32(&r);
+    d->sleep = get_u32(&r);
+    d->pos = get_u32(&r);
+    d->steps = get_u64(&r);
+    d->accepted = get_u64(&r);
+    d->rejected = get_u64(&r);
+    const uint8_t *has_syn = take(&r, 1);
+    if (has_syn && *has_syn) {
+        if (!(d->syn = malloc(3 * dim * sizeof(float))))
+            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+        get_f32s(&r, d->syn, 3 * dim);
+    }
+    d->buf_cap = get_u32(&r);
+    d->buf_n = get_u32(&r);
+    if (d->buf_n > d->buf_cap || d->buf_cap > d->wake + d->sleep ||
+        (size_t)d->buf_n * (dim + 1) * 4 > r.len - r.off)
+        return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot buffer of %u/%u entries", d->buf_n,
+                       d->buf_cap);
+    if (d->buf_cap) {
+        d->buf = malloc((size_t)d->buf_cap * dim * sizeof(float));
+        d->buf_conf = malloc(d->buf_cap * sizeof(float));
+        if (!d->buf || !d->buf_conf)
+            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t b = 0; b < d->buf_n; b++) {
+        d->buf_conf[b] = get_f32(&r);
+        get_f32s(&r, d->buf + (size_t)b * dim, dim);
+    }
+    d->capacity = get_u32(&r);
+    d->size = get_u32(&r);
+    d->head = get_u32(&r);
+    if (d->capacity != g->conf.memory_capacity)
+        return gs_fail(errstr, n, GS_ERR_SCHEMA,
+                       "snapshot memory capacity %u, configured governance.memory_capacity %zu",
+                       d->capacity, g->conf.memory_capacity);
+    if (d->size > d->capacity || (size_t)d->size * (dim + 3) * 4 > r.len - r.off)
+        return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot memory of %u vectors", d->size);
+    d->vec = malloc(((size_t)d->size * dim + 1) * sizeof(float));
+    d->phase = malloc(((size_t)d->size + 1) * sizeof(float));
+    d->conf = malloc(((size_t)d->size + 1) * sizeof(float));
+    d->norm = malloc(((size_t)d->size + 1) * sizeof(float));
+    if (!d->vec || !d->phase || !d->conf || !d->norm)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    for (uint32_t s = 0; s < d->size; s++) {
+        d->phase[s] = get_f32(&r);
+        d->conf[s] = get_f32(&r);
+        d->norm[s] = get_f32(&r);
+        get_f32s(&r, d->vec + (size_t)s * dim, dim);
+    }
+    if (r.short_read || r.off != r.len)
+        return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot length does not match its content");
+    if (d->t20 < GS_MORAL_T20_MIN || d->t20 > GS_MORAL_T20_MAX || !(d->ema >= 0 && d->ema <= 1) ||
+        !d->wake || !d->sleep || d->pos >= d->wake + d->sleep)
+        return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot governance state out of range");
+    return GS_OK;
+}
+
+/* Builds the scope's new memory completely before touching the live scope,
+ * so that a failed restore leaves an existing scope exactly as it was. */
+gs_err_t gs_govern_restore(gs_govern_t *g, const void *data, size_t len, char *errstr, size_t n)
+{
+    decoded_t d = {0};
+    gs_pelm_t *pelm = NULL;
+    gs_synaptic_t syn = {0};
+    float *buf = NULL, *buf_conf = NULL;
+    uint32_t buf_cap = 0;
+    gs_err_t err = decode(g, data, len, &d, errstr, n);
+    if (!err && gs_pelm_new(GS_EMBED_DIM, g->conf.memory_capacity, &pelm, errstr, n))
+        err = GS_ERR_NOMEM;
+    if (!err)
+        err = gs_pelm_restore(pelm, d.size, d.head, d.vec, d.phase, d.conf, d.norm, errstr, n);
+    if (!err && (d.syn || d.buf_n)) {
+        buf_cap = d.wake + d.sleep; /* the scope keeps the snapshot's rhythm */
+        buf = malloc((size_t)buf_cap * GS_EMBED_DIM * sizeof(float));
+        buf_conf = malloc(buf_cap * sizeof(float));
+        if (!buf || !buf_conf || gs_synaptic_init(&syn, GS_EMBED_DIM))
+            err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+        if (!err && d.syn)
+            memcpy(syn.l1, d.syn, 3 * GS_EMBED_DIM * sizeof(float));
+        if (!err && d.buf_n) {
+            memcpy(buf, d.buf, (size_t)d.buf_n * GS_EMBED_DIM * sizeof(float));
+            memcpy(buf_conf, d.buf_conf, d.buf_n * sizeof(float));
+        }
+    }
+    scope_t *s = NULL;
+    uint64_t created = g->created;
+    if (!err && !(s = gs_scope_get(g, d.key))) {
+        err = GS_ERR_NOMEM;
+        gs_fail(errstr, n, err, "no room for the scope in the scope table");
+    }
+    if (!err && s) {
+        size_t need = gs_pelm_bytes(pelm) + (syn.l1 ? gs_scope_extras_bytes(buf_cap) : 0);
+        if (need > s->bytes && gs_scope_budget(g, s, need - s->bytes))
+            err = gs_fail(errstr, n, GS_ERR_NOMEM,
+                          "%zu bytes for the scope do not fit governance.max_memory_mb", need);
+        if (err && g->created != created)
+            gs_scope_evict(g, s); /* created for this restore only */
+    }
+    if (!err) {
+        gs_scope_install(g, s, pelm, syn, buf, buf_conf, buf_cap);
+        pelm = NULL;
+        syn = (gs_synaptic_t){0};
+        buf = buf_conf = NULL;
+        s->buf_n = d.buf_n;
+        s->moral.t20 = d.t20;
+        s->moral.ema = d.ema;
+        s->rhythm = (gs_rhythm_t){d.wake, d.sleep, d.pos, d.steps};
+        s->accepted = d.accepted;
+        s->rejected = d.rejected;
+    }
+    gs_pelm_destroy(pelm);
+    gs_synaptic_free(&syn);
+    free(buf);
+    free(buf_conf);
+    decoded_free(&d);
+    return err;
+}
