@@ -1,12 +1,12 @@
 /* Text embedding (SPEC 3.4): signed feature hashing of lower-cased word
- * unigrams and bigrams (words as in words.h) into GS_EMBED_DIM floats,
+ * unigrams and bigrams (words as in text.h) into GS_EMBED_DIM floats,
  * then L2 normalisation. Deterministic across machines: FNV-1a 64 of the
  * bytes picks the dimension and the top bit the sign. */
 #include <math.h>
 #include <string.h>
 
 #include "govstream/memory.h"
-#include "words.h"
+#include "govstream/text.h"
 
 #define FNV_OFFSET 14695981039346656037ull
 #define FNV_PRIME  1099511628211ull

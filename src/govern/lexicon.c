@@ -1,9 +1,9 @@
 /* Lexicon moral scorer (SPEC 3.2): whole-word, case-insensitive matches
- * against harm and care word lists, words as in words.h (so "killé" does not
+ * against harm and care word lists, words as in text.h (so "killé" does not
  * match "kill", but “kill” and kill—now do). The score is computed in
  * integer twentieths so that it is exact, as the moral threshold is. */
 #include "govstream/govern.h"
-#include "words.h"
+#include "govstream/text.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
-/* Word scanning shared by the lexicon scorer and the embedding (private to
- * src/govern). A word is a run of ASCII letters, digits and inner
+/* govstream - text scanning shared by the lexicon scorer, the embedding and
+ * the model tokenizer. A word is a run of ASCII letters, digits and inner
  * apostrophes and of non-ASCII characters; ASCII punctuation, white space
  * and Unicode punctuation (curly quotes, dashes, CJK and full-width
  * punctuation...) separate words. */
-#ifndef GS_GOVERN_WORDS_H
-#define GS_GOVERN_WORDS_H
+#ifndef GOVSTREAM_TEXT_H
+#define GOVSTREAM_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>
