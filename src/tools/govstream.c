@@ -3,6 +3,8 @@
  *   govstream run -c FILE [-o key=value]...
  *   govstream check-config FILE [-o key=value]... [--dump]
  *   govstream schema print NAME | schema list
+ *   govstream train dialogue --corpus FILE --out MODEL [options]
+ *   govstream model info|validate FILE
  *   govstream version
  */
 #include <pthread.h>
@@ -23,6 +25,7 @@
 #include "govstream/kafka.h"
 #include "govstream/log.h"
 #include "govstream/pipeline.h"
+#include "cmds.h"
 
 /* The one global: set by signal handlers, read by the poll loop. */
 static volatile sig_atomic_t gs_signals;
@@ -38,6 +41,8 @@ static void usage(FILE *fp)
                 "       govstream check-config FILE [-o key=value]... [--dump]\n"
                 "       govstream schema print NAME\n"
                 "       govstream schema list\n"
+                "       govstream train dialogue --corpus FILE --out MODEL [options]\n"
+                "       govstream model info|validate FILE\n"
                 "       govstream version\n");
 }
 
@@ -221,6 +226,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "schema"))
         return cmd_schema(argc, argv);
+    if (!strcmp(cmd, "train"))
+        return gs_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "model"))
+        return gs_cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;

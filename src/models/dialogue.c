@@ -1,0 +1,448 @@
+/* The dialogue model at inference time: a mapped model file, a reservoir
+ * whose arrays point into it, and a readout. A batch of windows is read
+ * together (one reservoir step for all) and read out together (one SGEMM
+ * for all), then each query takes its predictions or generates. */
+#include <cblas.h>
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "features.h"
+#include "govstream/model.h"
+
+struct gs_dmodel {
+    gs_modelfile_t *mf;
+    gs_vocab_t *vocab;
+    gs_reservoir_t res;
+    const float *w_out; /* V x D, row-major */
+    const float *code;  /* V x code_dims */
+    uint32_t V, D, units, code_dims;
+    float eps, inv_temp;
+    uint32_t context_tokens; /* the last tokens of a window that are read */
+    char name[64], version[32];
+    /* scratch, grown to the largest batch */
+    size_t cap;
+    float *xa, *xb;   /* units x B */
+    float *phi;       /* B x D */
+    float *logits;    /* B x V */
+    uint32_t *tokens; /* B */
+    uint32_t *last;   /* B: the token each sequence read last */
+    uint32_t **ids;
+    size_t *n_ids, *cap_ids;
+    uint32_t *gen;    /* B x 256 generated tokens */
+};
+
+static gs_err_t check_reservoir(const gs_reservoir_t *r, char *errstr, size_t n)
+{
+    /* The checksums catch damage, not a crafted file: indices are checked
+     * before they are used to address memory. */
+    if (r->row_ptr[0] != 0 || r->row_ptr[r->conf.units] != r->nnz)
+        return gs_fail(errstr, n, GS_ERR_DECODE, "reservoir: bad row pointers");
+    for (uint32_t i = 0; i < r->conf.units; i++)
+        if (r->row_ptr[i] > r->row_ptr[i + 1])
+            return gs_fail(errstr, n, GS_ERR_DECODE, "reservoir: row pointers not increasing");
+    for (uint32_t e = 0; e < r->nnz; e++)
+        if (r->col[e] >= r->conf.units)
+            return gs_fail(errstr, n, GS_ERR_DECODE, "reservoir: column index out of range");
+    for (size_t e = 0; e < (size_t)r->vocab * r->conf.input_nnz; e++)
+        if (r->in_row[e] >= r->conf.units)
+            return gs_fail(errstr, n, GS_ERR_DECODE, "reservoir: input row out of range");
+    return GS_OK;
+}
+
+static double num(json_t *o, const char *k, double def)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_t n)
+{
+    gs_dmodel_t *m = calloc(1, sizeof(*m));
+    if (!m)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    gs_err_t err = gs_modelfile_open(path, &m->mf, errstr, n);
+    json_t *meta = NULL;
+    if (!err && gs_modelfile_kind(m->mf) != GS_MODEL_KIND_DIALOGUE)
+        err = gs_fail(errstr, n, GS_ERR_SCHEMA, "%s: not a dialogue model (kind %u)", path,
+                      gs_modelfile_kind(m->mf));
+    if (!err && !(meta = json_loads(gs_modelfile_meta(m->mf), 0, NULL)))
+        err = gs_fail(errstr, n, GS_ERR_DECODE, "%s: metadata is not JSON", path);
+    json_t *rc = json_object_get(meta, "reservoir"), *ro = json_object_get(meta, "readout");
+    if (!err && (!json_is_object(rc) || !json_is_object(ro)))
+        err = gs_fail(errstr, n, GS_ERR_DECODE, "%s: metadata lacks reservoir or readout", path);
+    if (!err) {
+        gs_reservoir_conf_t c;
+        gs_reservoir_conf_default(&c);
+        c.units = (uint32_t)num(rc, "units", 0);
+        c.input_nnz = (uint32_t)num(rc, "input_nnz", 0);
+        c.density = (float)num(rc, "density", c.density);
+        c.radius = (float)num(rc, "radius", c.radius);
+        c.leak = (float)num(rc, "leak", c.leak);
+        c.amp = (float)num(rc, "amp", c.amp);
+        c.alpha = (float)num(rc, "alpha", c.alpha);
+        c.omega = (float)num(rc, "omega", c.omega);
+        m->res.conf = c;
+        m->units = c.units;
+        m->code_dims = (uint32_t)num(ro, "code_dims", 0);
+        m->D = c.units + 1 + m->code_dims;
+        m->eps = (float)num(ro, "eps", 0);
+        float temp = (float)num(ro, "temperature", 0);
+        m->inv_temp = temp > 0 ? 1.0f / temp : 0;
+        m->context_tokens = (uint32_t)num(meta, "context_tokens", 128);
+        const char *name = json_string_value(json_object_get(meta, "name"));
+        const char *version = json_string_value(json_object_get(meta, "version"));
+        snprintf(m->name, sizeof(m->name), "%s", name ? name : "dialogue");
+        snprintf(m->version, sizeof(m->version), "%s", version ? version : "0");
+        if (!c.units || !c.input_nnz || c.input_nnz > c.units || !(m->eps > 0) ||
+            !(m->inv_temp > 0) || !m->context_tokens)
+            err = gs_fail(errstr, n, GS_ERR_DECODE, "%s: implausible model parameters", path);
+    }
+    const gs_tensor_t *t;
+    if (!err && (t = gs_modelfile_get(m->mf, "vocab", GS_DT_BYTES, 0, errstr, n)))
+        err = gs_vocab_new(t->data, t->nbytes, &m->vocab, errstr, n);
+    else if (!err)
+        err = GS_ERR_DECODE;
+    if (!err) {
+        m->V = gs_vocab_size(m->vocab);
+        gs_reservoir_t *r = &m->res;
+        r->vocab = m->V;
+        const gs_tensor_t *rp = gs_modelfile_get(m->mf, "w_row_ptr", GS_DT_U32, m->units + 1, errstr, n);
+        const gs_tensor_t *col = rp ? gs_modelfile_get(m->mf, "w_col", GS_DT_U32, 0, errstr, n) : NULL;
+        const gs_tensor_t *val =
+            col ? gs_modelfile_get(m->mf, "w_val", GS_DT_F32, col->nbytes / 4, errstr, n) : NULL;
+        size_t in = (size_t)m->V * r->conf.input_nnz;
+        const gs_tensor_t *ir = val ? gs_modelfile_get(m->mf, "in_row", GS_DT_U32, in, errstr, n) : NULL;
+        const gs_tensor_t *iv = ir ? gs_modelfile_get(m->mf, "in_val", GS_DT_F32, in, errstr, n) : NULL;
+        const gs_tensor_t *b = iv ? gs_modelfile_get(m->mf, "bias", GS_DT_F32, m->units, errstr, n) : NULL;
+        const gs_tensor_t *wo =
+            b ? gs_modelfile_get(m->mf, "w_out", GS_DT_F32, (uint64_t)m->V * m->D, errstr, n) : NULL;
+        const gs_tensor_t *cd =
+            wo && m->code_dims ? gs_modelfile_get(m->mf, "code", GS_DT_F32,
+                                                  (uint64_t)m->V * m->code_dims, errstr, n)
+                               : wo;
+        if (!wo || !cd) {
+            err = GS_ERR_DECODE;
+        } else {
+            r->row_ptr = (uint32_t *)rp->data;
+            r->col = (uint32_t *)col->data;
+            r->val = (float *)val->data;
+            r->nnz = (uint32_t)(col->nbytes / 4);
+            r->in_row = (uint32_t *)ir->data;
+            r->in_val = (float *)iv->data;
+            r->bias = (float *)b->data;
+            r->owned = 0;
+            m->w_out = wo->data;
+            m->code = m->code_dims ? cd->data : NULL;
+            err = check_reservoir(r, errstr, n);
+        }
+    }
+    json_decref(meta);
+    if (err) {
+        gs_dmodel_destroy(m);
+        return err;
+    }
+    *out = m;
+    return GS_OK;
+}
+
+void gs_dmodel_destroy(gs_dmodel_t *m)
+{
+    if (!m)
+        return;
+    gs_vocab_destroy(m->vocab);
+    gs_modelfile_close(m->mf);
+    free(m->xa);
+    free(m->xb);
+    free(m->phi);
+    free(m->logits);
+    free(m->tokens);
+    free(m->last);
+    for (size_t i = 0; m->ids && i < m->cap; i++)
+        free(m->ids[i]);
+    free(m->ids);
+    free(m->n_ids);
+    free(m->cap_ids);
+    free(m->gen);
+    free(m);
+}
+
+const char *gs_dmodel_name(const gs_dmodel_t *m)
+{
+    return m->name;
+}
+
+const char *gs_dmodel_version(const gs_dmodel_t *m)
+{
+    return m->version;
+}
+
+const char *gs_dmodel_sha256(const gs_dmodel_t *m)
+{
+    return gs_modelfile_sha256(m->mf);
+}
+
+const gs_vocab_t *gs_dmodel_vocab(const gs_dmodel_t *m)
+{
+    return m->vocab;
+}
+
+const gs_reservoir_t *gs_dmodel_reservoir(const gs_dmodel_t *m)
+{
+    return &m->res;
+}
+
+static int grow(gs_dmodel_t *m, size_t B)
+{
+    if (B <= m->cap)
+        return 0;
+    size_t cap = B < 64 ? 64 : B;
+    float *xa = realloc(m->xa, (size_t)m->units * cap * sizeof(float));
+    if (xa)
+        m->xa = xa;
+    float *xb = realloc(m->xb, (size_t)m->units * cap * sizeof(float));
+    if (xb)
+        m->xb = xb;
+    float *phi = realloc(m->phi, cap * m->D * sizeof(float));
+    if (phi)
+        m->phi = phi;
+    float *lg = realloc(m->logits, cap * m->V * sizeof(float));
+    if (lg)
+        m->logits = lg;
+    uint32_t *tk = realloc(m->tokens, cap * sizeof(uint32_t));
+    if (tk)
+        m->tokens = tk;
+    uint32_t *lt = realloc(m->last, cap * sizeof(uint32_t));
+    if (lt)
+        m->last = lt;
+    uint32_t *gen = realloc(m->gen, cap * 256 * sizeof(uint32_t));
+    if (gen)
+        m->gen = gen;
+    uint32_t **ids = realloc(m->ids, cap * sizeof(*ids));
+    if (ids) {
+        memset(ids + m->cap, 0, (cap - m->cap) * sizeof(*ids));
+        m->ids = ids;
+    }
+    size_t *ni = realloc(m->n_ids, cap * sizeof(size_t));
+    if (ni)
+        m->n_ids = ni;
+    size_t *ci = realloc(m->cap_ids, cap * sizeof(size_t));
+    if (ci) {
+        memset(ci + m->cap, 0, (cap - m->cap) * sizeof(size_t));
+        m->cap_ids = ci;
+    }
+    if (!xa || !xb || !phi || !lg || !tk || !lt || !gen || !ids || !ni || !ci)
+        return -1;
+    m->cap = cap;
+    return 0;
+}
+
+/* Reads B token sequences from a zero state into m->xa; ids[b] holds
+ * n[b] tokens, of which the last `context_tokens` are read. */
+static void read_windows(gs_dmodel_t *m, size_t B)
+{
+    size_t steps = 0;
+    for (size_t b = 0; b < B; b++) {
+        size_t len = m->n_ids[b] < m->context_tokens ? m->n_ids[b] : m->context_tokens;
+        steps = len > steps ? len : steps;
+    }
+    memset(m->xa, 0, (size_t)m->units * B * sizeof(float));
+    for (size_t b = 0; b < B; b++)
+        m->last[b] = m->n_ids[b] ? m->ids[b][m->n_ids[b] - 1] : UINT32_MAX;
+    for (size_t t = 0; t < steps; t++) {
+        /* right-aligned: every window ends at the last step */
+        for (size_t b = 0; b < B; b++) {
+            size_t len = m->n_ids[b] < m->context_tokens ? m->n_ids[b] : m->context_tokens;
+            size_t first = steps - len;
+            m->tokens[b] = t >= first ? m->ids[b][m->n_ids[b] - len + (t - first)] : UINT32_MAX;
+        }
+        gs_reservoir_step(&m->res, m->tokens, B, m->xa, m->xb);
+        float *tmp = m->xa;
+        m->xa = m->xb;
+        m->xb = tmp;
+    }
+}
+
+/* logits[b * V + v] = readout of sequence b (rows listed in `rows`). */
+static void read_out(gs_dmodel_t *m, size_t B, const size_t *rows, size_t nrows)
+{
+    for (size_t r = 0; r < nrows; r++)
+        gs_features(m->phi + r * m->D, m->xa, B, rows[r], m->units, m->code, m->code_dims,
+                    m->last[rows[r]]);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nrows, (int)m->V, (int)m->D, 1.0f,
+                m->phi, (int)m->D, m->w_out, (int)m->D, 0.0f, m->logits, (int)m->V);
+}
+
+/* The distribution of a readout row: p_v = max(y_v, eps)^(1/T) / sum. */
+static double normaliser(const gs_dmodel_t *m, const float *y, float ymax)
+{
+    /* relative to the maximum, so that the powers stay in range */
+    double sum = 0, clipped = 0;
+    const float lmax = logf(ymax > m->eps ? ymax : m->eps);
+    for (uint32_t v = 0; v < m->V; v++) {
+        if (y[v] > m->eps)
+            sum += expf((logf(y[v]) - lmax) * m->inv_temp);
+        else
+            clipped += 1;
+    }
+    return sum + clipped * exp((log(m->eps) - lmax) * m->inv_temp);
+}
+
+static double prob(const gs_dmodel_t *m, float y, float ymax, double norm)
+{
+    float c = y > m->eps ? y : m->eps;
+    return exp((log(c) - log(ymax > m->eps ? ymax : m->eps)) * m->inv_temp) / norm;
+}
+
+/* Top k of a row by readout value (the link is monotone). */
+static size_t top_k(const float *y, uint32_t V, size_t k, uint32_t *ids, int skip_unk)
+{
+    size_t n = 0;
+    for (uint32_t v = skip_unk ? 1 : 0; v < V; v++) {
+        if (n == k && y[v] <= y[ids[k - 1]])
+            continue;
+        size_t i = n < k ? n++ : k - 1;
+        while (i > 0 && y[ids[i - 1]] < y[v]) {
+            ids[i] = ids[i - 1];
+            i--;
+        }
+        ids[i] = v;
+    }
+    return n;
+}
+
+static uint64_t mix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Next token of a generation: the best non-<unk> token, or a draw among the
+ * top `sample` by probability. */
+static uint32_t choose(const gs_dmodel_t *m, const float *y, int sample, uint64_t *rng)
+{
+    uint32_t ids[GS_DM_MAX_K];
+    size_t k = top_k(y, m->V, sample > 0 ? (size_t)(sample < GS_DM_MAX_K ? sample : GS_DM_MAX_K) : 1,
+                     ids, 1);
+    if (k <= 1 || sample <= 0)
+        return ids[0];
+    double w[GS_DM_MAX_K], total = 0;
+    float ymax = y[ids[0]];
+    for (size_t i = 0; i < k; i++)
+        total += w[i] = prob(m, y[ids[i]], ymax, 1.0);
+    double r = (double)(mix(rng) >> 11) / 9007199254740992.0 * total;
+    for (size_t i = 0; i < k; i++)
+        if ((r -= w[i]) <= 0)
+            return ids[i];
+    return ids[k - 1];
+}
+
+gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_answer_t *a,
+                       char *errstr, size_t en)
+{
+    if (!n)
+        return GS_OK;
+    if (grow(m, n))
+        return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory for a batch of %zu", n);
+    for (size_t b = 0; b < n; b++) {
+        m->n_ids[b] = 0;
+        memset(&a[b], 0, sizeof(a[b]));
+        if (gs_vocab_encode_turns(m->vocab, q[b].turns, q[b].n_turns, &m->ids[b], &m->n_ids[b],
+                                  &m->cap_ids[b]))
+            return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory tokenizing");
+    }
+    read_windows(m, n);
+    size_t rows[n];
+    for (size_t b = 0; b < n; b++)
+        rows[b] = b;
+    read_out(m, n, rows, n);
+
+    size_t active = 0;
+    for (size_t b = 0; b < n; b++) {
+        const float *y = m->logits + b * m->V;
+        if (q[b].op == GS_DM_GENERATE) {
+            rows[active++] = b;
+            continue;
+        }
+        size_t k = q[b].op == GS_DM_TOP_K ? (size_t)q[b].k : 1;
+        k = k < 1 ? 1 : k > GS_DM_MAX_K ? GS_DM_MAX_K : k;
+        uint32_t ids[GS_DM_MAX_K];
+        size_t got = top_k(y, m->V, k, ids, 0);
+        double norm = normaliser(m, y, y[ids[0]]);
+        for (size_t i = 0; i < got; i++)
+            a[b].preds[i] = (gs_dm_pred_t){gs_vocab_token(m->vocab, ids[i]),
+                                           prob(m, y[ids[i]], y[ids[0]], norm)};
+        a[b].n_preds = got;
+    }
+
+    /* GENERATE: one token per step for every generation still running;
+     * logits rows are compacted to the running ones (row r: sequence rows[r]) */
+    if (active)
+        read_out(m, n, rows, active);
+    uint64_t rng[n];
+    for (size_t b = 0; b < n; b++)
+        rng[b] = q[b].seed;
+    for (int step = 0; active && step < 256; step++) {
+        size_t still = 0;
+        for (size_t b = 0; b < n; b++)
+            m->tokens[b] = UINT32_MAX;
+        for (size_t r = 0; r < active; r++) {
+            size_t b = rows[r];
+            uint32_t t = choose(m, m->logits + r * m->V, q[b].sample_top_k, &rng[b]);
+            if (t == GS_TOK_EOT || a[b].tokens >= q[b].max_tokens)
+                continue;
+            m->gen[b * 256 + (size_t)a[b].tokens++] = t;
+            if (a[b].tokens < q[b].max_tokens) {
+                m->tokens[b] = m->last[b] = t;
+                rows[still++] = b;
+            }
+        }
+        active = still;
+        if (!active)
+            break;
+        gs_reservoir_step(&m->res, m->tokens, n, m->xa, m->xb);
+        float *tmp = m->xa;
+        m->xa = m->xb;
+        m->xb = tmp;
+        read_out(m, n, rows, active);
+    }
+    for (size_t b = 0; b < n; b++)
+        if (q[b].op == GS_DM_GENERATE)
+            a[b].text_len = gs_vocab_decode(m->vocab, m->gen + b * 256, (size_t)a[b].tokens,
+                                            a[b].text, sizeof(a[b].text));
+    return GS_OK;
+}
+
+gs_err_t gs_dmodel_distribution(gs_dmodel_t *m, const uint32_t *ids, size_t n, float *probs,
+                                char *errstr, size_t en)
+{
+    if (grow(m, 1))
+        return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
+    m->n_ids[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m->n_ids[0] == m->cap_ids[0]) {
+            size_t cap = m->cap_ids[0] ? m->cap_ids[0] * 2 : 64;
+            uint32_t *ni = realloc(m->ids[0], cap * sizeof(uint32_t));
+            if (!ni)
+                return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
+            m->ids[0] = ni;
+            m->cap_ids[0] = cap;
+        }
+        m->ids[0][m->n_ids[0]++] = ids[i];
+    }
+    read_windows(m, 1);
+    size_t row = 0;
+    read_out(m, 1, &row, 1);
+    const float *y = m->logits;
+    float ymax = -FLT_MAX;
+    for (uint32_t v = 0; v < m->V; v++)
+        ymax = y[v] > ymax ? y[v] : ymax;
+    double norm = normaliser(m, y, ymax);
+    for (uint32_t v = 0; v < m->V; v++)
+        probs[v] = (float)prob(m, y[v], ymax, norm);
+    return GS_OK;
+}

@@ -1,0 +1,1096 @@
+/* Training of the dialogue model (SPEC 4):
+ *   corpus -> split by conversation (hash of the line: 80/10/10) ->
+ *   vocabulary (top V tokens of the training split) -> bigram counts and
+ *   token codes (truncated SVD) -> reservoir pass over the training
+ *   conversations (batched, sparse x dense) accumulating X X^T and X Y^T ->
+ *   ridge solutions for a few lambdas (LAPACK, double) -> lambda by
+ *   validation MSE -> eps and temperature by validation NLL -> held-out
+ *   evaluation of the model and of unigram and bigram baselines (add-k, k
+ *   fitted on validation) on the same test samples -> model file. */
+#include <cblas.h>
+#include <float.h>
+#include <jansson.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "features.h"
+#include "govstream/model.h"
+
+#define BATCH 64   /* conversations read together */
+#define CHUNK 4096 /* feature columns per SSYRK */
+#define N_VAL 8000 /* validation samples for lambda (MSE) */
+#define N_FIT 3000 /* validation samples for eps and T (NLL) */
+
+void gs_train_conf_default(gs_train_conf_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    gs_reservoir_conf_default(&c->reservoir);
+    c->vocab = 8192;
+    c->code_dims = 256;
+    c->eval_tokens = 100000;
+    c->name = "dialogue-reservoir";
+    c->version = "1";
+}
+
+/* ---- progress ----------------------------------------------------------- */
+
+typedef struct progress {
+    FILE *fp;
+    const char *phase;
+    double total, last_print;
+    int64_t start_us;
+    int tty;
+} progress_t;
+
+static double secs_since(int64_t us)
+{
+    return (double)(gs_now_us() - us) / 1e6;
+}
+
+static void phase(progress_t *p, const char *name, double total)
+{
+    if (p->fp && p->phase)
+        fprintf(p->fp, "%s[train] %-28s done in %.1f s\n", p->tty ? "\r" : "", p->phase,
+                secs_since(p->start_us));
+    p->phase = name;
+    p->total = total;
+    p->last_print = 0;
+    p->start_us = gs_now_us();
+}
+
+static void tick(progress_t *p, double done)
+{
+    if (!p->fp)
+        return;
+    double t = secs_since(p->start_us);
+    if (t - p->last_print < 2.0 && done < p->total)
+        return;
+    p->last_print = t;
+    double frac = p->total > 0 ? done / p->total : 1;
+    double eta = frac > 0.001 ? t / frac - t : 0;
+    fprintf(p->fp, "%s[train] %-28s %5.1f%%  %6.1f s  eta %6.1f s%s", p->tty ? "\r" : "",
+            p->phase, 100 * frac, t, eta, p->tty ? "" : "\n");
+    fflush(p->fp);
+}
+
+/* ---- corpus and split ---------------------------------------------------- */
+
+typedef struct seqs {
+    uint32_t *ids; /* all conversations back to back */
+    size_t *start; /* n + 1 offsets */
+    size_t n, n_ids, cap_ids;
+} seqs_t;
+
+typedef struct corpus {
+    char *text;
+    char **line;
+    size_t *len;
+    size_t n;
+    int *split; /* 0 train, 1 validation, 2 test */
+} corpus_t;
+
+static uint64_t fnv(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static gs_err_t load_corpus(const char *path, corpus_t *c, char *errstr, size_t n)
+{
+    size_t len;
+    gs_err_t err = gs_read_file(path, &c->text, &len, errstr, n);
+    if (err)
+        return err;
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++)
+        lines += c->text[i] == '\n';
+    c->line = malloc(lines * sizeof(char *));
+    c->len = malloc(lines * sizeof(size_t));
+    c->split = malloc(lines * sizeof(int));
+    if (!c->line || !c->len || !c->split)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    char *p = c->text, *end = c->text + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = (size_t)((nl ? nl : end) - p);
+        if (l) {
+            c->line[c->n] = p;
+            c->len[c->n] = l;
+            uint64_t h = fnv(p, l) % 10;
+            c->split[c->n++] = h < 8 ? 0 : h == 8 ? 1 : 2;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (!c->n)
+        return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "%s: no conversations", path);
+    return GS_OK;
+}
+
+static void free_corpus(corpus_t *c)
+{
+    free(c->text);
+    free(c->line);
+    free(c->len);
+    free(c->split);
+}
+
+/* A conversation line as turns (TAB-separated). */
+static size_t line_turns(const char *line, size_t len, gs_str_t *turns, size_t max)
+{
+    size_t n = 0;
+    const char *p = line, *end = line + len;
+    while (p <= end && n < max) {
+        const char *tab = memchr(p, '\t', (size_t)(end - p));
+        const char *e = tab ? tab : end;
+        if (e > p)
+            turns[n++] = (gs_str_t){p, (size_t)(e - p)};
+        if (!tab)
+            break;
+        p = tab + 1;
+    }
+    return n;
+}
+
+/* ---- vocabulary ---------------------------------------------------------- */
+
+typedef struct counter {
+    char **tok;
+    uint32_t *len;
+    uint64_t *count;
+    size_t cap, n;
+    int oom;
+} counter_t;
+
+static void count_token(const char *tok, size_t len, void *opaque)
+{
+    counter_t *c = opaque;
+    if (c->oom)
+        return;
+    if (c->n * 2 >= c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 1 << 16;
+        counter_t nc = {calloc(ncap, sizeof(char *)), calloc(ncap, sizeof(uint32_t)),
+                        calloc(ncap, sizeof(uint64_t)), ncap, c->n, 0};
+        if (!nc.tok || !nc.len || !nc.count) {
+            free(nc.tok), free(nc.len), free(nc.count);
+            c->oom = 1;
+            return;
+        }
+        for (size_t i = 0; i < c->cap; i++) {
+            if (!c->tok[i])
+                continue;
+            size_t j = fnv(c->tok[i], c->len[i]) & (ncap - 1);
+            while (nc.tok[j])
+                j = (j + 1) & (ncap - 1);
+            nc.tok[j] = c->tok[i], nc.len[j] = c->len[i], nc.count[j] = c->count[i];
+        }
+        free(c->tok), free(c->len), free(c->count);
+        *c = nc;
+    }
+    size_t j = fnv(tok, len) & (c->cap - 1);
+    while (c->tok[j] && !(c->len[j] == len && !memcmp(c->tok[j], tok, len)))
+        j = (j + 1) & (c->cap - 1);
+    if (!c->tok[j]) {
+        if (!(c->tok[j] = strndup(tok, len))) {
+            c->oom = 1;
+            return;
+        }
+        c->len[j] = (uint32_t)len;
+        c->n++;
+    }
+    c->count[j]++;
+}
+
+static const counter_t *sort_ctx; /* qsort has no context argument */
+static int by_count(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (sort_ctx->count[x] != sort_ctx->count[y])
+        return sort_ctx->count[x] > sort_ctx->count[y] ? -1 : 1;
+    return strcmp(sort_ctx->tok[x], sort_ctx->tok[y]);
+}
+
+/* Vocabulary blob: <unk>, <eot>, then the most frequent training tokens
+ * (ties in byte order, so the result is deterministic). */
+static gs_err_t build_vocab(const corpus_t *c, uint32_t V, char **blob, size_t *blob_len,
+                            progress_t *pg, char *errstr, size_t n)
+{
+    counter_t cnt = {0};
+    gs_str_t turns[4096];
+    phase(pg, "counting tokens", (double)c->n);
+    for (size_t i = 0; i < c->n && !cnt.oom; i++) {
+        if (c->split[i] != 0)
+            continue;
+        size_t nt = line_turns(c->line[i], c->len[i], turns, 4096);
+        for (size_t t = 0; t < nt; t++)
+            gs_tokenize(turns[t].p, turns[t].len, count_token, &cnt);
+        tick(pg, (double)i);
+    }
+    gs_err_t err = cnt.oom ? gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory counting") : GS_OK;
+    size_t *order = err ? NULL : malloc((cnt.n ? cnt.n : 1) * sizeof(size_t)), k = 0;
+    if (!err && !order)
+        err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    if (!err) {
+        for (size_t i = 0; i < cnt.cap; i++)
+            if (cnt.tok[i])
+                order[k++] = i;
+        sort_ctx = &cnt;
+        qsort(order, k, sizeof(size_t), by_count);
+        size_t keep = k < V - 2 ? k : V - 2, bytes = 12;
+        for (size_t i = 0; i < keep; i++)
+            bytes += cnt.len[order[i]] + 1;
+        *blob = malloc(bytes);
+        if (!*blob) {
+            err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+        } else {
+            memcpy(*blob, "<unk>\0<eot>\0", 12);
+            size_t off = 12;
+            for (size_t i = 0; i < keep; i++) {
+                memcpy(*blob + off, cnt.tok[order[i]], cnt.len[order[i]] + 1);
+                off += cnt.len[order[i]] + 1;
+            }
+            *blob_len = off;
+        }
+    }
+    free(order);
+    for (size_t i = 0; i < cnt.cap; i++)
+        free(cnt.tok[i]);
+    free(cnt.tok), free(cnt.len), free(cnt.count);
+    return err;
+}
+
+static gs_err_t encode_split(const corpus_t *c, const gs_vocab_t *v, int split, seqs_t *s,
+                             char *errstr, size_t n)
+{
+    gs_str_t turns[4096];
+    s->start = malloc((c->n + 1) * sizeof(size_t));
+    if (!s->start)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->split[i] != split)
+            continue;
+        s->start[s->n++] = s->n_ids;
+        size_t nt = line_turns(c->line[i], c->len[i], turns, 4096);
+        if (gs_vocab_encode_turns(v, turns, nt, &s->ids, &s->n_ids, &s->cap_ids))
+            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory encoding");
+    }
+    s->start[s->n] = s->n_ids;
+    return GS_OK;
+}
+
+static void free_seqs(seqs_t *s)
+{
+    free(s->ids);
+    free(s->start);
+}
+
+/* ---- bigram counts (baseline and token codes) ----------------------------- */
+
+typedef struct bigram {
+    uint32_t V;
+    uint64_t *uni;   /* V: counts of the token as a successor */
+    uint64_t *prevc; /* V: counts of the token as a predecessor */
+    uint64_t total;
+    size_t *off;     /* V + 1: per previous token, its successors... */
+    uint32_t *next;  /* ...sorted by count descending (ties: lower id) */
+    uint64_t *count;
+    uint32_t uni_top[5];
+} bigram_t;
+
+typedef struct pair {
+    uint32_t prev, next;
+} pair_t;
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const pair_t *x = a, *y = b;
+    if (x->prev != y->prev)
+        return x->prev < y->prev ? -1 : 1;
+    return (x->next > y->next) - (x->next < y->next);
+}
+
+static gs_err_t bigram_build(bigram_t *bg, const seqs_t *train, uint32_t V, char *errstr, size_t n)
+{
+    bg->V = V;
+    bg->uni = calloc(V, sizeof(uint64_t));
+    bg->prevc = calloc(V, sizeof(uint64_t));
+    bg->off = calloc((size_t)V + 1, sizeof(size_t));
+    size_t np = 0;
+    for (size_t c = 0; c < train->n; c++) {
+        size_t len = train->start[c + 1] - train->start[c];
+        np += len ? len - 1 : 0;
+    }
+    pair_t *pairs = malloc((np ? np : 1) * sizeof(pair_t));
+    bg->next = malloc((np ? np : 1) * sizeof(uint32_t));
+    bg->count = malloc((np ? np : 1) * sizeof(uint64_t));
+    if (!bg->uni || !bg->prevc || !bg->off || !pairs || !bg->next || !bg->count) {
+        free(pairs);
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for the bigram counts");
+    }
+    size_t k = 0;
+    for (size_t c = 0; c < train->n; c++)
+        for (size_t i = train->start[c]; i + 1 < train->start[c + 1]; i++)
+            pairs[k++] = (pair_t){train->ids[i], train->ids[i + 1]};
+    qsort(pairs, k, sizeof(pair_t), cmp_pair);
+    size_t distinct = 0;
+    for (size_t i = 0; i < k; i++) {
+        bg->uni[pairs[i].next]++;
+        bg->prevc[pairs[i].prev]++;
+        if (i && pairs[i].prev == pairs[i - 1].prev && pairs[i].next == pairs[i - 1].next) {
+            bg->count[distinct - 1]++;
+            continue;
+        }
+        bg->next[distinct] = pairs[i].next;
+        bg->count[distinct] = 1;
+        bg->off[pairs[i].prev + 1] = ++distinct; /* end of this prev's run so far */
+    }
+    for (uint32_t v = 1; v <= V; v++) /* tokens without successors: empty runs */
+        if (bg->off[v] < bg->off[v - 1])
+            bg->off[v] = bg->off[v - 1];
+    bg->total = k;
+    free(pairs);
+    for (uint32_t v = 0; v < V; v++) { /* each run by count descending */
+        for (size_t i = bg->off[v] + 1; i < bg->off[v + 1]; i++) {
+            uint32_t nx = bg->next[i];
+            uint64_t ct = bg->count[i];
+            size_t j = i;
+            while (j > bg->off[v] &&
+                   (bg->count[j - 1] < ct || (bg->count[j - 1] == ct && bg->next[j - 1] > nx))) {
+                bg->next[j] = bg->next[j - 1];
+                bg->count[j] = bg->count[j - 1];
+                j--;
+            }
+            bg->next[j] = nx;
+            bg->count[j] = ct;
+        }
+    }
+    size_t m = 0; /* the five most frequent successors overall */
+    for (uint32_t v = 0; v < V; v++) {
+        if (m == 5 && bg->uni[v] <= bg->uni[bg->uni_top[4]])
+            continue;
+        size_t i = m < 5 ? m++ : 4;
+        while (i > 0 && bg->uni[bg->uni_top[i - 1]] < bg->uni[v])
+            bg->uni_top[i] = bg->uni_top[i - 1], i--;
+        bg->uni_top[i] = v;
+    }
+    return GS_OK;
+}
+
+static void bigram_free(bigram_t *bg)
+{
+    free(bg->uni), free(bg->prevc), free(bg->off), free(bg->next), free(bg->count);
+}
+
+static uint64_t bigram_count(const bigram_t *bg, uint32_t prev, uint32_t next)
+{
+    for (size_t i = bg->off[prev]; i < bg->off[prev + 1]; i++)
+        if (bg->next[i] == next)
+            return bg->count[i];
+    return 0;
+}
+
+/* ---- token codes ----------------------------------------------------------------
+ * The top `dims` left singular vectors of the bigram matrix with rows
+ * weighted by sqrt(count of the previous token): M[p][n] = c(p,n)/sqrt(c(p)).
+ * With U S V^T ~ M, code(p) = U[p] S / sqrt(c(p)) lets a linear readout of
+ * the code hold the best rank-`dims` approximation of the bigram conditional
+ * probabilities, weighted by how often each context occurs. Randomized SVD
+ * (Halko, Martinsson, Tropp) with two power iterations; matrices are
+ * row-major V x k. */
+
+static void m_mul(const bigram_t *bg, const float *x, size_t k, float *y) /* y = M x */
+{
+    memset(y, 0, (size_t)bg->V * k * sizeof(float));
+    for (uint32_t p = 0; p < bg->V; p++) {
+        if (!bg->prevc[p])
+            continue;
+        float inv = (float)(1.0 / sqrt((double)bg->prevc[p]));
+        float *yr = y + (size_t)p * k;
+        for (size_t e = bg->off[p]; e < bg->off[p + 1]; e++) {
+            float w = (float)bg->count[e] * inv;
+            const float *xr = x + (size_t)bg->next[e] * k;
+            for (size_t j = 0; j < k; j++)
+                yr[j] += w * xr[j];
+        }
+    }
+}
+
+static void m_mul_t(const bigram_t *bg, const float *x, size_t k, float *y) /* y = M^T x */
+{
+    memset(y, 0, (size_t)bg->V * k * sizeof(float));
+    for (uint32_t p = 0; p < bg->V; p++) {
+        if (!bg->prevc[p])
+            continue;
+        float inv = (float)(1.0 / sqrt((double)bg->prevc[p]));
+        const float *xr = x + (size_t)p * k;
+        for (size_t e = bg->off[p]; e < bg->off[p + 1]; e++) {
+            float w = (float)bg->count[e] * inv;
+            float *yr = y + (size_t)bg->next[e] * k;
+            for (size_t j = 0; j < k; j++)
+                yr[j] += w * xr[j];
+        }
+    }
+}
+
+static int orthonormalise(float *y, uint32_t V, size_t k, float *tau)
+{
+    return LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, (lapack_int)V, (lapack_int)k, y, (lapack_int)k, tau) ||
+           LAPACKE_sorgqr(LAPACK_ROW_MAJOR, (lapack_int)V, (lapack_int)k, (lapack_int)k, y,
+                          (lapack_int)k, tau);
+}
+
+static gs_err_t token_codes(const bigram_t *bg, uint32_t dims, uint64_t seed, float **out,
+                            char *errstr, size_t n)
+{
+    const uint32_t V = bg->V;
+    size_t k = dims + 16 < V ? dims + 16 : V; /* oversampling */
+    if (dims > k)
+        dims = (uint32_t)k;
+    float *q = malloc((size_t)V * k * sizeof(float)), *z = malloc((size_t)V * k * sizeof(float));
+    float *tau = malloc(k * sizeof(float)), *s = malloc(k * sizeof(float));
+    float *u = malloc((size_t)V * k * sizeof(float)), *vt = malloc(k * k * sizeof(float));
+    float *superb = malloc(k * sizeof(float));
+    float *code = calloc((size_t)V * dims, sizeof(float));
+    gs_err_t err = q && z && tau && s && u && vt && superb && code ? GS_OK : GS_ERR_NOMEM;
+    for (size_t i = 0; !err && i < (size_t)V * k; i++) { /* Gaussian, Box-Muller */
+        uint64_t a = (seed += 0x9E3779B97F4A7C15ull), b = (seed += 0x9E3779B97F4A7C15ull);
+        a = (a ^ (a >> 31)) * 0xBF58476D1CE4E5B9ull;
+        b = (b ^ (b >> 29)) * 0x94D049BB133111EBull;
+        double u1 = ((double)(a >> 11) + 1) / 9007199254740993.0;
+        double u2 = (double)(b >> 11) / 9007199254740992.0;
+        z[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+    }
+    if (!err) {
+        m_mul(bg, z, k, q); /* q = M omega */
+        for (int it = 0; it < 2 && !err; it++) { /* power iterations: (M M^T) q */
+            if (orthonormalise(q, V, k, tau))
+                err = GS_ERR_INTERNAL;
+            m_mul_t(bg, q, k, z);
+            if (!err && orthonormalise(z, V, k, tau))
+                err = GS_ERR_INTERNAL;
+            m_mul(bg, z, k, q);
+        }
+        if (!err && orthonormalise(q, V, k, tau))
+            err = GS_ERR_INTERNAL;
+    }
+    if (!err) {
+        /* C = M^T Q (V x k) is B^T for B = Q^T M; B's left singular vectors
+         * are C's right ones (VT rows) */
+        m_mul_t(bg, q, k, z);
+        if (LAPACKE_sgesvd(LAPACK_ROW_MAJOR, 'N', 'S', (lapack_int)V, (lapack_int)k, z,
+                           (lapack_int)k, s, NULL, 1, vt, (lapack_int)k, superb))
+            err = GS_ERR_INTERNAL;
+    }
+    if (!err) {
+        /* U = Q U_B = Q VT^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)V, (int)k, (int)k, 1.0f, q,
+                    (int)k, vt, (int)k, 0.0f, u, (int)k);
+        double energy = 0, weight = 0;
+        for (uint32_t p = 0; p < V; p++) {
+            if (!bg->prevc[p])
+                continue;
+            double inv = 1.0 / sqrt((double)bg->prevc[p]), norm = 0;
+            for (uint32_t j = 0; j < dims; j++) {
+                float c = (float)(u[(size_t)p * k + j] * s[j] * inv);
+                code[(size_t)p * dims + j] = c;
+                norm += (double)c * c;
+            }
+            energy += norm * (double)bg->prevc[p];
+            weight += (double)bg->prevc[p];
+        }
+        /* unit mean squared norm over the training tokens */
+        float scale = energy > 0 ? (float)sqrt(weight / energy) : 1.0f;
+        for (size_t i = 0; i < (size_t)V * dims; i++)
+            code[i] *= scale;
+    }
+    free(q), free(z), free(tau), free(s), free(u), free(vt), free(superb);
+    if (err) {
+        free(code);
+        return gs_fail(errstr, n, err, err == GS_ERR_NOMEM ? "out of memory for token codes"
+                                                           : "token codes: LAPACK failed");
+    }
+    *out = code;
+    return GS_OK;
+}
+
+/* ---- the reservoir pass ------------------------------------------------------
+ * Calls sink(features, target token, current token) for every position of
+ * every conversation that has a next token, in batches of conversations of
+ * similar length, until `limit` samples (0: all). */
+typedef void(sink_fn)(const float *phi, uint32_t target, uint32_t prev, void *opaque);
+
+typedef struct codes {
+    const float *code; /* vocab x dims */
+    uint32_t dims;
+} codes_t;
+
+static const seqs_t *len_ctx; /* qsort has no context argument */
+static int by_len(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    size_t lx = len_ctx->start[x + 1] - len_ctx->start[x];
+    size_t ly = len_ctx->start[y + 1] - len_ctx->start[y];
+    return lx < ly ? -1 : lx > ly ? 1 : (x > y) - (x < y);
+}
+
+static gs_err_t pass(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *s, uint64_t limit,
+                     sink_fn *sink, void *opaque, progress_t *pg, char *errstr, size_t n)
+{
+    const uint32_t units = r->conf.units, D = units + 1 + cd->dims;
+    size_t *order = malloc((s->n ? s->n : 1) * sizeof(size_t));
+    float *xa = malloc((size_t)units * BATCH * sizeof(float));
+    float *xb = malloc((size_t)units * BATCH * sizeof(float));
+    float *phi = malloc(D * sizeof(float));
+    if (!order || !xa || !xb || !phi) {
+        free(order), free(xa), free(xb), free(phi);
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < s->n; i++)
+        order[i] = i;
+    len_ctx = s;
+    qsort(order, s->n, sizeof(size_t), by_len); /* similar lengths share a batch */
+    uint64_t samples = 0, total = limit ? limit : s->n_ids;
+    for (size_t first = 0; first < s->n && (!limit || samples < limit); first += BATCH) {
+        size_t B = s->n - first < BATCH ? s->n - first : BATCH, steps = 0;
+        for (size_t b = 0; b < B; b++) {
+            size_t len = s->start[order[first + b] + 1] - s->start[order[first + b]];
+            steps = len > steps ? len : steps;
+        }
+        memset(xa, 0, (size_t)units * B * sizeof(float));
+        uint32_t tok[BATCH];
+        for (size_t t = 0; t + 1 < steps && (!limit || samples < limit); t++) {
+            for (size_t b = 0; b < B; b++) {
+                size_t c = order[first + b], len = s->start[c + 1] - s->start[c];
+                tok[b] = t < len ? s->ids[s->start[c] + t] : UINT32_MAX;
+            }
+            gs_reservoir_step(r, tok, B, xa, xb);
+            float *tmp = xa;
+            xa = xb;
+            xb = tmp;
+            for (size_t b = 0; b < B && (!limit || samples < limit); b++) {
+                size_t c = order[first + b], len = s->start[c + 1] - s->start[c];
+                if (t + 1 >= len)
+                    continue;
+                gs_features(phi, xa, B, b, units, cd->code, cd->dims, tok[b]);
+                sink(phi, s->ids[s->start[c] + t + 1], tok[b], opaque);
+                samples++;
+            }
+        }
+        tick(pg, (double)samples > total ? (double)total : (double)samples);
+    }
+    free(order), free(xa), free(xb), free(phi);
+    return GS_OK;
+}
+
+/* Gram sink: A += phi phi^T (SSYRK per chunk), B[:, target] += phi. */
+typedef struct gram {
+    uint32_t D, V;
+    double *A, *B; /* D x D, D x V, column-major */
+    float *chunk, *tmp;
+    size_t fill;
+} gram_t;
+
+static void gram_flush(gram_t *g)
+{
+    if (!g->fill)
+        return;
+    cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, (int)g->D, (int)g->fill, 1.0f, g->chunk,
+                (int)g->D, 0.0f, g->tmp, (int)g->D);
+    for (uint32_t j = 0; j < g->D; j++)
+        for (uint32_t i = 0; i <= j; i++)
+            g->A[(size_t)j * g->D + i] += g->tmp[(size_t)j * g->D + i];
+    g->fill = 0;
+}
+
+static void gram_sink(const float *phi, uint32_t target, uint32_t prev, void *opaque)
+{
+    (void)prev;
+    gram_t *g = opaque;
+    memcpy(g->chunk + g->fill * g->D, phi, g->D * sizeof(float));
+    double *col = g->B + (size_t)target * g->D;
+    for (uint32_t i = 0; i < g->D; i++)
+        col[i] += phi[i];
+    if (++g->fill == CHUNK)
+        gram_flush(g);
+}
+
+/* Sample sink: features (one sample per row), targets, current tokens. */
+typedef struct samples {
+    uint32_t D;
+    size_t n, cap;
+    float *phi;
+    uint32_t *target, *prev;
+} samples_t;
+
+static void sample_sink(const float *phi, uint32_t target, uint32_t prev, void *opaque)
+{
+    samples_t *s = opaque;
+    if (s->n == s->cap)
+        return;
+    memcpy(s->phi + s->n * s->D, phi, s->D * sizeof(float));
+    s->target[s->n] = target;
+    s->prev[s->n++] = prev;
+}
+
+static gs_err_t collect(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *s, size_t cap,
+                        samples_t *out, progress_t *pg, char *errstr, size_t n)
+{
+    out->D = r->conf.units + 1 + cd->dims;
+    out->cap = cap;
+    out->phi = malloc(cap * out->D * sizeof(float));
+    out->target = malloc(cap * sizeof(uint32_t));
+    out->prev = malloc(cap * sizeof(uint32_t));
+    if (!out->phi || !out->target || !out->prev)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for %zu samples", cap);
+    return pass(r, cd, s, cap, sample_sink, out, pg, errstr, n);
+}
+
+static void free_samples(samples_t *s)
+{
+    free(s->phi), free(s->target), free(s->prev);
+}
+
+/* Y (n x V) = samples x W_out^T. */
+static void readout(const float *w_out, uint32_t V, uint32_t D, const float *phi, size_t n,
+                    float *y)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)V, (int)D, 1.0f, phi, (int)D,
+                w_out, (int)D, 0.0f, y, (int)V);
+}
+
+/* ---- calibration and metrics ----------------------------------------------- */
+
+/* Mean NLL of p ~ max(y, eps)^(1/T) on rows y (n x V) with targets. */
+static double nll_link(const float *y, const uint32_t *target, size_t n, uint32_t V, float eps,
+                       double T)
+{
+    double total = 0;
+    for (size_t s = 0; s < n; s++) {
+        const float *row = y + s * V;
+        float ymax = eps;
+        for (uint32_t v = 0; v < V; v++)
+            ymax = row[v] > ymax ? row[v] : ymax;
+        double lmax = log(ymax), sum = 0, clipped = 0;
+        for (uint32_t v = 0; v < V; v++) {
+            if (row[v] > eps)
+                sum += exp((log(row[v]) - lmax) / T);
+            else
+                clipped++;
+        }
+        sum += clipped * exp((log(eps) - lmax) / T);
+        float yt = row[target[s]] > eps ? row[target[s]] : eps;
+        total += -((log(yt) - lmax) / T - log(sum));
+    }
+    return total / (double)n;
+}
+
+/* Mean NLL of softmax(y / T): the SPEC's literal form, for the report. */
+static double nll_softmax(const float *y, const uint32_t *target, size_t n, uint32_t V, double T)
+{
+    double total = 0;
+    for (size_t s = 0; s < n; s++) {
+        const float *row = y + s * V;
+        float ymax = -FLT_MAX;
+        for (uint32_t v = 0; v < V; v++)
+            ymax = row[v] > ymax ? row[v] : ymax;
+        double sum = 0;
+        for (uint32_t v = 0; v < V; v++)
+            sum += exp((row[v] - ymax) / T);
+        total += -((row[target[s]] - ymax) / T - log(sum));
+    }
+    return total / (double)n;
+}
+
+typedef double(nll_of_t)(double T, void *ctx);
+
+/* Golden-section search of log T in [log lo, log hi]. */
+static double golden(nll_of_t *f, void *ctx, double lo, double hi, double *best)
+{
+    const double g = 0.6180339887498949;
+    double a = log(lo), b = log(hi), c = b - g * (b - a), d = a + g * (b - a);
+    double fc = f(exp(c), ctx), fd = f(exp(d), ctx);
+    for (int i = 0; i < 24; i++) {
+        if (fc < fd) {
+            b = d, d = c, fd = fc;
+            c = b - g * (b - a);
+            fc = f(exp(c), ctx);
+        } else {
+            a = c, c = d, fc = fd;
+            d = a + g * (b - a);
+            fd = f(exp(d), ctx);
+        }
+    }
+    *best = fc < fd ? fc : fd;
+    return fc < fd ? exp(c) : exp(d);
+}
+
+typedef struct fit_ctx {
+    const float *y;
+    const uint32_t *target;
+    size_t n;
+    uint32_t V;
+    float eps;
+} fit_ctx_t;
+
+static double f_link(double T, void *c)
+{
+    fit_ctx_t *x = c;
+    return nll_link(x->y, x->target, x->n, x->V, x->eps, T);
+}
+
+static double f_softmax(double T, void *c)
+{
+    fit_ctx_t *x = c;
+    return nll_softmax(x->y, x->target, x->n, x->V, T);
+}
+
+typedef struct metrics {
+    double nll, top1, top5;
+    size_t n;
+} metrics_t;
+
+static json_t *metrics_json(const metrics_t *m)
+{
+    return json_pack("{s:f,s:f,s:f,s:f,s:I}", "perplexity", exp(m->nll / (double)m->n), "nll",
+                     m->nll / (double)m->n, "top1", m->top1 / (double)m->n, "top5",
+                     m->top5 / (double)m->n, "samples", (json_int_t)m->n);
+}
+
+static void eval_unigram(const bigram_t *bg, const samples_t *s, double k, metrics_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (size_t i = 0; i < s->n; i++) {
+        uint32_t t = s->target[i];
+        m->nll -= log(((double)bg->uni[t] + k) / ((double)bg->total + k * bg->V));
+        m->top1 += bg->uni_top[0] == t;
+        for (int j = 0; j < 5; j++)
+            m->top5 += bg->uni_top[j] == t;
+    }
+    m->n = s->n;
+}
+
+static void eval_bigram(const bigram_t *bg, const samples_t *s, double k, metrics_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (size_t i = 0; i < s->n; i++) {
+        uint32_t p = s->prev[i] < bg->V ? s->prev[i] : GS_TOK_UNK, t = s->target[i];
+        m->nll -= log(((double)bigram_count(bg, p, t) + k) / ((double)bg->prevc[p] + k * bg->V));
+        /* top 5: successors by count, then (if fewer) the unigram order */
+        uint32_t top[5];
+        size_t nt = 0;
+        for (size_t j = bg->off[p]; j < bg->off[p + 1] && nt < 5; j++)
+            top[nt++] = bg->next[j];
+        for (int j = 0; j < 5 && nt < 5; j++) {
+            int seen = 0;
+            for (size_t q = 0; q < nt; q++)
+                seen |= top[q] == bg->uni_top[j];
+            if (!seen)
+                top[nt++] = bg->uni_top[j];
+        }
+        m->top1 += top[0] == t;
+        for (size_t j = 0; j < nt; j++)
+            m->top5 += top[j] == t;
+    }
+    m->n = s->n;
+}
+
+/* add-k from a grid, by validation NLL */
+static double fit_k(const bigram_t *bg, const samples_t *val, int bigram)
+{
+    static const double grid[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0};
+    double best_k = 1, best = INFINITY;
+    for (size_t i = 0; i < sizeof(grid) / sizeof(grid[0]); i++) {
+        metrics_t m;
+        if (bigram)
+            eval_bigram(bg, val, grid[i], &m);
+        else
+            eval_unigram(bg, val, grid[i], &m);
+        if (m.nll < best)
+            best = m.nll, best_k = grid[i];
+    }
+    return best_k;
+}
+
+static gs_err_t eval_model(const float *w_out, uint32_t V, uint32_t D, float eps, double T,
+                           const samples_t *s, metrics_t *m, progress_t *pg, char *errstr,
+                           size_t n)
+{
+    enum { ROWS = 256 };
+    float *y = malloc((size_t)ROWS * V * sizeof(float));
+    if (!y)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    memset(m, 0, sizeof(*m));
+    for (size_t first = 0; first < s->n; first += ROWS) {
+        size_t rows = s->n - first < ROWS ? s->n - first : ROWS;
+        readout(w_out, V, D, s->phi + first * D, rows, y);
+        m->nll += nll_link(y, s->target + first, rows, V, eps, T) * (double)rows;
+        for (size_t r = 0; r < rows; r++) {
+            const float *row = y + r * V;
+            uint32_t t = s->target[first + r];
+            size_t above = 0; /* rank of the target by readout value, ties by id */
+            for (uint32_t v = 0; v < V; v++)
+                above += row[v] > row[t] || (row[v] == row[t] && v < t);
+            m->top1 += above == 0;
+            m->top5 += above < 5;
+        }
+        tick(pg, (double)(first + rows));
+    }
+    m->n = s->n;
+    free(y);
+    return GS_OK;
+}
+
+/* ---- the whole training ---------------------------------------------------------- */
+
+static char *iso_now(char *buf, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+/* Ridge solutions for a few lambdas (relative to the mean diagonal of
+ * X X^T); the one with the lowest validation MSE goes into w_out (V x D). */
+static gs_err_t ridge(const gram_t *g, const samples_t *vs, float *w_out, float *y,
+                      double *lambda_rel, double *val_mse, progress_t *pg, char *errstr, size_t n)
+{
+    static const double lambdas[] = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1};
+    const uint32_t D = g->D, V = g->V;
+    double *A = malloc((size_t)D * D * sizeof(double)), *Bm = malloc((size_t)D * V * sizeof(double));
+    double *best = malloc((size_t)D * V * sizeof(double)), diag = 0;
+    if (!A || !Bm || !best) {
+        free(A), free(Bm), free(best);
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for the readout");
+    }
+    for (uint32_t i = 0; i < D; i++)
+        diag += g->A[(size_t)i * D + i];
+    diag /= D;
+    *val_mse = INFINITY;
+    phase(pg, "ridge regression", sizeof(lambdas) / sizeof(lambdas[0]));
+    for (size_t li = 0; li < sizeof(lambdas) / sizeof(lambdas[0]); li++) {
+        memcpy(A, g->A, (size_t)D * D * sizeof(double));
+        memcpy(Bm, g->B, (size_t)D * V * sizeof(double));
+        for (uint32_t i = 0; i < D; i++)
+            A[(size_t)i * D + i] += lambdas[li] * diag;
+        tick(pg, (double)li + 0.5);
+        if (LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', (lapack_int)D, (lapack_int)V, A, (lapack_int)D,
+                          Bm, (lapack_int)D))
+            continue; /* not positive definite at this lambda */
+        for (size_t i = 0; i < (size_t)V * D; i++) /* column v of the solution = row v of w_out */
+            w_out[i] = (float)Bm[i];
+        readout(w_out, V, D, vs->phi, vs->n, y);
+        double mse = 0;
+        for (size_t s = 0; s < vs->n; s++) {
+            const float *row = y + s * V;
+            for (uint32_t v = 0; v < V; v++)
+                mse += (double)row[v] * row[v];
+            mse += 1 - 2.0 * row[vs->target[s]];
+        }
+        mse /= (double)vs->n;
+        if (mse < *val_mse) {
+            *val_mse = mse, *lambda_rel = lambdas[li];
+            memcpy(best, Bm, (size_t)D * V * sizeof(double));
+        }
+    }
+    for (size_t i = 0; i < (size_t)V * D; i++)
+        w_out[i] = (float)best[i];
+    free(A), free(Bm), free(best);
+    if (!isfinite(*val_mse))
+        return gs_fail(errstr, n, GS_ERR_INTERNAL, "no ridge solution (singular normal equations)");
+    return GS_OK;
+}
+
+gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path, const char *out,
+                           FILE *progress_fp, char **report_out, char *errstr, size_t n)
+{
+    progress_t pg = {progress_fp, NULL, 0, 0, gs_now_us(),
+                     progress_fp && isatty(fileno(progress_fp))};
+    int64_t t0 = gs_now_us();
+    corpus_t c = {0};
+    seqs_t tr = {0}, va = {0}, te = {0};
+    gs_vocab_t *vocab = NULL;
+    gs_reservoir_t res = {0};
+    gram_t g = {0};
+    samples_t vs = {0}, ts = {0};
+    bigram_t bg = {0};
+    char *blob = NULL, *meta_text = NULL;
+    size_t blob_len = 0;
+    float *w_out = NULL, *y = NULL, *code = NULL;
+    json_t *report = NULL;
+    const uint32_t units = conf->reservoir.units, D = units + 1 + conf->code_dims;
+
+    gs_err_t err = conf->vocab < 16 ? gs_fail(errstr, n, GS_ERR_INVALID_ARG, "vocabulary too small")
+                                    : load_corpus(corpus_path, &c, errstr, n);
+    if (!err)
+        err = build_vocab(&c, conf->vocab, &blob, &blob_len, &pg, errstr, n);
+    if (!err)
+        err = gs_vocab_new(blob, blob_len, &vocab, errstr, n);
+    const uint32_t V = vocab ? gs_vocab_size(vocab) : 0;
+    if (!err) {
+        phase(&pg, "encoding", 3);
+        err = encode_split(&c, vocab, 0, &tr, errstr, n);
+        if (!err)
+            err = encode_split(&c, vocab, 1, &va, errstr, n);
+        if (!err)
+            err = encode_split(&c, vocab, 2, &te, errstr, n);
+    }
+    if (!err) {
+        phase(&pg, "bigram counts", 1);
+        err = bigram_build(&bg, &tr, V, errstr, n);
+    }
+    if (!err && conf->code_dims) {
+        phase(&pg, "token codes (SVD)", 1);
+        err = token_codes(&bg, conf->code_dims, conf->reservoir.seed ^ 0xC0DEull, &code, errstr, n);
+    }
+    codes_t cd = {code, conf->code_dims};
+    if (!err) {
+        phase(&pg, "drawing the reservoir", 1);
+        err = gs_reservoir_init(&res, &conf->reservoir, V, errstr, n);
+    }
+    if (!err) {
+        g.D = D, g.V = V;
+        g.A = calloc((size_t)D * D, sizeof(double));
+        g.B = calloc((size_t)D * V, sizeof(double));
+        g.chunk = malloc((size_t)CHUNK * D * sizeof(float));
+        g.tmp = malloc((size_t)D * D * sizeof(float));
+        w_out = malloc((size_t)V * D * sizeof(float));
+        y = malloc((size_t)N_VAL * V * sizeof(float));
+        if (!g.A || !g.B || !g.chunk || !g.tmp || !w_out || !y)
+            err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for the normal equations");
+    }
+    if (!err) {
+        phase(&pg, "reservoir pass (train)",
+              (double)(conf->max_train_tokens ? conf->max_train_tokens : tr.n_ids));
+        err = pass(&res, &cd, &tr, conf->max_train_tokens, gram_sink, &g, &pg, errstr, n);
+        gram_flush(&g);
+    }
+    if (!err) {
+        phase(&pg, "reservoir pass (validation)", N_VAL);
+        err = collect(&res, &cd, &va, N_VAL, &vs, &pg, errstr, n);
+    }
+    size_t n_eval = conf->eval_tokens ? conf->eval_tokens : te.n_ids;
+    if (!err) {
+        phase(&pg, "reservoir pass (test)", (double)n_eval);
+        err = collect(&res, &cd, &te, n_eval, &ts, &pg, errstr, n);
+    }
+    double lambda_rel = 0, val_mse = INFINITY;
+    if (!err)
+        err = ridge(&g, &vs, w_out, y, &lambda_rel, &val_mse, &pg, errstr, n);
+
+    /* eps and temperature by validation NLL; softmax(y/T) for comparison */
+    float best_eps = 0;
+    double best_T = 1, best_nll = INFINITY, softmax_T = 1, softmax_nll = INFINITY;
+    if (!err) {
+        size_t nfit = vs.n < N_FIT ? vs.n : N_FIT;
+        readout(w_out, V, D, vs.phi, nfit, y);
+        static const float epss[] = {1e-6f, 1e-5f, 1e-4f, 1e-3f, 3e-3f, 1e-2f};
+        phase(&pg, "calibration", sizeof(epss) / sizeof(epss[0]) + 1);
+        for (size_t e = 0; e < sizeof(epss) / sizeof(epss[0]); e++) {
+            fit_ctx_t fc = {y, vs.target, nfit, V, epss[e]};
+            double nll, T = golden(f_link, &fc, 0.05, 20.0, &nll);
+            if (nll < best_nll)
+                best_nll = nll, best_T = T, best_eps = epss[e];
+            tick(&pg, (double)e + 1);
+        }
+        fit_ctx_t fc = {y, vs.target, nfit, V, 0};
+        softmax_T = golden(f_softmax, &fc, 1e-3, 10.0, &softmax_nll);
+    }
+
+    metrics_t mm = {0}, mu = {0}, mb = {0};
+    double k_uni = 1, k_bi = 1;
+    if (!err) {
+        phase(&pg, "evaluation (test)", (double)ts.n);
+        err = eval_model(w_out, V, D, best_eps, best_T, &ts, &mm, &pg, errstr, n);
+    }
+    if (!err) {
+        phase(&pg, "baselines", 1);
+        k_uni = fit_k(&bg, &vs, 0);
+        k_bi = fit_k(&bg, &vs, 1);
+        eval_unigram(&bg, &ts, k_uni, &mu);
+        eval_bigram(&bg, &ts, k_bi, &mb);
+    }
+
+    if (!err) {
+        char when[32];
+        size_t lines[3] = {0, 0, 0};
+        for (size_t i = 0; i < c.n; i++)
+            lines[c.split[i]]++;
+        json_t *model_m = metrics_json(&mm), *uni_m = metrics_json(&mu), *bi_m = metrics_json(&mb);
+        json_object_set_new(uni_m, "add_k", json_real(k_uni));
+        json_object_set_new(bi_m, "add_k", json_real(k_bi));
+        report = json_pack(
+            "{s:s,s:{s:s,s:I,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},s:{s:I,s:f},s:{s:I,s:I,s:f,s:f,s:f},"
+            "s:{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:o,s:o,s:o,s:s}",
+            "created_at", iso_now(when, sizeof(when)), "corpus", "file", corpus_path, "lines",
+            (json_int_t)c.n, "conversations", "train", (json_int_t)lines[0], "validation",
+            (json_int_t)lines[1], "test", (json_int_t)lines[2], "tokens", "train",
+            (json_int_t)tr.n_ids, "validation", (json_int_t)va.n_ids, "test", (json_int_t)te.n_ids,
+            "vocabulary", "size", (json_int_t)V, "coverage",
+            bg.total ? 1.0 - (double)bg.uni[GS_TOK_UNK] / (double)bg.total : 0.0, "reservoir",
+            "units", (json_int_t)units, "nnz", (json_int_t)res.nnz, "density",
+            (double)conf->reservoir.density, "radius", (double)conf->reservoir.radius, "leak",
+            (double)conf->reservoir.leak, "readout", "features",
+            conf->code_dims ? "[1; c(u_t); x_t]" : "[1; x_t]", "code_dims", (int)conf->code_dims,
+            "lambda_rel", lambda_rel, "validation_mse", val_mse, "eps", (double)best_eps,
+            "temperature", best_T, "validation_nll", best_nll, "softmax_temperature", softmax_T,
+            "softmax_temperature_validation_nll", softmax_nll, "model", model_m, "unigram", uni_m,
+            "bigram", bi_m, "split", "line hash (FNV-1a 64) mod 10: 0-7 train, 8 validation, 9 test");
+        json_t *meta = json_pack(
+            "{s:s,s:s,s:s,s:i,s:{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I},"
+            "s:{s:f,s:f,s:f,s:i},s:O}",
+            "kind", "dialogue", "name", conf->name, "version", conf->version, "context_tokens", 128,
+            "reservoir", "units", (int)units, "input_nnz", (int)conf->reservoir.input_nnz,
+            "density", (double)conf->reservoir.density, "radius", (double)conf->reservoir.radius,
+            "leak", (double)conf->reservoir.leak, "amp", (double)conf->reservoir.amp, "alpha",
+            (double)conf->reservoir.alpha, "omega", (double)conf->reservoir.omega, "input_scale",
+            (double)conf->reservoir.input_scale, "bias_scale", (double)conf->reservoir.bias_scale,
+            "seed", (json_int_t)conf->reservoir.seed, "readout", "eps", (double)best_eps,
+            "temperature", best_T, "lambda_rel", lambda_rel, "code_dims", (int)conf->code_dims,
+            "report", report);
+        if (meta)
+            json_object_set_new(report, "training_seconds", json_real(secs_since(t0)));
+        meta_text = meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(meta);
+        if (!report || !meta_text)
+            err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for the report");
+    }
+    if (!err) {
+        phase(&pg, "writing the model file", 1);
+        const uint32_t k_in = conf->reservoir.input_nnz;
+        gs_tensor_t t[] = {
+            {"vocab", GS_DT_BYTES, 1, {blob_len, 0, 0, 0}, blob, blob_len, 0, 0},
+            {"w_row_ptr", GS_DT_U32, 1, {units + 1, 0, 0, 0}, res.row_ptr,
+             (uint64_t)(units + 1) * 4, 0, 0},
+            {"w_col", GS_DT_U32, 1, {res.nnz, 0, 0, 0}, res.col, (uint64_t)res.nnz * 4, 0, 0},
+            {"w_val", GS_DT_F32, 1, {res.nnz, 0, 0, 0}, res.val, (uint64_t)res.nnz * 4, 0, 0},
+            {"in_row", GS_DT_U32, 2, {V, k_in, 0, 0}, res.in_row, (uint64_t)V * k_in * 4, 0, 0},
+            {"in_val", GS_DT_F32, 2, {V, k_in, 0, 0}, res.in_val, (uint64_t)V * k_in * 4, 0, 0},
+            {"bias", GS_DT_F32, 1, {units, 0, 0, 0}, res.bias, (uint64_t)units * 4, 0, 0},
+            {"w_out", GS_DT_F32, 2, {V, D, 0, 0}, w_out, (uint64_t)V * D * 4, 0, 0},
+            {"code", GS_DT_F32, 2, {V, conf->code_dims, 0, 0}, code,
+             (uint64_t)V * conf->code_dims * 4, 0, 0},
+        };
+        size_t nt = sizeof(t) / sizeof(t[0]) - (conf->code_dims ? 0 : 1);
+        err = gs_modelfile_write(out, GS_MODEL_KIND_DIALOGUE, meta_text, t, nt, errstr, n);
+        phase(&pg, NULL, 0);
+    }
+    if (!err && report_out)
+        *report_out = json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(report);
+    free(meta_text), free(blob), free(w_out), free(y), free(code);
+    free(g.A), free(g.B), free(g.chunk), free(g.tmp);
+    free_samples(&vs), free_samples(&ts);
+    bigram_free(&bg);
+    gs_reservoir_free(&res);
+    gs_vocab_destroy(vocab);
+    free_seqs(&tr), free_seqs(&va), free_seqs(&te);
+    free_corpus(&c);
+    return err;
+}
