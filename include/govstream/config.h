@@ -103,6 +103,12 @@ typedef struct gs_config {
         char *care_lexicon;
     } governance;
 
+    struct {
+        char *dialogue;        /* model file, "" for none */
+        int dialogue_sampling; /* 0 greedy, 1 top_k */
+        int sampling_top_k;
+    } models;
+
     gs_config_kvlist_t kafka;          /* both clients */
     gs_config_kvlist_t kafka_consumer; /* consumer only, applied after kafka */
     gs_config_kvlist_t kafka_producer; /* producer only, applied after kafka */

@@ -31,6 +31,7 @@ static const char *const framing_names[] = {"raw", "confluent", NULL};
 static const char *const scope_names[] = {"tenant", "session", NULL};
 static const char *const policy_names[] = {"degrade", "reject", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const sampling_names[] = {"greedy", "top_k", NULL};
 
 #define O(m) offsetof(gs_config_t, m)
 #define STR(k, m, d, doc)                                                                          \
@@ -134,6 +135,12 @@ static const cfg_def_t defs[] = {
          "degrade (answer, capped) | reject (note 'sleep phase')"),
     INT("governance.sleep_max_tokens", governance.sleep_max_tokens, "16", 1, 256,
         "GENERATE cap during sleep (degrade)"),
+    PATH("models.dialogue", models.dialogue, "",
+         "dialogue model file (govstream train dialogue); empty: governance only"),
+    ENUM("models.dialogue_sampling", models.dialogue_sampling, "greedy", sampling_names,
+         "GENERATE: greedy | top_k (seeded by the request id)"),
+    INT("models.sampling_top_k", models.sampling_top_k, "20", 1, 20,
+        "GENERATE with top_k sampling: draw among this many tokens"),
     PATH("governance.harm_lexicon", governance.harm_lexicon, "lexicon/harm.txt",
          "harm words, one per line (relative to this file)"),
     PATH("governance.care_lexicon", governance.care_lexicon, "lexicon/care.txt",

@@ -271,8 +271,13 @@ static void read_out(gs_dmodel_t *m, size_t B, const size_t *rows, size_t nrows)
     for (size_t r = 0; r < nrows; r++)
         gs_features(m->phi + r * m->D, m->xa, B, rows[r], m->units, m->code, m->code_dims,
                     m->last[rows[r]]);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nrows, (int)m->V, (int)m->D, 1.0f,
-                m->phi, (int)m->D, m->w_out, (int)m->D, 0.0f, m->logits, (int)m->V);
+    if (nrows < 4) /* SGEMM would mostly pack w_out; SGEMV streams it once per row */
+        for (size_t r = 0; r < nrows; r++)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m->V, (int)m->D, 1.0f, m->w_out,
+                        (int)m->D, m->phi + r * m->D, 1, 0.0f, m->logits + r * m->V, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nrows, (int)m->V, (int)m->D,
+                    1.0f, m->phi, (int)m->D, m->w_out, (int)m->D, 0.0f, m->logits, (int)m->V);
 }
 
 /* The distribution of a readout row: p_v = max(y_v, eps)^(1/T) / sum. */

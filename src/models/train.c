@@ -861,7 +861,7 @@ static char *iso_now(char *buf, size_t n)
 static gs_err_t ridge(const gram_t *g, const samples_t *vs, float *w_out, float *y,
                       double *lambda_rel, double *val_mse, progress_t *pg, char *errstr, size_t n)
 {
-    static const double lambdas[] = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1};
+    static const double lambdas[] = {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2};
     const uint32_t D = g->D, V = g->V;
     double *A = malloc((size_t)D * D * sizeof(double)), *Bm = malloc((size_t)D * V * sizeof(double));
     double *best = malloc((size_t)D * V * sizeof(double)), diag = 0;
@@ -990,7 +990,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
     if (!err) {
         size_t nfit = vs.n < N_FIT ? vs.n : N_FIT;
         readout(w_out, V, D, vs.phi, nfit, y);
-        static const float epss[] = {1e-6f, 1e-5f, 1e-4f, 1e-3f, 3e-3f, 1e-2f};
+        static const float epss[] = {1e-6f, 3e-6f, 1e-5f, 3e-5f, 1e-4f, 3e-4f, 1e-3f, 3e-3f};
         phase(&pg, "calibration", sizeof(epss) / sizeof(epss[0]) + 1);
         for (size_t e = 0; e < sizeof(epss) / sizeof(epss[0]); e++) {
             fit_ctx_t fc = {y, vs.target, nfit, V, epss[e]};

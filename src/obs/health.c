@@ -26,6 +26,7 @@ static const char *const reasons[GS_READINESS__COUNT] = {
     [GS_NOT_READY_BROKER_DOWN] = "all brokers are down",
     [GS_NOT_READY_REGISTRY_DOWN] = "schema registry unreachable",
     [GS_NOT_READY_TOPIC_MISSING] = "an output topic does not exist",
+    [GS_NOT_READY_MODEL] = "model not loaded",
     [GS_NOT_READY_DRAINING] = "shutting down",
 };
 

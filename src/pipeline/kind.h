@@ -41,6 +41,10 @@ struct gs_kind {
     gs_avro_schema_t *result_schema;
     int32_t result_schema_id; /* -1: raw output framing */
     void *state;
+    /* (Re)loads the kind's models from the configuration: at start and on
+     * SIGHUP. On failure the current models stay; errstr says why. May be
+     * NULL for kinds without models. */
+    gs_err_t (*load_models)(gs_kind_t *k, char *errstr, size_t errstr_size);
     /* Fills out/out_key, or err/errmsg, for every item with err == GS_OK. */
     void (*process)(gs_kind_t *k, gs_item_t *const *items, size_t n, const gs_batch_env_t *env);
     void (*destroy)(gs_kind_t *k);

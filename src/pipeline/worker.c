@@ -988,11 +988,50 @@ static int wait_for_topics(gs_worker_t *w, volatile sig_atomic_t *signals)
     return 0;
 }
 
+/* Loads every kind's models. At start it retries (every 10 s, or at once on
+ * SIGHUP) and the worker stays out of the group and not ready meanwhile;
+ * while running (SIGHUP) a failure keeps the current models. Returns -1
+ * when asked to stop before the models loaded. */
+static int load_models(gs_worker_t *w, volatile sig_atomic_t *signals, int at_start)
+{
+    for (;;) {
+        int failed = 0;
+        for (size_t k = 0; k < w->n_kinds; k++) {
+            char err[512];
+            if (!w->kinds[k]->load_models)
+                continue;
+            if (w->kinds[k]->load_models(w->kinds[k], err, sizeof(err))) {
+                failed = 1;
+                gs_log_error(w->log,
+                             at_start ? "model not loaded; not joining the group"
+                                      : "model reload failed; keeping the current model",
+                             GS_LS("kind", w->kinds[k]->name), GS_LS("error", err));
+            } else {
+                gs_log_info(w->log, at_start ? "models loaded" : "models reloaded",
+                            GS_LS("kind", w->kinds[k]->name));
+            }
+        }
+        if (!failed || !at_start)
+            return 0;
+        gs_health_set(w->health, GS_NOT_READY_MODEL);
+        for (int waited = 0; waited < 10000; waited += 100) {
+            if (*signals & GS_SIG_STOP)
+                return -1;
+            if (*signals & GS_SIG_RELOAD) {
+                *signals &= ~GS_SIG_RELOAD;
+                break;
+            }
+            gs_health_beat(w->health);
+            sleep_ms(100);
+        }
+    }
+}
+
 int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
 {
     if (w->registry && register_outputs(w, signals))
         return (*signals & GS_SIG_STOP) ? 0 : 1;
-    if (wait_for_topics(w, signals))
+    if (wait_for_topics(w, signals) || load_models(w, signals, 1))
         return 0;
 
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(MAX_KINDS);
@@ -1011,9 +1050,9 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
     w->next_stats_us = gs_now_us() + STATS_INTERVAL_US;
 
     while (!(*signals & GS_SIG_STOP) && !w->fatal) {
-        if (*signals & GS_SIG_RELOAD) {
+        if (*signals & GS_SIG_RELOAD) { /* between batches: the swap is atomic */
             *signals &= ~GS_SIG_RELOAD;
-            gs_log_msg(w->log, GS_LOG_INFO, "SIGHUP: nothing to reload (no models configured)");
+            load_models(w, signals, 0);
         }
         /* Delivery reports; while the producer side throttles us, wait for
          * them here rather than in the consumer poll below. */

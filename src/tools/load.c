@@ -469,6 +469,35 @@ static void dump_result(FILE *fp, avro_value_t *v, const rd_kafka_message_t *m)
         field_double(v, "moral_value"), "context_items", (json_int_t)field_int(v, "context_items"),
         "worker_id", field_str(v, "worker_id"), "partition", (int)m->partition, "offset",
         (json_int_t)m->offset);
+    avro_value_t f, item, sub;
+    json_t *preds = json_array();
+    size_t np = 0;
+    if (!avro_value_get_by_name(v, "predictions", &f, NULL) && !avro_value_get_size(&f, &np))
+        for (size_t i = 0; i < np; i++)
+            if (!avro_value_get_by_index(&f, i, &item, NULL))
+                json_array_append_new(preds, json_pack("[s,f]", field_str(&item, "token"),
+                                                       field_double(&item, "probability")));
+    json_object_set_new(j, "predictions", preds);
+    int branch = 0;
+    const char *text = NULL;
+    size_t sz;
+    if (!avro_value_get_by_name(v, "text", &f, NULL) && !avro_value_get_discriminant(&f, &branch) &&
+        branch == 1 && !avro_value_get_current_branch(&f, &sub) &&
+        !avro_value_get_string(&sub, &text, &sz))
+        json_object_set_new(j, "text", json_string(text));
+    else
+        json_object_set_new(j, "text", json_null());
+    if (!avro_value_get_by_name(v, "model", &f, NULL))
+        json_object_set_new(j, "model",
+                            json_pack("{s:s,s:s,s:s}", "name", field_str(&f, "name"), "version",
+                                      field_str(&f, "version"), "sha256", field_str(&f, "sha256")));
+    if (!avro_value_get_by_name(v, "timings", &f, NULL))
+        json_object_set_new(j, "timings",
+                            json_pack("{s:I,s:I,s:I,s:I}", "decode_us",
+                                      (json_int_t)field_long(&f, "decode_us"), "govern_us",
+                                      (json_int_t)field_long(&f, "govern_us"), "infer_us",
+                                      (json_int_t)field_long(&f, "infer_us"), "total_us",
+                                      (json_int_t)field_long(&f, "total_us")));
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     fprintf(fp, "%s\n", s);
     free(s);
