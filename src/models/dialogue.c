@@ -295,10 +295,14 @@ static double normaliser(const gs_dmodel_t *m, const float *y, float ymax)
     return sum + clipped * exp((log(m->eps) - lmax) * m->inv_temp);
 }
 
+/* Term by term the same arithmetic as normaliser(), so that probabilities
+ * of distinct tokens never sum to more than 1. */
 static double prob(const gs_dmodel_t *m, float y, float ymax, double norm)
 {
-    float c = y > m->eps ? y : m->eps;
-    return exp((log(c) - log(ymax > m->eps ? ymax : m->eps)) * m->inv_temp) / norm;
+    const float lmax = logf(ymax > m->eps ? ymax : m->eps);
+    if (y > m->eps)
+        return expf((logf(y) - lmax) * m->inv_temp) / norm;
+    return exp((log(m->eps) - lmax) * m->inv_temp) / norm;
 }
 
 /* Top k of a row by readout value (the link is monotone). */

@@ -226,15 +226,20 @@ gs_err_t gs_modelfile_open(const char *path, gs_modelfile_t **out, char *errstr,
         t->dtype = rd32(e + 32);
         t->ndim = rd32(e + 36);
         uint64_t elems = 1;
+        int huge = 0; /* the product of the dims is checked before it could wrap */
         for (int d = 0; d < 4; d++) {
             t->dims[d] = rd64(e + 40 + 8 * d);
-            if (d < (int)t->ndim)
+            if (d >= (int)t->ndim)
+                continue;
+            if (t->dims[d] && elems > body / t->dims[d])
+                huge = 1;
+            else
                 elems *= t->dims[d];
         }
         t->offset = rd64(e + 72);
         t->nbytes = rd64(e + 80);
         t->crc = rd32(e + 88);
-        if (!dtype_size(t->dtype) || t->ndim < 1 || t->ndim > 4 ||
+        if (huge || !dtype_size(t->dtype) || t->ndim < 1 || t->ndim > 4 ||
             elems * dtype_size(t->dtype) != t->nbytes || t->offset % ALIGN) {
             err = gs_fail(errstr, n, GS_ERR_DECODE, "%s: tensor %zu (%s): corrupt table entry",
                           path, i, t->name);

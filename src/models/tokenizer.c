@@ -28,8 +28,11 @@ static int is_space(uint32_t cp)
 static void emit_word(const unsigned char *s, size_t len, gs_token_fn *fn, void *opaque)
 {
     char low[GS_TOKEN_MAX];
-    if (len > GS_TOKEN_MAX)
-        len = GS_TOKEN_MAX; /* can only cut inside a word's bytes: rare, and deterministic */
+    if (len > GS_TOKEN_MAX) { /* cut long words at a character boundary */
+        len = GS_TOKEN_MAX;
+        while (len > 1 && (s[len] & 0xC0) == 0x80)
+            len--;
+    }
     for (size_t i = 0; i < len; i++)
         low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i]);
     fn(low, len, opaque);
@@ -86,6 +89,8 @@ gs_err_t gs_vocab_new(const char *blob, size_t len, gs_vocab_t **out, char *errs
 {
     if (!len || blob[len - 1] != '\0')
         return gs_fail(errstr, n, GS_ERR_DECODE, "vocabulary is not NUL-terminated tokens");
+    if (!gs_utf8_valid(blob, len)) /* tokens become result text, an Avro string */
+        return gs_fail(errstr, n, GS_ERR_DECODE, "vocabulary is not valid UTF-8");
     gs_vocab_t *v = calloc(1, sizeof(*v));
     if (!v)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");

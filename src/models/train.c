@@ -933,6 +933,9 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
     if (!err)
         err = gs_vocab_new(blob, blob_len, &vocab, errstr, n);
     const uint32_t V = vocab ? gs_vocab_size(vocab) : 0;
+    if (!err && conf->code_dims >= V) /* the corpus may have fewer words than asked for */
+        err = gs_fail(errstr, n, GS_ERR_INVALID_ARG,
+                      "code dims %u: must be below the vocabulary size (%u)", conf->code_dims, V);
     if (!err) {
         phase(&pg, "encoding", 3);
         err = encode_split(&c, vocab, 0, &tr, errstr, n);

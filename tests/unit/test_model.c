@@ -1,0 +1,595 @@
+/* Unit tests of the dialogue model (SPEC 4): tokenizer and vocabulary,
+ * reservoir maths against dense references (LAPACK eigenvalues, a naive
+ * state update), training on a small synthetic corpus, batched against
+ * one-at-a-time inference, and model-file corruption. The model quality on
+ * the real corpus is tested by tests/integration/test_model_quality.sh. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include <complex.h>
+#include <jansson.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "govstream/model.h"
+
+static gs_str_t S(const char *s)
+{
+    return (gs_str_t){s, strlen(s)};
+}
+
+/* ---- tokenizer and vocabulary ------------------------------------------ */
+
+typedef struct toks {
+    char buf[512];
+    size_t len;
+} toks_t;
+
+static void collect(const char *tok, size_t len, void *opaque)
+{
+    toks_t *t = opaque;
+    memcpy(t->buf + t->len, tok, len);
+    t->len += len;
+    t->buf[t->len++] = '|';
+    t->buf[t->len] = '\0';
+}
+
+static void test_tokenize(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"Don't STOP, 42 times!", "don't|stop|,|42|times|!|"},
+        {"  'quoted'  ", "'|quoted|'|"},
+        {"Caf\xc3\xa9 \xe2\x80\x94 ok?", "caf\xc3\xa9|\xe2\x80\x94|ok|?|"}, /* em dash: punctuation */
+        {"a\xc2\xa0" "b\tc\n", "a|b|c|"},                                  /* NBSP separates */
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        toks_t t = {.len = 0};
+        t.buf[0] = '\0';
+        gs_tokenize(cases[i].in, strlen(cases[i].in), collect, &t);
+        assert_string_equal(t.buf, cases[i].out);
+    }
+    /* a long word is cut at GS_TOKEN_MAX bytes, on a character boundary */
+    char word[200];
+    size_t n = 0;
+    word[n++] = 'a';
+    while (n + 2 < 150) {
+        word[n++] = '\xc3';
+        word[n++] = '\xa9';
+    }
+    toks_t t = {.len = 0};
+    gs_tokenize(word, n, collect, &t);
+    assert_true(t.len - 1 <= GS_TOKEN_MAX);
+    assert_true(gs_utf8_valid(t.buf, t.len));
+    assert_int_equal(t.len - 1, GS_TOKEN_MAX - 1); /* 'a' + 31 two-byte letters */
+}
+
+static const char blob[] = "<unk>\0<eot>\0hello\0world\0,\0!\0(\0bye";
+
+static void test_vocab(void **state)
+{
+    (void)state;
+    char err[256];
+    gs_vocab_t *v;
+    assert_int_equal(gs_vocab_new(blob, sizeof(blob), &v, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_vocab_size(v), 8);
+    assert_int_equal(gs_vocab_id(v, "world", 5), 3);
+    assert_int_equal(gs_vocab_id(v, "nope", 4), GS_TOK_UNK);
+    assert_string_equal(gs_vocab_token(v, 7), "bye");
+    assert_string_equal(gs_vocab_token(v, 99), "<unk>");
+
+    gs_str_t turns[] = {S("Hello, WORLD!"), S("so (bye")};
+    uint32_t *ids = NULL;
+    size_t nid = 0, cap = 0;
+    assert_int_equal(gs_vocab_encode_turns(v, turns, 2, &ids, &nid, &cap), 0);
+    static const uint32_t want[] = {2, 4, 3, 5, 1, 0, 6, 7, 1};
+    assert_int_equal(nid, sizeof(want) / sizeof(want[0]));
+    assert_memory_equal(ids, want, sizeof(want));
+
+    char out[64];
+    assert_int_equal(gs_vocab_decode(v, want, 4, out, sizeof(out)), strlen("hello, world!"));
+    assert_string_equal(out, "hello, world!");
+    static const uint32_t paren[] = {2, 6, 7};
+    gs_vocab_decode(v, paren, 3, out, sizeof(out));
+    assert_string_equal(out, "hello (bye");
+    assert_int_equal(gs_vocab_decode(v, want, 4, out, 8), 6); /* whole tokens only */
+    assert_string_equal(out, "hello,");
+    free(ids);
+    gs_vocab_destroy(v);
+
+    /* refused: missing terminator, duplicates, wrong specials, bad UTF-8 */
+    static const char dup[] = "<unk>\0<eot>\0a\0a";
+    static const char specials[] = "<eot>\0<unk>\0a";
+    static const char bad_utf8[] = "<unk>\0<eot>\0\xc3";
+    assert_int_equal(gs_vocab_new(blob, sizeof(blob) - 1, &v, err, sizeof(err)), GS_ERR_DECODE);
+    assert_int_equal(gs_vocab_new(dup, sizeof(dup), &v, err, sizeof(err)), GS_ERR_DECODE);
+    assert_contains(err, "duplicate");
+    assert_int_equal(gs_vocab_new(specials, sizeof(specials), &v, err, sizeof(err)), GS_ERR_DECODE);
+    assert_contains(err, "<unk> and <eot>");
+    assert_int_equal(gs_vocab_new(bad_utf8, sizeof(bad_utf8), &v, err, sizeof(err)),
+                     GS_ERR_DECODE);
+    assert_contains(err, "UTF-8");
+}
+
+/* ---- reservoir maths ---------------------------------------------------- */
+
+static double *dense_w(const gs_reservoir_t *r)
+{
+    uint32_t N = r->conf.units;
+    double *w = calloc((size_t)N * N, sizeof(double));
+    assert_non_null(w);
+    for (uint32_t i = 0; i < N; i++)
+        for (uint32_t e = r->row_ptr[i]; e < r->row_ptr[i + 1]; e++)
+            w[(size_t)i * N + r->col[e]] = r->val[e];
+    return w;
+}
+
+/* Largest |eigenvalue| of the scaled W, by LAPACK dgeev on the dense matrix:
+ * an independent check of the power iteration that scaled it. */
+static void test_spectral_radius(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t units;
+        float radius, density;
+        uint64_t seed;
+    } cases[] = {{512, 0.9f, 0.1f, 42}, /* the default reservoir */
+                 {256, 0.9f, 0.1f, 1}, {200, 0.5f, 0.05f, 3}, {128, 1.2f, 0.2f, 99}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        gs_reservoir_conf_t conf;
+        gs_reservoir_conf_default(&conf);
+        conf.units = cases[c].units;
+        conf.radius = cases[c].radius;
+        conf.density = cases[c].density;
+        conf.seed = cases[c].seed;
+        gs_reservoir_t r;
+        char err[256];
+        assert_int_equal(gs_reservoir_init(&r, &conf, 50, err, sizeof(err)), GS_OK);
+        /* density as drawn, within 10% */
+        double density = (double)r.nnz / ((double)conf.units * conf.units);
+        assert_true(fabs(density - conf.density) < 0.1 * conf.density);
+
+        uint32_t N = conf.units;
+        double *w = dense_w(&r), *wr = malloc(N * sizeof(double)), *wi = malloc(N * sizeof(double));
+        assert_non_null(wr);
+        assert_non_null(wi);
+        assert_int_equal(LAPACKE_dgeev(LAPACK_ROW_MAJOR, 'N', 'N', (lapack_int)N, w, (lapack_int)N,
+                                       wr, wi, NULL, 1, NULL, 1),
+                         0);
+        double rho = 0;
+        for (uint32_t i = 0; i < N; i++)
+            rho = fmax(rho, hypot(wr[i], wi[i]));
+        print_message("spectral radius %.5f (target %.2f, %u units)\n", rho, conf.radius, N);
+        if (fabs(rho - conf.radius) > 0.01 * conf.radius)
+            fail_msg("case %zu: spectral radius %.6f, target %.3f", c, rho, conf.radius);
+        free(w), free(wr), free(wi);
+        gs_reservoir_free(&r);
+    }
+}
+
+/* f and the leaky update written out densely, in double. */
+static void reference_step(const gs_reservoir_t *r, const double *w, const uint32_t *tokens,
+                           size_t B, const float *x_in, double *x_out)
+{
+    const gs_reservoir_conf_t *c = &r->conf;
+    uint32_t N = c->units;
+    for (size_t b = 0; b < B; b++) {
+        for (uint32_t i = 0; i < N; i++) {
+            double xi = x_in[(size_t)i * B + b];
+            if (tokens[b] == UINT32_MAX) {
+                x_out[(size_t)i * B + b] = xi;
+                continue;
+            }
+            double z = r->bias[i];
+            for (uint32_t j = 0; j < N; j++)
+                z += w[(size_t)i * N + j] * x_in[(size_t)j * B + b];
+            for (uint32_t k = 0; k < c->input_nnz; k++)
+                if (r->in_row[(size_t)tokens[b] * c->input_nnz + k] == i)
+                    z += r->in_val[(size_t)tokens[b] * c->input_nnz + k];
+            double f = c->amp * exp(-c->alpha * fabs(z)) * sin(c->omega * z);
+            x_out[(size_t)i * B + b] = (1 - c->leak) * xi + c->leak * f;
+        }
+    }
+}
+
+static void test_step_reference(void **state)
+{
+    (void)state;
+    gs_reservoir_conf_t conf;
+    gs_reservoir_conf_default(&conf);
+    conf.units = 96;
+    conf.input_nnz = 8;
+    conf.amp = 1.3f, conf.alpha = 0.2f, conf.omega = 1.7f, conf.leak = 0.4f;
+    gs_reservoir_t r;
+    char err[256];
+    const uint32_t V = 30;
+    assert_int_equal(gs_reservoir_init(&r, &conf, V, err, sizeof(err)), GS_OK);
+    double *w = dense_w(&r);
+    enum { B = 7, STEPS = 40 };
+    const size_t N = conf.units;
+    float *x = malloc(N * B * sizeof(float)), *y = malloc(N * B * sizeof(float));
+    double *ref = malloc(N * B * sizeof(double));
+    assert_non_null(x), assert_non_null(y), assert_non_null(ref);
+    rng_seed(11);
+    for (size_t i = 0; i < N * B; i++)
+        x[i] = (float)(rng_unit() * 4 - 2);
+    for (int s = 0; s < STEPS; s++) {
+        uint32_t tokens[B];
+        for (size_t b = 0; b < B; b++) /* sequence 3 sits some steps out */
+            tokens[b] = b == 3 && s % 3 == 0 ? UINT32_MAX : rng_below(V);
+        gs_reservoir_step(&r, tokens, B, x, y);
+        reference_step(&r, w, tokens, B, x, ref);
+        for (size_t i = 0; i < N * B; i++)
+            if (fabs(y[i] - ref[i]) > 1e-5)
+                fail_msg("step %d element %zu: %.9g, reference %.9g", s, i, y[i], ref[i]);
+        memcpy(x, y, N * B * sizeof(float));
+    }
+    /* the same seed draws the same reservoir; another seed another one */
+    gs_reservoir_t r2;
+    assert_int_equal(gs_reservoir_init(&r2, &conf, V, err, sizeof(err)), GS_OK);
+    assert_int_equal(r2.nnz, r.nnz);
+    assert_memory_equal(r2.val, r.val, r.nnz * sizeof(float));
+    assert_memory_equal(r2.in_row, r.in_row, V * conf.input_nnz * sizeof(uint32_t));
+    gs_reservoir_free(&r2);
+    conf.seed++;
+    assert_int_equal(gs_reservoir_init(&r2, &conf, V, err, sizeof(err)), GS_OK);
+    assert_true(r2.nnz != r.nnz || memcmp(r2.val, r.val, r.nnz * sizeof(float)) != 0);
+    gs_reservoir_free(&r2);
+    /* refused configurations */
+    conf.density = 0;
+    assert_int_equal(gs_reservoir_init(&r2, &conf, V, err, sizeof(err)), GS_ERR_INVALID_ARG);
+    free(x), free(y), free(ref), free(w);
+    gs_reservoir_free(&r);
+}
+
+/* ---- a small trained model ---------------------------------------------- */
+
+typedef struct fixture {
+    char dir[64], corpus[96], model[96];
+    char *report;
+    gs_dmodel_t *m;
+} fixture_t;
+
+static fixture_t fx;
+
+/* A small synthetic dialogue language with learnable structure: questions
+ * are answered by their answers, greetings by greetings. */
+static void write_corpus(const char *path)
+{
+    static const char *q[] = {"how are you?", "what are you doing today?", "do you like music?",
+                              "where do you live?", "what is your name?"};
+    static const char *a[] = {"i am fine, thanks.", "not much, just working.",
+                              "yes, i like music a lot.", "i live in a small town.",
+                              "my name is sam."};
+    static const char *hi[] = {"hi", "hello", "hey there"};
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    rng_seed(5);
+    for (int line = 0; line < 1500; line++) {
+        fprintf(fp, "%s\t%s", hi[rng_below(3)], hi[rng_below(3)]);
+        int pairs = 1 + (int)rng_below(4);
+        for (int p = 0; p < pairs; p++) {
+            uint32_t k = rng_below(5);
+            fprintf(fp, "\t%s\t%s", q[k], a[k]);
+        }
+        fputc('\n', fp);
+    }
+    fclose(fp);
+}
+
+static int model_setup(void **state)
+{
+    (void)state;
+    snprintf(fx.dir, sizeof(fx.dir), "/tmp/gs-test-model.XXXXXX");
+    if (!mkdtemp(fx.dir))
+        return -1;
+    snprintf(fx.corpus, sizeof(fx.corpus), "%s/corpus.txt", fx.dir);
+    snprintf(fx.model, sizeof(fx.model), "%s/model.gsm", fx.dir);
+    write_corpus(fx.corpus);
+    gs_train_conf_t c;
+    gs_train_conf_default(&c);
+    c.vocab = 64;
+    c.code_dims = 8;
+    c.reservoir.units = 64;
+    c.reservoir.input_nnz = 8;
+    c.eval_tokens = 5000;
+    c.name = "unit";
+    c.version = "7";
+    char err[512];
+    if (gs_train_dialogue(&c, fx.corpus, fx.model, NULL, &fx.report, err, sizeof(err))) {
+        fprintf(stderr, "training failed: %s\n", err);
+        return -1;
+    }
+    if (gs_dmodel_load(fx.model, &fx.m, err, sizeof(err))) {
+        fprintf(stderr, "load failed: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int model_teardown(void **state)
+{
+    (void)state;
+    gs_dmodel_destroy(fx.m);
+    free(fx.report);
+    unlink(fx.corpus);
+    unlink(fx.model);
+    rmdir(fx.dir);
+    return 0;
+}
+
+static double metric(json_t *report, const char *who, const char *what)
+{
+    json_t *v = json_object_get(json_object_get(report, who), what);
+    assert_true(json_is_number(v));
+    return json_number_value(v);
+}
+
+static void test_training_report(void **state)
+{
+    (void)state;
+    json_t *r = json_loads(fx.report, 0, NULL);
+    assert_non_null(r);
+    /* the grammar is learnable: the model must beat both baselines clearly */
+    double ppl = metric(r, "model", "perplexity"), bi = metric(r, "bigram", "perplexity");
+    double uni = metric(r, "unigram", "perplexity");
+    if (!(ppl < bi && bi < uni))
+        fail_msg("perplexity: model %.3f, bigram %.3f, unigram %.3f", ppl, bi, uni);
+    assert_true(metric(r, "model", "top1") > metric(r, "bigram", "top1"));
+    assert_true(metric(r, "model", "top5") >= metric(r, "bigram", "top5"));
+    assert_true(metric(r, "vocabulary", "coverage") == 1.0);
+    json_decref(r);
+
+    assert_string_equal(gs_dmodel_name(fx.m), "unit");
+    assert_string_equal(gs_dmodel_version(fx.m), "7");
+    assert_int_equal(strlen(gs_dmodel_sha256(fx.m)), 64);
+
+    /* too many code dimensions for the corpus's vocabulary */
+    gs_train_conf_t c;
+    gs_train_conf_default(&c);
+    c.vocab = 64, c.code_dims = 64, c.reservoir.units = 16, c.reservoir.input_nnz = 4;
+    char err[256], path[128], *rep = NULL;
+    snprintf(path, sizeof(path), "%s/refused.gsm", fx.dir);
+    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)),
+                     GS_ERR_INVALID_ARG);
+    assert_contains(err, "code dims");
+    assert_null(rep);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+static gs_dm_query_t query(const gs_str_t *turns, size_t n, gs_dm_op_t op, int k)
+{
+    return (gs_dm_query_t){.turns = turns, .n_turns = n, .op = op, .k = k, .max_tokens = 12,
+                           .seed = 1234};
+}
+
+static void assert_same_answer(const gs_dm_answer_t *a, const gs_dm_answer_t *b, size_t q)
+{
+    if (a->n_preds != b->n_preds)
+        fail_msg("query %zu: %zu predictions, alone %zu", q, a->n_preds, b->n_preds);
+    for (size_t i = 0; i < a->n_preds; i++) {
+        assert_string_equal(a->preds[i].token, b->preds[i].token);
+        if (fabs(a->preds[i].probability - b->preds[i].probability) > 1e-5)
+            fail_msg("query %zu prediction %zu: %.9f, alone %.9f", q, i, a->preds[i].probability,
+                     b->preds[i].probability);
+    }
+    assert_int_equal(a->tokens, b->tokens);
+    assert_string_equal(a->text, b->text);
+}
+
+static void test_batched_equals_single(void **state)
+{
+    (void)state;
+    gs_str_t c1[] = {S("hi"), S("hello"), S("how are you?")};
+    gs_str_t c2[] = {S("what is your name?")};
+    gs_str_t c3[] = {S("hey there"), S("hi"), S("do you like music?"), S("yes, i like music a lot."),
+                     S("where do you live?")};
+    gs_str_t c4[] = {S("zebra quantum")}; /* all <unk> */
+    gs_dm_query_t q[] = {
+        query(c1, 3, GS_DM_NEXT, 0),     query(c2, 1, GS_DM_TOP_K, 5),
+        query(c3, 5, GS_DM_GENERATE, 0), query(c4, 1, GS_DM_TOP_K, 20),
+        query(c1, 2, GS_DM_GENERATE, 0), query(c3, 3, GS_DM_TOP_K, 3),
+        query(c2, 1, GS_DM_GENERATE, 0),
+    };
+    q[6].sample_top_k = 5; /* seeded sampling */
+    q[4].max_tokens = 2;
+    enum { NQ = sizeof(q) / sizeof(q[0]) };
+    gs_dm_answer_t *batch = calloc(NQ, sizeof(*batch)), *alone = calloc(1, sizeof(*alone));
+    assert_non_null(batch), assert_non_null(alone);
+    char err[256];
+    assert_int_equal(gs_dmodel_run(fx.m, q, NQ, batch, err, sizeof(err)), GS_OK);
+    for (size_t i = 0; i < NQ; i++) {
+        assert_int_equal(gs_dmodel_run(fx.m, &q[i], 1, alone, err, sizeof(err)), GS_OK);
+        assert_same_answer(&batch[i], alone, i);
+    }
+    /* answers are well-formed */
+    for (size_t i = 0; i < NQ; i++) {
+        const gs_dm_answer_t *a = &batch[i];
+        if (q[i].op == GS_DM_GENERATE) {
+            assert_int_equal(a->n_preds, 0);
+            assert_true(a->tokens <= q[i].max_tokens);
+            assert_int_equal(strlen(a->text), a->text_len);
+            continue;
+        }
+        assert_int_equal(a->n_preds, q[i].op == GS_DM_TOP_K ? (size_t)q[i].k : 1);
+        double sum = 0;
+        for (size_t p = 0; p < a->n_preds; p++) {
+            sum += a->preds[p].probability;
+            assert_true(a->preds[p].probability > 0);
+            if (p)
+                assert_true(a->preds[p].probability <= a->preds[p - 1].probability);
+        }
+        if (!(sum <= 1.0))
+            fail_msg("query %zu: probabilities sum to 1 + %.3g", i, sum - 1);
+    }
+    /* learned: after a question the answer starts as in the corpus */
+    assert_string_equal(batch[1].preds[0].token, "my");
+    assert_true(batch[1].preds[0].probability > 0.5);
+    assert_string_equal(batch[2].text, "i live in a small town.");
+    assert_true(!strncmp(batch[4].text, "what ", 5)); /* 2 of the 5 questions */
+    free(batch), free(alone);
+}
+
+static void test_distribution(void **state)
+{
+    (void)state;
+    const gs_vocab_t *v = gs_dmodel_vocab(fx.m);
+    const uint32_t V = gs_vocab_size(v);
+    gs_str_t turns[] = {S("hello"), S("how are you?")};
+    uint32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    assert_int_equal(gs_vocab_encode_turns(v, turns, 2, &ids, &n, &cap), 0);
+    float *p = malloc(V * sizeof(float));
+    assert_non_null(p);
+    char err[256];
+    assert_int_equal(gs_dmodel_distribution(fx.m, ids, n, p, err, sizeof(err)), GS_OK);
+    double sum = 0;
+    for (uint32_t i = 0; i < V; i++) {
+        assert_true(p[i] > 0);
+        sum += p[i];
+    }
+    assert_true(fabs(sum - 1) < 1e-4);
+    /* TOP_K reports the same probabilities */
+    gs_dm_query_t q = query(turns, 2, GS_DM_TOP_K, 20);
+    gs_dm_answer_t *a = calloc(1, sizeof(*a));
+    assert_non_null(a);
+    assert_int_equal(gs_dmodel_run(fx.m, &q, 1, a, err, sizeof(err)), GS_OK);
+    for (size_t k = 0; k < a->n_preds; k++) {
+        uint32_t id = gs_vocab_id(v, a->preds[k].token, strlen(a->preds[k].token));
+        assert_true(fabs(p[id] - a->preds[k].probability) < 1e-5);
+    }
+    assert_string_equal(a->preds[0].token, "i");
+    free(a), free(p), free(ids);
+}
+
+/* ---- model-file corruption ---------------------------------------------- */
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    rewind(fp);
+    unsigned char *b = malloc(*len);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, *len, fp), *len);
+    fclose(fp);
+    return b;
+}
+
+/* Writes len bytes of b (with byte `at` xor-ed by `flip` when at < len) and
+ * expects both the file check and the model load to refuse it with `why`. */
+static void expect_refused(const unsigned char *b, size_t len, size_t at, unsigned char flip,
+                           const char *why)
+{
+    char path[128], err[512];
+    snprintf(path, sizeof(path), "%s/bad.gsm", fx.dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(b, 1, len, fp), len);
+    if (at < len) {
+        fseek(fp, (long)at, SEEK_SET);
+        fputc(b[at] ^ flip, fp);
+    }
+    fclose(fp);
+    gs_modelfile_t *mf = NULL;
+    gs_dmodel_t *m = NULL;
+    gs_err_t e1 = gs_modelfile_open(path, &mf, err, sizeof(err));
+    if (!e1)
+        fail_msg("accepted (%s): %zu bytes, byte %zu ^ %02x", why, len, at, flip);
+    assert_contains(err, why);
+    assert_int_equal(gs_dmodel_load(path, &m, err, sizeof(err)), e1);
+    assert_contains(err, why);
+    assert_null(mf), assert_null(m);
+    unlink(path);
+}
+
+static void test_corruption(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *b = slurp(fx.model, &len);
+    char err[256];
+    gs_modelfile_t *mf;
+    assert_int_equal(gs_modelfile_open(fx.model, &mf, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_modelfile_size(mf), len);
+    assert_int_equal(gs_modelfile_kind(mf), GS_MODEL_KIND_DIALOGUE);
+    const gs_tensor_t *w_out = gs_modelfile_get(mf, "w_out", GS_DT_F32, 0, err, sizeof(err));
+    const gs_tensor_t *last = gs_modelfile_at(mf, gs_modelfile_count(mf) - 1);
+    assert_non_null(w_out);
+    assert_null(gs_modelfile_get(mf, "nope", GS_DT_F32, 0, err, sizeof(err)));
+    assert_contains(err, "missing");
+    assert_null(gs_modelfile_get(mf, "w_out", GS_DT_U32, 0, err, sizeof(err)));
+    /* the data is in place: 64-byte aligned offsets into the mapped file */
+    for (size_t i = 0; i < gs_modelfile_count(mf); i++)
+        assert_int_equal(gs_modelfile_at(mf, i)->offset % 64, 0);
+    size_t meta_len = strlen(gs_modelfile_meta(mf));
+    size_t table = (24 + meta_len + 7) / 8 * 8;
+    size_t w_out_at = (size_t)w_out->offset, w_out_bytes = (size_t)w_out->nbytes;
+    size_t data_end = (size_t)(last->offset + last->nbytes);
+    gs_modelfile_close(mf);
+    assert_int_equal(data_end + 32, len);
+
+    expect_refused(b, 0, SIZE_MAX, 0, "truncated");
+    expect_refused(b, 40, SIZE_MAX, 0, "truncated");
+    expect_refused(b, table + 10, SIZE_MAX, 0, "truncated");
+    expect_refused(b, len / 2, SIZE_MAX, 0, "truncated");
+    expect_refused(b, len - 1, SIZE_MAX, 0, "truncated");
+    expect_refused(b, len, 0, 0x01, "bad magic");
+    expect_refused(b, len, 8, 0x03, "format version 2, this build reads 1");
+    expect_refused(b, len, 24 + meta_len / 2, 0x20, "SHA-256 mismatch");       /* metadata */
+    expect_refused(b, len, table + 88, 0x01, "CRC32C mismatch");              /* a stored CRC */
+    expect_refused(b, len, table + 36, 0x07, "corrupt table entry");          /* ndim */
+    expect_refused(b, len, w_out_at + w_out_bytes / 2, 0x10, "tensor w_out: CRC32C mismatch");
+    expect_refused(b, len, len - 5, 0x80, "SHA-256 mismatch");                /* trailer */
+    /* every single-bit flip is caught, wherever it is: a sample of them */
+    rng_seed(77);
+    for (int i = 0; i < 300; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/flip.gsm", fx.dir);
+        size_t at = rng_below((uint32_t)len);
+        unsigned char bit = (unsigned char)(1u << rng_below(8));
+        b[at] ^= bit;
+        FILE *fp = fopen(path, "wb");
+        assert_non_null(fp);
+        fwrite(b, 1, len, fp);
+        fclose(fp);
+        b[at] ^= bit;
+        if (!gs_modelfile_open(path, &mf, err, sizeof(err)))
+            fail_msg("flip of byte %zu bit %02x accepted", at, bit);
+        unlink(path);
+    }
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tokenize),
+        cmocka_unit_test(test_vocab),
+        cmocka_unit_test(test_spectral_radius),
+        cmocka_unit_test(test_step_reference),
+    };
+    const struct CMUnitTest trained[] = {
+        cmocka_unit_test(test_training_report),
+        cmocka_unit_test(test_batched_equals_single),
+        cmocka_unit_test(test_distribution),
+        cmocka_unit_test(test_corruption),
+    };
+    int failed = cmocka_run_group_tests_name("model", tests, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("trained model", trained, model_setup,
+                                                model_teardown);
+}
