@@ -17,7 +17,12 @@ cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,porta
 
 echo "lint: clang-tidy"
 mapfile -t csrc < <(git ls-files 'src/*.c' 'bench/*.c')
-if ! out=$(clang-tidy -p build --quiet --extra-arg=-Wno-unknown-warning-option "${csrc[@]}" 2>&1); then
+# clang does not know GCC's -fno-loop-unroll-and-jam (CMakeLists.txt): a copy
+# of the compilation database without it
+db=$(mktemp -d)
+trap 'rm -rf "$db"' EXIT
+sed 's/ -fno-loop-unroll-and-jam//g' build/compile_commands.json >"$db/compile_commands.json"
+if ! out=$(clang-tidy -p "$db" --quiet --extra-arg=-Wno-unknown-warning-option "${csrc[@]}" 2>&1); then
   grep -v 'warnings generated' <<<"$out" >&2
   exit 1
 fi

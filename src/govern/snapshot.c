@@ -308,7 +308,7 @@ gs_err_t gs_govern_restore(gs_govern_t *g, const void *data, size_t len, char *e
     uint64_t created = g->created;
     if (!err && !(s = gs_scope_get(g, d.key))) {
         err = GS_ERR_NOMEM;
-        gs_fail(errstr, n, err, "no room for the scope in the scope table");
+        gs_errfmt(errstr, n, "no room for the scope in the scope table");
     }
     if (!err && s) {
         size_t need = gs_pelm_bytes(pelm) + (syn.l1 ? gs_scope_extras_bytes(buf_cap) : 0);

@@ -3,14 +3,16 @@
  * together (one reservoir step for all) and read out together (one SGEMM
  * for all), then each query takes its predictions or generates. */
 #include <cblas.h>
-#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "features.h"
+#include "vmath.h"
 #include "govstream/model.h"
+
+#define GEN_MAX 256 /* generated tokens per request, at most */
 
 struct gs_dmodel {
     gs_modelfile_t *mf;
@@ -27,11 +29,16 @@ struct gs_dmodel {
     float *xa, *xb;   /* units x B */
     float *phi;       /* B x D */
     float *logits;    /* B x V */
-    uint32_t *tokens; /* B */
-    uint32_t *last;   /* B: the token each sequence read last */
-    uint32_t **ids;
+    float *terms;     /* V: a row's unnormalised probabilities */
+    uint32_t *tokens; /* B, by position */
+    uint32_t *last;   /* B, by position: the token each sequence read last */
+    size_t *order;    /* position -> query (read_windows) */
+    uint64_t *keys;   /* B: read_windows' sort keys */
+    uint64_t *rng;    /* B, by position: sampling state */
+    size_t *rows;     /* B: positions of the readout rows */
+    uint32_t **ids;   /* by query: the window's tokens */
     size_t *n_ids, *cap_ids;
-    uint32_t *gen;    /* B x 256 generated tokens */
+    uint32_t *gen; /* B x GEN_MAX generated tokens, by position */
 };
 
 static gs_err_t check_reservoir(const gs_reservoir_t *r, char *errstr, size_t n)
@@ -89,8 +96,8 @@ gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_
         m->code_dims = (uint32_t)num(ro, "code_dims", 0);
         m->D = c.units + 1 + m->code_dims;
         m->eps = (float)num(ro, "eps", 0);
-        float temp = (float)num(ro, "temperature", 0);
-        m->inv_temp = temp > 0 ? 1.0f / temp : 0;
+        double temp = num(ro, "temperature", 0);
+        m->inv_temp = temp > 0 ? (float)(1.0 / temp) : 0; /* as calibrated in train.c */
         m->context_tokens = (uint32_t)num(meta, "context_tokens", 128);
         const char *name = json_string_value(json_object_get(meta, "name"));
         const char *version = json_string_value(json_object_get(meta, "version"));
@@ -109,20 +116,26 @@ gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_
         m->V = gs_vocab_size(m->vocab);
         gs_reservoir_t *r = &m->res;
         r->vocab = m->V;
-        const gs_tensor_t *rp = gs_modelfile_get(m->mf, "w_row_ptr", GS_DT_U32, m->units + 1, errstr, n);
-        const gs_tensor_t *col = rp ? gs_modelfile_get(m->mf, "w_col", GS_DT_U32, 0, errstr, n) : NULL;
+        const gs_tensor_t *rp =
+            gs_modelfile_get(m->mf, "w_row_ptr", GS_DT_U32, m->units + 1, errstr, n);
+        const gs_tensor_t *col =
+            rp ? gs_modelfile_get(m->mf, "w_col", GS_DT_U32, 0, errstr, n) : NULL;
         const gs_tensor_t *val =
             col ? gs_modelfile_get(m->mf, "w_val", GS_DT_F32, col->nbytes / 4, errstr, n) : NULL;
         size_t in = (size_t)m->V * r->conf.input_nnz;
-        const gs_tensor_t *ir = val ? gs_modelfile_get(m->mf, "in_row", GS_DT_U32, in, errstr, n) : NULL;
-        const gs_tensor_t *iv = ir ? gs_modelfile_get(m->mf, "in_val", GS_DT_F32, in, errstr, n) : NULL;
-        const gs_tensor_t *b = iv ? gs_modelfile_get(m->mf, "bias", GS_DT_F32, m->units, errstr, n) : NULL;
+        const gs_tensor_t *ir =
+            val ? gs_modelfile_get(m->mf, "in_row", GS_DT_U32, in, errstr, n) : NULL;
+        const gs_tensor_t *iv =
+            ir ? gs_modelfile_get(m->mf, "in_val", GS_DT_F32, in, errstr, n) : NULL;
+        const gs_tensor_t *b =
+            iv ? gs_modelfile_get(m->mf, "bias", GS_DT_F32, m->units, errstr, n) : NULL;
         const gs_tensor_t *wo =
-            b ? gs_modelfile_get(m->mf, "w_out", GS_DT_F32, (uint64_t)m->V * m->D, errstr, n) : NULL;
-        const gs_tensor_t *cd =
-            wo && m->code_dims ? gs_modelfile_get(m->mf, "code", GS_DT_F32,
-                                                  (uint64_t)m->V * m->code_dims, errstr, n)
-                               : wo;
+            b ? gs_modelfile_get(m->mf, "w_out", GS_DT_F32, (uint64_t)m->V * m->D, errstr, n)
+              : NULL;
+        const gs_tensor_t *cd = wo && m->code_dims
+                                    ? gs_modelfile_get(m->mf, "code", GS_DT_F32,
+                                                       (uint64_t)m->V * m->code_dims, errstr, n)
+                                    : wo;
         if (!wo || !cd) {
             err = GS_ERR_DECODE;
         } else {
@@ -158,8 +171,13 @@ void gs_dmodel_destroy(gs_dmodel_t *m)
     free(m->xb);
     free(m->phi);
     free(m->logits);
+    free(m->terms);
     free(m->tokens);
     free(m->last);
+    free(m->order);
+    free(m->keys);
+    free(m->rng);
+    free(m->rows);
     for (size_t i = 0; m->ids && i < m->cap; i++)
         free(m->ids[i]);
     free(m->ids);
@@ -199,73 +217,85 @@ static int grow(gs_dmodel_t *m, size_t B)
     if (B <= m->cap)
         return 0;
     size_t cap = B < 64 ? 64 : B;
-    float *xa = realloc(m->xa, (size_t)m->units * cap * sizeof(float));
-    if (xa)
-        m->xa = xa;
-    float *xb = realloc(m->xb, (size_t)m->units * cap * sizeof(float));
-    if (xb)
-        m->xb = xb;
-    float *phi = realloc(m->phi, cap * m->D * sizeof(float));
-    if (phi)
-        m->phi = phi;
-    float *lg = realloc(m->logits, cap * m->V * sizeof(float));
-    if (lg)
-        m->logits = lg;
-    uint32_t *tk = realloc(m->tokens, cap * sizeof(uint32_t));
-    if (tk)
-        m->tokens = tk;
-    uint32_t *lt = realloc(m->last, cap * sizeof(uint32_t));
-    if (lt)
-        m->last = lt;
-    uint32_t *gen = realloc(m->gen, cap * 256 * sizeof(uint32_t));
-    if (gen)
-        m->gen = gen;
-    uint32_t **ids = realloc(m->ids, cap * sizeof(*ids));
-    if (ids) {
-        memset(ids + m->cap, 0, (cap - m->cap) * sizeof(*ids));
-        m->ids = ids;
-    }
-    size_t *ni = realloc(m->n_ids, cap * sizeof(size_t));
-    if (ni)
-        m->n_ids = ni;
-    size_t *ci = realloc(m->cap_ids, cap * sizeof(size_t));
-    if (ci) {
-        memset(ci + m->cap, 0, (cap - m->cap) * sizeof(size_t));
-        m->cap_ids = ci;
-    }
-    if (!xa || !xb || !phi || !lg || !tk || !lt || !gen || !ids || !ni || !ci)
-        return -1;
+#define GROW(field, count)                                                                         \
+    do {                                                                                           \
+        void *p_ = realloc(m->field, (count) * sizeof(*m->field));                                 \
+        if (!p_)                                                                                   \
+            return -1;                                                                             \
+        m->field = p_;                                                                             \
+    } while (0)
+    GROW(xa, (size_t)m->units * cap);
+    GROW(xb, (size_t)m->units * cap);
+    GROW(phi, cap * m->D);
+    GROW(logits, cap * m->V);
+    GROW(terms, m->V);
+    GROW(tokens, cap);
+    GROW(last, cap);
+    GROW(order, cap);
+    GROW(keys, cap);
+    GROW(rng, cap);
+    GROW(rows, cap);
+    GROW(gen, cap * GEN_MAX);
+    GROW(n_ids, cap);
+    GROW(ids, cap);
+    GROW(cap_ids, cap);
+#undef GROW
+    memset(m->ids + m->cap, 0, (cap - m->cap) * sizeof(*m->ids));
+    memset(m->cap_ids + m->cap, 0, (cap - m->cap) * sizeof(*m->cap_ids));
     m->cap = cap;
     return 0;
 }
 
-/* Reads B token sequences from a zero state into m->xa; ids[b] holds
- * n[b] tokens, of which the last `context_tokens` are read. */
+static size_t window(const gs_dmodel_t *m, size_t b)
+{
+    return m->n_ids[b] < m->context_tokens ? m->n_ids[b] : m->context_tokens;
+}
+
+static int by_key_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* Reads the windows of sequences 0..B-1 (the last context_tokens of each)
+ * from a zero state into column p of m->xa for the sequence at position p,
+ * m->order[p]. Positions are by window length, longest first, so the
+ * sequences still reading are always a prefix and no step is spent on a
+ * finished one. */
 static void read_windows(gs_dmodel_t *m, size_t B)
 {
-    size_t steps = 0;
-    for (size_t b = 0; b < B; b++) {
-        size_t len = m->n_ids[b] < m->context_tokens ? m->n_ids[b] : m->context_tokens;
-        steps = len > steps ? len : steps;
+    uint64_t *keys = m->keys;
+    for (size_t b = 0; b < B; b++) /* (length, -index): stable for equal lengths */
+        keys[b] = (uint64_t)window(m, b) << 32 | (uint32_t)(UINT32_MAX - b);
+    qsort(keys, B, sizeof(keys[0]), by_key_desc);
+    for (size_t p = 0; p < B; p++) {
+        size_t b = m->order[p] = UINT32_MAX - (uint32_t)keys[p];
+        m->last[p] = m->n_ids[b] ? m->ids[b][m->n_ids[b] - 1] : UINT32_MAX;
     }
     memset(m->xa, 0, (size_t)m->units * B * sizeof(float));
-    for (size_t b = 0; b < B; b++)
-        m->last[b] = m->n_ids[b] ? m->ids[b][m->n_ids[b] - 1] : UINT32_MAX;
-    for (size_t t = 0; t < steps; t++) {
-        /* right-aligned: every window ends at the last step */
-        for (size_t b = 0; b < B; b++) {
-            size_t len = m->n_ids[b] < m->context_tokens ? m->n_ids[b] : m->context_tokens;
-            size_t first = steps - len;
-            m->tokens[b] = t >= first ? m->ids[b][m->n_ids[b] - len + (t - first)] : UINT32_MAX;
+    memset(m->xb, 0, (size_t)m->units * B * sizeof(float)); /* blocks may read past `active` */
+    size_t active = B;
+    for (size_t t = 0;; t++) {
+        while (active && window(m, m->order[active - 1]) <= t)
+            active--;
+        if (!active)
+            break;
+        for (size_t p = 0; p < active; p++) {
+            size_t b = m->order[p];
+            m->tokens[p] = m->ids[b][m->n_ids[b] - window(m, b) + t];
         }
-        gs_reservoir_step(&m->res, m->tokens, B, m->xa, m->xb);
+        gs_reservoir_step(&m->res, m->tokens, active, B, m->xa, m->xb);
         float *tmp = m->xa;
         m->xa = m->xb;
         m->xb = tmp;
+        /* windows that end here: their state is final in both buffers */
+        for (size_t p = active; p-- > 0 && window(m, m->order[p]) == t + 1;)
+            for (uint32_t i = 0; i < m->units; i++)
+                m->xb[(size_t)i * B + p] = m->xa[(size_t)i * B + p];
     }
 }
 
-/* logits[b * V + v] = readout of sequence b (rows listed in `rows`). */
+/* logits row r = readout of the sequence at position rows[r] (B columns). */
 static void read_out(gs_dmodel_t *m, size_t B, const size_t *rows, size_t nrows)
 {
     for (size_t r = 0; r < nrows; r++)
@@ -276,33 +306,24 @@ static void read_out(gs_dmodel_t *m, size_t B, const size_t *rows, size_t nrows)
             cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m->V, (int)m->D, 1.0f, m->w_out,
                         (int)m->D, m->phi + r * m->D, 1, 0.0f, m->logits + r * m->V, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nrows, (int)m->V, (int)m->D,
-                    1.0f, m->phi, (int)m->D, m->w_out, (int)m->D, 0.0f, m->logits, (int)m->V);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nrows, (int)m->V, (int)m->D, 1.0f,
+                    m->phi, (int)m->D, m->w_out, (int)m->D, 0.0f, m->logits, (int)m->V);
 }
 
-/* The distribution of a readout row: p_v = max(y_v, eps)^(1/T) / sum. */
-static double normaliser(const gs_dmodel_t *m, const float *y, float ymax)
+/* Vectorized like the reservoir (see vmath.h): the same bits everywhere. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) double
+gs_link_terms(const float *restrict y, uint32_t n, float eps, float inv_temp, float *restrict terms)
 {
-    /* relative to the maximum, so that the powers stay in range */
-    double sum = 0, clipped = 0;
-    const float lmax = logf(ymax > m->eps ? ymax : m->eps);
-    for (uint32_t v = 0; v < m->V; v++) {
-        if (y[v] > m->eps)
-            sum += expf((logf(y[v]) - lmax) * m->inv_temp);
-        else
-            clipped += 1;
-    }
-    return sum + clipped * exp((log(m->eps) - lmax) * m->inv_temp);
-}
-
-/* Term by term the same arithmetic as normaliser(), so that probabilities
- * of distinct tokens never sum to more than 1. */
-static double prob(const gs_dmodel_t *m, float y, float ymax, double norm)
-{
-    const float lmax = logf(ymax > m->eps ? ymax : m->eps);
-    if (y > m->eps)
-        return expf((logf(y) - lmax) * m->inv_temp) / norm;
-    return exp((log(m->eps) - lmax) * m->inv_temp) / norm;
+    float ymax = eps;
+    for (uint32_t v = 0; v < n; v++)
+        ymax = y[v] > ymax ? y[v] : ymax;
+    const float lmax = gs_vm_log(ymax);
+    for (uint32_t v = 0; v < n; v++)
+        terms[v] = gs_vm_exp((gs_vm_log(y[v] > eps ? y[v] : eps) - lmax) * inv_temp);
+    double sum = 0;
+    for (uint32_t v = 0; v < n; v++)
+        sum += terms[v];
+    return sum;
 }
 
 /* Top k of a row by readout value (the link is monotone). */
@@ -332,22 +353,33 @@ static uint64_t mix(uint64_t *s)
 
 /* Next token of a generation: the best non-<unk> token, or a draw among the
  * top `sample` by probability. */
-static uint32_t choose(const gs_dmodel_t *m, const float *y, int sample, uint64_t *rng)
+static uint32_t choose(gs_dmodel_t *m, const float *y, int sample, uint64_t *rng)
 {
-    uint32_t ids[GS_DM_MAX_K];
-    size_t k = top_k(y, m->V, sample > 0 ? (size_t)(sample < GS_DM_MAX_K ? sample : GS_DM_MAX_K) : 1,
-                     ids, 1);
+    uint32_t ids[GS_DM_MAX_K] = {GS_TOK_EOT}; /* a vocabulary of <unk> alone ends at once */
+    size_t k = top_k(
+        y, m->V, sample > 0 ? (size_t)(sample < GS_DM_MAX_K ? sample : GS_DM_MAX_K) : 1, ids, 1);
     if (k <= 1 || sample <= 0)
         return ids[0];
-    double w[GS_DM_MAX_K], total = 0;
-    float ymax = y[ids[0]];
+    float top[GS_DM_MAX_K], w[GS_DM_MAX_K];
     for (size_t i = 0; i < k; i++)
-        total += w[i] = prob(m, y[ids[i]], ymax, 1.0);
+        top[i] = y[ids[i]];
+    double total = gs_link_terms(top, (uint32_t)k, m->eps, m->inv_temp, w);
     double r = (double)(mix(rng) >> 11) / 9007199254740992.0 * total;
     for (size_t i = 0; i < k; i++)
         if ((r -= w[i]) <= 0)
             return ids[i];
     return ids[k - 1];
+}
+
+/* Predictions of one readout row: the top k tokens and their probabilities. */
+static void predict(gs_dmodel_t *m, const float *y, size_t k, gs_dm_answer_t *a)
+{
+    uint32_t ids[GS_DM_MAX_K];
+    k = k < 1 ? 1 : k > GS_DM_MAX_K ? GS_DM_MAX_K : k;
+    a->n_preds = top_k(y, m->V, k, ids, 0);
+    double norm = gs_link_terms(y, m->V, m->eps, m->inv_temp, m->terms);
+    for (size_t i = 0; i < a->n_preds; i++)
+        a->preds[i] = (gs_dm_pred_t){gs_vocab_token(m->vocab, ids[i]), m->terms[ids[i]] / norm};
 }
 
 gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_answer_t *a,
@@ -365,64 +397,61 @@ gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_a
             return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory tokenizing");
     }
     read_windows(m, n);
-    size_t rows[n];
-    for (size_t b = 0; b < n; b++)
-        rows[b] = b;
+    size_t *rows = m->rows;
+    for (size_t p = 0; p < n; p++)
+        rows[p] = p;
     read_out(m, n, rows, n);
 
+    /* from here on, sequence p is query order[p] */
     size_t active = 0;
-    for (size_t b = 0; b < n; b++) {
-        const float *y = m->logits + b * m->V;
-        if (q[b].op == GS_DM_GENERATE) {
-            rows[active++] = b;
-            continue;
-        }
-        size_t k = q[b].op == GS_DM_TOP_K ? (size_t)q[b].k : 1;
-        k = k < 1 ? 1 : k > GS_DM_MAX_K ? GS_DM_MAX_K : k;
-        uint32_t ids[GS_DM_MAX_K];
-        size_t got = top_k(y, m->V, k, ids, 0);
-        double norm = normaliser(m, y, y[ids[0]]);
-        for (size_t i = 0; i < got; i++)
-            a[b].preds[i] = (gs_dm_pred_t){gs_vocab_token(m->vocab, ids[i]),
-                                           prob(m, y[ids[i]], y[ids[0]], norm)};
-        a[b].n_preds = got;
+    for (size_t p = 0; p < n; p++) {
+        const gs_dm_query_t *qq = &q[m->order[p]];
+        if (qq->op == GS_DM_GENERATE)
+            rows[active++] = p;
+        else
+            predict(m, m->logits + p * m->V, qq->op == GS_DM_TOP_K ? (size_t)qq->k : 1,
+                    &a[m->order[p]]);
     }
 
     /* GENERATE: one token per step for every generation still running;
-     * logits rows are compacted to the running ones (row r: sequence rows[r]) */
+     * logits rows are compacted to the running ones (row r: position rows[r]) */
     if (active)
         read_out(m, n, rows, active);
-    uint64_t rng[n];
-    for (size_t b = 0; b < n; b++)
-        rng[b] = q[b].seed;
-    for (int step = 0; active && step < 256; step++) {
+    uint64_t *rng = m->rng;
+    for (size_t p = 0; p < n; p++)
+        rng[p] = q[m->order[p]].seed;
+    for (int step = 0; active && step < GEN_MAX; step++) {
         size_t still = 0;
-        for (size_t b = 0; b < n; b++)
-            m->tokens[b] = UINT32_MAX;
+        for (size_t p = 0; p < n; p++)
+            m->tokens[p] = UINT32_MAX;
         for (size_t r = 0; r < active; r++) {
-            size_t b = rows[r];
-            uint32_t t = choose(m, m->logits + r * m->V, q[b].sample_top_k, &rng[b]);
-            if (t == GS_TOK_EOT || a[b].tokens >= q[b].max_tokens)
+            size_t p = rows[r];
+            const gs_dm_query_t *qq = &q[m->order[p]];
+            gs_dm_answer_t *ap = &a[m->order[p]];
+            uint32_t t = choose(m, m->logits + r * m->V, qq->sample_top_k, &rng[p]);
+            if (t == GS_TOK_EOT || ap->tokens >= qq->max_tokens)
                 continue;
-            m->gen[b * 256 + (size_t)a[b].tokens++] = t;
-            if (a[b].tokens < q[b].max_tokens) {
-                m->tokens[b] = m->last[b] = t;
-                rows[still++] = b;
+            m->gen[p * GEN_MAX + (size_t)ap->tokens++] = t;
+            if (ap->tokens < qq->max_tokens) {
+                m->tokens[p] = m->last[p] = t;
+                rows[still++] = p;
             }
         }
         active = still;
         if (!active)
             break;
-        gs_reservoir_step(&m->res, m->tokens, n, m->xa, m->xb);
+        gs_reservoir_step(&m->res, m->tokens, n, n, m->xa, m->xb);
         float *tmp = m->xa;
         m->xa = m->xb;
         m->xb = tmp;
         read_out(m, n, rows, active);
     }
-    for (size_t b = 0; b < n; b++)
-        if (q[b].op == GS_DM_GENERATE)
-            a[b].text_len = gs_vocab_decode(m->vocab, m->gen + b * 256, (size_t)a[b].tokens,
-                                            a[b].text, sizeof(a[b].text));
+    for (size_t p = 0; p < n; p++) {
+        gs_dm_answer_t *ap = &a[m->order[p]];
+        if (q[m->order[p]].op == GS_DM_GENERATE)
+            ap->text_len = gs_vocab_decode(m->vocab, m->gen + p * GEN_MAX, (size_t)ap->tokens,
+                                           ap->text, sizeof(ap->text));
+    }
     return GS_OK;
 }
 
@@ -446,12 +475,8 @@ gs_err_t gs_dmodel_distribution(gs_dmodel_t *m, const uint32_t *ids, size_t n, f
     read_windows(m, 1);
     size_t row = 0;
     read_out(m, 1, &row, 1);
-    const float *y = m->logits;
-    float ymax = -FLT_MAX;
+    double norm = gs_link_terms(m->logits, m->V, m->eps, m->inv_temp, m->terms);
     for (uint32_t v = 0; v < m->V; v++)
-        ymax = y[v] > ymax ? y[v] : ymax;
-    double norm = normaliser(m, y, ymax);
-    for (uint32_t v = 0; v < m->V; v++)
-        probs[v] = (float)prob(m, y[v], ymax, norm);
+        probs[v] = (float)(m->terms[v] / norm);
     return GS_OK;
 }

@@ -4,6 +4,7 @@
  * reason for a refusal names what is wrong. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,10 @@
 
 #include "govstream/model.h"
 
-#define HEADER 24
-#define ENTRY 96
+#define HEADER  24
+#define ENTRY   96
 #define TRAILER 32
-#define ALIGN 64
+#define ALIGN   64
 
 static const char magic[8] = {'G', 'S', 'M', 'O', 'D', 'E', 'L', '\0'};
 
@@ -129,7 +130,7 @@ gs_err_t gs_modelfile_write(const char *path, uint32_t kind, const char *meta_js
         le32(e + 32, t[i].dtype);
         le32(e + 36, t[i].ndim);
         for (int d = 0; d < 4; d++)
-            le64(e + 40 + 8 * d, d < (int)t[i].ndim ? t[i].dims[d] : 0);
+            le64(e + 40 + 8 * (size_t)d, d < (int)t[i].ndim ? t[i].dims[d] : 0);
         le64(e + 72, off);
         le64(e + 80, t[i].nbytes);
         le32(e + 88, gs_crc32c(0, t[i].data, t[i].nbytes));
@@ -228,7 +229,7 @@ gs_err_t gs_modelfile_open(const char *path, gs_modelfile_t **out, char *errstr,
         uint64_t elems = 1;
         int huge = 0; /* the product of the dims is checked before it could wrap */
         for (int d = 0; d < 4; d++) {
-            t->dims[d] = rd64(e + 40 + 8 * d);
+            t->dims[d] = rd64(e + 40 + 8 * (size_t)d);
             if (d >= (int)t->ndim)
                 continue;
             if (t->dims[d] && elems > body / t->dims[d])
@@ -247,8 +248,8 @@ gs_err_t gs_modelfile_open(const char *path, gs_modelfile_t **out, char *errstr,
         }
         if (t->offset > body || t->nbytes > body - t->offset) {
             err = gs_fail(errstr, n, GS_ERR_DECODE,
-                          "%s: truncated: tensor %s ends at byte %llu, the data ends at %zu", path,
-                          t->name, (unsigned long long)(t->offset + t->nbytes), body);
+                          "%s: truncated: tensor %s ends at byte %" PRIu64 ", the data ends at %zu",
+                          path, t->name, t->offset + t->nbytes, body);
             goto out;
         }
         t->data = map + t->offset;
@@ -334,14 +335,15 @@ const gs_tensor_t *gs_modelfile_get(const gs_modelfile_t *mf, const char *name, 
         const gs_tensor_t *t = &mf->tensors[i];
         if (strcmp(t->name, name) != 0)
             continue;
-        if (t->dtype != dtype || (elements && t->nbytes != elements * dtype_size(dtype))) {
-            gs_fail(errstr, n, GS_ERR_DECODE, "tensor %s: %llu bytes of type %u, expected %llu of %u",
-                    name, (unsigned long long)t->nbytes, t->dtype,
-                    (unsigned long long)(elements * dtype_size(dtype)), (unsigned)dtype);
+        const uint64_t want = elements * dtype_size(dtype);
+        if (t->dtype != dtype || (elements && t->nbytes != want)) {
+            gs_errfmt(errstr, n,
+                      "tensor %s: %" PRIu64 " bytes of type %u, expected %" PRIu64 " of %u", name,
+                      t->nbytes, t->dtype, want, (unsigned)dtype);
             return NULL;
         }
         return t;
     }
-    gs_fail(errstr, n, GS_ERR_DECODE, "tensor %s is missing", name);
+    gs_errfmt(errstr, n, "tensor %s is missing", name);
     return NULL;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "govstream/model.h"
+#include "vmath.h"
 
 void gs_reservoir_conf_default(gs_reservoir_conf_t *c)
 {
@@ -167,43 +168,69 @@ gs_err_t gs_reservoir_init(gs_reservoir_t *r, const gs_reservoir_conf_t *c, uint
     return GS_OK;
 }
 
-void gs_reservoir_step(const gs_reservoir_t *r, const uint32_t *tokens, size_t B, const float *x_in,
-                       float *x_out)
+/* W x + b for row i of sequences b..b+lanes-1, of which the first `store`
+ * are stored: the sums stay in registers
+ * across the row (several independent chains when lanes is 64), and every
+ * element adds in the same order, bias then the row's entries, whatever
+ * the blocking. Inlined with constant lanes, so the loops unroll. */
+static inline __attribute__((always_inline)) void pre_block(const gs_reservoir_t *r, uint32_t i,
+                                                            const float *restrict x_in, size_t ld,
+                                                            float *restrict o, size_t b, int lanes,
+                                                            int store)
+{
+    float acc[64];
+    for (int l = 0; l < lanes; l++)
+        acc[l] = r->bias[i];
+    for (uint32_t e = r->row_ptr[i]; e < r->row_ptr[i + 1]; e++) {
+        const float w = r->val[e], *xi = x_in + (size_t)r->col[e] * ld + b;
+        for (int l = 0; l < lanes; l++)
+            acc[l] += w * xi[l];
+    }
+    memcpy(o + b, acc, (size_t)store * sizeof(float));
+}
+
+/* Compiled for AVX-512, AVX2 and the baseline (chosen at load time): the
+ * loops over the batch vectorize, and vmath.h keeps the clones bit-equal. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) void
+gs_reservoir_step(const gs_reservoir_t *r, const uint32_t *tokens, size_t B, size_t ld,
+                  const float *restrict x_in, float *restrict x_out)
 {
     const uint32_t units = r->conf.units, k_in = r->conf.input_nnz;
-    const float a = r->conf.leak, keep = 1.0f - a, amp = r->conf.amp, alpha = r->conf.alpha,
+    const float a = r->conf.leak, keep = 1.0f - a, amp = r->conf.amp * a, alpha = r->conf.alpha,
                 omega = r->conf.omega;
     /* pre-activation: W x + b */
     for (uint32_t i = 0; i < units; i++) {
-        float *o = x_out + (size_t)i * B;
-        for (size_t b = 0; b < B; b++)
-            o[b] = r->bias[i];
-        for (uint32_t e = r->row_ptr[i]; e < r->row_ptr[i + 1]; e++) {
-            const float w = r->val[e], *xi = x_in + (size_t)r->col[e] * B;
-            for (size_t b = 0; b < B; b++)
-                o[b] += w * xi[b];
-        }
+        float *o = x_out + (size_t)i * ld;
+        size_t b = 0;
+        for (; b + 64 <= B; b += 64)
+            pre_block(r, i, x_in, ld, o, b, 64, 64);
+        /* the rest in blocks of 16 while the columns exist (up to ld), storing
+         * only those below B */
+        for (; b < B && b + 16 <= ld; b += 16)
+            pre_block(r, i, x_in, ld, o, b, 16, B - b < 16 ? (int)(B - b) : 16);
+        for (; b < B; b++)
+            pre_block(r, i, x_in, ld, o, b, 1, 1);
     }
     /* + W_in u_t: the token's sparse column */
     for (size_t b = 0; b < B; b++) {
-        if (tokens[b] == UINT32_MAX || tokens[b] >= r->vocab)
+        if (tokens[b] >= r->vocab)
             continue;
         const uint32_t *rows = r->in_row + (size_t)tokens[b] * k_in;
         const float *vals = r->in_val + (size_t)tokens[b] * k_in;
         for (uint32_t k = 0; k < k_in; k++)
-            x_out[(size_t)rows[k] * B + b] += vals[k];
+            x_out[(size_t)rows[k] * ld + b] += vals[k];
     }
     /* leaky integration of f(z) = A exp(-alpha |z|) sin(omega z) */
     for (uint32_t i = 0; i < units; i++) {
-        float *o = x_out + (size_t)i * B;
-        const float *xi = x_in + (size_t)i * B;
+        float *o = x_out + (size_t)i * ld;
+        const float *xi = x_in + (size_t)i * ld;
         for (size_t b = 0; b < B; b++) {
-            float z = o[b];
-            o[b] = keep * xi[b] + a * amp * expf(-alpha * fabsf(z)) * sinf(omega * z);
+            const float z = o[b];
+            o[b] = keep * xi[b] + amp * gs_vm_exp(-alpha * fabsf(z)) * gs_vm_sin(omega * z);
         }
     }
-    for (size_t b = 0; b < B; b++) /* inactive sequences keep their state */
+    for (size_t b = 0; b < B; b++) /* sequences without a token keep their state */
         if (tokens[b] == UINT32_MAX)
             for (uint32_t i = 0; i < units; i++)
-                x_out[(size_t)i * B + b] = x_in[(size_t)i * B + b];
+                x_out[(size_t)i * ld + b] = x_in[(size_t)i * ld + b];
 }

@@ -96,6 +96,10 @@ gs_err_t gs_vocab_new(const char *blob, size_t len, gs_vocab_t **out, char *errs
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < len; i++)
         v->size += blob[i] == '\0';
+    if (v->size < 2) {
+        free(v);
+        return gs_fail(errstr, n, GS_ERR_DECODE, "vocabulary must start with <unk> and <eot>");
+    }
     v->blob = malloc(len);
     v->tok = malloc(v->size * sizeof(*v->tok));
     v->len = malloc(v->size * sizeof(*v->len));
@@ -124,8 +128,7 @@ gs_err_t gs_vocab_new(const char *blob, size_t len, gs_vocab_t **out, char *errs
         }
         v->slots[i] = id + 1;
     }
-    if (v->size < 2 || strcmp(v->tok[GS_TOK_UNK], "<unk>") != 0 ||
-        strcmp(v->tok[GS_TOK_EOT], "<eot>") != 0) {
+    if (strcmp(v->tok[GS_TOK_UNK], "<unk>") != 0 || strcmp(v->tok[GS_TOK_EOT], "<eot>") != 0) {
         gs_vocab_destroy(v);
         return gs_fail(errstr, n, GS_ERR_DECODE, "vocabulary must start with <unk> and <eot>");
     }

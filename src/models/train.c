@@ -72,8 +72,8 @@ static void tick(progress_t *p, double done)
     p->last_print = t;
     double frac = p->total > 0 ? done / p->total : 1;
     double eta = frac > 0.001 ? t / frac - t : 0;
-    fprintf(p->fp, "%s[train] %-28s %5.1f%%  %6.1f s  eta %6.1f s%s", p->tty ? "\r" : "",
-            p->phase, 100 * frac, t, eta, p->tty ? "" : "\n");
+    fprintf(p->fp, "%s[train] %-28s %5.1f%%  %6.1f s  eta %6.1f s%s", p->tty ? "\r" : "", p->phase,
+            100 * frac, t, eta, p->tty ? "" : "\n");
     fflush(p->fp);
 }
 
@@ -110,6 +110,7 @@ static gs_err_t load_corpus(const char *path, corpus_t *c, char *errstr, size_t 
     size_t lines = 1;
     for (size_t i = 0; i < len; i++)
         lines += c->text[i] == '\n';
+    c->n = 0;
     c->line = malloc(lines * sizeof(char *));
     c->len = malloc(lines * sizeof(size_t));
     c->split = malloc(lines * sizeof(int));
@@ -174,8 +175,12 @@ static void count_token(const char *tok, size_t len, void *opaque)
         return;
     if (c->n * 2 >= c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 1 << 16;
-        counter_t nc = {calloc(ncap, sizeof(char *)), calloc(ncap, sizeof(uint32_t)),
-                        calloc(ncap, sizeof(uint64_t)), ncap, c->n, 0};
+        counter_t nc = {calloc(ncap, sizeof(char *)),
+                        calloc(ncap, sizeof(uint32_t)),
+                        calloc(ncap, sizeof(uint64_t)),
+                        ncap,
+                        c->n,
+                        0};
         if (!nc.tok || !nc.len || !nc.count) {
             free(nc.tok), free(nc.len), free(nc.count);
             c->oom = 1;
@@ -206,13 +211,18 @@ static void count_token(const char *tok, size_t len, void *opaque)
     c->count[j]++;
 }
 
-static const counter_t *sort_ctx; /* qsort has no context argument */
+typedef struct word {
+    const char *tok;
+    uint32_t len;
+    uint64_t count;
+} word_t;
+
 static int by_count(const void *a, const void *b)
 {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    if (sort_ctx->count[x] != sort_ctx->count[y])
-        return sort_ctx->count[x] > sort_ctx->count[y] ? -1 : 1;
-    return strcmp(sort_ctx->tok[x], sort_ctx->tok[y]);
+    const word_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return strcmp(x->tok, y->tok);
 }
 
 /* Vocabulary blob: <unk>, <eot>, then the most frequent training tokens
@@ -232,18 +242,18 @@ static gs_err_t build_vocab(const corpus_t *c, uint32_t V, char **blob, size_t *
         tick(pg, (double)i);
     }
     gs_err_t err = cnt.oom ? gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory counting") : GS_OK;
-    size_t *order = err ? NULL : malloc((cnt.n ? cnt.n : 1) * sizeof(size_t)), k = 0;
-    if (!err && !order)
+    word_t *words = err ? NULL : malloc((cnt.n ? cnt.n : 1) * sizeof(word_t));
+    size_t k = 0;
+    if (!err && !words)
         err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     if (!err) {
         for (size_t i = 0; i < cnt.cap; i++)
             if (cnt.tok[i])
-                order[k++] = i;
-        sort_ctx = &cnt;
-        qsort(order, k, sizeof(size_t), by_count);
+                words[k++] = (word_t){cnt.tok[i], cnt.len[i], cnt.count[i]};
+        qsort(words, k, sizeof(word_t), by_count);
         size_t keep = k < V - 2 ? k : V - 2, bytes = 12;
         for (size_t i = 0; i < keep; i++)
-            bytes += cnt.len[order[i]] + 1;
+            bytes += words[i].len + 1;
         *blob = malloc(bytes);
         if (!*blob) {
             err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
@@ -251,13 +261,13 @@ static gs_err_t build_vocab(const corpus_t *c, uint32_t V, char **blob, size_t *
             memcpy(*blob, "<unk>\0<eot>\0", 12);
             size_t off = 12;
             for (size_t i = 0; i < keep; i++) {
-                memcpy(*blob + off, cnt.tok[order[i]], cnt.len[order[i]] + 1);
-                off += cnt.len[order[i]] + 1;
+                memcpy(*blob + off, words[i].tok, words[i].len + 1);
+                off += words[i].len + 1;
             }
             *blob_len = off;
         }
     }
-    free(order);
+    free(words);
     for (size_t i = 0; i < cnt.cap; i++)
         free(cnt.tok[i]);
     free(cnt.tok), free(cnt.len), free(cnt.count);
@@ -296,8 +306,8 @@ typedef struct bigram {
     uint64_t *uni;   /* V: counts of the token as a successor */
     uint64_t *prevc; /* V: counts of the token as a predecessor */
     uint64_t total;
-    size_t *off;     /* V + 1: per previous token, its successors... */
-    uint32_t *next;  /* ...sorted by count descending (ties: lower id) */
+    size_t *off;    /* V + 1: per previous token, its successors... */
+    uint32_t *next; /* ...sorted by count descending (ties: lower id) */
     uint64_t *count;
     uint32_t uni_top[5];
 } bigram_t;
@@ -466,7 +476,7 @@ static gs_err_t token_codes(const bigram_t *bg, uint32_t dims, uint64_t seed, fl
         z[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
     }
     if (!err) {
-        m_mul(bg, z, k, q); /* q = M omega */
+        m_mul(bg, z, k, q);                      /* q = M omega */
         for (int it = 0; it < 2 && !err; it++) { /* power iterations: (M M^T) q */
             if (orthonormalise(q, V, k, tau))
                 err = GS_ERR_INTERNAL;
@@ -511,8 +521,9 @@ static gs_err_t token_codes(const bigram_t *bg, uint32_t dims, uint64_t seed, fl
     free(q), free(z), free(tau), free(s), free(u), free(vt), free(superb);
     if (err) {
         free(code);
-        return gs_fail(errstr, n, err, err == GS_ERR_NOMEM ? "out of memory for token codes"
-                                                           : "token codes: LAPACK failed");
+        return gs_fail(errstr, n, err,
+                       err == GS_ERR_NOMEM ? "out of memory for token codes"
+                                           : "token codes: LAPACK failed");
     }
     *out = code;
     return GS_OK;
@@ -529,20 +540,17 @@ typedef struct codes {
     uint32_t dims;
 } codes_t;
 
-static const seqs_t *len_ctx; /* qsort has no context argument */
-static int by_len(const void *a, const void *b)
+static int by_key(const void *a, const void *b)
 {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    size_t lx = len_ctx->start[x + 1] - len_ctx->start[x];
-    size_t ly = len_ctx->start[y + 1] - len_ctx->start[y];
-    return lx < ly ? -1 : lx > ly ? 1 : (x > y) - (x < y);
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
 }
 
 static gs_err_t pass(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *s, uint64_t limit,
                      sink_fn *sink, void *opaque, progress_t *pg, char *errstr, size_t n)
 {
     const uint32_t units = r->conf.units, D = units + 1 + cd->dims;
-    size_t *order = malloc((s->n ? s->n : 1) * sizeof(size_t));
+    uint64_t *order = malloc((s->n ? s->n : 1) * sizeof(uint64_t));
     float *xa = malloc((size_t)units * BATCH * sizeof(float));
     float *xb = malloc((size_t)units * BATCH * sizeof(float));
     float *phi = malloc(D * sizeof(float));
@@ -550,10 +558,12 @@ static gs_err_t pass(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *s
         free(order), free(xa), free(xb), free(phi);
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     }
+    /* similar lengths share a batch: sort by (length, index) */
     for (size_t i = 0; i < s->n; i++)
-        order[i] = i;
-    len_ctx = s;
-    qsort(order, s->n, sizeof(size_t), by_len); /* similar lengths share a batch */
+        order[i] = (uint64_t)(s->start[i + 1] - s->start[i]) << 32 | i;
+    qsort(order, s->n, sizeof(uint64_t), by_key);
+    for (size_t i = 0; i < s->n; i++)
+        order[i] &= 0xFFFFFFFFu;
     uint64_t samples = 0, total = limit ? limit : s->n_ids;
     for (size_t first = 0; first < s->n && (!limit || samples < limit); first += BATCH) {
         size_t B = s->n - first < BATCH ? s->n - first : BATCH, steps = 0;
@@ -568,7 +578,7 @@ static gs_err_t pass(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *s
                 size_t c = order[first + b], len = s->start[c + 1] - s->start[c];
                 tok[b] = t < len ? s->ids[s->start[c] + t] : UINT32_MAX;
             }
-            gs_reservoir_step(r, tok, B, xa, xb);
+            gs_reservoir_step(r, tok, B, B, xa, xb);
             float *tmp = xa;
             xa = xb;
             xb = tmp;
@@ -640,6 +650,8 @@ static void sample_sink(const float *phi, uint32_t target, uint32_t prev, void *
 static gs_err_t collect(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *s, size_t cap,
                         samples_t *out, progress_t *pg, char *errstr, size_t n)
 {
+    if (!cap)
+        return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "no samples to collect");
     out->D = r->conf.units + 1 + cd->dims;
     out->cap = cap;
     out->phi = malloc(cap * out->D * sizeof(float));
@@ -665,27 +677,20 @@ static void readout(const float *w_out, uint32_t V, uint32_t D, const float *phi
 
 /* ---- calibration and metrics ----------------------------------------------- */
 
-/* Mean NLL of p ~ max(y, eps)^(1/T) on rows y (n x V) with targets. */
+/* Mean NLL of p ~ max(y, eps)^(1/T) on rows y (n x V) with targets, by
+ * the link serving uses; NAN when out of memory. */
 static double nll_link(const float *y, const uint32_t *target, size_t n, uint32_t V, float eps,
                        double T)
 {
+    float *terms = malloc(V * sizeof(float));
+    if (!terms)
+        return NAN;
     double total = 0;
     for (size_t s = 0; s < n; s++) {
-        const float *row = y + s * V;
-        float ymax = eps;
-        for (uint32_t v = 0; v < V; v++)
-            ymax = row[v] > ymax ? row[v] : ymax;
-        double lmax = log(ymax), sum = 0, clipped = 0;
-        for (uint32_t v = 0; v < V; v++) {
-            if (row[v] > eps)
-                sum += exp((log(row[v]) - lmax) / T);
-            else
-                clipped++;
-        }
-        sum += clipped * exp((log(eps) - lmax) / T);
-        float yt = row[target[s]] > eps ? row[target[s]] : eps;
-        total += -((log(yt) - lmax) / T - log(sum));
+        double sum = gs_link_terms(y + s * V, V, eps, (float)(1.0 / T), terms);
+        total -= log(terms[target[s]] / sum);
     }
+    free(terms);
     return total / (double)n;
 }
 
@@ -698,9 +703,10 @@ static double nll_softmax(const float *y, const uint32_t *target, size_t n, uint
         float ymax = -FLT_MAX;
         for (uint32_t v = 0; v < V; v++)
             ymax = row[v] > ymax ? row[v] : ymax;
-        double sum = 0;
+        double sum = 0; /* >= 1: the largest term is exp(0) */
         for (uint32_t v = 0; v < V; v++)
             sum += exp((row[v] - ymax) / T);
+        // cppcheck-suppress invalidFunctionArg
         total += -((row[target[s]] - ymax) / T - log(sum));
     }
     return total / (double)n;
@@ -781,7 +787,7 @@ static void eval_bigram(const bigram_t *bg, const samples_t *s, double k, metric
         uint32_t p = s->prev[i] < bg->V ? s->prev[i] : GS_TOK_UNK, t = s->target[i];
         m->nll -= log(((double)bigram_count(bg, p, t) + k) / ((double)bg->prevc[p] + k * bg->V));
         /* top 5: successors by count, then (if fewer) the unigram order */
-        uint32_t top[5];
+        uint32_t top[5] = {0};
         size_t nt = 0;
         for (size_t j = bg->off[p]; j < bg->off[p + 1] && nt < 5; j++)
             top[nt++] = bg->next[j];
@@ -817,8 +823,7 @@ static double fit_k(const bigram_t *bg, const samples_t *val, int bigram)
 }
 
 static gs_err_t eval_model(const float *w_out, uint32_t V, uint32_t D, float eps, double T,
-                           const samples_t *s, metrics_t *m, progress_t *pg, char *errstr,
-                           size_t n)
+                           const samples_t *s, metrics_t *m, progress_t *pg, char *errstr, size_t n)
 {
     enum { ROWS = 256 };
     float *y = malloc((size_t)ROWS * V * sizeof(float));
@@ -834,7 +839,7 @@ static gs_err_t eval_model(const float *w_out, uint32_t V, uint32_t D, float eps
             uint32_t t = s->target[first + r];
             size_t above = 0; /* rank of the target by readout value, ties by id */
             for (uint32_t v = 0; v < V; v++)
-                above += row[v] > row[t] || (row[v] == row[t] && v < t);
+                above += row[v] > row[t] || (v < t && row[v] == row[t]);
             m->top1 += above == 0;
             m->top5 += above < 5;
         }
@@ -862,8 +867,10 @@ static gs_err_t ridge(const gram_t *g, const samples_t *vs, float *w_out, float 
                       double *lambda_rel, double *val_mse, progress_t *pg, char *errstr, size_t n)
 {
     static const double lambdas[] = {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2};
+    const size_t n_lambdas = sizeof(lambdas) / sizeof(lambdas[0]);
     const uint32_t D = g->D, V = g->V;
-    double *A = malloc((size_t)D * D * sizeof(double)), *Bm = malloc((size_t)D * V * sizeof(double));
+    double *A = malloc((size_t)D * D * sizeof(double)),
+           *Bm = malloc((size_t)D * V * sizeof(double));
     double *best = malloc((size_t)D * V * sizeof(double)), diag = 0;
     if (!A || !Bm || !best) {
         free(A), free(Bm), free(best);
@@ -873,16 +880,16 @@ static gs_err_t ridge(const gram_t *g, const samples_t *vs, float *w_out, float 
         diag += g->A[(size_t)i * D + i];
     diag /= D;
     *val_mse = INFINITY;
-    phase(pg, "ridge regression", sizeof(lambdas) / sizeof(lambdas[0]));
-    for (size_t li = 0; li < sizeof(lambdas) / sizeof(lambdas[0]); li++) {
+    phase(pg, "ridge regression", (double)n_lambdas);
+    for (size_t li = 0; li < n_lambdas; li++) {
         memcpy(A, g->A, (size_t)D * D * sizeof(double));
         memcpy(Bm, g->B, (size_t)D * V * sizeof(double));
         for (uint32_t i = 0; i < D; i++)
             A[(size_t)i * D + i] += lambdas[li] * diag;
         tick(pg, (double)li + 0.5);
-        if (LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', (lapack_int)D, (lapack_int)V, A, (lapack_int)D,
-                          Bm, (lapack_int)D))
-            continue; /* not positive definite at this lambda */
+        if (LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', (lapack_int)D, (lapack_int)V, A, (lapack_int)D, Bm,
+                          (lapack_int)D))
+            continue;                              /* not positive definite at this lambda */
         for (size_t i = 0; i < (size_t)V * D; i++) /* column v of the solution = row v of w_out */
             w_out[i] = (float)Bm[i];
         readout(w_out, V, D, vs->phi, vs->n, y);
@@ -910,8 +917,8 @@ static gs_err_t ridge(const gram_t *g, const samples_t *vs, float *w_out, float 
 gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path, const char *out,
                            FILE *progress_fp, char **report_out, char *errstr, size_t n)
 {
-    progress_t pg = {progress_fp, NULL, 0, 0, gs_now_us(),
-                     progress_fp && isatty(fileno(progress_fp))};
+    progress_t pg = {progress_fp, NULL,        0,
+                     0,           gs_now_us(), progress_fp && isatty(fileno(progress_fp))};
     int64_t t0 = gs_now_us();
     corpus_t c = {0};
     seqs_t tr = {0}, va = {0}, te = {0};
@@ -943,6 +950,11 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             err = encode_split(&c, vocab, 1, &va, errstr, n);
         if (!err)
             err = encode_split(&c, vocab, 2, &te, errstr, n);
+        if (!err && (tr.n < 2 || va.n < 1 || te.n < 1))
+            err = gs_fail(errstr, n, GS_ERR_INVALID_ARG,
+                          "corpus too small: %zu / %zu / %zu conversations for train / "
+                          "validation / test (split by line hash, 80/10/10)",
+                          tr.n, va.n, te.n);
     }
     if (!err) {
         phase(&pg, "bigram counts", 1);
@@ -994,8 +1006,9 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
         size_t nfit = vs.n < N_FIT ? vs.n : N_FIT;
         readout(w_out, V, D, vs.phi, nfit, y);
         static const float epss[] = {1e-6f, 3e-6f, 1e-5f, 3e-5f, 1e-4f, 3e-4f, 1e-3f, 3e-3f};
-        phase(&pg, "calibration", sizeof(epss) / sizeof(epss[0]) + 1);
-        for (size_t e = 0; e < sizeof(epss) / sizeof(epss[0]); e++) {
+        const size_t n_eps = sizeof(epss) / sizeof(epss[0]);
+        phase(&pg, "calibration", (double)n_eps + 1);
+        for (size_t e = 0; e < n_eps; e++) {
             fit_ctx_t fc = {y, vs.target, nfit, V, epss[e]};
             double nll, T = golden(f_link, &fc, 0.05, 20.0, &nll);
             if (nll < best_nll)
@@ -1004,6 +1017,8 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
         }
         fit_ctx_t fc = {y, vs.target, nfit, V, 0};
         softmax_T = golden(f_softmax, &fc, 1e-3, 10.0, &softmax_nll);
+        if (!isfinite(best_nll))
+            err = gs_fail(errstr, n, GS_ERR_NOMEM, "calibration failed (out of memory)");
     }
 
     metrics_t mm = {0}, mu = {0}, mb = {0};
@@ -1044,7 +1059,8 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             "lambda_rel", lambda_rel, "validation_mse", val_mse, "eps", (double)best_eps,
             "temperature", best_T, "validation_nll", best_nll, "softmax_temperature", softmax_T,
             "softmax_temperature_validation_nll", softmax_nll, "model", model_m, "unigram", uni_m,
-            "bigram", bi_m, "split", "line hash (FNV-1a 64) mod 10: 0-7 train, 8 validation, 9 test");
+            "bigram", bi_m, "split",
+            "line hash (FNV-1a 64) mod 10: 0-7 train, 8 validation, 9 test");
         json_t *meta = json_pack(
             "{s:s,s:s,s:s,s:i,s:{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I},"
             "s:{s:f,s:f,s:f,s:i},s:O}",
@@ -1069,16 +1085,28 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
         const uint32_t k_in = conf->reservoir.input_nnz;
         gs_tensor_t t[] = {
             {"vocab", GS_DT_BYTES, 1, {blob_len, 0, 0, 0}, blob, blob_len, 0, 0},
-            {"w_row_ptr", GS_DT_U32, 1, {units + 1, 0, 0, 0}, res.row_ptr,
-             (uint64_t)(units + 1) * 4, 0, 0},
+            {"w_row_ptr",
+             GS_DT_U32,
+             1,
+             {units + 1, 0, 0, 0},
+             res.row_ptr,
+             (uint64_t)(units + 1) * 4,
+             0,
+             0},
             {"w_col", GS_DT_U32, 1, {res.nnz, 0, 0, 0}, res.col, (uint64_t)res.nnz * 4, 0, 0},
             {"w_val", GS_DT_F32, 1, {res.nnz, 0, 0, 0}, res.val, (uint64_t)res.nnz * 4, 0, 0},
             {"in_row", GS_DT_U32, 2, {V, k_in, 0, 0}, res.in_row, (uint64_t)V * k_in * 4, 0, 0},
             {"in_val", GS_DT_F32, 2, {V, k_in, 0, 0}, res.in_val, (uint64_t)V * k_in * 4, 0, 0},
             {"bias", GS_DT_F32, 1, {units, 0, 0, 0}, res.bias, (uint64_t)units * 4, 0, 0},
             {"w_out", GS_DT_F32, 2, {V, D, 0, 0}, w_out, (uint64_t)V * D * 4, 0, 0},
-            {"code", GS_DT_F32, 2, {V, conf->code_dims, 0, 0}, code,
-             (uint64_t)V * conf->code_dims * 4, 0, 0},
+            {"code",
+             GS_DT_F32,
+             2,
+             {V, conf->code_dims, 0, 0},
+             code,
+             (uint64_t)V * conf->code_dims * 4,
+             0,
+             0},
         };
         size_t nt = sizeof(t) / sizeof(t[0]) - (conf->code_dims ? 0 : 1);
         err = gs_modelfile_write(out, GS_MODEL_KIND_DIALOGUE, meta_text, t, nt, errstr, n);

@@ -23,14 +23,14 @@ typedef struct dialogue {
     gs_govern_t *govern;
     gs_dmodel_t *model; /* NULL: governance only */
     int scope_by;
-    size_t cap;                   /* batch.max, the size of every array below */
+    size_t cap; /* batch.max, the size of every array below */
     gs_dialogue_request_t *views;
     gs_govern_req_t *greqs;
-    gs_item_t **valid;            /* items that reached governance */
+    gs_item_t **valid; /* items that reached governance */
     gs_dm_query_t *queries;
     gs_dm_answer_t *answers;
-    size_t *query_of;             /* request j -> its model query, or SIZE_MAX */
-    char (*notes)[NOTE_MAX];      /* "quality_gate:<modes>" notes */
+    size_t *query_of;        /* request j -> its model query, or SIZE_MAX */
+    char (*notes)[NOTE_MAX]; /* "quality_gate:<modes>" notes */
 } dialogue_t;
 
 static uint64_t seed_of(gs_str_t id)
@@ -82,8 +82,8 @@ static gs_err_t infer(dialogue_t *d, size_t m, char *err, size_t en)
                   : req->op == GS_OP_TOP_K  ? GS_DM_TOP_K
                                             : GS_DM_NEXT,
             .k = req->top_k,
-            .max_tokens = req->max_tokens < g->v.max_tokens_cap ? req->max_tokens
-                                                                : g->v.max_tokens_cap,
+            .max_tokens =
+                req->max_tokens < g->v.max_tokens_cap ? req->max_tokens : g->v.max_tokens_cap,
             .sample_top_k = d->cfg->models.dialogue_sampling ? d->cfg->models.sampling_top_k : 0,
             .seed = seed_of(req->request_id),
         };
@@ -105,8 +105,8 @@ static void process(gs_kind_t *k, gs_item_t *const *items, size_t n, const gs_ba
         if (it->err)
             continue;
         gs_dialogue_request_t *req = &d->views[m];
-        it->err = gs_dialogue_request_view(d->codec, it->request, req, it->errmsg,
-                                           sizeof(it->errmsg));
+        it->err =
+            gs_dialogue_request_view(d->codec, it->request, req, it->errmsg, sizeof(it->errmsg));
         if (!it->err)
             it->err = gs_dialogue_request_validate(req, it->errmsg, sizeof(it->errmsg));
         if (it->err)
@@ -252,10 +252,10 @@ gs_err_t gs_kind_dialogue_new(const gs_config_t *cfg, gs_kind_t **out, char *err
     d->notes = calloc(d->cap, sizeof(*d->notes));
     gs_govern_conf_t gc;
     gs_govern_conf_from(&gc, cfg);
-    gs_err_t err = d->views && d->greqs && d->valid && d->queries && d->answers && d->query_of &&
-                           d->notes
-                       ? GS_OK
-                       : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    gs_err_t err =
+        d->views && d->greqs && d->valid && d->queries && d->answers && d->query_of && d->notes
+            ? GS_OK
+            : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     if (!err)
         err = gs_dialogue_codec_new(&d->codec, errstr, n);
     if (!err)

@@ -441,21 +441,6 @@ static const char *field_enum(avro_value_t *v, const char *name)
     return sym ? sym : "";
 }
 
-/* One result as a JSON line on stderr (stdout carries the summary). */
-static void show_result(avro_value_t *v)
-{
-    json_t *j = json_pack("{s:s,s:s,s:b,s:s,s:s,s:I,s:f,s:f,s:s}", "request_id",
-                          field_str(v, "request_id"), "tenant", field_str(v, "tenant"), "accepted",
-                          field_bool(v, "accepted"), "note", field_str(v, "note"), "phase",
-                          field_enum(v, "phase"), "step", (json_int_t)field_long(v, "step"),
-                          "moral_threshold", field_double(v, "moral_threshold"), "moral_value",
-                          field_double(v, "moral_value"), "worker_id", field_str(v, "worker_id"));
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    fprintf(stderr, "  %s\n", s);
-    free(s);
-    json_decref(j);
-}
-
 /* Every result field a test may check, one JSON line per result, in the
  * order consumed (per partition that is the order processed). */
 static void dump_result(FILE *fp, avro_value_t *v, const rd_kafka_message_t *m)
@@ -586,7 +571,7 @@ static int cmd_verify(opts_t *o)
             count(workers, field_str(v, "worker_id"));
             count(tenants, field_str(v, "tenant"));
             if (o->show > 0 && (long)seen.n <= o->show)
-                show_result(v);
+                dump_result(stderr, v, m); /* stdout carries the summary */
             if (dump)
                 dump_result(dump, v, m);
             int64_t t = field_long(v, "processed_at_ms");

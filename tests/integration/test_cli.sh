@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The command line: schema printing, configuration checking with errors that
-# name the file, line and key. No broker needed.
+# name the file, line and key, train/model usage errors. No broker needed.
+# (Model files: test_model_quality.sh.)
 . "$(dirname "$0")/lib.sh"
 it_init cli
 for s in DialogueRequest DialogueResult DeadLetter; do
@@ -24,6 +25,23 @@ grep -q "registry.url: required" <<<"$err" || fail "got: $err"
 "$GS" run -c "$IT_DIR/a.cfg" 2>/dev/null && fail "run with a bad config succeeded"
 "$GS" bogus 2>/dev/null && fail "unknown command accepted"
 "$GS" version | grep -q "^govstream " || fail "version"
+
+# train / model: usage errors exit 2 and say which option
+rc=0
+err=$("$GS" train dialogue --corpus x --out y --units abc 2>&1) || rc=$?
+expect_eq "$rc" 2 "train with --units abc"
+grep -qF -- "--units: expected a number in [1, 16384], got 'abc'" <<<"$err" || fail "got: $err"
+rc=0
+"$GS" train dialogue --out y >/dev/null 2>&1 || rc=$?
+expect_eq "$rc" 2 "train without --corpus"
+"$GS" train dialogue --help 2>&1 | grep -q -- "--corpus FILE" || fail "train --help"
+rc=0
+err=$("$GS" train dialogue --corpus "$IT_DIR/none.txt" --out "$IT_DIR/m.gsm" 2>&1) || rc=$?
+expect_eq "$rc" 1 "train on a missing corpus"
+grep -q "none.txt" <<<"$err" || fail "got: $err"
+rc=0
+"$GS" model frobnicate x >/dev/null 2>&1 || rc=$?
+expect_eq "$rc" 2 "model with an unknown subcommand"
 
 # docs/CONFIG.md documents every key the code knows
 while read -r key _; do

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "govstream/model.h"
+#include "../../src/models/vmath.h" /* white-box: the kernels' maths */
 
 static gs_str_t S(const char *s)
 {
@@ -51,8 +52,11 @@ static void test_tokenize(void **state)
     } cases[] = {
         {"Don't STOP, 42 times!", "don't|stop|,|42|times|!|"},
         {"  'quoted'  ", "'|quoted|'|"},
-        {"Caf\xc3\xa9 \xe2\x80\x94 ok?", "caf\xc3\xa9|\xe2\x80\x94|ok|?|"}, /* em dash: punctuation */
-        {"a\xc2\xa0" "b\tc\n", "a|b|c|"},                                  /* NBSP separates */
+        {"Caf\xc3\xa9 \xe2\x80\x94 ok?",
+         "caf\xc3\xa9|\xe2\x80\x94|ok|?|"}, /* em dash: punctuation */
+        {"a\xc2\xa0"
+         "b\tc\n",
+         "a|b|c|"}, /* NBSP separates */
         {"", ""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -118,8 +122,7 @@ static void test_vocab(void **state)
     assert_contains(err, "duplicate");
     assert_int_equal(gs_vocab_new(specials, sizeof(specials), &v, err, sizeof(err)), GS_ERR_DECODE);
     assert_contains(err, "<unk> and <eot>");
-    assert_int_equal(gs_vocab_new(bad_utf8, sizeof(bad_utf8), &v, err, sizeof(err)),
-                     GS_ERR_DECODE);
+    assert_int_equal(gs_vocab_new(bad_utf8, sizeof(bad_utf8), &v, err, sizeof(err)), GS_ERR_DECODE);
     assert_contains(err, "UTF-8");
 }
 
@@ -146,7 +149,9 @@ static void test_spectral_radius(void **state)
         float radius, density;
         uint64_t seed;
     } cases[] = {{512, 0.9f, 0.1f, 42}, /* the default reservoir */
-                 {256, 0.9f, 0.1f, 1}, {200, 0.5f, 0.05f, 3}, {128, 1.2f, 0.2f, 99}};
+                 {256, 0.9f, 0.1f, 1},
+                 {200, 0.5f, 0.05f, 3},
+                 {128, 1.2f, 0.2f, 99}};
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         gs_reservoir_conf_t conf;
         gs_reservoir_conf_default(&conf);
@@ -217,24 +222,59 @@ static void test_step_reference(void **state)
     const uint32_t V = 30;
     assert_int_equal(gs_reservoir_init(&r, &conf, V, err, sizeof(err)), GS_OK);
     double *w = dense_w(&r);
-    enum { B = 7, STEPS = 40 };
     const size_t N = conf.units;
-    float *x = malloc(N * B * sizeof(float)), *y = malloc(N * B * sizeof(float));
-    double *ref = malloc(N * B * sizeof(double));
-    assert_non_null(x), assert_non_null(y), assert_non_null(ref);
-    rng_seed(11);
-    for (size_t i = 0; i < N * B; i++)
-        x[i] = (float)(rng_unit() * 4 - 2);
-    for (int s = 0; s < STEPS; s++) {
-        uint32_t tokens[B];
-        for (size_t b = 0; b < B; b++) /* sequence 3 sits some steps out */
-            tokens[b] = b == 3 && s % 3 == 0 ? UINT32_MAX : rng_below(V);
-        gs_reservoir_step(&r, tokens, B, x, y);
-        reference_step(&r, w, tokens, B, x, ref);
-        for (size_t i = 0; i < N * B; i++)
-            if (fabs(y[i] - ref[i]) > 1e-5)
-                fail_msg("step %d element %zu: %.9g, reference %.9g", s, i, y[i], ref[i]);
-        memcpy(x, y, N * B * sizeof(float));
+    /* batch sizes that take every path: 64-blocks, 16-blocks, partial
+     * blocks and single columns; ld > B, whose extra columns stay as they are */
+    static const size_t sizes[] = {1, 7, 16, 70, 130};
+    for (size_t c = 0; c < sizeof(sizes) / sizeof(sizes[0]); c++) {
+        const size_t B = sizes[c], ld = B + 3, STEPS = 30;
+        float *x = malloc(N * ld * sizeof(float)), *y = malloc(N * ld * sizeof(float));
+        float *x1 = malloc(N * sizeof(float)), *y1 = malloc(N * sizeof(float));
+        double *ref = malloc(N * B * sizeof(double));
+        uint32_t *tokens = malloc(B * sizeof(uint32_t));
+        assert_non_null(x), assert_non_null(y), assert_non_null(x1), assert_non_null(y1);
+        assert_non_null(ref), assert_non_null(tokens);
+        rng_seed(11 + c);
+        for (size_t i = 0; i < N * ld; i++)
+            x[i] = (float)(rng_unit() * 4 - 2);
+        for (size_t i = 0; i < N * ld; i++)
+            y[i] = -7.0f; /* marks the columns past B */
+        for (size_t s = 0; s < STEPS; s++) {
+            for (size_t b = 0; b < B; b++) /* sequence 3 sits some steps out */
+                tokens[b] = b == 3 && s % 3 == 0 ? UINT32_MAX : rng_below(V);
+            gs_reservoir_step(&r, tokens, B, ld, x, y);
+            float *dense = malloc(N * B * sizeof(float));
+            assert_non_null(dense);
+            for (size_t i = 0; i < N; i++)
+                memcpy(dense + i * B, x + i * ld, B * sizeof(float));
+            reference_step(&r, w, tokens, B, dense, ref);
+            free(dense);
+            for (size_t i = 0; i < N; i++) {
+                for (size_t b = 0; b < B; b++)
+                    if (fabs(y[i * ld + b] - ref[i * B + b]) > 1e-5)
+                        fail_msg("B %zu step %zu unit %zu seq %zu: %.9g, reference %.9g", B, s, i,
+                                 b, y[i * ld + b], ref[i * B + b]);
+                for (size_t b = B; b < ld; b++)
+                    if (y[i * ld + b] != -7.0f)
+                        fail_msg("B %zu: column %zu past B written", B, b);
+            }
+            /* bit-identical to the sequences stepped one at a time */
+            for (size_t b = 0; b < B; b++) {
+                for (size_t i = 0; i < N; i++)
+                    x1[i] = x[i * ld + b];
+                gs_reservoir_step(&r, &tokens[b], 1, 1, x1, y1);
+                for (size_t i = 0; i < N; i++)
+                    if (memcmp(&y1[i], &y[i * ld + b], sizeof(float)) != 0)
+                        fail_msg("B %zu step %zu seq %zu unit %zu: %.9g batched, %.9g alone", B, s,
+                                 b, i, y[i * ld + b], y1[i]);
+            }
+            float *t = x;
+            x = y, y = t;
+            for (size_t i = 0; i < N; i++)
+                for (size_t b = B; b < ld; b++)
+                    y[i * ld + b] = -7.0f;
+        }
+        free(x), free(y), free(x1), free(y1), free(ref), free(tokens);
     }
     /* the same seed draws the same reservoir; another seed another one */
     gs_reservoir_t r2;
@@ -250,8 +290,34 @@ static void test_step_reference(void **state)
     /* refused configurations */
     conf.density = 0;
     assert_int_equal(gs_reservoir_init(&r2, &conf, V, err, sizeof(err)), GS_ERR_INVALID_ARG);
-    free(x), free(y), free(ref), free(w);
+    free(w);
     gs_reservoir_free(&r);
+}
+
+/* The vectorizable float functions against libm in double. */
+static void test_vmath(void **state)
+{
+    (void)state;
+    double worst_exp = 0, worst_log = 0, worst_sin = 0;
+    for (int i = 0; i <= 2000000; i++) {
+        float x = -87.0f + (float)i * (175.0f / 2000000);
+        double want = exp((double)x), got = gs_vm_exp(x);
+        worst_exp = fmax(worst_exp, fabs(got - want) / want);
+        float y = ldexpf(1.0f + (float)(i % 1000) / 1000, i % 200 - 100);
+        want = log((double)y);
+        got = gs_vm_log(y);
+        worst_log = fmax(worst_log, fabs(got - want) / fmax(fabs(want), 1.0));
+        float z = -8192.0f + (float)i * (16384.0f / 2000000);
+        worst_sin = fmax(worst_sin, fabs(gs_vm_sin(z) - sin((double)z)));
+    }
+    print_message("vmath worst: exp %.3g relative, log %.3g, sin %.3g absolute\n", worst_exp,
+                  worst_log, worst_sin);
+    assert_true(worst_exp < 3e-7);
+    assert_true(worst_log < 3e-7);
+    assert_true(worst_sin < 2e-6);
+    assert_true(gs_vm_exp(-1000.0f) > 0 && gs_vm_exp(-1000.0f) < 1e-37f); /* clamped, no denormal */
+    assert_true(fabsf(gs_vm_sin(1e9f)) <= 1.0f);                          /* clamped argument */
+    assert_true(gs_vm_exp(0.0f) == 1.0f && gs_vm_log(1.0f) == 0.0f && gs_vm_sin(0.0f) == 0.0f);
 }
 
 /* ---- a small trained model ---------------------------------------------- */
@@ -371,8 +437,8 @@ static void test_training_report(void **state)
 
 static gs_dm_query_t query(const gs_str_t *turns, size_t n, gs_dm_op_t op, int k)
 {
-    return (gs_dm_query_t){.turns = turns, .n_turns = n, .op = op, .k = k, .max_tokens = 12,
-                           .seed = 1234};
+    return (gs_dm_query_t){
+        .turns = turns, .n_turns = n, .op = op, .k = k, .max_tokens = 12, .seed = 1234};
 }
 
 static void assert_same_answer(const gs_dm_answer_t *a, const gs_dm_answer_t *b, size_t q)
@@ -394,14 +460,18 @@ static void test_batched_equals_single(void **state)
     (void)state;
     gs_str_t c1[] = {S("hi"), S("hello"), S("how are you?")};
     gs_str_t c2[] = {S("what is your name?")};
-    gs_str_t c3[] = {S("hey there"), S("hi"), S("do you like music?"), S("yes, i like music a lot."),
-                     S("where do you live?")};
+    gs_str_t c3[] = {S("hey there"), S("hi"), S("do you like music?"),
+                     S("yes, i like music a lot."), S("where do you live?")};
     gs_str_t c4[] = {S("zebra quantum")}; /* all <unk> */
+    gs_str_t c5[40];                      /* longer than the 128-token window */
+    for (size_t i = 0; i < 40; i++)
+        c5[i] = S(i % 2 ? "i am fine, thanks." : "how are you?");
     gs_dm_query_t q[] = {
-        query(c1, 3, GS_DM_NEXT, 0),     query(c2, 1, GS_DM_TOP_K, 5),
-        query(c3, 5, GS_DM_GENERATE, 0), query(c4, 1, GS_DM_TOP_K, 20),
-        query(c1, 2, GS_DM_GENERATE, 0), query(c3, 3, GS_DM_TOP_K, 3),
-        query(c2, 1, GS_DM_GENERATE, 0),
+        query(c1, 3, GS_DM_NEXT, 0),      query(c2, 1, GS_DM_TOP_K, 5),
+        query(c3, 5, GS_DM_GENERATE, 0),  query(c4, 1, GS_DM_TOP_K, 20),
+        query(c1, 2, GS_DM_GENERATE, 0),  query(c3, 3, GS_DM_TOP_K, 3),
+        query(c2, 1, GS_DM_GENERATE, 0),  query(c5, 40, GS_DM_TOP_K, 4),
+        query(c5, 39, GS_DM_GENERATE, 0),
     };
     q[6].sample_top_k = 5; /* seeded sampling */
     q[4].max_tokens = 2;
@@ -550,11 +620,11 @@ static void test_corruption(void **state)
     expect_refused(b, len - 1, SIZE_MAX, 0, "truncated");
     expect_refused(b, len, 0, 0x01, "bad magic");
     expect_refused(b, len, 8, 0x03, "format version 2, this build reads 1");
-    expect_refused(b, len, 24 + meta_len / 2, 0x20, "SHA-256 mismatch");       /* metadata */
-    expect_refused(b, len, table + 88, 0x01, "CRC32C mismatch");              /* a stored CRC */
-    expect_refused(b, len, table + 36, 0x07, "corrupt table entry");          /* ndim */
+    expect_refused(b, len, 24 + meta_len / 2, 0x20, "SHA-256 mismatch"); /* metadata */
+    expect_refused(b, len, table + 88, 0x01, "CRC32C mismatch");         /* a stored CRC */
+    expect_refused(b, len, table + 36, 0x07, "corrupt table entry");     /* ndim */
     expect_refused(b, len, w_out_at + w_out_bytes / 2, 0x10, "tensor w_out: CRC32C mismatch");
-    expect_refused(b, len, len - 5, 0x80, "SHA-256 mismatch");                /* trailer */
+    expect_refused(b, len, len - 5, 0x80, "SHA-256 mismatch"); /* trailer */
     /* every single-bit flip is caught, wherever it is: a sample of them */
     rng_seed(77);
     for (int i = 0; i < 300; i++) {
@@ -578,10 +648,9 @@ static void test_corruption(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tokenize),
-        cmocka_unit_test(test_vocab),
-        cmocka_unit_test(test_spectral_radius),
-        cmocka_unit_test(test_step_reference),
+        cmocka_unit_test(test_tokenize),        cmocka_unit_test(test_vocab),
+        cmocka_unit_test(test_spectral_radius), cmocka_unit_test(test_step_reference),
+        cmocka_unit_test(test_vmath),
     };
     const struct CMUnitTest trained[] = {
         cmocka_unit_test(test_training_report),
@@ -590,6 +659,6 @@ int main(void)
         cmocka_unit_test(test_corruption),
     };
     int failed = cmocka_run_group_tests_name("model", tests, NULL, NULL);
-    return failed + cmocka_run_group_tests_name("trained model", trained, model_setup,
-                                                model_teardown);
+    return failed +
+           cmocka_run_group_tests_name("trained model", trained, model_setup, model_teardown);
 }
