@@ -56,6 +56,12 @@ void gs_errfmt(char *errstr, size_t errstr_size, const char *fmt, ...)
 #define gs_fail(errstr, errstr_size, err, ...)                                                     \
     (gs_errfmt((errstr), (errstr_size), __VA_ARGS__), (gs_err_t)(err))
 
+/* Resizes the array that *(T **)array points to, to n elements of `size`
+ * bytes. On failure (or if n * size overflows) returns -1 and leaves the
+ * array as it was, so several arrays can be grown in turn and each stays
+ * valid: `if (gs_grow(&a, n, sizeof(*a)) || gs_grow(&b, n, sizeof(*b)))`. */
+int gs_grow(void *array, size_t n, size_t size);
+
 /* Clocks: monotonic for durations, wall for timestamps in records. */
 int64_t gs_now_us(void);
 int64_t gs_wall_ms(void);

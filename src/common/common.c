@@ -41,6 +41,21 @@ void gs_errfmt(char *errstr, size_t errstr_size, const char *fmt, ...)
     }
 }
 
+int gs_grow(void *array, size_t n, size_t size)
+{
+    void *old;
+    memcpy(&old, array, sizeof(old)); /* array is a T **, whatever T is */
+    if (size && n > SIZE_MAX / size)
+        return -1;
+    size_t bytes = n * size;
+    void *p = realloc(old, bytes ? bytes : 1); /* realloc(p, 0) may free p */
+    if (!p)
+        return -1;
+    memcpy(array, &p, sizeof(p)); /* stored through array: not a leak */
+    // cppcheck-suppress memleak
+    return 0;
+}
+
 int64_t gs_now_us(void)
 {
     struct timespec ts;

@@ -39,20 +39,10 @@ static gs_err_t grow(gs_pelm_t *p, size_t rows)
 {
     if (rows <= p->alloc)
         return GS_OK;
-    float *b = realloc(p->bank, rows * p->dim * sizeof(float));
-    if (b)
-        p->bank = b;
-    float *ph = realloc(p->phase, rows * sizeof(float));
-    if (ph)
-        p->phase = ph;
-    float *c = realloc(p->conf, rows * sizeof(float));
-    if (c)
-        p->conf = c;
-    float *nr = realloc(p->norm, rows * sizeof(float));
-    if (nr)
-        p->norm = nr;
-    if (!b || !ph || !c || !nr)
-        return GS_ERR_NOMEM; /* arrays keep their old size and content */
+    if (gs_grow(&p->bank, rows * p->dim, sizeof(float)) ||
+        gs_grow(&p->phase, rows, sizeof(float)) || gs_grow(&p->conf, rows, sizeof(float)) ||
+        gs_grow(&p->norm, rows, sizeof(float)))
+        return GS_ERR_NOMEM; /* alloc stays: every array holds at least that much */
     p->alloc = rows;
     return GS_OK;
 }

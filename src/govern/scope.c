@@ -335,21 +335,13 @@ static int grow_scratch(gs_govern_t *g, size_t n)
     if (n <= g->scratch_n && g->qblock)
         return 0;
     size_t cap = n > g->scratch_n ? n : g->scratch_n;
-    float *emb = realloc(g->emb, cap * GS_EMBED_DIM * sizeof(float));
-    if (emb)
-        g->emb = emb;
-    float *qn = realloc(g->qnorm, cap * sizeof(float));
-    if (qn)
-        g->qnorm = qn;
-    size_t *ro = realloc(g->row_off, cap * sizeof(size_t));
-    if (ro)
-        g->row_off = ro;
-    size_t *rs = realloc(g->row_size, cap * sizeof(size_t));
-    if (rs)
-        g->row_size = rs;
+    if (gs_grow(&g->emb, cap * GS_EMBED_DIM, sizeof(float)) ||
+        gs_grow(&g->qnorm, cap, sizeof(float)) || gs_grow(&g->row_off, cap, sizeof(size_t)) ||
+        gs_grow(&g->row_size, cap, sizeof(size_t)))
+        return -1;
     if (!g->qblock)
         g->qblock = malloc(CHUNK * GS_EMBED_DIM * sizeof(float));
-    if (!emb || !qn || !ro || !rs || !g->qblock)
+    if (!g->qblock)
         return -1;
     g->scratch_n = cap;
     return 0;

@@ -217,28 +217,13 @@ static int grow(gs_dmodel_t *m, size_t B)
     if (B <= m->cap)
         return 0;
     size_t cap = B < 64 ? 64 : B;
-#define GROW(field, count)                                                                         \
-    do {                                                                                           \
-        void *p_ = realloc(m->field, (count) * sizeof(*m->field));                                 \
-        if (!p_)                                                                                   \
-            return -1;                                                                             \
-        m->field = p_;                                                                             \
-    } while (0)
-    GROW(xa, (size_t)m->units * cap);
-    GROW(xb, (size_t)m->units * cap);
-    GROW(phi, cap * m->D);
-    GROW(logits, cap * m->V);
-    GROW(terms, m->V);
-    GROW(tokens, cap);
-    GROW(last, cap);
-    GROW(order, cap);
-    GROW(keys, cap);
-    GROW(rng, cap);
-    GROW(rows, cap);
-    GROW(gen, cap * GEN_MAX);
-    GROW(n_ids, cap);
-    GROW(ids, cap);
-    GROW(cap_ids, cap);
+#define GROW(field, count) gs_grow(&m->field, (count), sizeof(*m->field))
+    if (GROW(xa, (size_t)m->units * cap) || GROW(xb, (size_t)m->units * cap) ||
+        GROW(phi, cap * m->D) || GROW(logits, cap * m->V) || GROW(terms, m->V) ||
+        GROW(tokens, cap) || GROW(last, cap) || GROW(order, cap) || GROW(keys, cap) ||
+        GROW(rng, cap) || GROW(rows, cap) || GROW(gen, cap * GEN_MAX) || GROW(n_ids, cap) ||
+        GROW(ids, cap) || GROW(cap_ids, cap))
+        return -1;
 #undef GROW
     memset(m->ids + m->cap, 0, (cap - m->cap) * sizeof(*m->ids));
     memset(m->cap_ids + m->cap, 0, (cap - m->cap) * sizeof(*m->cap_ids));
@@ -377,9 +362,20 @@ static void predict(gs_dmodel_t *m, const float *y, size_t k, gs_dm_answer_t *a)
     uint32_t ids[GS_DM_MAX_K];
     k = k < 1 ? 1 : k > GS_DM_MAX_K ? GS_DM_MAX_K : k;
     a->n_preds = top_k(y, m->V, k, ids, 0);
-    double norm = gs_link_terms(y, m->V, m->eps, m->inv_temp, m->terms);
-    for (size_t i = 0; i < a->n_preds; i++)
+    double norm = gs_link_terms(y, m->V, m->eps, m->inv_temp, m->terms), sum = 0;
+    for (size_t i = 0; i < a->n_preds; i++) {
         a->preds[i] = (gs_dm_pred_t){gs_vocab_token(m->vocab, ids[i]), m->terms[ids[i]] / norm};
+        sum += a->preds[i].probability;
+    }
+    /* When the top k hold nearly all the mass, the divisions' rounding can
+     * lift their sum over 1 by an ulp; the contract is a sum <= 1, added up
+     * in order as a consumer would. */
+    while (sum > 1.0) {
+        double f = (1.0 - 0x1p-50) / sum;
+        sum = 0;
+        for (size_t i = 0; i < a->n_preds; i++)
+            sum += a->preds[i].probability *= f;
+    }
 }
 
 gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_answer_t *a,
@@ -460,18 +456,14 @@ gs_err_t gs_dmodel_distribution(gs_dmodel_t *m, const uint32_t *ids, size_t n, f
 {
     if (grow(m, 1))
         return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
-    m->n_ids[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (m->n_ids[0] == m->cap_ids[0]) {
-            size_t cap = m->cap_ids[0] ? m->cap_ids[0] * 2 : 64;
-            uint32_t *ni = realloc(m->ids[0], cap * sizeof(uint32_t));
-            if (!ni)
-                return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
-            m->ids[0] = ni;
-            m->cap_ids[0] = cap;
-        }
-        m->ids[0][m->n_ids[0]++] = ids[i];
+    if (n > m->cap_ids[0]) {
+        if (gs_grow(&m->ids[0], n, sizeof(uint32_t)))
+            return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
+        m->cap_ids[0] = n;
     }
+    if (n)
+        memcpy(m->ids[0], ids, n * sizeof(uint32_t));
+    m->n_ids[0] = n;
     read_windows(m, 1);
     size_t row = 0;
     read_out(m, 1, &row, 1);

@@ -121,13 +121,8 @@ gs_err_t gs_reservoir_init(gs_reservoir_t *r, const gs_reservoir_conf_t *c, uint
                 continue;
             if (nnz == cap) {
                 size_t ncap = cap * 2;
-                uint32_t *nc = realloc(r->col, ncap * sizeof(uint32_t));
-                if (nc)
-                    r->col = nc;
-                float *nv = realloc(r->val, ncap * sizeof(float));
-                if (nv)
-                    r->val = nv;
-                if (!nc || !nv) {
+                if (gs_grow(&r->col, ncap, sizeof(*r->col)) ||
+                    gs_grow(&r->val, ncap, sizeof(*r->val))) {
                     gs_reservoir_free(r);
                     return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for the reservoir");
                 }

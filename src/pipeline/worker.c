@@ -118,19 +118,14 @@ static void ensure_slots(gs_worker_t *w)
     int n = gs_offsets_slots(w->offsets);
     if (n <= w->n_slots)
         return;
-    uint8_t *np = realloc(w->paused, (size_t)n * sizeof(*np));
-    if (np)
-        w->paused = np;
-    uint32_t *nt = realloc(w->taken, (size_t)n * sizeof(*nt));
-    if (nt)
-        w->taken = nt;
-    if (!np || !nt) {
+    if (gs_grow(&w->paused, (size_t)n, sizeof(*w->paused)) ||
+        gs_grow(&w->taken, (size_t)n, sizeof(*w->taken))) {
         gs_log_msg(w->log, GS_LOG_ERROR, "out of memory growing partition state; stopping");
         w->fatal = 1;
         return;
     }
-    memset(w->paused + w->n_slots, 0, (size_t)(n - w->n_slots) * sizeof(*np));
-    memset(w->taken + w->n_slots, 0, (size_t)(n - w->n_slots) * sizeof(*nt));
+    memset(w->paused + w->n_slots, 0, (size_t)(n - w->n_slots) * sizeof(*w->paused));
+    memset(w->taken + w->n_slots, 0, (size_t)(n - w->n_slots) * sizeof(*w->taken));
     w->n_slots = n;
 }
 
