@@ -39,6 +39,44 @@ typedef struct gs_config_kind {
     int output_framing; /* gs_framing_t */
 } gs_config_kind_t;
 
+/* One alert rule (alerts.rules in the file; SPEC 5). Checked for syntax
+ * here; metric names are resolved by the alert module. */
+typedef struct gs_alert_rule_conf {
+    char *name;      /* alertname */
+    char *metric;    /* selector: name or name{label="value",...} */
+    char *over;      /* ratio: the denominator's selector */
+    int aggregation; /* gs_alert_agg_t */
+    double quantile; /* quantile: 0 < q <= 1 */
+    int window_ms;   /* rate, ratio, quantile: look-back */
+    int op;          /* gs_alert_op_t */
+    double threshold;
+    int for_ms; /* condition must hold this long before firing */
+    char *severity;
+    gs_config_kvlist_t labels, annotations;
+    int line;
+} gs_alert_rule_conf_t;
+
+typedef enum {
+    GS_AGG_VALUE, /* sum over the matched series */
+    GS_AGG_MAX,
+    GS_AGG_MIN,
+    GS_AGG_RATE,  /* per second over the window (counters) */
+    GS_AGG_RATIO, /* rate(metric) / rate(over) */
+    GS_AGG_QUANTILE,
+    GS_AGG__COUNT
+} gs_alert_agg_t;
+typedef enum {
+    GS_OP_GT,
+    GS_OP_GE,
+    GS_OP_LT,
+    GS_OP_LE,
+    GS_OP_EQ,
+    GS_OP_NE,
+    GS_OP__COUNT
+} gs_alert_op_t;
+extern const char *const gs_alert_agg_names[];
+extern const char *const gs_alert_op_names[];
+
 typedef struct gs_config {
     char *path; /* file the configuration was read from ("" for defaults) */
 
@@ -108,6 +146,41 @@ typedef struct gs_config {
         int dialogue_sampling; /* 0 greedy, 1 top_k */
         int sampling_top_k;
     } models;
+
+    struct {
+        char *topic;
+        int framing; /* gs_framing_t */
+        int interval_ms;
+        int lag_interval_ms;
+    } metrics;
+    struct {
+        char *topic;
+        int eval_interval_ms;
+        int repeat_ms;
+        struct {
+            char *url;
+            char *secret_env;
+            char *secret_file;
+            char *secret; /* resolved at load; never printed */
+            int connect_timeout_ms;
+            int timeout_ms;
+            int retries;
+            int backoff_ms;
+            int backoff_max_ms;
+            int queue_max;
+        } webhook;
+        struct {
+            int enabled;
+            int moral_pinned_steps;
+            int deadletter_per_min;
+            int lag_max;
+            int p95_ms;
+            int memory_pct;
+            int for_ms;
+        } events;
+        gs_alert_rule_conf_t *rules;
+        size_t n_rules;
+    } alerts;
 
     gs_config_kvlist_t kafka;          /* both clients */
     gs_config_kvlist_t kafka_consumer; /* consumer only, applied after kafka */

@@ -154,6 +154,20 @@ gs_err_t gs_govern_one(gs_govern_t *g, gs_str_t key, int has_value, double value
 
 gs_scope_stats_t gs_govern_stats(const gs_govern_t *g);
 
+/* One scope's state, for /state and the governance gauges. */
+typedef struct gs_scope_info {
+    gs_str_t key;
+    double threshold, ema;
+    gs_phase_t phase;
+    uint64_t step; /* governed requests */
+    size_t vectors, capacity;
+    uint64_t accepted, rejected;
+    uint64_t at_bound_steps; /* consecutive requests with the threshold at 0.30 or 0.90 */
+} gs_scope_info_t;
+typedef void(gs_scope_visit_fn)(const gs_scope_info_t *info, void *opaque);
+/* Calls fn for every scope in memory, most recently used first. */
+void gs_govern_visit(const gs_govern_t *g, gs_scope_visit_fn *fn, void *opaque);
+
 /* Bytes one scope would take with a full memory: for sizing max_memory. */
 size_t gs_govern_scope_max_bytes(const gs_govern_conf_t *conf);
 

@@ -28,4 +28,8 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals);
 
 void gs_worker_destroy(gs_worker_t *w);
 
+/* Compiles the alert rules against the worker's metrics (check-config):
+ * GS_ERR_CONFIG naming the rule when one refers to an unknown metric. */
+gs_err_t gs_worker_check_alerts(const gs_config_t *cfg, char *errstr, size_t errstr_size);
+
 #endif

@@ -32,6 +32,8 @@ static const char *const scope_names[] = {"tenant", "session", NULL};
 static const char *const policy_names[] = {"degrade", "reject", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const sampling_names[] = {"greedy", "top_k", NULL};
+const char *const gs_alert_agg_names[] = {"value", "max", "min", "rate", "ratio", "quantile", NULL};
+const char *const gs_alert_op_names[] = {">", ">=", "<", "<=", "==", "!=", NULL};
 
 #define O(m) offsetof(gs_config_t, m)
 #define STR(k, m, d, doc)                                                                          \
@@ -59,7 +61,54 @@ static const cfg_def_t defs[] = {
     STR("worker.id", worker.id, "", "worker id in results and logs; empty: <hostname>-<pid>"),
     ENUM("log.level", log.level, "info", level_names, "debug | info | warn | error"),
     STR("http.listen", http.listen, "127.0.0.1:9464",
-        "host:port of the health endpoint; empty disables it"),
+        "host:port of /metrics, /health/live, /health/ready and /state; empty disables it"),
+
+    STR("metrics.topic", metrics.topic, "govstream.metrics",
+        "MetricsSnapshot records go here; empty: none"),
+    ENUM("metrics.framing", metrics.framing, "raw", framing_names, "framing of metrics snapshots"),
+    INT("metrics.interval_ms", metrics.interval_ms, "10000", 100, 86400000,
+        "period of the metrics snapshot"),
+    INT("metrics.lag_interval_ms", metrics.lag_interval_ms, "5000", 100, 86400000,
+        "librdkafka statistics period, the source of govstream_consumer_lag"),
+
+    STR("alerts.topic", alerts.topic, "govstream.alerts",
+        "every alert notification is also written here; empty: not written"),
+    INT("alerts.eval_interval_ms", alerts.eval_interval_ms, "1000", 100, 3600000,
+        "how often the rules are evaluated"),
+    INT("alerts.repeat_ms", alerts.repeat_ms, "3600000", 0, 604800000,
+        "re-send a firing alert this often; 0: only on changes"),
+    STR("alerts.webhook.url", alerts.webhook.url, "",
+        "receiver of Alertmanager v4 webhook payloads; empty: no webhook"),
+    STR("alerts.webhook.secret_env", alerts.webhook.secret_env, "",
+        "environment variable holding the HMAC-SHA256 signing secret"),
+    PATH("alerts.webhook.secret_file", alerts.webhook.secret_file, "",
+         "file holding the signing secret"),
+    INT("alerts.webhook.connect_timeout_ms", alerts.webhook.connect_timeout_ms, "2000", 1, 60000,
+        "TCP/TLS connect timeout per attempt"),
+    INT("alerts.webhook.timeout_ms", alerts.webhook.timeout_ms, "5000", 1, 120000,
+        "total time per attempt"),
+    INT("alerts.webhook.retries", alerts.webhook.retries, "5", 0, 100,
+        "extra attempts on connection errors and 5xx (none on other 4xx)"),
+    INT("alerts.webhook.backoff_ms", alerts.webhook.backoff_ms, "500", 1, 600000,
+        "first retry delay; doubles per attempt"),
+    INT("alerts.webhook.backoff_max_ms", alerts.webhook.backoff_max_ms, "30000", 1, 3600000,
+        "cap of the retry delay"),
+    INT("alerts.webhook.queue_max", alerts.webhook.queue_max, "256", 1, 1000000,
+        "notifications waiting for delivery; beyond it the oldest is dropped and counted"),
+    BOOL("alerts.events.enabled", alerts.events.enabled, "true", "the built-in core alerts below"),
+    INT("alerts.events.moral_pinned_steps", alerts.events.moral_pinned_steps, "1000", 1, 1000000000,
+        "GovstreamMoralThresholdPinned: a scope's threshold at 0.30 or 0.90 this many "
+        "requests in a row"),
+    INT("alerts.events.deadletter_per_min", alerts.events.deadletter_per_min, "60", 0, 1000000000,
+        "GovstreamDeadLetterSpike: dead letters per minute above this"),
+    INT("alerts.events.lag_max", alerts.events.lag_max, "100000", 0, 2000000000,
+        "GovstreamConsumerLag: a partition's lag above this"),
+    INT("alerts.events.p95_ms", alerts.events.p95_ms, "100", 1, 3600000,
+        "GovstreamLatencyP95: p95 of request processing over the last minute above this"),
+    INT("alerts.events.memory_pct", alerts.events.memory_pct, "95", 1, 100,
+        "GovstreamMemoryNearlyFull: a scope's memory this full"),
+    INT("alerts.events.for_ms", alerts.events.for_ms, "60000", 0, 86400000,
+        "how long the spike, lag and latency conditions must hold before firing"),
 
     STR("registry.url", registry.url, "",
         "schema registry base URL (Confluent REST API); required by confluent framing"),
@@ -393,6 +442,168 @@ static const char *scalar_text(const config_setting_t *s, char *buf, size_t n)
     }
 }
 
+/* ---- alerts.rules: a list of groups ---------------------------------- */
+
+static int valid_label_name(const char *s)
+{
+    if (!*s || (*s >= '0' && *s <= '9'))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return 0;
+    return 1;
+}
+
+static int name_index(const char *const *names, const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], s))
+            return i;
+    return -1;
+}
+
+/* labels = { team = "x"; } -> kv list (values are literal strings). */
+static gs_err_t parse_strmap(const config_setting_t *g, gs_config_kvlist_t *out, const char *key,
+                             int labels, where_t *w, char *errstr, size_t n)
+{
+    if (!config_setting_is_group(g))
+        return failw(errstr, n, w, key, "expected a group of strings");
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *c = config_setting_get_elem(g, (unsigned)i);
+        w->line = (int)config_setting_source_line(c);
+        const char *name = config_setting_name(c);
+        if (config_setting_type(c) != CONFIG_TYPE_STRING)
+            return failw(errstr, n, w, key, "%s: expected a string", name);
+        if (labels && (!valid_label_name(name) || !strcmp(name, "alertname") ||
+                       !strcmp(name, "worker") || !strcmp(name, "severity")))
+            return failw(errstr, n, w, key,
+                         "%s: not a label name, or one govstream sets (alertname, worker, "
+                         "severity)",
+                         name);
+        gs_config_kv_t *items = realloc(out->items, (out->count + 1) * sizeof(*items));
+        if (!items)
+            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+        out->items = items;
+        items[out->count] =
+            (gs_config_kv_t){strdup(name), strdup(config_setting_get_string(c)), w->line, 0};
+        if (!items[out->count].name || !items[out->count].value) {
+            free(items[out->count].name);
+            free(items[out->count].value);
+            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+        }
+        out->count++;
+    }
+    return GS_OK;
+}
+
+static gs_err_t parse_rule(gs_alert_rule_conf_t *r, const config_setting_t *g, const char *key,
+                           where_t *w, char *errstr, size_t n)
+{
+    r->window_ms = 60000;
+    r->line = w->line;
+    int have_threshold = 0;
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *c = config_setting_get_elem(g, (unsigned)i);
+        const char *f = config_setting_name(c);
+        char k[300];
+        snprintf(k, sizeof(k), "%s.%s", key, f);
+        w->line = (int)config_setting_source_line(c);
+        int type = config_setting_type(c);
+        int is_num =
+            type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64 || type == CONFIG_TYPE_FLOAT;
+        const char *str = type == CONFIG_TYPE_STRING ? config_setting_get_string(c) : NULL;
+        char **dst = !strcmp(f, "name")       ? &r->name
+                     : !strcmp(f, "metric")   ? &r->metric
+                     : !strcmp(f, "over")     ? &r->over
+                     : !strcmp(f, "severity") ? &r->severity
+                                              : NULL;
+        gs_err_t err = GS_OK;
+        if (dst) {
+            if (!str)
+                return failw(errstr, n, w, k, "expected a string");
+            free(*dst);
+            if (!(*dst = strdup(str)))
+                return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+        } else if (!strcmp(f, "aggregation") || !strcmp(f, "op")) {
+            const char *const *names = f[0] == 'a' ? gs_alert_agg_names : gs_alert_op_names;
+            int v = str ? name_index(names, str) : -1;
+            if (v < 0)
+                return failw(errstr, n, w, k, "\"%s\" is not one of the allowed values",
+                             str ? str : "(not a string)");
+            *(f[0] == 'a' ? &r->aggregation : &r->op) = v;
+        } else if (!strcmp(f, "threshold") || !strcmp(f, "quantile")) {
+            if (!is_num)
+                return failw(errstr, n, w, k, "expected a number");
+            double v = config_setting_get_float(c);
+            if (type != CONFIG_TYPE_FLOAT)
+                v = (double)config_setting_get_int64(c);
+            if (f[0] == 't') {
+                r->threshold = v;
+                have_threshold = 1;
+            } else {
+                r->quantile = v;
+            }
+        } else if (!strcmp(f, "window_ms") || !strcmp(f, "for_ms")) {
+            long long v = type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64
+                              ? config_setting_get_int64(c)
+                              : -1;
+            long long lo = f[0] == 'w' ? 1000 : 0;
+            if (v < lo || v > 86400000)
+                return failw(errstr, n, w, k, "expected an integer between %lld and 86400000", lo);
+            *(f[0] == 'w' ? &r->window_ms : &r->for_ms) = (int)v;
+        } else if (!strcmp(f, "labels") || !strcmp(f, "annotations")) {
+            err = parse_strmap(c, f[0] == 'l' ? &r->labels : &r->annotations, k, f[0] == 'l', w,
+                               errstr, n);
+        } else {
+            return failw(errstr, n, w, k, "unknown key");
+        }
+        if (err)
+            return err;
+    }
+    w->line = r->line;
+    if (!r->name || !valid_label_name(r->name))
+        return failw(errstr, n, w, key, "name: required, letters, digits and _");
+    if (!r->metric)
+        return failw(errstr, n, w, key, "metric: required");
+    if (!have_threshold)
+        return failw(errstr, n, w, key, "threshold: required");
+    if (r->aggregation == GS_AGG_RATIO && !r->over)
+        return failw(errstr, n, w, key, "over: required by the ratio aggregation");
+    if (r->aggregation == GS_AGG_QUANTILE && !(r->quantile > 0 && r->quantile <= 1))
+        return failw(errstr, n, w, key, "quantile: required, in (0, 1]");
+    if (!r->severity && !(r->severity = strdup("warning")))
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    return GS_OK;
+}
+
+static gs_err_t parse_rules(gs_config_t *cfg, const config_setting_t *list, where_t *w,
+                            char *errstr, size_t n)
+{
+    if (!config_setting_is_list(list))
+        return failw(errstr, n, w, "alerts.rules", "expected a list: ( { name = ...; }, ... )");
+    int count = config_setting_length(list);
+    for (int i = 0; i < count; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        char key[64];
+        snprintf(key, sizeof(key), "alerts.rules[%d]", i);
+        w->line = (int)config_setting_source_line(g);
+        if (!config_setting_is_group(g))
+            return failw(errstr, n, w, key, "expected a group { ... }");
+        if (gs_grow(&cfg->alerts.rules, cfg->alerts.n_rules + 1, sizeof(gs_alert_rule_conf_t)))
+            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+        gs_alert_rule_conf_t *r = &cfg->alerts.rules[cfg->alerts.n_rules++];
+        *r = (gs_alert_rule_conf_t){0};
+        gs_err_t err = parse_rule(r, g, key, w, errstr, n);
+        if (err)
+            return err;
+        for (size_t j = 0; j + 1 < cfg->alerts.n_rules; j++)
+            if (!strcmp(cfg->alerts.rules[j].name, r->name))
+                return failw(errstr, n, w, key, "name: \"%s\" is used twice", r->name);
+    }
+    return GS_OK;
+}
+
 static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *prefix, where_t *w,
                      char *errstr, size_t n)
 {
@@ -402,6 +613,12 @@ static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *pr
         char path[256];
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(c));
         w->line = (int)config_setting_source_line(c);
+        if (!strcmp(path, "alerts.rules")) {
+            gs_err_t err = parse_rules(cfg, c, w, errstr, n);
+            if (err)
+                return err;
+            continue;
+        }
         if (config_setting_is_group(c)) {
             gs_err_t err = walk(cfg, c, path, w, errstr, n);
             if (err)
@@ -437,6 +654,28 @@ static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *pr
     return GS_OK;
 }
 
+/* -o 'alerts.rules=( { name = ...; }, ... )' adds rules to the file's. */
+static gs_err_t override_rules(gs_config_t *cfg, const char *text, char *errstr, size_t n)
+{
+    where_t w = {NULL, 0, NULL};
+    size_t len = strlen(text) + 16;
+    char *doc = malloc(len);
+    if (!doc)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    snprintf(doc, len, "rules = %s;", text);
+    config_t lc;
+    config_init(&lc);
+    gs_err_t err = GS_OK;
+    if (!config_read_string(&lc, doc))
+        err = failw(errstr, n, &w, "alerts.rules", "syntax error: %s", config_error_text(&lc));
+    else
+        err = parse_rules(cfg, config_setting_get_member(config_root_setting(&lc), "rules"), &w,
+                          errstr, n);
+    config_destroy(&lc);
+    free(doc);
+    return err;
+}
+
 static gs_err_t apply_override(gs_config_t *cfg, const char *arg, char *errstr, size_t n)
 {
     const where_t w = {NULL, 0, NULL};
@@ -446,6 +685,8 @@ static gs_err_t apply_override(gs_config_t *cfg, const char *arg, char *errstr, 
                        arg);
     char key[256];
     snprintf(key, sizeof(key), "%.*s", (int)(eq - arg), arg);
+    if (!strcmp(key, "alerts.rules")) /* a list, in libconfig syntax */
+        return override_rules(cfg, eq + 1, errstr, n);
     const char *rel;
     gs_config_kvlist_t *list = kv_group(cfg, key, &rel);
     if (list) {
@@ -470,6 +711,10 @@ static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
     if (confluent && !*cfg->registry.url)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: registry.url: required because a topic uses confluent framing", f);
+    const char *url = cfg->alerts.webhook.url;
+    if (*url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+        return gs_fail(errstr, n, GS_ERR_CONFIG,
+                       "%s: alerts.webhook.url: must start with http:// or https://", f);
     if (cfg->delivery.queue_low_pct >= cfg->delivery.queue_high_pct)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: delivery.queue_low_pct: must be below delivery.queue_high_pct", f);
@@ -538,6 +783,23 @@ static gs_err_t resolve_secrets(gs_config_t *cfg, char *errstr, size_t n)
         cfg->registry.password = strdup("");
     }
     if (!cfg->registry.password)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    if (*cfg->alerts.webhook.secret_env) {
+        const char *v = getenv(cfg->alerts.webhook.secret_env);
+        if (!v)
+            return gs_fail(errstr, n, GS_ERR_CONFIG,
+                           "%s: alerts.webhook.secret_env: environment variable %s is not set", f,
+                           cfg->alerts.webhook.secret_env);
+        cfg->alerts.webhook.secret = strdup(v);
+    } else if (*cfg->alerts.webhook.secret_file) {
+        char ferr[256];
+        if (read_secret(cfg->alerts.webhook.secret_file, &cfg->alerts.webhook.secret, ferr,
+                        sizeof(ferr)))
+            return gs_fail(errstr, n, GS_ERR_CONFIG, "%s: alerts.webhook.secret_file: %s", f, ferr);
+    } else {
+        cfg->alerts.webhook.secret = strdup("");
+    }
+    if (!cfg->alerts.webhook.secret)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     if (!*cfg->worker.id) {
         char host[128] = "localhost", id[200];
@@ -624,6 +886,20 @@ void gs_config_destroy(gs_config_t *cfg)
         memset(cfg->registry.password, 0, strlen(cfg->registry.password));
         free(cfg->registry.password);
     }
+    if (cfg->alerts.webhook.secret) {
+        memset(cfg->alerts.webhook.secret, 0, strlen(cfg->alerts.webhook.secret));
+        free(cfg->alerts.webhook.secret);
+    }
+    for (size_t i = 0; i < cfg->alerts.n_rules; i++) {
+        gs_alert_rule_conf_t *r = &cfg->alerts.rules[i];
+        free(r->name);
+        free(r->metric);
+        free(r->over);
+        free(r->severity);
+        free_kvlist(&r->labels);
+        free_kvlist(&r->annotations);
+    }
+    free(cfg->alerts.rules);
     free_kvlist(&cfg->kafka);
     free_kvlist(&cfg->kafka_consumer);
     free_kvlist(&cfg->kafka_producer);
@@ -651,6 +927,12 @@ void gs_config_dump(const gs_config_t *cfg, FILE *fp)
             fprintf(fp, "%s = \"%s\"\n", d->key, d->names[*(const int *)base]);
             break;
         }
+    }
+    for (size_t i = 0; i < cfg->alerts.n_rules; i++) {
+        const gs_alert_rule_conf_t *r = &cfg->alerts.rules[i];
+        fprintf(fp, "alerts.rules[%zu] = %s: %s(%s%s%s) %s %g for %d ms\n", i, r->name,
+                gs_alert_agg_names[r->aggregation], r->metric, r->over ? " / " : "",
+                r->over ? r->over : "", gs_alert_op_names[r->op], r->threshold, r->for_ms);
     }
     const gs_config_kvlist_t *lists[] = {&cfg->kafka, &cfg->kafka_consumer, &cfg->kafka_producer};
     for (size_t g = 0; g < 3; g++)

@@ -305,6 +305,9 @@ gs_err_t gs_govern_decide(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, char 
         r->v.moral_value = v;
         int accepted = gs_moral_evaluate(&s->moral, v);
         gs_moral_adapt(&s->moral, accepted); /* on every evaluated request */
+        s->at_bound = s->moral.t20 == GS_MORAL_T20_MIN || s->moral.t20 == GS_MORAL_T20_MAX
+                          ? s->at_bound + 1
+                          : 0;
         r->v.phase = gs_rhythm_phase(&s->rhythm);
         r->v.note = accepted ? "processed" : "morally rejected";
         r->v.max_tokens_cap = 256;
@@ -550,4 +553,23 @@ gs_scope_stats_t gs_govern_stats(const gs_govern_t *g)
     for (const scope_t *s = g->lru_head; s; s = s->lru_next)
         st.vectors += gs_pelm_size(s->pelm);
     return st;
+}
+
+void gs_govern_visit(const gs_govern_t *g, gs_scope_visit_fn *fn, void *opaque)
+{
+    for (const scope_t *s = g->lru_head; s; s = s->lru_next) {
+        gs_scope_info_t info = {
+            .key = {s->key, s->key_len},
+            .threshold = gs_moral_threshold(&s->moral),
+            .ema = s->moral.ema,
+            .phase = gs_rhythm_phase(&s->rhythm),
+            .step = s->rhythm.steps,
+            .vectors = gs_pelm_size(s->pelm),
+            .capacity = gs_pelm_capacity(s->pelm),
+            .accepted = s->accepted,
+            .rejected = s->rejected,
+            .at_bound_steps = s->at_bound,
+        };
+        fn(&info, opaque);
+    }
 }

@@ -13,6 +13,7 @@ typedef struct scope {
     gs_moral_t moral;
     gs_rhythm_t rhythm;
     uint64_t accepted, rejected;
+    uint64_t at_bound; /* consecutive requests with the threshold at a bound */
     gs_pelm_t *pelm;
     gs_synaptic_t syn; /* l1 == NULL until the first memory write */
     /* Consolidation buffer: memory writes since the last consolidation,

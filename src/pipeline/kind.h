@@ -9,6 +9,9 @@
 
 #include "govstream/codec.h"
 #include "govstream/config.h"
+#include "govstream/govern.h"
+
+#define MAX_KINDS 4
 
 typedef struct gs_item {
     rd_kafka_message_t *msg;
@@ -21,6 +24,9 @@ typedef struct gs_item {
     gs_buf_t *out;         /* encoded result */
     gs_str_t out_key;      /* result key (a view into request) */
     int64_t decode_us;     /* framing, registry lookup, check and decode */
+    /* filled by the kind for items it turned into results */
+    int accepted;                          /* the result's verdict */
+    int64_t govern_us, infer_us, total_us; /* total: batch start to result encoded */
 } gs_item_t;
 
 /* What one micro-batch shares. Timings are chained per item (the end of
@@ -39,7 +45,8 @@ struct gs_kind {
     const gs_config_kind_t *cfg;
     gs_avro_schema_t *request_schema; /* reader */
     gs_avro_schema_t *result_schema;
-    int32_t result_schema_id; /* -1: raw output framing */
+    int32_t result_schema_id;  /* -1: raw output framing */
+    const gs_govern_t *govern; /* its governance state, for metrics and /state */
     void *state;
     /* (Re)loads the kind's models from the configuration: at start and on
      * SIGHUP. On failure the current models stay; errstr says why. May be

@@ -182,6 +182,10 @@ static void process(gs_kind_t *k, gs_item_t *const *items, size_t n, const gs_ba
         it->err = gs_dialogue_result_encode(d->codec, &res, k->result_schema_id, it->out,
                                             it->errmsg, sizeof(it->errmsg));
         it->out_key = req->session_id;
+        it->accepted = g->v.accepted;
+        it->govern_us = govern_us;
+        it->infer_us = infer_us;
+        it->total_us = t_done - env->start_us;
     }
 }
 
@@ -267,6 +271,7 @@ gs_err_t gs_kind_dialogue_new(const gs_config_t *cfg, gs_kind_t **out, char *err
         destroy(k);
         return err;
     }
+    k->govern = d->govern;
     k->request_schema = gs_dialogue_request_schema(d->codec);
     k->result_schema = gs_dialogue_result_schema(d->codec);
     *out = k;

@@ -13,15 +13,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "govstream/alert.h"
 #include "govstream/deadletter.h"
 #include "govstream/health.h"
 #include "govstream/kafka.h"
+#include "govstream/metrics_codec.h"
 #include "govstream/pipeline.h"
 #include "govstream/registry.h"
 #include "kind.h"
+#include "observe.h"
 
-#define MAX_KINDS         4
-#define STATS_INTERVAL_US (30LL * 1000000)
+#define STATS_INTERVAL_US  (30LL * 1000000)
+#define GAUGES_INTERVAL_US (1000000LL) /* governance gauges and /state */
 
 /* A record the producer did not take or the broker refused: produced again
  * after a backoff, keeping the input offset unacknowledged meanwhile. */
@@ -47,6 +50,15 @@ struct gs_worker {
     gs_offsets_t *offsets;
     gs_registry_t *registry;
     gs_health_t *health;
+    gs_metrics_t *metrics;
+    obs_t obs;
+    gs_alerter_t *alerter;
+    gs_msnap_codec_t *msnap;
+    gs_buf_t msnap_buf;
+    int32_t msnap_schema_id;
+    rd_kafka_topic_t *metrics_rkt, *alerts_rkt; /* NULL when not configured */
+    int64_t next_gauges_us, next_snapshot_us, last_snapshot_us;
+    long side_inflight; /* metrics and alert records in the producer */
     gs_deadletter_codec_t *dlc;
     int32_t dl_schema_id;
     gs_kind_t *kinds[MAX_KINDS];
@@ -229,17 +241,43 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     gs_worker_t *w = opaque;
+    if (!m->_private) { /* a metrics snapshot or an alert: not retried */
+        w->side_inflight--;
+        if (m->err) {
+            gs_counter_add(w->obs.side_failures, 1);
+            gs_log_warn(w->log, "metrics or alert record not delivered",
+                        GS_LS("topic", rd_kafka_topic_name(m->rkt)),
+                        GS_LS("error", rd_kafka_err2name(m->err)));
+        }
+        return;
+    }
     if (!m->err) {
         w->c.acked++;
         gs_offsets_ack(w->offsets, m->_private);
         return;
     }
     w->c.delivery_failures++;
+    gs_counter_add(w->obs.delivery_failures, 1);
     gs_log_warn(w->log, "delivery failed; will retry", GS_LS("topic", rd_kafka_topic_name(m->rkt)),
                 GS_LS("error", rd_kafka_err2name(m->err)));
     if (gs_offsets_live(w->offsets, m->_private))
         pending_add(w, m->rkt, m->key, m->key_len, m->payload, m->len, m->_private,
                     w->cfg->delivery.retry_backoff_ms);
+}
+
+/* Records the stream waits for: results and dead letters, not metrics or
+ * alerts (those may sit in the producer for a missing topic until they
+ * expire, and must not delay a rebalance or a shutdown). */
+static long tracked_outq(gs_worker_t *w)
+{
+    return rd_kafka_outq_len(w->producer) - w->side_inflight;
+}
+
+static void flush_tracked(gs_worker_t *w, int ms)
+{
+    int64_t deadline = gs_now_us() + (int64_t)ms * 1000;
+    while (tracked_outq(w) > 0 && gs_now_us() < deadline)
+        rd_kafka_poll(w->producer, 10);
 }
 
 /* ---- offsets ----------------------------------------------------------- */
@@ -358,12 +396,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             int ms = w->cfg->delivery.flush_timeout_ms;
             if (w->deadline_us && remaining_ms(w->deadline_us) < ms)
                 ms = remaining_ms(w->deadline_us);
-            rd_kafka_flush(w->producer, ms);
+            flush_tracked(w, ms);
             commit_partitions(w, parts);
         }
-        for (int i = 0; i < parts->cnt; i++)
+        for (int i = 0; i < parts->cnt; i++) {
             gs_offsets_revoke(w->offsets, gs_offsets_find(w->offsets, parts->elems[i].topic,
                                                           parts->elems[i].partition));
+            obs_lag_hide(&w->obs, parts->elems[i].topic, parts->elems[i].partition);
+        }
         if (coop)
             error = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -398,6 +438,13 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     gs_log_warn(w->log, "Kafka error", GS_LS("client", rd_kafka_name(rk)),
                 GS_LS("error", rd_kafka_err2name((rd_kafka_resp_err_t)err)),
                 GS_LS("reason", reason));
+}
+
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    obs_lag(&((gs_worker_t *)opaque)->obs, json, len);
+    return 0; /* librdkafka frees json */
 }
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -466,6 +513,7 @@ static void produce_item(gs_worker_t *w, gs_item_t *it)
         w->fatal = 1;
         return;
     }
+    obs_item(&w->obs, it);
     if (!it->err) {
         w->c.results++;
         produce_or_hold(w, w->result_rkt[kind_idx], it->out_key.p, it->out_key.len, it->out->data,
@@ -543,6 +591,8 @@ static void process_queue(gs_worker_t *w)
     }
     for (size_t i = 0; i < done; i++)
         w->taken[w->items[i].slot] = 0;
+    if (done)
+        gs_hist_observe(w->obs.batch, done);
 
     if (transport) {
         if (!w->registry_down)
@@ -636,6 +686,8 @@ static void fill_queue(gs_worker_t *w, int wait_ms)
 static int flow_control(gs_worker_t *w)
 {
     long qlen = rd_kafka_outq_len(w->producer);
+    gs_gauge_set(w->obs.producer_queue, (double)qlen);
+    gs_gauge_set(w->obs.pending, (double)w->n_pending);
     if (!w->queue_full && qlen >= w->queue_max * w->cfg->delivery.queue_high_pct / 100)
         w->queue_full = 1;
     else if (w->queue_full && qlen <= w->queue_max * w->cfg->delivery.queue_low_pct / 100)
@@ -688,10 +740,12 @@ static void update_health(gs_worker_t *w)
         }
         w->next_probe_us = gs_now_us() + 2000000;
     }
-    gs_health_set(w->health, w->brokers_down    ? GS_NOT_READY_BROKER_DOWN
-                             : w->registry_down ? GS_NOT_READY_REGISTRY_DOWN
-                             : !w->joined       ? GS_NOT_READY_NOT_JOINED
-                                                : GS_READY);
+    gs_readiness_t state = w->brokers_down    ? GS_NOT_READY_BROKER_DOWN
+                           : w->registry_down ? GS_NOT_READY_REGISTRY_DOWN
+                           : !w->joined       ? GS_NOT_READY_NOT_JOINED
+                                              : GS_READY;
+    gs_health_set(w->health, state);
+    gs_gauge_set(w->obs.ready, state == GS_READY);
     gs_health_beat(w->health);
 }
 
@@ -709,6 +763,65 @@ static void log_stats(gs_worker_t *w)
                 GS_LI("queued", w->q_len));
 }
 
+/* ---- observability ----------------------------------------------------- */
+
+static void emit_alert(const char *fingerprint, const char *payload, size_t len, void *opaque)
+{
+    gs_worker_t *w = opaque;
+    if (!w->alerts_rkt)
+        return;
+    if (rd_kafka_produce(w->alerts_rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)payload,
+                         len, fingerprint, strlen(fingerprint), NULL))
+        gs_counter_add(w->obs.side_failures, 1);
+    else
+        w->side_inflight++;
+}
+
+static void snapshot(gs_worker_t *w, int64_t now)
+{
+    char err[256];
+    int64_t interval_ms =
+        w->last_snapshot_us ? (now - w->last_snapshot_us) / 1000 : w->cfg->metrics.interval_ms;
+    w->last_snapshot_us = now;
+    if (gs_msnap_encode(w->msnap, w->metrics, w->cfg->worker.id, gs_wall_ms(), interval_ms,
+                        w->msnap_schema_id, &w->msnap_buf, err, sizeof(err))) {
+        gs_log_error(w->log, "cannot encode a metrics snapshot", GS_LS("error", err));
+        return;
+    }
+    const char *id = w->cfg->worker.id;
+    if (rd_kafka_produce(w->metrics_rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                         w->msnap_buf.data, w->msnap_buf.len, id, strlen(id), NULL))
+        gs_counter_add(w->obs.side_failures, 1);
+    else
+        w->side_inflight++;
+}
+
+/* Periodic work of the poll loop: a clock read per iteration otherwise. */
+static void observe(gs_worker_t *w)
+{
+    int64_t now = gs_now_us();
+    if (now >= w->next_gauges_us) {
+        char *state = obs_governance(
+            &w->obs, w->kinds, w->n_kinds, (uint64_t)w->cfg->alerts.events.moral_pinned_steps,
+            w->cfg->worker.id, gs_readiness_reason(gs_health_get(w->health)));
+        if (state)
+            gs_health_set_state(w->health, state);
+        w->next_gauges_us = now + GAUGES_INTERVAL_US;
+    }
+    gs_alerter_tick(w->alerter, now, gs_wall_ms(), emit_alert, w);
+    if (w->metrics_rkt && now >= w->next_snapshot_us) {
+        if (w->next_snapshot_us)
+            snapshot(w, now);
+        else
+            w->last_snapshot_us = now; /* the first one after a full interval */
+        w->next_snapshot_us = now + (int64_t)w->cfg->metrics.interval_ms * 1000;
+    }
+    if (now >= w->next_stats_us) {
+        log_stats(w);
+        w->next_stats_us = now + STATS_INTERVAL_US;
+    }
+}
+
 /* ---- lifecycle --------------------------------------------------------- */
 
 static gs_err_t new_client(gs_worker_t *w, gs_kafka_role_t role, rd_kafka_t **out, char *errstr,
@@ -722,7 +835,11 @@ static gs_err_t new_client(gs_worker_t *w, gs_kafka_role_t role, rd_kafka_t **ou
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
     if (role == GS_KAFKA_CONSUMER) {
+        char ms[16];
+        snprintf(ms, sizeof(ms), "%d", w->cfg->metrics.lag_interval_ms);
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
+        rd_kafka_conf_set(conf, "statistics.interval.ms", ms, NULL, 0);
     } else {
         char buf[32];
         size_t sz = sizeof(buf);
@@ -741,6 +858,20 @@ static gs_err_t new_client(gs_worker_t *w, gs_kafka_role_t role, rd_kafka_t **ou
     return GS_OK;
 }
 
+/* Metrics and alert records must never hold up the stream: they expire
+ * (instead of waiting forever like results) and are not required at
+ * start. NULL when the topic is not configured. */
+static rd_kafka_topic_t *side_topic(gs_worker_t *w, const char *name)
+{
+    if (!*name)
+        return NULL;
+    rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+    char ms[16];
+    snprintf(ms, sizeof(ms), "%d", 2 * w->cfg->metrics.interval_ms + 30000);
+    rd_kafka_topic_conf_set(tc, "message.timeout.ms", ms, NULL, 0);
+    return rd_kafka_topic_new(w->producer, name, tc);
+}
+
 gs_err_t gs_worker_new(const gs_config_t *cfg, gs_log_t *log, gs_worker_t **out, char *errstr,
                        size_t n)
 {
@@ -750,15 +881,25 @@ gs_err_t gs_worker_new(const gs_config_t *cfg, gs_log_t *log, gs_worker_t **out,
     w->cfg = cfg;
     w->log = log;
     w->dl_schema_id = -1;
+    w->msnap_schema_id = -1;
     w->batch_max = (size_t)cfg->batch.max;
     w->queue_max = 100000;
-    gs_err_t err = gs_health_new(cfg->http.listen, &w->health, errstr, n);
+    gs_err_t err = gs_metrics_new(&w->metrics, errstr, n);
     if (!err)
         err = gs_deadletter_codec_new(&w->dlc, errstr, n);
+    if (!err)
+        err = gs_msnap_codec_new(&w->msnap, errstr, n);
     if (!err && cfg->dialogue.enabled)
         err = gs_kind_dialogue_new(cfg, &w->kinds[w->n_kinds++], errstr, n);
     if (!err && !w->n_kinds)
         err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s: no request kind is enabled", cfg->path);
+    /* every family is declared before the rules are compiled against them */
+    if (!err)
+        err = obs_init(&w->obs, w->metrics, w->kinds, w->n_kinds, errstr, n);
+    if (!err)
+        err = gs_alerter_new(cfg, w->metrics, log, &w->alerter, errstr, n);
+    if (!err)
+        err = gs_health_new(cfg->http.listen, w->metrics, &w->health, errstr, n);
     if (!err && *cfg->registry.url) {
         gs_registry_conf_t rc = {cfg->registry.url,
                                  cfg->registry.username,
@@ -802,6 +943,8 @@ gs_err_t gs_worker_new(const gs_config_t *cfg, gs_log_t *log, gs_worker_t **out,
         for (size_t k = 0; k < w->n_kinds; k++)
             w->result_rkt[k] =
                 rd_kafka_topic_new(w->producer, w->kinds[k]->cfg->results_topic, NULL);
+        w->metrics_rkt = side_topic(w, cfg->metrics.topic);
+        w->alerts_rkt = side_topic(w, cfg->alerts.topic);
     }
     if (err) {
         gs_worker_destroy(w);
@@ -822,6 +965,10 @@ void gs_worker_destroy(gs_worker_t *w)
             rd_kafka_topic_destroy(w->result_rkt[k]);
     if (w->dl_rkt)
         rd_kafka_topic_destroy(w->dl_rkt);
+    if (w->metrics_rkt)
+        rd_kafka_topic_destroy(w->metrics_rkt);
+    if (w->alerts_rkt)
+        rd_kafka_topic_destroy(w->alerts_rkt);
     if (w->consumer)
         rd_kafka_destroy(w->consumer);
     if (w->producer)
@@ -841,6 +988,7 @@ void gs_worker_destroy(gs_worker_t *w)
     for (size_t i = 0; w->bufs && i < w->batch_max; i++)
         gs_buf_free(&w->bufs[i]);
     gs_buf_free(&w->dl_buf);
+    gs_buf_free(&w->msnap_buf);
     free(w->bufs);
     free(w->items);
     free(w->queue);
@@ -849,8 +997,25 @@ void gs_worker_destroy(gs_worker_t *w)
     gs_offsets_destroy(w->offsets);
     gs_registry_destroy(w->registry);
     gs_deadletter_codec_destroy(w->dlc);
+    gs_msnap_codec_destroy(w->msnap);
+    /* the HTTP and webhook threads read the registry: stop them first */
     gs_health_destroy(w->health);
+    gs_alerter_destroy(w->alerter);
+    gs_metrics_destroy(w->metrics);
     free(w);
+}
+
+gs_err_t gs_worker_check_alerts(const gs_config_t *cfg, char *errstr, size_t n)
+{
+    gs_metrics_t *m;
+    gs_err_t err = gs_metrics_new(&m, errstr, n);
+    if (err)
+        return err;
+    err = obs_declare(m, errstr, n);
+    if (!err)
+        err = gs_alerter_check(cfg, m, errstr, n);
+    gs_metrics_destroy(m);
+    return err;
 }
 
 /* Registers every schema we write with confluent framing under
@@ -863,10 +1028,13 @@ static int register_outputs(gs_worker_t *w, volatile sig_atomic_t *signals)
         gs_avro_schema_t *schema;
         int32_t *id;
     } output_t;
-    output_t outs[MAX_KINDS + 1];
+    output_t outs[MAX_KINDS + 2];
     size_t n_out = 0;
     outs[n_out++] = (output_t){w->cfg->deadletter.framing, w->cfg->deadletter.topic,
                                gs_deadletter_schema(w->dlc), &w->dl_schema_id};
+    if (w->metrics_rkt)
+        outs[n_out++] = (output_t){w->cfg->metrics.framing, w->cfg->metrics.topic,
+                                   gs_msnap_schema(w->msnap), &w->msnap_schema_id};
     for (size_t k = 0; k < w->n_kinds; k++)
         outs[n_out++] =
             (output_t){w->kinds[k]->cfg->output_framing, w->kinds[k]->cfg->results_topic,
@@ -914,17 +1082,17 @@ static int drain(gs_worker_t *w, int64_t deadline_us)
     w->deadline_us = deadline_us;
     gs_health_set(w->health, GS_NOT_READY_DRAINING);
     gs_log_info(w->log, "draining", GS_LI("queued", w->q_len), GS_LI("pending", w->n_pending),
-                GS_LI("in_producer", rd_kafka_outq_len(w->producer)));
+                GS_LI("in_producer", tracked_outq(w)));
     /* Keep a third of the budget for the commit and the group leave. */
     int64_t work_deadline = gs_now_us() + (deadline_us - gs_now_us()) * 2 / 3;
     while (w->q_len && !w->fatal && !w->registry_down && gs_now_us() < work_deadline)
         process_queue(w);
-    while ((w->n_pending || rd_kafka_outq_len(w->producer) > 0) && gs_now_us() < work_deadline) {
+    while ((w->n_pending || tracked_outq(w) > 0) && gs_now_us() < work_deadline) {
         retry_pending(w);
         rd_kafka_poll(w->producer, 50);
     }
     store_offsets(w);
-    int clean = !w->n_pending && rd_kafka_outq_len(w->producer) == 0;
+    int clean = !w->n_pending && tracked_outq(w) == 0;
     rd_kafka_resp_err_t err = rd_kafka_commit(w->consumer, NULL, 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         gs_log_warn(w->log, "final commit failed", GS_LS("error", rd_kafka_err2name(err)));
@@ -933,7 +1101,10 @@ static int drain(gs_worker_t *w, int64_t deadline_us)
     err = rd_kafka_consumer_close(w->consumer); /* its revoke flushes within the deadline */
     if (err)
         gs_log_warn(w->log, "consumer close", GS_LS("error", rd_kafka_err2name(err)));
-    rd_kafka_flush(w->producer, remaining_ms(deadline_us));
+    flush_tracked(w, remaining_ms(deadline_us));
+    /* metrics and alerts still queued (a missing topic?) are dropped */
+    rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(w->producer, 0);
     if (!clean || w->q_len)
         gs_log_warn(w->log, "unfinished work left uncommitted (it will be redelivered)",
                     GS_LI("queued", w->q_len), GS_LI("pending", w->n_pending));
@@ -997,11 +1168,14 @@ static int load_models(gs_worker_t *w, volatile sig_atomic_t *signals, int at_st
                 continue;
             if (w->kinds[k]->load_models(w->kinds[k], err, sizeof(err))) {
                 failed = 1;
+                gs_gauge_set(w->obs.model_failed[k], 1);
+                gs_counter_add(w->obs.model_failures[k], 1);
                 gs_log_error(w->log,
                              at_start ? "model not loaded; not joining the group"
                                       : "model reload failed; keeping the current model",
                              GS_LS("kind", w->kinds[k]->name), GS_LS("error", err));
             } else {
+                gs_gauge_set(w->obs.model_failed[k], 0);
                 gs_log_info(w->log, at_start ? "models loaded" : "models reloaded",
                             GS_LS("kind", w->kinds[k]->name));
             }
@@ -1060,10 +1234,7 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
          * without waiting. */
         fill_queue(w, w->q_len || w->throttled ? 0 : 100);
         process_queue(w);
-        if (gs_now_us() >= w->next_stats_us) {
-            log_stats(w);
-            w->next_stats_us = gs_now_us() + STATS_INTERVAL_US;
-        }
+        observe(w);
     }
     /* 10% margin under shutdown.timeout_ms, where the tool's watchdog fires */
     int64_t budget_ms = w->cfg->shutdown.timeout_ms - w->cfg->shutdown.timeout_ms / 10;

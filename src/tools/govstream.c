@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <avro.h>
+#include <curl/curl.h>
 #include <cblas.h>
 #include <librdkafka/rdkafka.h>
 
@@ -87,6 +88,10 @@ static int check(const gs_config_t *cfg)
         return 1;
     }
     gs_lexicon_destroy(lx);
+    if (gs_worker_check_alerts(cfg, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     return 0;
 }
 
@@ -159,6 +164,9 @@ static int cmd_run(const gs_config_t *cfg)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* before any thread exists: curl's global init is not thread-safe on
+     * every build */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     char err[512];
     gs_worker_t *w;
     if (gs_worker_new(cfg, log, &w, err, sizeof(err))) {

@@ -9,6 +9,7 @@ BS=127.0.0.1:$GS_IT_KAFKA_PORT
 REG=http://127.0.0.1:$GS_IT_REGISTRY_PORT/apis/ccompat/v7
 CFG=$GS_SOURCE_DIR/config/govstream.cfg
 declare -A WORKER_PID WORKER_PORT
+BG_PIDS=() # other helpers a test starts (receivers): killed on exit
 
 log() { printf '[%s %s] %s\n' "$(date +%T)" "${IT_NAME:-it}" "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
@@ -20,6 +21,7 @@ it_init() {
   id=$1-$$-$RANDOM
   IT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/gs-it-$1.XXXXXX")
   T_REQ=it.$id.requests T_RES=it.$id.results T_DL=it.$id.deadletter
+  T_MET=it.$id.metrics T_ALR=it.$id.alerts
   GROUP=it-$id RUN=$id
   trap it_cleanup EXIT
 }
@@ -28,6 +30,10 @@ it_cleanup() {
   local rc=$?
   for w in "${!WORKER_PID[@]}"; do
     kill -KILL "${WORKER_PID[$w]}" 2>/dev/null || true
+  done
+  for p in "${BG_PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
   done
   if [ "$rc" -ne 0 ]; then
     for f in "$IT_DIR"/*.log; do
@@ -42,6 +48,7 @@ it_cleanup() {
 
 create_topics() {
   "$LOAD" topics -b "$BS" --create "$T_REQ,$T_RES,$T_DL" --partitions "${1:-6}" -q
+  "$LOAD" topics -b "$BS" --create "$T_MET,$T_ALR" --partitions 1 -q
 }
 
 free_port() {
@@ -59,7 +66,8 @@ start_worker() {
     -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="$GROUP" \
     -o kafka_consumer.session.timeout.ms=6000 -o kafka_consumer.heartbeat.interval.ms=1000 \
     -o dialogue.requests_topic="$T_REQ" -o dialogue.results_topic="$T_RES" \
-    -o deadletter.topic="$T_DL" "$@" >"$IT_DIR/$id.log" 2>&1 &
+    -o deadletter.topic="$T_DL" -o metrics.topic="$T_MET" -o alerts.topic="$T_ALR" \
+    "$@" >"$IT_DIR/$id.log" 2>&1 &
   WORKER_PID[$id]=$!
   WORKER_PORT[$id]=$port
 }
@@ -114,3 +122,14 @@ verify() {
 jqv() { jq -r "$2" <<<"$1"; }
 
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected $2, got $1"; }
+
+# py_venv: a Python with the peer clients some tests use (confluent-kafka,
+# fastavro), installed from PyPI once into .cache/; prints its path.
+py_venv() {
+  local v=$GS_SOURCE_DIR/.cache/venv-it
+  if ! "$v/bin/python" -c 'import confluent_kafka, fastavro' 2>/dev/null; then
+    python3 -m venv "$v" >&2
+    "$v/bin/pip" install -q 'confluent-kafka==2.6.1' 'fastavro==1.9.7' >&2
+  fi
+  echo "$v/bin/python"
+}

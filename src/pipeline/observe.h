@@ -1,0 +1,40 @@
+/* The worker's metrics (private to src/pipeline): family declarations,
+ * the series the poll loop updates, consumer lag from librdkafka's
+ * statistics, and the governance gauges and /state document. */
+#ifndef GS_PIPELINE_OBSERVE_H
+#define GS_PIPELINE_OBSERVE_H
+
+#include "govstream/metrics.h"
+#include "kind.h"
+
+enum { OUT_ACCEPTED, OUT_REJECTED, OUT_DEAD_LETTER, OUT__N };
+enum { STAGE_DECODE, STAGE_GOVERN, STAGE_INFER, STAGE_TOTAL, STAGE__N };
+
+typedef struct obs {
+    gs_metrics_t *m;
+    gs_series_t *outcome[MAX_KINDS][OUT__N];
+    gs_series_t *stage[MAX_KINDS][STAGE__N];
+    gs_series_t *deadletters[GS_ERR__COUNT];
+    gs_series_t *batch, *producer_queue, *pending, *ready, *delivery_failures, *side_failures;
+    gs_series_t *threshold_min, *threshold_max, *threshold_mean, *pinned, *scopes, *vectors,
+        *util_max, *memory_bytes;
+    gs_series_t *model_failed[MAX_KINDS], *model_failures[MAX_KINDS];
+} obs_t;
+
+/* Declares every family of the worker. */
+gs_err_t obs_declare(gs_metrics_t *m, char *errstr, size_t errstr_size);
+/* Declares every family and creates the fixed series. */
+gs_err_t obs_init(obs_t *o, gs_metrics_t *m, gs_kind_t *const *kinds, size_t n_kinds, char *errstr,
+                  size_t errstr_size);
+/* Outcome and stage durations of one produced item. */
+void obs_item(obs_t *o, const gs_item_t *it);
+/* Sets govstream_consumer_lag from a librdkafka statistics document. */
+void obs_lag(obs_t *o, const char *stats_json, size_t len);
+void obs_lag_hide(obs_t *o, const char *topic, int32_t partition);
+/* Sets the governance gauges and returns the /state document (malloc'd,
+ * NULL when out of memory). pinned_steps: at-bound run that counts as
+ * pinned. */
+char *obs_governance(obs_t *o, gs_kind_t *const *kinds, size_t n_kinds, uint64_t pinned_steps,
+                     const char *worker_id, const char *readiness);
+
+#endif

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Issue 5, tests 1, 3, 4 and the log rule: during load /metrics passes
+# `promtool check metrics`; an alert rule with a low threshold fires and
+# later resolves at a local receiver that answers 500 twice first (retried
+# with backoff), every payload's HMAC verifies with the shared secret and
+# it carries the Alertmanager v4 fields with Prometheus' fingerprint; the
+# alerts and metrics topics hold the records (MetricsSnapshot decoded by
+# fastavro, an independent decoder); with the receiver unreachable the
+# stream keeps flowing and every result arrives; request text and the
+# secret never reach the logs.
+. "$(dirname "$0")/lib.sh"
+it_init observability
+create_topics 3
+PY=$(py_venv)
+
+SECRET="it-secret-$RANDOM$RANDOM"
+export GS_IT_WEBHOOK_SECRET=$SECRET
+MARK="zanzibar$RANDOM"
+RULE='alerts.rules=( { name = "ItRequestsFlowing"; metric = "govstream_requests_total"; aggregation = "rate"; window_ms = 2000; op = ">"; threshold = 5.0; severity = "info"; labels = { team = "it" }; annotations = { summary = "requests are flowing" }; } )'
+
+"$PY" "$GS_SOURCE_DIR/ops/webhook/receiver.py" --port 0 --port-file "$IT_DIR/rport" \
+  --secret-env GS_IT_WEBHOOK_SECRET --out "$IT_DIR/received.jsonl" --fail-first 2 --status 503 &
+BG_PIDS+=($!)
+for _ in $(seq 50); do [ -s "$IT_DIR/rport" ] && break; sleep 0.1; done
+RPORT=$(cat "$IT_DIR/rport")
+
+start_worker w1 -o metrics.interval_ms=1000 -o alerts.eval_interval_ms=200 \
+  -o alerts.webhook.url="http://127.0.0.1:$RPORT/alerts" \
+  -o alerts.webhook.secret_env=GS_IT_WEBHOOK_SECRET -o alerts.webhook.backoff_ms=100 \
+  -o "$RULE"
+wait_ready w1
+
+# requests whose text carries a marker that must never be logged
+python3 - "$RUN" "$MARK" >"$IT_DIR/requests.jsonl" <<'PYEOF'
+import json, sys
+run, mark = sys.argv[1], sys.argv[2]
+for i in range(3000):
+    print(json.dumps({"request_id": "%s-%05d" % (run, i), "session_id": "%s-s%d" % (run, i % 7),
+                      "tenant": "t%d" % (i % 5), "op": "NEXT_TOKEN",
+                      "turns": ["tell me about %s number %d" % (mark, i)]}))
+PYEOF
+produce 3000 --rate 600 --from "$IT_DIR/requests.jsonl" >"$IT_DIR/produce.json" &
+producer=$!
+sleep 2
+curl -sf "http://127.0.0.1:${WORKER_PORT[w1]}/metrics" >"$IT_DIR/metrics.txt"
+promtool check metrics <"$IT_DIR/metrics.txt" || fail "promtool check metrics failed"
+for m in govstream_requests_total govstream_request_duration_seconds_bucket \
+  govstream_deadletters_total govstream_batch_size_bucket govstream_producer_queue_messages \
+  govstream_moral_threshold govstream_memory_vectors govstream_alerts_sent_total \
+  govstream_ready; do
+  grep -q "^$m" "$IT_DIR/metrics.txt" || fail "/metrics lacks $m"
+done
+log "promtool check metrics passed during load ($(grep -vc '^#' "$IT_DIR/metrics.txt") samples)"
+wait "$producer" || fail "producer failed"
+res=$(verify 3000 0 --timeout 60)
+expect_eq "$(jqv "$res" .unique)" 3000 "results with the receiver answering 503 at first"
+
+# firing during the load, resolved after it (rate over 2 s falls to 0)
+deadline=$((SECONDS + 30))
+until grep -q '"status": "resolved"' "$IT_DIR/received.jsonl" 2>/dev/null; do
+  [ $SECONDS -lt $deadline ] || fail "no resolved notification"
+  sleep 0.5
+done
+curl -sf "http://127.0.0.1:${WORKER_PORT[w1]}/metrics" >"$IT_DIR/metrics2.txt"
+curl -sf "http://127.0.0.1:${WORKER_PORT[w1]}/state" >"$IT_DIR/state.json"
+"$PY" - "$IT_DIR/received.jsonl" "$SECRET" "$IT_DIR/metrics2.txt" "$IT_DIR/state.json" <<'PYEOF'
+import json, sys, datetime
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert [l["status"] for l in lines[:2]] == [503, 503], lines[:2]
+ok = [l for l in lines if l["status"] == 200]
+assert all(l["verified"] is True for l in lines), "an HMAC did not verify"
+mine = [l["payload"] for l in ok if l["payload"]["groupLabels"]["alertname"] == "ItRequestsFlowing"]
+states = [p["status"] for p in mine]
+assert states[:1] == ["firing"] and "resolved" in states, states
+
+def fingerprint(labels):  # prometheus/common model.LabelSet.Fingerprint
+    h = 14695981039346656037
+    for k in sorted(labels):
+        for part in (k, labels[k]):
+            for b in part.encode():
+                h = ((h ^ b) * 1099511628211) & (2**64 - 1)
+            h = ((h ^ 255) * 1099511628211) & (2**64 - 1)
+    return "%016x" % h
+
+def t(s):
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+for p in mine:
+    for k in ("version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels",
+              "commonLabels", "commonAnnotations", "externalURL", "alerts"):
+        assert k in p, k
+    assert p["version"] == "4" and len(p["alerts"]) == 1
+    a = p["alerts"][0]
+    for k in ("status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"):
+        assert k in a, k
+    assert a["labels"]["alertname"] == "ItRequestsFlowing" and a["labels"]["team"] == "it"
+    assert a["labels"]["worker"] == "w1" and a["labels"]["severity"] == "info"
+    assert a["annotations"]["summary"] == "requests are flowing"
+    assert a["fingerprint"] == fingerprint(a["labels"]), (a["fingerprint"], fingerprint(a["labels"]))
+    assert p["groupKey"] == '{}:{alertname="ItRequestsFlowing", worker="w1"}', p["groupKey"]
+    assert p["commonLabels"] == a["labels"] and a["status"] == p["status"]
+    if a["status"] == "firing":
+        assert a["endsAt"] == "0001-01-01T00:00:00Z"
+    else:
+        assert t(a["endsAt"]) >= t(a["startsAt"])
+metrics = open(sys.argv[3]).read()
+retries = [l for l in metrics.splitlines() if l.startswith("govstream_alert_retries_total ")]
+assert retries and float(retries[0].split()[1]) >= 2, retries
+state = json.load(open(sys.argv[4]))
+scopes = state["kinds"]["dialogue"]["scopes"]
+assert state["kinds"]["dialogue"]["scope_count"] == 5 and len(scopes) == 5, state
+assert sum(s["accepted"] + s["rejected"] for s in scopes) == 3000, scopes
+print("alerts ok: %d notifications, %s" % (len(mine), states))
+PYEOF
+log "firing and resolved received, HMAC verified, v4 fields and fingerprint checked"
+
+# the alerts and metrics topics
+"$PY" - "$BS" "$T_ALR" "$T_MET" "$GS_SOURCE_DIR/schemas/MetricsSnapshot.avsc" <<'PYEOF'
+import io, json, sys, time
+from confluent_kafka import Consumer, TopicPartition
+import fastavro
+bs, t_alr, t_met, schema_file = sys.argv[1:]
+schema = fastavro.parse_schema(json.load(open(schema_file)))
+
+def read_all(topic):
+    c = Consumer({"bootstrap.servers": bs, "group.id": "it-reader-%s" % topic,
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    _, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    c.assign([TopicPartition(topic, 0, 0)])
+    out, deadline = [], time.time() + 30
+    while len(out) < high and time.time() < deadline:  # up to the end seen at start
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            out.append(m)
+    c.close()
+    return out
+
+alerts = read_all(t_alr)
+names = [json.loads(m.value())["groupLabels"]["alertname"] for m in alerts]
+assert "ItRequestsFlowing" in names, names
+for m in alerts:
+    assert m.key().decode() == json.loads(m.value())["alerts"][0]["fingerprint"]
+snaps = [fastavro.schemaless_reader(io.BytesIO(m.value()), schema) for m in read_all(t_met)]
+assert len(snaps) >= 3, len(snaps)
+assert all(s["worker_id"] == "w1" for s in snaps)
+total = max(sum(c["value"] for c in s["counters"] if c["name"] == "govstream_requests_total")
+            for s in snaps)
+assert total == 3000, total
+hist = [h for s in snaps for h in s["histograms"]
+        if h["name"] == "govstream_request_duration_seconds" and h["labels"]["stage"] == "total"
+        and h["count"] > 0]
+assert hist and all(0 <= h["p50"] <= h["p95"] <= h["p99"] for h in hist), hist[:2]
+assert sum(h["count"] for h in hist) <= 3000
+lag = [l for s in snaps for l in s["lag"]]
+assert lag, "no partition lag in any snapshot"
+print("topics ok: %d alerts, %d snapshots, %d with latency, %d lag points"
+      % (len(alerts), len(snaps), len(hist), len(lag)))
+PYEOF
+stop_worker w1
+expect_eq "$STOP_RC" 0 "w1 exit code"
+
+# the receiver unreachable: nothing waits for it
+dead=$(free_port)
+start_worker w2 -o alerts.eval_interval_ms=200 -o alerts.webhook.url="http://127.0.0.1:$dead/x" \
+  -o alerts.webhook.backoff_ms=50 -o alerts.webhook.retries=2 -o "$RULE"
+wait_ready w2
+RUN=$RUN-b produce 2000 --rate 1000 >/dev/null
+res=$(RUN=$RUN-b verify 2000 0 --timeout 60)
+expect_eq "$(jqv "$res" .unique)" 2000 "results with the receiver unreachable"
+deadline=$((SECONDS + 20))
+until curl -sf "http://127.0.0.1:${WORKER_PORT[w2]}/metrics" | grep -q '^govstream_alerts_failed_total [1-9]'; do
+  [ $SECONDS -lt $deadline ] || fail "no failed delivery counted with the receiver unreachable"
+  sleep 0.5
+done
+stop_worker w2
+expect_eq "$STOP_RC" 0 "w2 exit code"
+
+for f in "$IT_DIR"/w1.log "$IT_DIR"/w2.log; do
+  ! grep -q "$MARK" "$f" || fail "request text in $f"
+  ! grep -q "$SECRET" "$f" || fail "the webhook secret in $f"
+done
+log "all results arrived with the receiver unreachable; no text or secret in the logs"
