@@ -712,7 +712,7 @@ static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: registry.url: required because a topic uses confluent framing", f);
     const char *url = cfg->alerts.webhook.url;
-    if (*url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+    if (*url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: alerts.webhook.url: must start with http:// or https://", f);
     if (cfg->delivery.queue_low_pct >= cfg->delivery.queue_high_pct)

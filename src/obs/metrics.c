@@ -191,7 +191,7 @@ static int same_labels(const gs_series_t *s, const char *const *labels, size_t n
     if (s->n_labels != n_pairs)
         return 0;
     for (size_t i = 0; i < 2 * n_pairs; i++)
-        if (strcmp(s->labels[i], labels[i]))
+        if (strcmp(s->labels[i], labels[i]) != 0)
             return 0;
     return 1;
 }
@@ -240,7 +240,7 @@ gs_series_t *gs_metrics_series(gs_metrics_t *m, const char *family, const char *
     for (size_t i = 0; f >= 0 && i < m->n_series && !found; i++)
         if (m->series[i]->family == f && same_labels(m->series[i], labels, n_pairs))
             found = m->series[i];
-    if (!found && f >= 0 && !gs_grow(&m->series, m->n_series + 1, sizeof(*m->series))) {
+    if (!found && f >= 0 && !gs_grow(&m->series, m->n_series + 1, sizeof(gs_series_t *))) {
         found = series_new(&m->families[f], f, labels, n_pairs);
         if (found)
             m->series[m->n_series++] = found;
@@ -452,8 +452,8 @@ static int matches(const gs_series_t *s, const gs_metrics_sel_t *sel)
 {
     for (size_t i = 0; i < sel->n_match; i++) {
         size_t j = 0;
-        while (j < s->n_labels && (strcmp(s->labels[2 * j], sel->match[i][0]) ||
-                                   strcmp(s->labels[2 * j + 1], sel->match[i][1])))
+        while (j < s->n_labels && (strcmp(s->labels[2 * j], sel->match[i][0]) != 0 ||
+                                   strcmp(s->labels[2 * j + 1], sel->match[i][1]) != 0))
             j++;
         if (j == s->n_labels)
             return 0;

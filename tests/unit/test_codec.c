@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "govstream/deadletter.h"
 #include "govstream/dialogue.h"
+#include "govstream/metrics_codec.h"
 
 static gs_avro_schema_t *parse(const char *json)
 {
@@ -62,8 +64,8 @@ static gs_dialogue_request_t sample(void)
 static void test_embedded_schemas(void **state)
 {
     (void)state;
-    const char *names[] = {"DeadLetter", "DialogueRequest", "DialogueResult"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *names[] = {"DeadLetter", "DialogueRequest", "DialogueResult", "MetricsSnapshot"};
+    for (size_t i = 0; i < 4; i++) {
         assert_string_equal(gs_schema_name(i), names[i]);
         gs_avro_schema_t *s;
         char err[256];
@@ -71,7 +73,7 @@ static void test_embedded_schemas(void **state)
         assert_string_equal(avro_schema_name(gs_avro_schema_get(s)), names[i]);
         gs_avro_schema_destroy(s);
     }
-    assert_null(gs_schema_name(3));
+    assert_null(gs_schema_name(4));
     assert_null(gs_schema_text("Nope"));
     /* byte-identical to the file: the file is the single source of truth */
     char path[1024], err[256], *text;
@@ -79,6 +81,82 @@ static void test_embedded_schemas(void **state)
     assert_int_equal(gs_read_file(path, &text, NULL, err, sizeof(err)), GS_OK);
     assert_string_equal(text, gs_schema_text("DialogueResult"));
     free(text);
+}
+
+/* A snapshot decodes with its schema; histogram figures cover the interval
+ * since the previous snapshot. */
+static void test_metrics_snapshot(void **state)
+{
+    (void)state;
+    char err[256];
+    gs_metrics_t *m;
+    gs_msnap_codec_t *c;
+    assert_int_equal(gs_metrics_new(&m, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_msnap_codec_new(&c, err, sizeof(err)), GS_OK);
+    const double bounds[] = {0.001, 0.01, 0.1};
+    assert_int_equal(
+        gs_metrics_family(m, "t_total", GS_METRIC_COUNTER, "h", NULL, 0, 1, err, sizeof(err)),
+        GS_OK);
+    assert_int_equal(gs_metrics_family(m, "t_seconds", GS_METRIC_HISTOGRAM, "h", bounds, 3, 1e-6,
+                                       err, sizeof(err)),
+                     GS_OK);
+    gs_series_t *ctr = gs_metrics_series(m, "t_total", (const char *[]){"k", "a\"b"}, 1);
+    gs_series_t *h = gs_metrics_series(m, "t_seconds", NULL, 0);
+    assert_non_null(ctr);
+    assert_non_null(h);
+    gs_counter_add(ctr, 7);
+    for (int i = 0; i < 100; i++)
+        gs_hist_observe(h, i < 90 ? 500 : 5000); /* 0.5 ms x 90, 5 ms x 10 */
+    gs_buf_t buf = {0};
+    avro_value_t v, f, e, g;
+    assert_int_equal(avro_generic_value_new(gs_avro_schema_iface(gs_msnap_schema(c)), &v), 0);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(gs_msnap_encode(c, m, "w1", 1000, 10, -1, &buf, err, sizeof(err)), GS_OK);
+        assert_int_equal(gs_avro_decode(buf.data, buf.len, gs_msnap_schema(c), gs_msnap_schema(c),
+                                        &v, err, sizeof(err)),
+                         GS_OK);
+        double d;
+        int64_t n;
+        const char *s;
+        size_t len;
+        assert_int_equal(avro_value_get_by_name(&v, "counters", &f, NULL), 0);
+        assert_int_equal(avro_value_get_by_index(&f, 0, &e, NULL), 0);
+        assert_int_equal(avro_value_get_by_name(&e, "value", &g, NULL), 0);
+        assert_int_equal(avro_value_get_double(&g, &d), 0);
+        assert_true(d == 7);
+        assert_int_equal(avro_value_get_by_name(&e, "labels", &g, NULL), 0);
+        assert_int_equal(avro_value_get_by_name(&g, "k", &g, NULL), 0);
+        assert_int_equal(avro_value_get_string(&g, &s, &len), 0);
+        assert_string_equal(s, "a\"b");
+        assert_int_equal(avro_value_get_by_name(&v, "histograms", &f, NULL), 0);
+        assert_int_equal(avro_value_get_by_index(&f, 0, &e, NULL), 0);
+        assert_int_equal(avro_value_get_by_name(&e, "count", &g, NULL), 0);
+        assert_int_equal(avro_value_get_long(&g, &n), 0);
+        assert_int_equal(n, round ? 0 : 100); /* the second interval is empty */
+        assert_int_equal(avro_value_get_by_name(&e, "p95", &g, NULL), 0);
+        assert_int_equal(avro_value_get_discriminant(&g, (int *)&len), 0);
+        if (round) {
+            assert_int_equal((int)len, 0); /* null without observations */
+            continue;
+        }
+        assert_int_equal((int)len, 1);
+        assert_int_equal(avro_value_get_current_branch(&g, &g), 0);
+        assert_int_equal(avro_value_get_double(&g, &d), 0);
+        /* rank 95 of 100 falls half way into (0.001, 0.01] */
+        assert_true(fabs(d - 0.0055) < 1e-12);
+    }
+    char *text;
+    size_t tl;
+    assert_int_equal(gs_metrics_render(m, &text, &tl), GS_OK);
+    assert_non_null(strstr(text, "t_total{k=\"a\\\"b\"} 7\n"));
+    assert_non_null(strstr(text, "t_seconds_bucket{le=\"0.001\"} 90\n"));
+    assert_non_null(strstr(text, "t_seconds_bucket{le=\"+Inf\"} 100\n"));
+    assert_non_null(strstr(text, "t_seconds_count 100\n"));
+    free(text);
+    avro_value_decref(&v);
+    gs_buf_free(&buf);
+    gs_msnap_codec_destroy(c);
+    gs_metrics_destroy(m);
 }
 
 static void test_framing(void **state)
@@ -504,6 +582,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedded_schemas),
+        cmocka_unit_test(test_metrics_snapshot),
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_check_truncations),
         cmocka_unit_test(test_check_hostile),
