@@ -61,10 +61,9 @@ gs_err_t gs_alerter_check(const gs_config_t *cfg, gs_metrics_t *m, char *errstr,
                           size_t errstr_size);
 
 /* Evaluates every rule when alerts.eval_interval_ms has passed since the
- * last evaluation; now_us is monotonic, wall_ms the time for payloads.
- * emit may be NULL. */
-void gs_alerter_tick(gs_alerter_t *a, int64_t now_us, int64_t wall_ms, gs_alert_emit_fn *emit,
-                     void *opaque);
+ * last evaluation (now_us: monotonic; a comparison otherwise, so it can be
+ * called every loop iteration). emit may be NULL. */
+void gs_alerter_tick(gs_alerter_t *a, int64_t now_us, gs_alert_emit_fn *emit, void *opaque);
 
 /* Prometheus' label fingerprint (FNV-1a 64 over sorted name, value pairs
  * with 0xff separators), as 16 hex digits. */

@@ -74,6 +74,10 @@ gs_err_t gs_read_file(const char *path, char **out, size_t *out_len, char *errst
  * crc = 0; feed the previous result to continue over more bytes. */
 uint32_t gs_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/* True for [A-Za-z_][A-Za-z0-9_]*: Prometheus metric and label names,
+ * alert names. */
+int gs_ident_valid(const char *s);
+
 /* True when buf[0..len) is well-formed UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF). */
 int gs_utf8_valid(const char *buf, size_t len);

@@ -37,6 +37,8 @@ gs_series_t *gs_metrics_series(gs_metrics_t *m, const char *family, const char *
  * lag); setting a value shows it again. */
 void gs_series_hide(gs_series_t *s);
 
+/* Counters and gauges may be updated from any thread; a histogram series
+ * has one writer thread (the poll loop). */
 void gs_counter_add(gs_series_t *s, uint64_t n);
 void gs_gauge_set(gs_series_t *s, double v);
 void gs_hist_observe(gs_series_t *s, uint64_t v);

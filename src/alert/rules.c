@@ -429,11 +429,11 @@ static void notify(gs_alerter_t *a, rule_t *r, int resolved, int64_t now_us, int
     free(body);
 }
 
-void gs_alerter_tick(gs_alerter_t *a, int64_t now_us, int64_t wall_ms, gs_alert_emit_fn *emit,
-                     void *opaque)
+void gs_alerter_tick(gs_alerter_t *a, int64_t now_us, gs_alert_emit_fn *emit, void *opaque)
 {
     if (now_us < a->next_eval_us)
         return;
+    int64_t wall_ms = gs_wall_ms();
     a->next_eval_us = now_us + (int64_t)a->cfg->alerts.eval_interval_ms * 1000;
     int64_t repeat_us = (int64_t)a->cfg->alerts.repeat_ms * 1000;
     size_t firing = 0;

@@ -444,17 +444,6 @@ static const char *scalar_text(const config_setting_t *s, char *buf, size_t n)
 
 /* ---- alerts.rules: a list of groups ---------------------------------- */
 
-static int valid_label_name(const char *s)
-{
-    if (!*s || (*s >= '0' && *s <= '9'))
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '_'))
-            return 0;
-    return 1;
-}
-
 static int name_index(const char *const *names, const char *s)
 {
     for (int i = 0; names[i]; i++)
@@ -475,7 +464,7 @@ static gs_err_t parse_strmap(const config_setting_t *g, gs_config_kvlist_t *out,
         const char *name = config_setting_name(c);
         if (config_setting_type(c) != CONFIG_TYPE_STRING)
             return failw(errstr, n, w, key, "%s: expected a string", name);
-        if (labels && (!valid_label_name(name) || !strcmp(name, "alertname") ||
+        if (labels && (!gs_ident_valid(name) || !strcmp(name, "alertname") ||
                        !strcmp(name, "worker") || !strcmp(name, "severity")))
             return failw(errstr, n, w, key,
                          "%s: not a label name, or one govstream sets (alertname, worker, "
@@ -562,7 +551,7 @@ static gs_err_t parse_rule(gs_alert_rule_conf_t *r, const config_setting_t *g, c
             return err;
     }
     w->line = r->line;
-    if (!r->name || !valid_label_name(r->name))
+    if (!r->name || !gs_ident_valid(r->name))
         return failw(errstr, n, w, key, "name: required, letters, digits and _");
     if (!r->metric)
         return failw(errstr, n, w, key, "metric: required");
@@ -765,42 +754,38 @@ static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
     return GS_OK;
 }
 
+/* <key>_env names an environment variable, <key>_file a file; neither:
+ * the secret is "". */
+static gs_err_t resolve_secret(const char *f, const char *key, const char *env, const char *file,
+                               char **out, char *errstr, size_t n)
+{
+    if (*env) {
+        const char *v = getenv(env);
+        if (!v)
+            return gs_fail(errstr, n, GS_ERR_CONFIG,
+                           "%s: %s_env: environment variable %s is not set", f, key, env);
+        *out = strdup(v);
+    } else if (*file) {
+        char ferr[256];
+        if (read_secret(file, out, ferr, sizeof(ferr)))
+            return gs_fail(errstr, n, GS_ERR_CONFIG, "%s: %s_file: %s", f, key, ferr);
+    } else {
+        *out = strdup("");
+    }
+    return *out ? GS_OK : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+}
+
 static gs_err_t resolve_secrets(gs_config_t *cfg, char *errstr, size_t n)
 {
     const char *f = *cfg->path ? cfg->path : "defaults";
-    if (*cfg->registry.password_env) {
-        const char *v = getenv(cfg->registry.password_env);
-        if (!v)
-            return gs_fail(errstr, n, GS_ERR_CONFIG,
-                           "%s: registry.password_env: environment variable %s is not set", f,
-                           cfg->registry.password_env);
-        cfg->registry.password = strdup(v);
-    } else if (*cfg->registry.password_file) {
-        char ferr[256];
-        if (read_secret(cfg->registry.password_file, &cfg->registry.password, ferr, sizeof(ferr)))
-            return gs_fail(errstr, n, GS_ERR_CONFIG, "%s: registry.password_file: %s", f, ferr);
-    } else {
-        cfg->registry.password = strdup("");
-    }
-    if (!cfg->registry.password)
-        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-    if (*cfg->alerts.webhook.secret_env) {
-        const char *v = getenv(cfg->alerts.webhook.secret_env);
-        if (!v)
-            return gs_fail(errstr, n, GS_ERR_CONFIG,
-                           "%s: alerts.webhook.secret_env: environment variable %s is not set", f,
-                           cfg->alerts.webhook.secret_env);
-        cfg->alerts.webhook.secret = strdup(v);
-    } else if (*cfg->alerts.webhook.secret_file) {
-        char ferr[256];
-        if (read_secret(cfg->alerts.webhook.secret_file, &cfg->alerts.webhook.secret, ferr,
-                        sizeof(ferr)))
-            return gs_fail(errstr, n, GS_ERR_CONFIG, "%s: alerts.webhook.secret_file: %s", f, ferr);
-    } else {
-        cfg->alerts.webhook.secret = strdup("");
-    }
-    if (!cfg->alerts.webhook.secret)
-        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    gs_err_t err = resolve_secret(f, "registry.password", cfg->registry.password_env,
+                                  cfg->registry.password_file, &cfg->registry.password, errstr, n);
+    if (!err)
+        err =
+            resolve_secret(f, "alerts.webhook.secret", cfg->alerts.webhook.secret_env,
+                           cfg->alerts.webhook.secret_file, &cfg->alerts.webhook.secret, errstr, n);
+    if (err)
+        return err;
     if (!*cfg->worker.id) {
         char host[128] = "localhost", id[200];
         gethostname(host, sizeof(host) - 1);
@@ -875,6 +860,14 @@ static void free_kvlist(gs_config_kvlist_t *l)
     free(l->items);
 }
 
+/* Secrets are wiped, not just freed. */
+static void free_secret(char *s)
+{
+    if (s)
+        memset(s, 0, strlen(s));
+    free(s);
+}
+
 void gs_config_destroy(gs_config_t *cfg)
 {
     if (!cfg)
@@ -882,14 +875,8 @@ void gs_config_destroy(gs_config_t *cfg)
     for (size_t i = 0; i < N_DEFS; i++)
         if (defs[i].type == T_STR || defs[i].type == T_PATH)
             free(*(char **)((char *)cfg + defs[i].off));
-    if (cfg->registry.password) {
-        memset(cfg->registry.password, 0, strlen(cfg->registry.password));
-        free(cfg->registry.password);
-    }
-    if (cfg->alerts.webhook.secret) {
-        memset(cfg->alerts.webhook.secret, 0, strlen(cfg->alerts.webhook.secret));
-        free(cfg->alerts.webhook.secret);
-    }
+    free_secret(cfg->registry.password);
+    free_secret(cfg->alerts.webhook.secret);
     for (size_t i = 0; i < cfg->alerts.n_rules; i++) {
         gs_alert_rule_conf_t *r = &cfg->alerts.rules[i];
         free(r->name);

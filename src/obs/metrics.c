@@ -75,17 +75,6 @@ void gs_metrics_destroy(gs_metrics_t *m)
     free(m);
 }
 
-static int valid_name(const char *s)
-{
-    if (!*s || strlen(s) >= NAME_MAX_LEN || (*s >= '0' && *s <= '9'))
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '_'))
-            return 0;
-    return 1;
-}
-
 static int find_family(const gs_metrics_t *m, const char *name)
 {
     for (size_t i = 0; i < m->n_families; i++)
@@ -98,7 +87,7 @@ gs_err_t gs_metrics_family(gs_metrics_t *m, const char *name, gs_metric_type_t t
                            const char *help, const double *bounds, size_t n_bounds, double scale,
                            char *errstr, size_t n)
 {
-    if (!valid_name(name))
+    if (!gs_ident_valid(name) || strlen(name) >= NAME_MAX_LEN)
         return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "bad metric name \"%s\"", name);
     if (n_bounds > GS_METRICS_MAX_BUCKETS || (type == GS_METRIC_HISTOGRAM && !(scale > 0)))
         return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "%s: bad histogram buckets", name);
@@ -283,15 +272,21 @@ static double series_value(const gs_metrics_t *m, const gs_series_t *s)
     return (double)atomic_load_explicit(&((gs_series_t *)s)->value, memory_order_relaxed);
 }
 
-/* Lock-free: relaxed atomic adds (one locked instruction each on x86),
- * so a scrape never tears a value and the stream never waits. */
+/* One writer per histogram (the poll thread): relaxed load + store, no
+ * locked instruction; readers still never see a torn value. */
+static void bump(_Atomic uint64_t *a, uint64_t n)
+{
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
 void gs_hist_observe(gs_series_t *s, uint64_t v)
 {
     size_t b = 0;
     while (b < s->n_bounds && v > s->ibounds[b])
         b++;
-    atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->sum, v, memory_order_relaxed);
+    bump(&s->buckets[b], 1);
+    bump(&s->sum, v);
 }
 
 static uint64_t load(const _Atomic uint64_t *a)

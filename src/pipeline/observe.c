@@ -196,11 +196,11 @@ void obs_lag_hide(obs_t *o, const char *topic, int32_t partition)
         gs_series_hide(s);
 }
 
+/* Over all kinds' scopes (gauges); list and listed are per kind. */
 typedef struct gov_acc {
-    size_t scopes, listed, pinned;
+    size_t scopes, listed, pinned, vectors;
     uint64_t pinned_steps;
     double tmin, tmax, tsum, util_max;
-    size_t vectors;
     json_t *list;
 } gov_acc_t;
 
@@ -230,39 +230,35 @@ static void visit(const gs_scope_info_t *s, void *opaque)
 char *obs_governance(obs_t *o, gs_kind_t *const *kinds, size_t n_kinds, uint64_t pinned_steps,
                      const char *worker_id, const char *readiness)
 {
-    gov_acc_t all = {.tmin = 1, .pinned_steps = pinned_steps};
+    gov_acc_t a = {.tmin = 1, .pinned_steps = pinned_steps};
     size_t bytes = 0;
     json_t *jk = json_object();
     for (size_t k = 0; k < n_kinds; k++) {
         if (!kinds[k]->govern)
             continue;
-        gov_acc_t a = {.tmin = 1, .pinned_steps = pinned_steps, .list = json_array()};
+        size_t before = a.scopes;
+        a.listed = 0;
+        a.list = json_array();
         gs_govern_visit(kinds[k]->govern, visit, &a);
         gs_scope_stats_t st = gs_govern_stats(kinds[k]->govern);
         bytes += st.bytes;
-        json_object_set_new(jk, kinds[k]->name,
-                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o}", "scope_count",
-                                      (json_int_t)a.scopes, "max_scopes", (json_int_t)st.max_scopes,
-                                      "memory_bytes", (json_int_t)st.bytes, "memory_budget_bytes",
-                                      (json_int_t)st.max_bytes, "evicted", (json_int_t)st.evicted,
-                                      "scopes_truncated", a.scopes > a.listed, "scopes", a.list));
-        all.scopes += a.scopes;
-        all.tmin = a.tmin < all.tmin ? a.tmin : all.tmin;
-        all.tmax = a.tmax > all.tmax ? a.tmax : all.tmax;
-        all.tsum += a.tsum;
-        all.pinned += a.pinned;
-        all.vectors += a.vectors;
-        all.util_max = a.util_max > all.util_max ? a.util_max : all.util_max;
+        json_object_set_new(
+            jk, kinds[k]->name,
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o}", "scope_count",
+                      (json_int_t)(a.scopes - before), "max_scopes", (json_int_t)st.max_scopes,
+                      "memory_bytes", (json_int_t)st.bytes, "memory_budget_bytes",
+                      (json_int_t)st.max_bytes, "evicted", (json_int_t)st.evicted,
+                      "scopes_truncated", a.scopes - before > a.listed, "scopes", a.list));
     }
-    gs_gauge_set(o->scopes, (double)all.scopes);
-    gs_gauge_set(o->pinned, (double)all.pinned);
-    gs_gauge_set(o->vectors, (double)all.vectors);
-    gs_gauge_set(o->util_max, all.util_max);
+    gs_gauge_set(o->scopes, (double)a.scopes);
+    gs_gauge_set(o->pinned, (double)a.pinned);
+    gs_gauge_set(o->vectors, (double)a.vectors);
+    gs_gauge_set(o->util_max, a.util_max);
     gs_gauge_set(o->memory_bytes, (double)bytes);
-    if (all.scopes) {
-        gs_gauge_set(o->threshold_min, all.tmin);
-        gs_gauge_set(o->threshold_max, all.tmax);
-        gs_gauge_set(o->threshold_mean, all.tsum / (double)all.scopes);
+    if (a.scopes) {
+        gs_gauge_set(o->threshold_min, a.tmin);
+        gs_gauge_set(o->threshold_max, a.tmax);
+        gs_gauge_set(o->threshold_mean, a.tsum / (double)a.scopes);
     }
     json_t *root = json_pack("{s:s, s:s, s:I, s:o}", "worker_id", worker_id, "readiness", readiness,
                              "generated_at_ms", (json_int_t)gs_wall_ms(), "kinds", jk);

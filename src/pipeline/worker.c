@@ -808,7 +808,7 @@ static void observe(gs_worker_t *w)
             gs_health_set_state(w->health, state);
         w->next_gauges_us = now + GAUGES_INTERVAL_US;
     }
-    gs_alerter_tick(w->alerter, now, gs_wall_ms(), emit_alert, w);
+    gs_alerter_tick(w->alerter, now, emit_alert, w);
     if (w->metrics_rkt && now >= w->next_snapshot_us) {
         if (w->next_snapshot_us)
             snapshot(w, now);

@@ -14,15 +14,20 @@ trap '[ -z "$KAFKA_UP" ] || "$GS_SOURCE_DIR/ops/kafka/stop.sh" --port "$GS_IT_KA
 # readiness JSON: {"status": ..., "reason": ...}
 status() { curl -s -o "$IT_DIR/ready.json" -w '%{http_code}' "http://127.0.0.1:${WORKER_PORT[w1]}/health/ready" || true; }
 
+# expect_503 WHEN REASON SECONDS: waits for a 503 and checks its reason
+expect_503() {
+  local deadline=$((SECONDS + $3))
+  until [ "$(status)" = 503 ]; do
+    [ $SECONDS -lt $deadline ] || fail "no 503 $1 within $3 s"
+    sleep 0.2
+  done
+  log "$1: 503 $(cat "$IT_DIR/ready.json")"
+  grep -q "\"reason\":\"$2\"" "$IT_DIR/ready.json" ||
+    fail "unexpected reason $(cat "$IT_DIR/ready.json")"
+}
+
 start_worker w1 -o metrics.topic= -o alerts.topic=
-deadline=$((SECONDS + 30))
-until [ "$(status)" = 503 ]; do
-  [ $SECONDS -lt $deadline ] || fail "no 503 before the topics exist"
-  sleep 0.2
-done
-log "before joining: 503 $(cat "$IT_DIR/ready.json")"
-grep -q '"reason":"an output topic does not exist"' "$IT_DIR/ready.json" ||
-  fail "unexpected reason $(cat "$IT_DIR/ready.json")"
+expect_503 "before joining" "an output topic does not exist" 30
 
 create_topics 3
 wait_ready w1 60
@@ -32,13 +37,6 @@ curl -sf "http://127.0.0.1:${WORKER_PORT[w1]}/metrics" | grep -q '^govstream_rea
 
 "$GS_SOURCE_DIR/ops/kafka/stop.sh" --port "$GS_IT_KAFKA_PORT" >/dev/null 2>&1
 KAFKA_UP=
-deadline=$((SECONDS + 60))
-until [ "$(status)" = 503 ]; do
-  [ $SECONDS -lt $deadline ] || fail "still ready 60 s after the broker stopped"
-  sleep 0.5
-done
-log "broker stopped: 503 $(cat "$IT_DIR/ready.json")"
-grep -q '"reason":"all brokers are down"' "$IT_DIR/ready.json" ||
-  fail "unexpected reason $(cat "$IT_DIR/ready.json")"
+expect_503 "after the broker stopped" "all brokers are down" 60
 curl -sf "http://127.0.0.1:${WORKER_PORT[w1]}/health/live" >/dev/null || fail "not live"
 kill9_worker w1
