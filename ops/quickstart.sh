@@ -52,7 +52,7 @@ jq -c '{model, bigram, unigram} | map_values({perplexity: (.perplexity * 10 | ro
 step "4/7 local Kafka (KRaft, 127.0.0.1:9092)"
 BS=$(ops/kafka/start.sh)
 build/govstream-load topics -b "$BS" --partitions 6 \
-  --create govstream.dialogue.requests,govstream.dialogue.results,govstream.deadletter
+  --create govstream.dialogue.requests,govstream.dialogue.results,govstream.deadletter,govstream.metrics,govstream.alerts
 
 step "5/7 three workers, one consumer group (logs in .cache/quickstart/)"
 mkdir -p "$STATE"
@@ -101,12 +101,21 @@ jq -r --slurpfile req "$STATE/demo.jsonl" '
    else ($r.predictions | map("\(.[0]) \(.[1] * 100 | round)%") | join(", ")) end)' \
   "$STATE/results.jsonl"
 
+echo "metrics of w1 (http://127.0.0.1:9464/metrics):"
+curl -sf http://127.0.0.1:9464/metrics |
+  grep -E '^govstream_(requests_total|deadletters_total\{error_class="DECODE"|governance_scopes|moral_threshold|ready)' |
+  sed 's/^/  /'
+
 cat <<MSG
 
 govstream is running:
   results topic      govstream.dialogue.results  (Avro, schemas/DialogueResult.avsc)
   dead letters       govstream.deadletter        (Avro, schemas/DeadLetter.avsc)
+  metrics topic      govstream.metrics           (Avro, schemas/MetricsSnapshot.avsc, every 10 s)
+  alerts topic       govstream.alerts            (Alertmanager v4 JSON)
   health             http://127.0.0.1:9464/health/ready  (and :9465, :9466)
+  metrics            http://127.0.0.1:9464/metrics       (Prometheus)
+  governance state   http://127.0.0.1:9464/state
   worker logs        .cache/quickstart/w*.log (JSON lines)
   more traffic       build/govstream-load produce -b $BS -t govstream.dialogue.requests -n 10000
   stop everything    ops/quickstart.sh --stop
