@@ -22,9 +22,10 @@ typedef struct gs_series gs_series_t;
 gs_err_t gs_metrics_new(gs_metrics_t **out, char *errstr, size_t errstr_size);
 void gs_metrics_destroy(gs_metrics_t *m);
 
-/* Declares a family. Histograms observe integers: `scale` turns them into
- * the rendered unit (1e-6 for microseconds -> seconds); `bounds` are the
- * bucket upper bounds in that unit, ascending. */
+/* Declares a family. Counters and histograms count integers: `scale`
+ * turns them into the rendered unit (1e-6 for microseconds -> seconds; 1
+ * otherwise); `bounds` are a histogram's bucket upper bounds in that unit,
+ * ascending. */
 gs_err_t gs_metrics_family(gs_metrics_t *m, const char *name, gs_metric_type_t type,
                            const char *help, const double *bounds, size_t n_bounds, double scale,
                            char *errstr, size_t errstr_size);

@@ -89,8 +89,8 @@ gs_err_t gs_metrics_family(gs_metrics_t *m, const char *name, gs_metric_type_t t
 {
     if (!gs_ident_valid(name) || strlen(name) >= NAME_MAX_LEN)
         return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "bad metric name \"%s\"", name);
-    if (n_bounds > GS_METRICS_MAX_BUCKETS || (type == GS_METRIC_HISTOGRAM && !(scale > 0)))
-        return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "%s: bad histogram buckets", name);
+    if (n_bounds > GS_METRICS_MAX_BUCKETS || !(scale > 0))
+        return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "%s: bad buckets or scale", name);
     for (size_t i = 1; i < n_bounds; i++)
         if (!(bounds[i] > bounds[i - 1]))
             return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "%s: buckets must ascend", name);
@@ -264,12 +264,15 @@ static double gauge_value(const gs_series_t *s)
     return v;
 }
 
-/* A series' value as a double: counters are integers, gauges are bits. */
+/* A series' value as a double: counters are integers (times the family's
+ * scale), gauges are bits. */
 static double series_value(const gs_metrics_t *m, const gs_series_t *s)
 {
-    if (m->families[s->family].type == GS_METRIC_GAUGE)
+    const family_t *f = &m->families[s->family];
+    if (f->type == GS_METRIC_GAUGE)
         return gauge_value(s);
-    return (double)atomic_load_explicit(&((gs_series_t *)s)->value, memory_order_relaxed);
+    return (double)atomic_load_explicit(&((gs_series_t *)s)->value, memory_order_relaxed) *
+           f->scale;
 }
 
 /* One writer per histogram (the poll thread): relaxed load + store, no
@@ -366,10 +369,10 @@ gs_err_t gs_metrics_render(gs_metrics_t *m, char **out, size_t *out_len)
             if (*s->rendered)
                 sb_fmt(&b, "{%s}", s->rendered);
             sb_add(&b, " ", 1);
-            if (f->type == GS_METRIC_COUNTER)
+            if (f->type == GS_METRIC_COUNTER && f->scale == 1)
                 sb_fmt(&b, "%llu", (unsigned long long)load(&s->value));
             else
-                sb_double(&b, gauge_value(s));
+                sb_double(&b, series_value(m, s));
             sb_add(&b, "\n", 1);
         }
     }

@@ -2,9 +2,12 @@
  * _total counters); docs/OPERATIONS.md lists them all. */
 #include "observe.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "govstream/deadletter.h"
 
@@ -63,6 +66,17 @@ static const struct {
      GS_METRIC_GAUGE, NULL, 0, 1},
     {"govstream_model_reload_failures_total", "Model reloads refused (SIGHUP with a bad file).",
      GS_METRIC_COUNTER, NULL, 0, 1},
+    {"govstream_build_info", "Always 1; the version is a label.", GS_METRIC_GAUGE, NULL, 0, 1},
+    /* the standard process metrics, named as Prometheus' client libraries do */
+    {"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+     GS_METRIC_COUNTER, NULL, 0, 1e-6},
+    {"process_resident_memory_bytes", "Resident memory size in bytes.", GS_METRIC_GAUGE, NULL, 0,
+     1},
+    {"process_virtual_memory_bytes", "Virtual memory size in bytes.", GS_METRIC_GAUGE, NULL, 0, 1},
+    {"process_open_fds", "Number of open file descriptors.", GS_METRIC_GAUGE, NULL, 0, 1},
+    {"process_max_fds", "Maximum number of open file descriptors.", GS_METRIC_GAUGE, NULL, 0, 1},
+    {"process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+     GS_METRIC_GAUGE, NULL, 0, 1},
 };
 
 static const char *const outcome_names[OUT__N] = {"accepted", "rejected", "dead_letter"};
@@ -136,8 +150,24 @@ gs_err_t obs_init(obs_t *o, gs_metrics_t *m, gs_kind_t *const *kinds, size_t n_k
     o->vectors = one(m, "govstream_memory_vectors", &oom);
     o->util_max = one(m, "govstream_memory_utilization_max", &oom);
     o->memory_bytes = one(m, "govstream_memory_bytes", &oom);
+    gs_series_t *build =
+        labelled(m, "govstream_build_info", "version", GS_VERSION, NULL, NULL, &oom);
+    gs_series_t *start = one(m, "process_start_time_seconds", &oom);
+    gs_series_t *max_fds = one(m, "process_max_fds", &oom);
+    o->cpu = one(m, "process_cpu_seconds_total", &oom);
+    o->rss = one(m, "process_resident_memory_bytes", &oom);
+    o->vsz = one(m, "process_virtual_memory_bytes", &oom);
+    o->fds = one(m, "process_open_fds", &oom);
     if (oom)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    gs_gauge_set(build, 1);
+    gs_gauge_set(start, (double)gs_wall_ms() / 1000); /* the worker starts with the process */
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+        gs_gauge_set(max_fds, (double)rl.rlim_cur);
+    else
+        gs_series_hide(max_fds);
+    obs_process(o);
     gs_gauge_set(o->ready, 0);
     /* no scope yet: the thresholds are unknown, so they are not shown */
     gs_series_hide(o->threshold_min);
@@ -159,6 +189,41 @@ void obs_item(obs_t *o, const gs_item_t *it)
     gs_hist_observe(st[STAGE_GOVERN], (uint64_t)it->govern_us);
     gs_hist_observe(st[STAGE_INFER], (uint64_t)it->infer_us);
     gs_hist_observe(st[STAGE_TOTAL], (uint64_t)it->total_us);
+}
+
+void obs_process(obs_t *o)
+{
+    struct rusage ru;
+    if (!getrusage(RUSAGE_SELF, &ru)) {
+        uint64_t us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+                      (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+        if (us > o->cpu_us) { /* a counter of microseconds, rendered in seconds */
+            gs_counter_add(o->cpu, us - o->cpu_us);
+            o->cpu_us = us;
+        }
+    }
+    unsigned long long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%llu %llu", &pages, &resident) == 2) {
+        double page = (double)sysconf(_SC_PAGESIZE);
+        gs_gauge_set(o->vsz, (double)pages * page);
+        gs_gauge_set(o->rss, (double)resident * page);
+    } else { /* not Linux: unknown, so not shown */
+        gs_series_hide(o->vsz);
+        gs_series_hide(o->rss);
+    }
+    if (f)
+        fclose(f);
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        size_t fds = 0;
+        for (const struct dirent *e; (e = readdir(d));)
+            fds += e->d_name[0] != '.';
+        closedir(d);
+        gs_gauge_set(o->fds, (double)(fds ? fds - 1 : 0)); /* not the one reading it */
+    } else {
+        gs_series_hide(o->fds);
+    }
 }
 
 /* {"topics": {"<t>": {"partitions": {"<p>": {"consumer_lag": N, ...}}}}};

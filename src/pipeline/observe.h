@@ -19,6 +19,8 @@ typedef struct obs {
     gs_series_t *threshold_min, *threshold_max, *threshold_mean, *pinned, *scopes, *vectors,
         *util_max, *memory_bytes;
     gs_series_t *model_failed[MAX_KINDS], *model_failures[MAX_KINDS];
+    gs_series_t *cpu, *rss, *vsz, *fds;
+    uint64_t cpu_us; /* CPU time already counted */
 } obs_t;
 
 /* Declares every family of the worker. */
@@ -28,6 +30,8 @@ gs_err_t obs_init(obs_t *o, gs_metrics_t *m, gs_kind_t *const *kinds, size_t n_k
                   size_t errstr_size);
 /* Outcome and stage durations of one produced item. */
 void obs_item(obs_t *o, const gs_item_t *it);
+/* Updates the process_* metrics (CPU, memory, file descriptors). */
+void obs_process(obs_t *o);
 /* Sets govstream_consumer_lag from a librdkafka statistics document. */
 void obs_lag(obs_t *o, const char *stats_json, size_t len);
 void obs_lag_hide(obs_t *o, const char *topic, int32_t partition);

@@ -806,6 +806,7 @@ static void observe(gs_worker_t *w)
             w->cfg->worker.id, gs_readiness_reason(gs_health_get(w->health)));
         if (state)
             gs_health_set_state(w->health, state);
+        obs_process(&w->obs);
         w->next_gauges_us = now + GAUGES_INTERVAL_US;
     }
     gs_alerter_tick(w->alerter, now, emit_alert, w);

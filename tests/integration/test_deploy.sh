@@ -209,7 +209,7 @@ jq -e '.panels | length > 0' "$S/ops/grafana/dashboard.json" >/dev/null ||
   fail "ops/grafana/dashboard.json does not parse or has no panels"
 # Metric names in dashboards and rules must be ones the worker exports
 # (listed in docs/DEPLOYMENT.md).
-for n in $(grep -ohE 'govstream_[a-z0-9_]+' "$S/ops/grafana/dashboard.json" "$S/ops/prometheus/rules.yml" |
+for n in $(grep -ohE '(govstream|process)_[a-z0-9_]+' "$S/ops/grafana/dashboard.json" "$S/ops/prometheus/rules.yml" |
   sed -E 's/_(bucket|sum|count)$//' | sort -u); do
   grep -q "\`$n\`" "$S/docs/DEPLOYMENT.md" || fail "metric $n is used but not listed in docs/DEPLOYMENT.md"
 done

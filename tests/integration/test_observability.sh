@@ -50,6 +50,19 @@ for m in govstream_requests_total govstream_request_duration_seconds_bucket \
   govstream_ready; do
   grep -q "^$m" "$IT_DIR/metrics.txt" || fail "/metrics lacks $m"
 done
+# the process metrics are this worker's, in base units
+sample() { awk -v m="$1" '$1 == m {print $2}' "$IT_DIR/metrics.txt"; }
+pid=${WORKER_PID[w1]}
+rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+awk -v r="$(sample process_resident_memory_bytes)" -v k="$rss_kb" \
+  'BEGIN {exit !(r > 0.5 * k * 1024 && r < 2 * k * 1024)}' ||
+  fail "process_resident_memory_bytes $(sample process_resident_memory_bytes) vs VmRSS ${rss_kb} kB"
+awk -v c="$(sample process_cpu_seconds_total)" 'BEGIN {exit !(c > 0 && c < 600)}' ||
+  fail "process_cpu_seconds_total $(sample process_cpu_seconds_total)"
+fds=$(find "/proc/$pid/fd" -mindepth 1 | wc -l)
+awk -v f="$(sample process_open_fds)" -v n="$fds" 'BEGIN {exit !(f > 5 && f > n / 2 && f < 2 * n)}' ||
+  fail "process_open_fds $(sample process_open_fds) vs $fds in /proc"
+grep -q '^govstream_build_info{version="[0-9.]*"} 1$' "$IT_DIR/metrics.txt" || fail "no build_info"
 log "promtool check metrics passed during load ($(grep -vc '^#' "$IT_DIR/metrics.txt") samples)"
 wait "$producer" || fail "producer failed"
 res=$(verify 3000 0 --timeout 60)

@@ -51,8 +51,8 @@ static gs_metrics_t *registry(void)
                 {"t_level", GS_METRIC_GAUGE},
                 {"t_latency_seconds", GS_METRIC_HISTOGRAM}};
     for (size_t i = 0; i < 3; i++)
-        if (gs_metrics_family(m, fams[i].name, fams[i].type, "test", bounds, 3, 1e-6, err,
-                              sizeof(err)))
+        if (gs_metrics_family(m, fams[i].name, fams[i].type, "test", bounds, 3,
+                              fams[i].type == GS_METRIC_HISTOGRAM ? 1e-6 : 1, err, sizeof(err)))
             fail_msg("%s", err);
     return m;
 }
@@ -128,6 +128,30 @@ static void test_selectors(void **state)
                          GS_ERR_CONFIG);
         assert_contains(err, bad[i].why);
     }
+    gs_metrics_destroy(m);
+}
+
+/* A counter of microseconds rendered and read in seconds
+ * (process_cpu_seconds_total); scale 1 stays an exact integer. */
+static void test_counter_scale(void **state)
+{
+    (void)state;
+    gs_metrics_t *m = registry();
+    char err[256], *text = NULL;
+    size_t len;
+    if (gs_metrics_family(m, "t_cpu_seconds_total", GS_METRIC_COUNTER, "test", NULL, 0, 1e-6, err,
+                          sizeof(err)))
+        fail_msg("%s", err);
+    assert_int_equal(gs_metrics_family(m, "t_bad_total", GS_METRIC_COUNTER, "test", NULL, 0, 0, err,
+                                       sizeof(err)),
+                     GS_ERR_INVALID_ARG);
+    gs_counter_add(series(m, "t_cpu_seconds_total", NULL, NULL), 1500000);
+    gs_counter_add(series(m, "t_requests_total", NULL, NULL), 9007199254740993ull); /* 2^53 + 1 */
+    assert_true(value_of(m, "t_cpu_seconds_total") == 1.5);
+    assert_int_equal(gs_metrics_render(m, &text, &len), GS_OK);
+    assert_contains(text, "\nt_cpu_seconds_total 1.5\n");
+    assert_contains(text, "\nt_requests_total 9007199254740993\n");
+    free(text);
     gs_metrics_destroy(m);
 }
 
@@ -803,6 +827,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_selectors),
+        cmocka_unit_test(test_counter_scale),
         cmocka_unit_test(test_quantile_edges),
         cmocka_unit_test(test_fingerprint_vectors),
         cmocka_unit_test(test_hmac_rfc4231),
