@@ -164,4 +164,9 @@ stop_worker w1
 expect_eq "$STOP_RC" 0 "w1 exit code"
 # no user text or model paths in logs beyond what was asked for
 grep -q 'how are you' "$IT_DIR"/w*.log && fail "user text in a log"
+# nor generated text: no log line holds any generated text of 3 words or more
+jq -r 'select(.text != null and (.text | split(" ") | length) >= 3) | .text' "$IT_DIR/a.jsonl" \
+  >"$IT_DIR/generated.txt"
+[ -s "$IT_DIR/generated.txt" ] || fail "no generated text to look for"
+grep -qFf "$IT_DIR/generated.txt" "$IT_DIR"/w*.log && fail "generated text in a log"
 log "model serving: ok"
