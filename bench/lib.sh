@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# Shared by the end-to-end benchmarks (sourced): a broker of their own on
+# GS_BENCH_KAFKA_PORT, pre-produced dialogue requests, one worker run
+# measured from its output records' timestamps.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+LOAD=build/govstream-load
+PORT=${GS_BENCH_KAFKA_PORT:-29092}
+if ! [ -x build/govstream ] || ! [ -x build/bench-passthrough ]; then
+  echo "build first: cmake -S . -B build -G Ninja && cmake --build build" >&2
+  exit 2
+fi
+
+# Starts the broker (stopped on exit, with anything in BENCH_PIDS) and
+# produces N (may be 0) requests to a 6-partition topic: sets BS, RUN, IN.
+bench_setup() {
+  local n=$1
+  BS=$(ops/kafka/start.sh --port "$PORT")
+  BENCH_PIDS=()
+  trap bench_cleanup EXIT
+  RUN=$(date +%s)
+  IN=bench.$RUN.in
+  $LOAD topics -b "$BS" --create "$IN" --partitions 6 -q
+  if ((n > 0)); then $LOAD produce -b "$BS" -t "$IN" -n "$n" --run-id "b$RUN" >/dev/null; fi
+}
+
+bench_cleanup() {
+  local p
+  for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  ops/kafka/stop.sh --port "$PORT" >/dev/null 2>&1
+}
+
+# Output records per second on topic $1 (first to last record timestamp).
+bench_rate() { $LOAD rate -b "$BS" -t "$1" --expect-results "$2" --timeout 300 | jq .rate; }
+
+# Runs one worker over the input until all N results are out and prints
+# its rate: bench_worker NAME N [worker options...]
+bench_worker() {
+  local name=$1 n=$2 res=bench.$RUN.$1.res dl=bench.$RUN.$1.dl
+  shift 2
+  $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
+  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
+    -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
+    -o dialogue.requests_topic="$IN" -o dialogue.results_topic="$res" \
+    -o deadletter.topic="$dl" "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
+  BENCH_WORKER=$!
+  trap 'kill "$BENCH_WORKER" 2>/dev/null || true' EXIT # called in $(...): its own trap
+  bench_rate "$res" "$n"
+  kill -TERM "$BENCH_WORKER"
+  wait "$BENCH_WORKER"
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+cpu_model() { lscpu | sed -n 's/^Model name: *//p'; }
