@@ -12,7 +12,8 @@ PKGS=(
   librdkafka-dev libavro-dev libopenblas-dev liblapacke-dev libconfig-dev
   libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libssl-dev zlib1g-dev
   # tests and checks
-  libcmocka-dev valgrind cppcheck clang-tidy clang-format jq socat python3 python3-venv
+  libcmocka-dev valgrind cppcheck clang-tidy clang-format shellcheck jq socat python3
+  python3-venv
   # deployment checks (tests/integration/test_deploy.sh): promtool, compose config, YAML
   prometheus docker-compose python3-yaml
   # local Kafka broker (KRaft) runs on a JDK; jars come from Maven Central

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Style and static analysis: clang-format (no diff), cppcheck, clang-tidy
-# (.clang-tidy). Needs build/compile_commands.json (run a build first).
+# Style and static analysis: clang-format (no diff), shellcheck, cppcheck,
+# clang-tidy (.clang-tidy). Needs build/compile_commands.json (run a build first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f build/compile_commands.json ] || { echo "lint: run a build into build/ first" >&2; exit 2; }
@@ -8,6 +8,10 @@ mapfile -t files < <(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/unit/
 
 echo "lint: clang-format"
 clang-format --dry-run --Werror "${files[@]}"
+
+echo "lint: shellcheck"
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
+shellcheck -x "${scripts[@]}"
 
 echo "lint: cppcheck"
 cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # REG, STOP_RC, STOP_MS are for the tests
 # Shared helpers for integration tests (sourced). Every worker a test starts
 # is stopped by the EXIT trap; topics and groups are unique per test run.
 set -euo pipefail

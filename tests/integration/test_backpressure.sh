@@ -2,6 +2,7 @@
 # Backpressure: with a tiny producer queue and in-flight limit the worker
 # must pause partitions (and resume them) instead of failing or dropping,
 # and every request still gets exactly one result.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init backpressure
 create_topics 6

@@ -2,6 +2,7 @@
 # The command line: schema printing, configuration checking with errors that
 # name the file, line and key, train/model usage errors. No broker needed.
 # (Model files: test_model_quality.sh.)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init cli
 for s in DialogueRequest DialogueResult DeadLetter; do

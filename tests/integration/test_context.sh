@@ -5,6 +5,7 @@
 # result's threshold, verdict, phase, step and context_items; the worker
 # must match it exactly - context_items grows as accepted requests are
 # committed to memory and consolidated.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init context
 create_topics 3

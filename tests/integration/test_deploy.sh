@@ -10,6 +10,7 @@
 #  d. k8s, Grafana and systemd files parse; probes, grace periods and stop
 #     timeouts fit the worker's endpoints and shutdown.timeout_ms
 #  e. the compose and k8s worker configs pass govstream check-config
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init deploy
 S=$GS_SOURCE_DIR
@@ -209,6 +210,7 @@ jq -e '.panels | length > 0' "$S/ops/grafana/dashboard.json" >/dev/null ||
   fail "ops/grafana/dashboard.json does not parse or has no panels"
 # Metric names in dashboards and rules must be ones the worker exports
 # (listed in docs/DEPLOYMENT.md).
+# shellcheck disable=SC2013 # metric names are words
 for n in $(grep -ohE '(govstream|process)_[a-z0-9_]+' "$S/ops/grafana/dashboard.json" "$S/ops/prometheus/rules.yml" |
   sed -E 's/_(bucket|sum|count)$//' | sort -u); do
   grep -q "\`$n\`" "$S/docs/DEPLOYMENT.md" || fail "metric $n is used but not listed in docs/DEPLOYMENT.md"
@@ -217,8 +219,10 @@ done
 UNIT=$S/ops/systemd/govstream.service
 stop_s=$(sed -nE 's/^TimeoutStopSec=([0-9]+)s?$/\1/p' "$UNIT")
 shutdown_ms=$(sed -nE '/^shutdown:/,/^\};/s/^ *timeout_ms = ([0-9]+);.*/\1/p' "$S/config/govstream.cfg")
-[ -n "$stop_s" ] && [ -n "$shutdown_ms" ] && [ $((stop_s * 1000)) -gt "$shutdown_ms" ] ||
+if [ -z "$stop_s" ] || [ -z "$shutdown_ms" ] || [ $((stop_s * 1000)) -le "$shutdown_ms" ]; then
   fail "TimeoutStopSec (${stop_s:-unset} s) must exceed shutdown.timeout_ms (${shutdown_ms:-?} ms)"
+fi
+# shellcheck disable=SC2016 # $MAINPID is systemd's, not ours
 grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$UNIT" || fail "unit does not reload with SIGHUP"
 if command -v systemd-analyze >/dev/null; then
   # verify wants ExecStart's binary to exist: point it at this build. It

@@ -2,6 +2,7 @@
 # Issue 2, test 2: 10,000 valid requests through 3 worker processes of one
 # consumer group on a 6-partition topic -> exactly 10,000 results, every
 # request_id once, no dead letters; all three workers took part.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init group10k
 create_topics 6

@@ -2,6 +2,7 @@
 # Issue 5, test 2: /health/ready is 503 before the worker joins the group
 # (here: its output topics do not exist yet), 200 once it has joined, and
 # 503 again after the broker is stopped. Runs its own broker, which it stops.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 GS_IT_KAFKA_PORT=$(free_port)
 BS=127.0.0.1:$GS_IT_KAFKA_PORT

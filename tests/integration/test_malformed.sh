@@ -4,6 +4,7 @@
 # maximum request size) mixed into 5,000 valid ones, Confluent framing via
 # the real schema registry -> 5,000 results and 1,000 dead letters with the
 # right error_class; the worker is alive and ready afterwards.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init malformed
 create_topics 6

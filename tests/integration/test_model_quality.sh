@@ -10,6 +10,7 @@
 # Training runs with $GS_TRAINER (ops/test.sh: the release build) because
 # the sanitizer build is several times slower at it; the sanitizer build's
 # own training is exercised by unit.model on a synthetic corpus.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init model_quality
 TRAIN=${GS_TRAINER:-$GS}

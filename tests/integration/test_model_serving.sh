@@ -9,6 +9,7 @@
 #     quality_gate:looping, not accepted, no text);
 #   - a worker whose model does not load stays not ready ("model not
 #     loaded") and out of the group until SIGHUP finds a valid file.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init model_serving
 TRAIN=${GS_TRAINER:-$GS}

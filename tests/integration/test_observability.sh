@@ -8,6 +8,7 @@
 # fastavro, an independent decoder); with the receiver unreachable the
 # stream keeps flowing and every result arrives; request text and the
 # secret never reach the logs.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init observability
 create_topics 3

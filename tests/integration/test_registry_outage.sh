@@ -3,6 +3,7 @@
 # the worker's registry is unreachable while Confluent-framed requests
 # arrive -> no results, no dead letters, /health/ready says why; once the
 # registry is reachable again every request is processed, none twice.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init regoutage
 create_topics 3

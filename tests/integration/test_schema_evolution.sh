@@ -2,6 +2,7 @@
 # Issue 2, test 6: a producer with a newer writer schema (extra fields with
 # defaults, optional fields dropped), registered in the real schema
 # registry, is processed correctly next to one using our schema.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init evolution
 create_topics 3

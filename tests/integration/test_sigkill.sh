@@ -3,6 +3,7 @@
 # half-way. At-least-once: every request_id has at least one result; the
 # duplicates (offsets processed but not yet committed by the dead worker)
 # are reported.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init sigkill
 create_topics 6

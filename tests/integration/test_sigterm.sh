@@ -2,6 +2,7 @@
 # Issue 2, test 5: SIGTERM during load -> exit 0 within shutdown.timeout_ms;
 # a restarted worker continues from the committed offsets: every request
 # has exactly one result (nothing lost, nothing reprocessed).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init sigterm
 create_topics 6

@@ -290,6 +290,14 @@ static gs_alerter_t *alerter(const gs_config_t *cfg, gs_metrics_t *m)
     return a;
 }
 
+static void teardown(sink_t *s, gs_alerter_t *a, gs_config_t *cfg, gs_metrics_t *m)
+{
+    sink_clear(s);
+    gs_alerter_destroy(a);
+    gs_config_destroy(cfg);
+    gs_metrics_destroy(m);
+}
+
 #define S 1000000 /* one second in microseconds */
 
 static void test_rule_lifecycle(void **state)
@@ -371,10 +379,7 @@ static void test_rule_lifecycle(void **state)
     gs_alerter_tick(a, t0 + 18 * S, collect, &s);
     assert_int_equal(s.n, 4);
 
-    sink_clear(&s);
-    gs_alerter_destroy(a);
-    gs_config_destroy(cfg);
-    gs_metrics_destroy(m);
+    teardown(&s, a, cfg, m);
 }
 
 static void test_rule_windows(void **state)
@@ -433,10 +438,7 @@ static void test_rule_windows(void **state)
         assert_string_equal(str_at(s.notes[i], "status"), "resolved");
     assert_true(value_of(m, "govstream_alerts_firing") == 0);
 
-    sink_clear(&s);
-    gs_alerter_destroy(a);
-    gs_config_destroy(cfg);
-    gs_metrics_destroy(m);
+    teardown(&s, a, cfg, m);
 }
 
 static void test_rule_errors(void **state)
@@ -474,6 +476,14 @@ static void test_rule_errors(void **state)
     }
 }
 
+/* The gauges behind three of the core's alerts. */
+static void set_gauges(gs_metrics_t *m, double reload_failed, double memory_util, double pinned)
+{
+    gs_gauge_set(series(m, "govstream_model_reload_failed", "kind", "dialogue"), reload_failed);
+    gs_gauge_set(series(m, "govstream_memory_utilization_max", NULL, NULL), memory_util);
+    gs_gauge_set(series(m, "govstream_moral_pinned_scopes", NULL, NULL), pinned);
+}
+
 /* The core's alerts, fed through the worker's own families and its
  * librdkafka-statistics parser. */
 static void test_builtin_alerts(void **state)
@@ -504,9 +514,7 @@ static void test_builtin_alerts(void **state)
     assert_int_equal(s.n, 0);
 
     /* below every threshold */
-    gs_gauge_set(series(m, "govstream_model_reload_failed", "kind", "dialogue"), 0);
-    gs_gauge_set(series(m, "govstream_memory_utilization_max", NULL, NULL), 0.94);
-    gs_gauge_set(series(m, "govstream_moral_pinned_scopes", NULL, NULL), 0);
+    set_gauges(m, 0, 0.94, 0);
     const char low[] = "{\"topics\":{\"in\":{\"partitions\":{\"0\":{\"consumer_lag\":100},"
                        "\"-1\":{\"consumer_lag\":99999}}}}}";
     obs_lag(&o, low, strlen(low));
@@ -519,9 +527,7 @@ static void test_builtin_alerts(void **state)
     assert_int_equal(s.n, 0);
 
     /* above every threshold */
-    gs_gauge_set(series(m, "govstream_model_reload_failed", "kind", "dialogue"), 1);
-    gs_gauge_set(series(m, "govstream_memory_utilization_max", NULL, NULL), 0.95);
-    gs_gauge_set(series(m, "govstream_moral_pinned_scopes", NULL, NULL), 2);
+    set_gauges(m, 1, 0.95, 2);
     const char high[] = "{\"topics\":{\"in\":{\"partitions\":{\"0\":{\"consumer_lag\":100},"
                         "\"1\":{\"consumer_lag\":101}}}}}";
     obs_lag(&o, high, strlen(high));
@@ -544,9 +550,7 @@ static void test_builtin_alerts(void **state)
     /* the partition is revoked (its lag hidden), the rest recovers, and
      * the windows slide past the spike: everything resolves */
     obs_lag_hide(&o, "in", 1);
-    gs_gauge_set(series(m, "govstream_model_reload_failed", "kind", "dialogue"), 0);
-    gs_gauge_set(series(m, "govstream_memory_utilization_max", NULL, NULL), 0.5);
-    gs_gauge_set(series(m, "govstream_moral_pinned_scopes", NULL, NULL), 0);
+    set_gauges(m, 0, 0.5, 0);
     gs_alerter_tick(a, t0 + 3 * S, collect, &s);
     assert_int_equal(s.n, 10);
     gs_alerter_tick(a, t0 + 63 * S, collect, &s);
@@ -555,10 +559,7 @@ static void test_builtin_alerts(void **state)
         assert_string_equal(str_at(s.notes[i], "status"), "resolved");
     assert_true(value_of(m, "govstream_alerts_firing") == 0);
 
-    sink_clear(&s);
-    gs_alerter_destroy(a);
-    gs_config_destroy(cfg);
-    gs_metrics_destroy(m);
+    teardown(&s, a, cfg, m);
 }
 
 /* ---- webhook delivery against a local receiver ------------------------------ */
