@@ -30,7 +30,7 @@ static const char *const bad_class[BAD__N] = {"DECODE", "DECODE",     "DECODE",
 
 typedef struct opts {
     const char *bootstrap, *topic, *run_id, *registry, *writer_schema, *framing, *from, *dump;
-    const char *results, *deadletter, *create;
+    const char *results, *deadletter, *create, *linger_ms;
     long n, rate, sessions, tenants, seed, oversize_bytes, partitions, replication;
     long malformed_count, show;
     double malformed, moral_given;
@@ -93,7 +93,7 @@ static rd_kafka_t *client(const opts_t *o, rd_kafka_type_t type, dr_fn *on_dr, v
     rd_kafka_conf_set(conf, "bootstrap.servers", o->bootstrap, err, sizeof(err));
     rd_kafka_conf_set(conf, "client.id", "govstream-load", err, sizeof(err));
     if (type == RD_KAFKA_PRODUCER && on_dr) {
-        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
+        rd_kafka_conf_set(conf, "linger.ms", o->linger_ms, err, sizeof(err));
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err));
         rd_kafka_conf_set(conf, "queue.buffering.max.messages", "500000", err, sizeof(err));
         rd_kafka_conf_set(conf, "message.max.bytes", "2000000", err, sizeof(err));
@@ -667,6 +667,127 @@ static int cmd_rate(opts_t *o)
     return n == o->expect_results ? 0 : 1;
 }
 
+/* ---- latency ----------------------------------------------------------- */
+
+#define LAT_MAX_PARTITIONS 256
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Producer timestamp -> result visible (SPEC 8). Results are consumed as
+ * they arrive, each stamped with the wall clock when poll returns it and
+ * its source partition and offset; then the requests topic is read for
+ * each source record's CreateTime (the producer's clock: same machine).
+ * Start it before producing. */
+static int cmd_latency(opts_t *o)
+{
+    if (!o->topic || o->expect_results <= 0)
+        die("%s", "latency needs -t REQUESTS, --results TOPIC and --expect-results N");
+    char err[512];
+    gs_dialogue_codec_t *dc;
+    if (gs_dialogue_codec_new(&dc, err, sizeof(err)))
+        die("%s", err);
+    gs_avro_schema_t *schema = gs_dialogue_result_schema(dc);
+    avro_value_t res;
+    avro_generic_value_new(gs_avro_schema_iface(schema), &res);
+    size_t n_res = (size_t)o->expect_results, got = 0;
+    int32_t *part = malloc(n_res * sizeof(*part));
+    int64_t *off = malloc(n_res * sizeof(*off)), *arrival = malloc(n_res * sizeof(*arrival));
+    if (!part || !off || !arrival)
+        die("%s", "out of memory");
+
+    rd_kafka_t *rk = client(o, RD_KAFKA_CONSUMER, NULL, NULL);
+    const char *results[1] = {o->results};
+    assign_all(rk, results, 1);
+    int64_t deadline = gs_now_us() + (int64_t)(o->timeout_s * 1e6);
+    while (got < n_res && gs_now_us() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        int64_t now = gs_wall_ms();
+        int32_t sid;
+        const uint8_t *payload;
+        size_t plen;
+        avro_value_t src;
+        if (!m->err &&
+            !gs_frame_parse(m->payload, m->len, GS_FRAMING_RAW, &sid, &payload, &plen, err,
+                            sizeof(err)) &&
+            !gs_avro_decode(payload, plen, schema, schema, &res, err, sizeof(err)) &&
+            !avro_value_get_by_name(&res, "source", &src, NULL)) {
+            part[got] = field_int(&src, "partition");
+            off[got] = field_long(&src, "offset");
+            arrival[got++] = now;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+
+    /* the requests' CreateTime by partition and offset */
+    int64_t *ts[LAT_MAX_PARTITIONS] = {0};
+    size_t ts_len[LAT_MAX_PARTITIONS] = {0}, need = 0, have = 0;
+    for (size_t i = 0; i < got; i++) {
+        if (part[i] < 0 || part[i] >= LAT_MAX_PARTITIONS || off[i] < 0)
+            die("%s", "a result names a source partition out of range");
+        size_t len = (size_t)off[i] + 1;
+        if (len > ts_len[part[i]]) {
+            int64_t *nt = realloc(ts[part[i]], len * sizeof(int64_t));
+            if (!nt)
+                die("%s", "out of memory");
+            for (size_t j = ts_len[part[i]]; j < len; j++)
+                nt[j] = -1;
+            need += len - ts_len[part[i]];
+            ts[part[i]] = nt;
+            ts_len[part[i]] = len;
+        }
+    }
+    rk = client(o, RD_KAFKA_CONSUMER, NULL, NULL);
+    const char *requests[1] = {o->topic};
+    assign_all(rk, requests, 1);
+    deadline = gs_now_us() + 60000000;
+    while (have < need && gs_now_us() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (!m->err && m->partition < LAT_MAX_PARTITIONS && m->offset >= 0 &&
+            (size_t)m->offset < ts_len[m->partition] && ts[m->partition][m->offset] < 0) {
+            ts[m->partition][m->offset] = rd_kafka_message_timestamp(m, NULL);
+            have++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+
+    size_t n = 0;
+    double sum = 0;
+    for (size_t i = 0; i < got; i++) {
+        int64_t t = ts[part[i]][off[i]];
+        if (t >= 0) {
+            arrival[n] = arrival[i] - t; /* reuse: latency in ms */
+            sum += (double)arrival[n++];
+        }
+    }
+    qsort(arrival, n, sizeof(int64_t), cmp_i64);
+#define PCT(q) (n ? arrival[(size_t)((double)(n - 1) * (q))] : 0)
+    printf("{\"results\":%zu,\"matched\":%zu,\"latency_ms\":{\"p50\":%lld,\"p90\":%lld,"
+           "\"p99\":%lld,\"p999\":%lld,\"max\":%lld,\"mean\":%.2f}}\n",
+           got, n, (long long)PCT(0.5), (long long)PCT(0.9), (long long)PCT(0.99),
+           (long long)PCT(0.999), (long long)PCT(1.0), n ? sum / (double)n : 0.0);
+#undef PCT
+    for (int p = 0; p < LAT_MAX_PARTITIONS; p++)
+        free(ts[p]);
+    free(part);
+    free(off);
+    free(arrival);
+    avro_value_decref(&res);
+    gs_dialogue_codec_destroy(dc);
+    return got == n_res && n == got ? 0 : 1;
+}
+
 /* ---- topics ------------------------------------------------------------ */
 
 static int cmd_topics(opts_t *o)
@@ -723,11 +844,14 @@ static void usage(void)
             "           [--malformed FRACTION | --malformed-count M] [--oversize-bytes N]\n"
             "           [--sessions S]\n"
             "           [--tenants T] [--moral-given FRACTION] [--seed N] [--from FILE.jsonl]\n"
+            "           [--linger-ms MS]\n"
             "       govstream-load verify -b BOOTSTRAP --run-id ID --results TOPIC\n"
             "           --deadletter TOPIC [--framing raw|confluent] [--expect-results N]\n"
             "           [--expect-deadletters N] [--timeout SECONDS] [--show N]\n"
             "           [--dump FILE.jsonl]\n"
             "       govstream-load rate -b BOOTSTRAP -t TOPIC --expect-results N [--timeout S]\n"
+            "       govstream-load latency -b BOOTSTRAP -t REQUESTS --results TOPIC\n"
+            "           --expect-results N [--timeout S]\n"
             "       govstream-load topics -b BOOTSTRAP --create T1,T2 [--partitions P]\n"
             "           [--replication R]\n");
 }
@@ -743,6 +867,7 @@ int main(int argc, char **argv)
                 .framing = "raw",
                 .results = "govstream.dialogue.results",
                 .deadletter = "govstream.deadletter",
+                .linger_ms = "5",
                 .n = 0,
                 .rate = 0,
                 .sessions = 100,
@@ -783,6 +908,7 @@ int main(int argc, char **argv)
                                        {"partitions", 1, 0, 'p'},
                                        {"replication", 1, 0, 'P'},
                                        {"quiet", 0, 0, 'q'},
+                                       {"linger-ms", 1, 0, 'L'},
                                        {0, 0, 0, 0}};
     int c;
     optind = 2;
@@ -869,6 +995,9 @@ int main(int argc, char **argv)
         case 'q':
             o.quiet = 1;
             break;
+        case 'L':
+            o.linger_ms = optarg;
+            break;
         default:
             usage();
             return 2;
@@ -883,6 +1012,8 @@ int main(int argc, char **argv)
         return cmd_topics(&o);
     if (!strcmp(argv[1], "rate"))
         return cmd_rate(&o);
+    if (!strcmp(argv[1], "latency"))
+        return cmd_latency(&o);
     usage();
     return 2;
 }

@@ -40,6 +40,12 @@ for i in range(3000):
                       "tenant": "t%d" % (i % 5), "op": "NEXT_TOKEN",
                       "turns": ["tell me about %s number %d" % (mark, i)]}))
 PYEOF
+# the latency probe of bench/latency.sh, here checked for what it matches
+"$LOAD" latency -b "$BS" -t "$T_REQ" --results "$T_RES" --expect-results 3000 --timeout 120 \
+  >"$IT_DIR/latency.json" &
+latency=$!
+BG_PIDS+=("$latency")
+sleep 1
 produce 3000 --rate 600 --from "$IT_DIR/requests.jsonl" >"$IT_DIR/produce.json" &
 producer=$!
 sleep 2
@@ -68,6 +74,11 @@ log "promtool check metrics passed during load ($(grep -vc '^#' "$IT_DIR/metrics
 wait "$producer" || fail "producer failed"
 res=$(verify 3000 0 --timeout 60)
 expect_eq "$(jqv "$res" .unique)" 3000 "results with the receiver answering 503 at first"
+wait "$latency" || fail "latency probe: $(cat "$IT_DIR/latency.json")"
+lat=$(cat "$IT_DIR/latency.json")
+expect_eq "$(jqv "$lat" .matched)" 3000 "results matched to their requests by the latency probe"
+jq -e '.latency_ms | .p50 >= 0 and .p50 <= .p99 and .p99 <= .max and .max < 60000' <<<"$lat" \
+  >/dev/null || fail "latency probe: $lat"
 
 # firing during the load, resolved after it (rate over 2 s falls to 0)
 deadline=$((SECONDS + 30))
