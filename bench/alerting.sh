@@ -29,7 +29,7 @@ MET=bench.$RUN.metrics
 $LOAD topics -b "$BS" --create "$MET" --partitions 1 -q
 
 # the unreachable receivers
-refused=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+refused=$(free_port)
 stalled_file=$(mktemp)
 python3 -c '
 import socket, sys, time

@@ -27,17 +27,7 @@ for f in $FRACTIONS; do
   n=$((rate * SECONDS_AT_RATE))
   in=bench.$RUN.lat$f.in res=bench.$RUN.lat$f.res dl=bench.$RUN.lat$f.dl
   $LOAD topics -b "$BS" --create "$in,$res,$dl" --partitions 6 -q
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen="127.0.0.1:$port" \
-    -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-lat$f" \
-    -o dialogue.requests_topic="$in" -o dialogue.results_topic="$res" -o deadletter.topic="$dl" \
-    "${opts[@]}" 2>"/tmp/gs-bench-$RUN-lat$f.log" &
-  worker=$!
-  BENCH_PIDS+=("$worker")
-  for _ in $(seq 300); do
-    curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break
-    sleep 0.2
-  done
+  bench_worker_up "lat$f" "$in" "$res" "$dl" "${opts[@]}"
   $LOAD latency -b "$BS" -t "$in" --results "$res" --expect-results "$n" \
     --timeout $((SECONDS_AT_RATE + 120)) >"/tmp/gs-bench-$RUN-lat$f.json" &
   lat=$!
@@ -45,8 +35,8 @@ for f in $FRACTIONS; do
   $LOAD produce -b "$BS" -t "$in" -n "$n" --rate "$rate" --run-id "l$RUN$f" \
     --linger-ms "${GS_BENCH_CLIENT_LINGER_MS:-5}" >/dev/null
   wait "$lat"
-  kill -TERM "$worker"
-  wait "$worker"
+  kill -TERM "$WORKER"
+  wait "$WORKER"
   point=$(jq -c --argjson f "$f" --argjson r "$rate" '{fraction: $f, rate_rps: $r} + .' \
     "/tmp/gs-bench-$RUN-lat$f.json")
   echo "at $f: $point" >&2

@@ -50,5 +50,30 @@ bench_worker() {
   wait "$BENCH_WORKER"
 }
 
+# Starts a worker that serves HTTP and waits until it is ready:
+# bench_worker_up NAME IN RES DL [worker options...]; sets WORKER and HTTP_PORT.
+bench_worker_up() {
+  local name=$1 in=$2 res=$3 dl=$4
+  shift 4
+  HTTP_PORT=$(free_port)
+  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen="127.0.0.1:$HTTP_PORT" \
+    -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
+    -o dialogue.requests_topic="$in" -o dialogue.results_topic="$res" -o deadletter.topic="$dl" \
+    "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
+  WORKER=$!
+  BENCH_PIDS+=("$WORKER")
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:$HTTP_PORT/health/ready" >/dev/null && return 0
+    sleep 0.2
+  done
+  echo "worker $name not ready after 60 s (/tmp/gs-bench-$RUN-$name.log)" >&2
+  exit 1
+}
+
+# A loopback port nothing listens on (the kernel's choice, released).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 cpu_model() { lscpu | sed -n 's/^Model name: *//p'; }

@@ -20,16 +20,8 @@ N=$((RATE * 60 * MINUTES))
 bench_setup 0 # no requests yet: they are produced at RATE while the worker runs
 res=bench.$RUN.res dl=bench.$RUN.dl
 $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
-HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen="127.0.0.1:$HTTP_PORT" \
-  -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-soak" \
-  -o dialogue.requests_topic="$IN" -o dialogue.results_topic="$res" -o deadletter.topic="$dl" \
-  -o models.dialogue="$MODEL" -o metrics.topic= -o alerts.topic= 2>"/tmp/gs-bench-$RUN-soak.log" &
-BENCH_PIDS+=($!)
-for _ in $(seq 300); do
-  curl -sf "http://127.0.0.1:$HTTP_PORT/health/ready" >/dev/null && break
-  sleep 0.2
-done
+bench_worker_up soak "$IN" "$res" "$dl" -o models.dialogue="$MODEL" -o metrics.topic= \
+  -o alerts.topic=
 $LOAD produce -b "$BS" -t "$IN" -n "$N" --rate "$RATE" --tenants 1 --run-id "s$RUN" >/dev/null &
 BENCH_PIDS+=($!)
 
