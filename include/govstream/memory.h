@@ -50,9 +50,6 @@ size_t gs_pelm_size(const gs_pelm_t *p);
 /* Bytes allocated for this PELM: the object, the bank and its per-slot
  * data (exact). */
 size_t gs_pelm_bytes(const gs_pelm_t *p);
-/* Bytes this PELM takes when it holds `size` vectors (growth rounding
- * included), e.g. after a restore. */
-size_t gs_pelm_bytes_for(const gs_pelm_t *p, size_t size);
 /* Bytes of a full PELM of this shape. */
 size_t gs_pelm_bytes_full(size_t dim, size_t capacity);
 /* Bytes the bank would hold after growing to fit one more vector. */

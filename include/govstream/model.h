@@ -142,7 +142,6 @@ const char *gs_dmodel_name(const gs_dmodel_t *m);
 const char *gs_dmodel_version(const gs_dmodel_t *m);
 const char *gs_dmodel_sha256(const gs_dmodel_t *m);
 const gs_vocab_t *gs_dmodel_vocab(const gs_dmodel_t *m);
-const gs_reservoir_t *gs_dmodel_reservoir(const gs_dmodel_t *m);
 
 typedef enum { GS_DM_NEXT = 0, GS_DM_TOP_K = 1, GS_DM_GENERATE = 2 } gs_dm_op_t;
 

@@ -91,11 +91,6 @@ size_t gs_pelm_bytes(const gs_pelm_t *p)
     return sizeof(*p) + bytes_for(p, p->alloc);
 }
 
-size_t gs_pelm_bytes_for(const gs_pelm_t *p, size_t size)
-{
-    return sizeof(*p) + bytes_for(p, alloc_for(p, size));
-}
-
 size_t gs_pelm_bytes_full(size_t dim, size_t capacity)
 {
     return sizeof(gs_pelm_t) + capacity * (dim + 3) * sizeof(float);

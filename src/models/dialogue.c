@@ -207,11 +207,6 @@ const gs_vocab_t *gs_dmodel_vocab(const gs_dmodel_t *m)
     return m->vocab;
 }
 
-const gs_reservoir_t *gs_dmodel_reservoir(const gs_dmodel_t *m)
-{
-    return &m->res;
-}
-
 static int grow(gs_dmodel_t *m, size_t B)
 {
     if (B <= m->cap)
