@@ -38,6 +38,15 @@ avro_schema_t gs_avro_schema_get(const gs_avro_schema_t *s);
 avro_value_iface_t *gs_avro_schema_iface(const gs_avro_schema_t *s);
 const char *gs_avro_schema_json(const gs_avro_schema_t *s);
 
+/* The embedded schema NAME and a generic value of it, to encode into:
+ * both or neither (on failure *schema is NULL and value unset). */
+gs_err_t gs_avro_value_new(const char *name, gs_avro_schema_t **schema, avro_value_t *value,
+                           char *errstr, size_t errstr_size);
+/* Releases what gs_avro_value_new made; safe after its failure. */
+void gs_avro_value_free(gs_avro_schema_t *schema, avro_value_t *value);
+/* Sets a string value from a C string (NULL: ""); avro-c copies the NUL. */
+int gs_avro_set_cstr(avro_value_t *v, const char *s);
+
 /* Positions of a record's fields by name, resolved once from the schema
  * file so that access by index cannot drift from it. GS_ERR_INTERNAL
  * naming the first missing field. */

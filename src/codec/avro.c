@@ -136,6 +136,33 @@ void gs_avro_schema_destroy(gs_avro_schema_t *s)
     free(s);
 }
 
+gs_err_t gs_avro_value_new(const char *name, gs_avro_schema_t **schema, avro_value_t *value,
+                           char *errstr, size_t n)
+{
+    *schema = NULL;
+    *value = (avro_value_t){0};
+    gs_err_t err = gs_avro_schema_load(name, schema, errstr, n);
+    if (!err && avro_generic_value_new(gs_avro_schema_iface(*schema), value)) {
+        err = gs_fail(errstr, n, GS_ERR_NOMEM, "%s", avro_strerror());
+        *value = (avro_value_t){0};
+        gs_avro_schema_destroy(*schema);
+        *schema = NULL;
+    }
+    return err;
+}
+
+void gs_avro_value_free(gs_avro_schema_t *schema, avro_value_t *value)
+{
+    if (value->iface)
+        avro_value_decref(value);
+    gs_avro_schema_destroy(schema);
+}
+
+int gs_avro_set_cstr(avro_value_t *v, const char *s)
+{
+    return avro_value_set_string_len(v, s ? s : "", (s ? strlen(s) : 0) + 1);
+}
+
 avro_schema_t gs_avro_schema_get(const gs_avro_schema_t *s)
 {
     return s->schema;

@@ -33,14 +33,11 @@ gs_err_t gs_deadletter_codec_new(gs_deadletter_codec_t **out, char *errstr, size
     gs_deadletter_codec_t *c = calloc(1, sizeof(*c));
     if (!c)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-    gs_err_t err = gs_avro_schema_load("DeadLetter", &c->schema, errstr, n);
+    gs_err_t err = gs_avro_value_new("DeadLetter", &c->schema, &c->value, errstr, n);
     if (!err)
         err = gs_avro_field_indexes(c->schema, dl_names, DL__N, c->ix, errstr, n);
-    if (!err && avro_generic_value_new(gs_avro_schema_iface(c->schema), &c->value))
-        err = gs_fail(errstr, n, GS_ERR_NOMEM, "%s", avro_strerror());
     if (err) {
-        gs_avro_schema_destroy(c->schema);
-        free(c);
+        gs_deadletter_codec_destroy(c);
         return err;
     }
     *out = c;
@@ -51,8 +48,7 @@ void gs_deadletter_codec_destroy(gs_deadletter_codec_t *c)
 {
     if (!c)
         return;
-    avro_value_decref(&c->value);
-    gs_avro_schema_destroy(c->schema);
+    gs_avro_value_free(c->schema, &c->value);
     free(c);
 }
 
@@ -64,11 +60,6 @@ gs_avro_schema_t *gs_deadletter_schema(const gs_deadletter_codec_t *c)
 const char *gs_deadletter_class_name(gs_err_t err)
 {
     return gs_err_is_input(err) ? gs_err_name(err) : "INTERNAL";
-}
-
-static int set_str(avro_value_t *v, const char *s)
-{
-    return avro_value_set_string_len(v, s ? s : "", (s ? strlen(s) : 0) + 1);
 }
 
 /* ["null", bytes] */
@@ -90,11 +81,11 @@ gs_err_t gs_deadletter_encode(gs_deadletter_codec_t *c, const gs_deadletter_t *d
     avro_value_reset(v);
 #define F(i) (avro_value_get_by_index(v, c->ix[i], &f, NULL) ? -1 : 0)
     rc |= F(DL_SOURCE);
-    rc |= rc || avro_value_get_by_index(&f, 0, &sub, NULL) || set_str(&sub, dl->topic);
+    rc |= rc || avro_value_get_by_index(&f, 0, &sub, NULL) || gs_avro_set_cstr(&sub, dl->topic);
     rc |=
         rc || avro_value_get_by_index(&f, 1, &sub, NULL) || avro_value_set_int(&sub, dl->partition);
     rc |= rc || avro_value_get_by_index(&f, 2, &sub, NULL) || avro_value_set_long(&sub, dl->offset);
-    rc |= F(DL_KIND) || set_str(&f, dl->kind);
+    rc |= F(DL_KIND) || gs_avro_set_cstr(&f, dl->kind);
     rc |= F(DL_KEY) || set_opt_bytes(&f, dl->key, dl->key_len);
     rc |= F(DL_VALUE) || set_opt_bytes(&f, dl->value, keep);
     rc |= F(DL_VALUE_SIZE) || avro_value_set_long(&f, dl->value_size);
@@ -111,8 +102,8 @@ gs_err_t gs_deadletter_encode(gs_deadletter_codec_t *c, const gs_deadletter_t *d
                                                gs_deadletter_class_name(dl->error_class));
         rc |= sym < 0 || avro_value_set_enum(&f, sym);
     }
-    rc |= F(DL_ERROR_MESSAGE) || set_str(&f, dl->error_message);
-    rc |= F(DL_WORKER_ID) || set_str(&f, dl->worker_id);
+    rc |= F(DL_ERROR_MESSAGE) || gs_avro_set_cstr(&f, dl->error_message);
+    rc |= F(DL_WORKER_ID) || gs_avro_set_cstr(&f, dl->worker_id);
     rc |= F(DL_FAILED_AT_MS) || avro_value_set_long(&f, dl->failed_at_ms);
 #undef F
     if (rc)

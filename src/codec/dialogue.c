@@ -59,19 +59,15 @@ gs_err_t gs_dialogue_codec_new(gs_dialogue_codec_t **out, char *errstr, size_t n
     gs_dialogue_codec_t *c = calloc(1, sizeof(*c));
     if (!c)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-    gs_err_t err = gs_avro_schema_load("DialogueRequest", &c->req, errstr, n);
+    gs_err_t err = gs_avro_value_new("DialogueResult", &c->res, &c->res_value, errstr, n);
     if (!err)
-        err = gs_avro_schema_load("DialogueResult", &c->res, errstr, n);
+        err = gs_avro_schema_load("DialogueRequest", &c->req, errstr, n);
     if (!err)
         err = gs_avro_field_indexes(c->req, rq_names, RQ__N, c->rq, errstr, n);
     if (!err)
         err = gs_avro_field_indexes(c->res, rs_names, RS__N, c->rs, errstr, n);
-    if (!err && avro_generic_value_new(gs_avro_schema_iface(c->res), &c->res_value))
-        err = gs_fail(errstr, n, GS_ERR_NOMEM, "%s", avro_strerror());
     if (err) {
-        gs_avro_schema_destroy(c->req);
-        gs_avro_schema_destroy(c->res);
-        free(c);
+        gs_dialogue_codec_destroy(c);
         return err;
     }
     *out = c;
@@ -82,9 +78,8 @@ void gs_dialogue_codec_destroy(gs_dialogue_codec_t *c)
 {
     if (!c)
         return;
-    avro_value_decref(&c->res_value);
+    gs_avro_value_free(c->res, &c->res_value);
     gs_avro_schema_destroy(c->req);
-    gs_avro_schema_destroy(c->res);
     free(c);
 }
 
@@ -206,11 +201,6 @@ gs_err_t gs_dialogue_request_validate(const gs_dialogue_request_t *r, char *errs
 
 /* ---- encoding ---------------------------------------------------------- */
 
-static int set_cstr(avro_value_t *v, const char *s)
-{
-    return avro_value_set_string_len(v, s ? s : "", (s ? strlen(s) : 0) + 1);
-}
-
 /* avro-c copies len + 1 bytes and expects the last to be NUL; a view need
  * not be terminated, so copy it (on the stack for the usual short ids). */
 static int set_gstr(avro_value_t *v, gs_str_t s)
@@ -241,7 +231,7 @@ gs_err_t gs_dialogue_result_encode(gs_dialogue_codec_t *c, const gs_dialogue_res
     rc |= FIELD(v, ix[RS_SESSION_ID]) || set_gstr(&f, r->session_id);
     rc |= FIELD(v, ix[RS_TENANT]) || set_gstr(&f, r->tenant);
     rc |= FIELD(v, ix[RS_ACCEPTED]) || avro_value_set_boolean(&f, r->accepted);
-    rc |= FIELD(v, ix[RS_NOTE]) || set_cstr(&f, r->note);
+    rc |= FIELD(v, ix[RS_NOTE]) || gs_avro_set_cstr(&f, r->note);
     rc |= FIELD(v, ix[RS_PHASE]) || avro_value_set_enum(&f, (int)r->phase);
     rc |= FIELD(v, ix[RS_STEP]) || avro_value_set_long(&f, r->step);
     rc |= FIELD(v, ix[RS_MORAL_THRESHOLD]) || avro_value_set_double(&f, r->moral_threshold);
@@ -252,19 +242,19 @@ gs_err_t gs_dialogue_result_encode(gs_dialogue_codec_t *c, const gs_dialogue_res
         if ((rc = avro_value_append(&f, &item, NULL)) != 0)
             break;
         rc |= avro_value_get_by_index(&item, 0, &sub, NULL) ||
-              set_cstr(&sub, r->predictions[i].token);
+              gs_avro_set_cstr(&sub, r->predictions[i].token);
         rc |= avro_value_get_by_index(&item, 1, &sub, NULL) ||
               avro_value_set_double(&sub, r->predictions[i].probability);
     }
     rc |= FIELD(v, ix[RS_TEXT]);
     if (!rc && r->text)
-        rc |= avro_value_set_branch(&f, 1, &sub) || set_cstr(&sub, r->text);
+        rc |= avro_value_set_branch(&f, 1, &sub) || gs_avro_set_cstr(&sub, r->text);
     else if (!rc)
         rc |= avro_value_set_branch(&f, 0, &sub) || avro_value_set_null(&sub);
     rc |= FIELD(v, ix[RS_MODEL]);
     const char *model[3] = {r->model.name, r->model.version, r->model.sha256};
     for (size_t i = 0; !rc && i < 3; i++)
-        rc |= avro_value_get_by_index(&f, i, &sub, NULL) || set_cstr(&sub, model[i]);
+        rc |= avro_value_get_by_index(&f, i, &sub, NULL) || gs_avro_set_cstr(&sub, model[i]);
     rc |= FIELD(v, ix[RS_TIMINGS]);
     const int64_t t[4] = {r->timings.decode_us, r->timings.govern_us, r->timings.infer_us,
                           r->timings.total_us};
@@ -272,13 +262,13 @@ gs_err_t gs_dialogue_result_encode(gs_dialogue_codec_t *c, const gs_dialogue_res
         rc |= avro_value_get_by_index(&f, i, &sub, NULL) || avro_value_set_long(&sub, t[i]);
     rc |= FIELD(v, ix[RS_SOURCE]);
     if (!rc) {
-        rc |= avro_value_get_by_index(&f, 0, &sub, NULL) || set_cstr(&sub, r->source.topic);
+        rc |= avro_value_get_by_index(&f, 0, &sub, NULL) || gs_avro_set_cstr(&sub, r->source.topic);
         rc |= avro_value_get_by_index(&f, 1, &sub, NULL) ||
               avro_value_set_int(&sub, r->source.partition);
         rc |= avro_value_get_by_index(&f, 2, &sub, NULL) ||
               avro_value_set_long(&sub, r->source.offset);
     }
-    rc |= FIELD(v, ix[RS_WORKER_ID]) || set_cstr(&f, r->worker_id);
+    rc |= FIELD(v, ix[RS_WORKER_ID]) || gs_avro_set_cstr(&f, r->worker_id);
     rc |= FIELD(v, ix[RS_PROCESSED_AT_MS]) || avro_value_set_long(&f, r->processed_at_ms);
     if (rc)
         return gs_fail(errstr, n, GS_ERR_INTERNAL, "result encode: %s", avro_strerror());

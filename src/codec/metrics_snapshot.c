@@ -16,11 +16,8 @@ gs_err_t gs_msnap_codec_new(gs_msnap_codec_t **out, char *errstr, size_t n)
     gs_msnap_codec_t *c = calloc(1, sizeof(*c));
     if (!c)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-    gs_err_t err = gs_avro_schema_load("MetricsSnapshot", &c->schema, errstr, n);
-    if (!err && avro_generic_value_new(gs_avro_schema_iface(c->schema), &c->value))
-        err = gs_fail(errstr, n, GS_ERR_NOMEM, "%s", avro_strerror());
+    gs_err_t err = gs_avro_value_new("MetricsSnapshot", &c->schema, &c->value, errstr, n);
     if (err) {
-        gs_avro_schema_destroy(c->schema);
         free(c);
         return err;
     }
@@ -32,8 +29,7 @@ void gs_msnap_codec_destroy(gs_msnap_codec_t *c)
 {
     if (!c)
         return;
-    avro_value_decref(&c->value);
-    gs_avro_schema_destroy(c->schema);
+    gs_avro_value_free(c->schema, &c->value);
     free(c);
 }
 
@@ -47,11 +43,6 @@ typedef struct fill {
     int rc;
 } fill_t;
 
-static int set_str(avro_value_t *v, const char *s)
-{
-    return avro_value_set_string_len(v, s, strlen(s) + 1);
-}
-
 static int set_labels(avro_value_t *rec, const gs_metrics_point_t *p)
 {
     avro_value_t map, e;
@@ -59,7 +50,7 @@ static int set_labels(avro_value_t *rec, const gs_metrics_point_t *p)
         return -1;
     for (size_t i = 0; i < p->n_labels; i++)
         if (avro_value_add(&map, p->labels[2 * i], &e, NULL, NULL) ||
-            set_str(&e, p->labels[2 * i + 1]))
+            gs_avro_set_cstr(&e, p->labels[2 * i + 1]))
             return -1;
     return 0;
 }
@@ -90,8 +81,9 @@ static void add_point(const gs_metrics_point_t *p, void *opaque)
         return;
     if (p->type == GS_METRIC_HISTOGRAM) {
         f->rc = avro_value_append(&f->histograms, &rec, NULL) ||
-                avro_value_get_by_name(&rec, "name", &fld, NULL) || set_str(&fld, p->name) ||
-                set_labels(&rec, p) || avro_value_get_by_name(&rec, "count", &fld, NULL) ||
+                avro_value_get_by_name(&rec, "name", &fld, NULL) ||
+                gs_avro_set_cstr(&fld, p->name) || set_labels(&rec, p) ||
+                avro_value_get_by_name(&rec, "count", &fld, NULL) ||
                 avro_value_set_long(&fld, (int64_t)p->delta_count) ||
                 avro_value_get_by_name(&rec, "sum", &fld, NULL) ||
                 avro_value_set_double(&fld, p->delta_sum) ||
@@ -105,13 +97,14 @@ static void add_point(const gs_metrics_point_t *p, void *opaque)
     }
     avro_value_t *arr = p->type == GS_METRIC_COUNTER ? &f->counters : &f->gauges;
     f->rc = avro_value_append(arr, &rec, NULL) ||
-            avro_value_get_by_name(&rec, "name", &fld, NULL) || set_str(&fld, p->name) ||
+            avro_value_get_by_name(&rec, "name", &fld, NULL) || gs_avro_set_cstr(&fld, p->name) ||
             set_labels(&rec, p) || avro_value_get_by_name(&rec, "value", &fld, NULL) ||
             avro_value_set_double(&fld, p->value);
     const char *topic = label(p, "topic"), *part = label(p, "partition");
     if (!f->rc && !strcmp(p->name, "govstream_consumer_lag") && topic && part)
         f->rc = avro_value_append(&f->lag, &rec, NULL) ||
-                avro_value_get_by_name(&rec, "topic", &fld, NULL) || set_str(&fld, topic) ||
+                avro_value_get_by_name(&rec, "topic", &fld, NULL) ||
+                gs_avro_set_cstr(&fld, topic) ||
                 avro_value_get_by_name(&rec, "partition", &fld, NULL) ||
                 avro_value_set_int(&fld, atoi(part)) ||
                 avro_value_get_by_name(&rec, "lag", &fld, NULL) ||
@@ -125,7 +118,8 @@ gs_err_t gs_msnap_encode(gs_msnap_codec_t *c, gs_metrics_t *m, const char *worke
     avro_value_t *v = &c->value, fld;
     fill_t f = {0};
     avro_value_reset(v);
-    int rc = avro_value_get_by_name(v, "worker_id", &fld, NULL) || set_str(&fld, worker_id) ||
+    int rc = avro_value_get_by_name(v, "worker_id", &fld, NULL) ||
+             gs_avro_set_cstr(&fld, worker_id) ||
              avro_value_get_by_name(v, "taken_at_ms", &fld, NULL) ||
              avro_value_set_long(&fld, taken_at_ms) ||
              avro_value_get_by_name(v, "interval_ms", &fld, NULL) ||
