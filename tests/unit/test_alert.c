@@ -50,10 +50,12 @@ static gs_metrics_t *registry(void)
     } fams[] = {{"t_requests_total", GS_METRIC_COUNTER},
                 {"t_level", GS_METRIC_GAUGE},
                 {"t_latency_seconds", GS_METRIC_HISTOGRAM}};
-    for (size_t i = 0; i < 3; i++)
-        if (gs_metrics_family(m, fams[i].name, fams[i].type, "test", bounds, 3,
-                              fams[i].type == GS_METRIC_HISTOGRAM ? 1e-6 : 1, err, sizeof(err)))
+    for (size_t i = 0; i < 3; i++) {
+        int hist = fams[i].type == GS_METRIC_HISTOGRAM;
+        if (gs_metrics_family(m, fams[i].name, fams[i].type, "test", hist ? bounds : NULL,
+                              hist ? 3 : 0, hist ? 1e-6 : 1, err, sizeof(err)))
             fail_msg("%s", err);
+    }
     return m;
 }
 
