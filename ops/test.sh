@@ -2,7 +2,8 @@
 # The test command: installs what is needed, builds, runs every test.
 #   1. ops/install-deps.sh (Debian packages; idempotent)
 #   2. release build (build/) and ASan+UBSan build (build-asan/, also -O2;
-#      its model-quality test trains with the release build's binary)
+#      its model-quality test trains with the release build's binary); a
+#      -O3 build (build-o3/) that only has to compile
 #   3. ctest in build-asan: unit tests, then integration tests against a real
 #      Kafka broker and schema registry that the ctest fixtures start and stop
 #   4. unit tests once more under valgrind (release build)
@@ -21,6 +22,9 @@ cmake --build build -j "$jobs"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGS_SANITIZE=ON \
   -DGS_TRAINER="$PWD/build/govstream" >/dev/null
 cmake --build build-asan -j "$jobs"
+# every build type must build: -O3 warns about things -O2 does not
+cmake -S . -B build-o3 -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-o3 -j "$jobs"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
