@@ -11,13 +11,10 @@ ROOT=$PWD
 STATE=$ROOT/.cache/quickstart
 N=${GS_QUICKSTART_REQUESTS:-3000}
 
+# Workers first, and only once they have exited (drained, committed) the
+# broker they commit to.
 stop_all() {
-  for f in "$STATE"/*.pid; do
-    [ -f "$f" ] || continue
-    kill -TERM "$(cat "$f")" 2>/dev/null || true
-    rm -f "$f"
-  done
-  sleep 1
+  ops/stop-workers.sh "$STATE" || true
   ops/kafka/stop.sh >/dev/null 2>&1 || true
   echo "quickstart: workers and local Kafka stopped"
 }
