@@ -1,27 +1,24 @@
-/* govstream - Avro schemas, framing and safe decoding.
+/* govstream - Avro schemas (parsed with avro-c), framing, and schema
+ * resolution for writer schemas other than ours.
  *
  * The .avsc files in schemas/ are the single source of truth; the build
- * embeds them verbatim (cmake/embed.cmake) and this module parses them with
- * avro-c. Untrusted bytes are first walked against the writer schema
- * (gs_avro_check) so that avro-c only ever reads well-formed input: Debian's
- * avro-c 1.11.1 trusts length prefixes. Writer values are then projected by
- * field name onto our reader schema, filling absent fields with the reader
- * file's defaults (avro-c's resolved reader refuses that case). */
+ * compiles them into C (govstream/avrogen.h, govstream/schemas.h), which is
+ * what the worker decodes and encodes with. avro-c parses schemas (ours and
+ * the registry's) and is the oracle the generated code is tested against:
+ * gs_avro_check, gs_avro_decode and gs_avro_project work on its generic
+ * values. Debian's avro-c 1.11.1 trusts length prefixes, so it only ever
+ * reads bytes gs_avro_check has walked. A writer schema other than ours is
+ * read through a resolution plan (gs_avro_plan_*), compiled once and cached
+ * with the parsed writer schema. */
 #ifndef GOVSTREAM_CODEC_H
 #define GOVSTREAM_CODEC_H
 
 #include <avro.h>
 #include <stdint.h>
 
+#include "govstream/avrogen.h"
 #include "govstream/common.h"
 #include "govstream/config.h"
-
-/* ---- embedded schema texts ------------------------------------------- */
-
-/* Schema file text by record name ("DialogueRequest"), NULL if unknown. */
-const char *gs_schema_text(const char *name);
-/* i-th embedded schema name, NULL past the end. */
-const char *gs_schema_name(size_t i);
 
 /* ---- parsed schemas --------------------------------------------------- */
 
@@ -30,7 +27,7 @@ typedef struct gs_avro_schema gs_avro_schema_t;
 /* Parses Avro schema JSON text (ours or a registry's). */
 gs_err_t gs_avro_schema_parse(const char *json, size_t len, gs_avro_schema_t **out, char *errstr,
                               size_t errstr_size);
-/* Parses the embedded schema NAME. */
+/* Parses the embedded schema NAME (its resolved, self-contained text). */
 gs_err_t gs_avro_schema_load(const char *name, gs_avro_schema_t **out, char *errstr,
                              size_t errstr_size);
 void gs_avro_schema_destroy(gs_avro_schema_t *s);
@@ -77,25 +74,12 @@ gs_err_t gs_avro_set_defaults(avro_value_t *dst, const gs_avro_schema_t *reader,
 
 /* ---- framing ----------------------------------------------------------- */
 
-#define GS_CONFLUENT_HEADER 5
-
 /* Splits a message value into schema id (-1 for raw) and Avro payload. */
 gs_err_t gs_frame_parse(const void *buf, size_t len, gs_framing_t mode, int32_t *schema_id,
                         const uint8_t **payload, size_t *payload_len, char *errstr,
                         size_t errstr_size);
-void gs_frame_header(uint8_t out[GS_CONFLUENT_HEADER], int32_t schema_id);
 
-/* ---- encoding ---------------------------------------------------------- */
-
-/* Growable output buffer reused across messages (with its avro-c writer).
- * Zero-initialise; release with gs_buf_free. */
-typedef struct gs_buf {
-    uint8_t *data;
-    size_t len, cap;
-    avro_writer_t writer;
-} gs_buf_t;
-
-void gs_buf_free(gs_buf_t *b);
+/* ---- avro-c values (oracle, tools) --------------------------------------- */
 
 /* Serialises value into out (replacing its content), prefixed with the
  * Confluent header when schema_id >= 0. */
@@ -110,5 +94,45 @@ gs_err_t gs_avro_encode(avro_value_t *value, int32_t schema_id, gs_buf_t *out, c
 gs_err_t gs_avro_decode(const uint8_t *payload, size_t len, gs_avro_schema_t *writer,
                         const gs_avro_schema_t *reader, avro_value_t *dst, char *errstr,
                         size_t errstr_size);
+
+/* A value of the generated layout (node) as an avro-c value of the same
+ * schema, and back (arrays go to the arena, strings stay in avro-c's value:
+ * valid while it is). */
+gs_err_t gs_avro_to_value(const gs_avro_node_t *node, const void *value, avro_value_t *out,
+                          char *errstr, size_t errstr_size);
+gs_err_t gs_avro_from_value(const gs_avro_node_t *node, avro_value_t *in, void *value,
+                            gs_arena_t *arena, char *errstr, size_t errstr_size);
+
+/* Encodes a value of the generated type with another writer schema that
+ * has our field names (a producer's newer or older schema): what the writer
+ * lacks is left out, writer-only fields take their defaults. For the load
+ * generator and tests. */
+gs_err_t gs_avro_encode_as(const gs_avro_type_t *type, const void *value,
+                           const gs_avro_schema_t *writer, int32_t schema_id, gs_buf_t *out,
+                           char *errstr, size_t errstr_size);
+
+/* ---- resolution plans ------------------------------------------------------ */
+
+typedef struct gs_avro_plan gs_avro_plan_t;
+
+/* Compiles how bytes of `writer` become a value of `reader`'s generated
+ * layout. GS_ERR_SCHEMA naming the first field that cannot be resolved. */
+gs_err_t gs_avro_plan_new(const gs_avro_schema_t *writer, const gs_avro_type_t *reader,
+                          gs_avro_plan_t **out, char *errstr, size_t errstr_size);
+void gs_avro_plan_destroy(gs_avro_plan_t *p);
+/* True when the writer schema is the reader's: decoding is the generated
+ * decoder. */
+int gs_avro_plan_identity(const gs_avro_plan_t *p);
+/* Decodes exactly len bytes; errors as the generated decoders', plus
+ * GS_ERR_SCHEMA for a value the reader cannot hold (an unknown enum symbol,
+ * a writer union branch that does not resolve). */
+gs_err_t gs_avro_plan_decode(const gs_avro_plan_t *p, const uint8_t *buf, size_t len,
+                             gs_arena_t *arena, void *out, char *errstr, size_t errstr_size);
+
+/* The plan from writer to reader, compiled on first use and kept with the
+ * writer schema (a failure too, so a bad schema id costs one compile). The
+ * plan lives as long as the writer schema. Not thread-safe. */
+gs_err_t gs_avro_schema_plan(gs_avro_schema_t *writer, const gs_avro_type_t *reader,
+                             const gs_avro_plan_t **out, char *errstr, size_t errstr_size);
 
 #endif

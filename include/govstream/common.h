@@ -62,6 +62,35 @@ void gs_errfmt(char *errstr, size_t errstr_size, const char *fmt, ...)
  * valid: `if (gs_grow(&a, n, sizeof(*a)) || gs_grow(&b, n, sizeof(*b)))`. */
 int gs_grow(void *array, size_t n, size_t size);
 
+/* A growable byte buffer reused across messages (encoded records).
+ * Zero-initialise; release with gs_buf_free. */
+typedef struct gs_buf {
+    uint8_t *data;
+    size_t len, cap;
+} gs_buf_t;
+
+/* Makes room for `extra` more bytes after len; -1 when out of memory. */
+int gs_buf_grow(gs_buf_t *b, size_t extra);
+static inline int gs_buf_reserve(gs_buf_t *b, size_t extra)
+{
+    return b->cap - b->len >= extra ? 0 : gs_buf_grow(b, extra);
+}
+void gs_buf_free(gs_buf_t *b);
+
+/* A bump allocator for what one micro-batch decodes (arrays of requests):
+ * reset between batches, it keeps its chunks, so a steady stream allocates
+ * nothing. Zero-initialise; release with gs_arena_free. */
+typedef struct gs_arena_chunk gs_arena_chunk_t;
+typedef struct gs_arena {
+    gs_arena_chunk_t *head, *cur; /* chunks in allocation order; the one in use */
+    size_t bytes;                 /* total capacity of the chunks */
+} gs_arena_t;
+
+/* 16-byte aligned, uninitialised; NULL when out of memory. */
+void *gs_arena_alloc(gs_arena_t *a, size_t size);
+void gs_arena_reset(gs_arena_t *a);
+void gs_arena_free(gs_arena_t *a);
+
 /* Clocks: monotonic for durations, wall for timestamps in records. */
 int64_t gs_now_us(void);
 int64_t gs_wall_ms(void);

@@ -20,6 +20,12 @@ struct gs_avro_schema {
     const gs_avro_schema_t *cmp_reader; /* memo of the last equality test */
     int cmp_equal;
     avro_reader_t reader; /* reused memory reader for bytes of this schema */
+    struct plan_entry {
+        const gs_avro_type_t *reader;
+        gs_avro_plan_t *plan; /* NULL: the writer cannot be read as reader */
+        char *why;
+    } *plans; /* resolution plans from this (writer) schema, by reader */
+    size_t n_plans;
 };
 
 /* ---- loading ----------------------------------------------------------- */
@@ -113,7 +119,7 @@ gs_err_t gs_avro_schema_parse(const char *json, size_t len, gs_avro_schema_t **o
 
 gs_err_t gs_avro_schema_load(const char *name, gs_avro_schema_t **out, char *errstr, size_t n)
 {
-    const char *text = gs_schema_text(name);
+    const char *text = gs_schema_resolved(name);
     if (!text)
         return gs_fail(errstr, n, GS_ERR_NOT_FOUND, "no schema named %s", name);
     return gs_avro_schema_parse(text, strlen(text), out, errstr, n);
@@ -123,6 +129,11 @@ void gs_avro_schema_destroy(gs_avro_schema_t *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->n_plans; i++) {
+        gs_avro_plan_destroy(s->plans[i].plan);
+        free(s->plans[i].why);
+    }
+    free(s->plans);
     if (s->has_scratch)
         avro_value_decref(&s->scratch);
     if (s->reader)
@@ -300,12 +311,12 @@ static gs_err_t walk_blocks(walk_t *w, avro_schema_t item, int is_map, int depth
             if (bytes < 0 || bytes > w->end - w->p)
                 return werr(w, "invalid block byte size");
         }
-        total += count;
         /* Bound the loop by what the bytes can hold (zero-size items are
          * capped separately), so a huge count cannot spin. */
         if ((per_item && (uint64_t)count > (uint64_t)(w->end - w->p) / per_item) ||
-            total > 10000000)
+            count > 10000000 - total)
             return werr(w, "block count larger than the message can hold");
+        total += count;
         for (int64_t i = 0; i < count; i++) {
             if (is_map && (err = skip_len(w, "negative map key length")))
                 return err;
@@ -871,50 +882,49 @@ gs_err_t gs_avro_decode(const uint8_t *payload, size_t len, gs_avro_schema_t *wr
     return project(&writer->scratch, dst, reader, 0, errstr, n);
 }
 
-void gs_buf_free(gs_buf_t *b)
-{
-    if (b->writer)
-        avro_writer_free(b->writer);
-    free(b->data);
-    *b = (gs_buf_t){0};
-}
-
 gs_err_t gs_avro_encode(avro_value_t *value, int32_t schema_id, gs_buf_t *out, char *errstr,
                         size_t n)
 {
-    size_t hdr = schema_id >= 0 ? GS_CONFLUENT_HEADER : 0;
-    if (!out->cap) {
-        out->data = malloc(4096);
-        if (!out->data)
-            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-        out->cap = 4096;
-    }
-    /* Write optimistically into the current buffer; grow on ENOSPC. This
-     * walks the value once in the common case instead of sizeof + write. */
-    for (;;) {
-        const char *dest = (const char *)out->data + hdr;
-        if (!out->writer)
-            out->writer = avro_writer_memory(dest, (int64_t)(out->cap - hdr));
-        else
-            avro_writer_memory_set_dest(out->writer, dest, (int64_t)(out->cap - hdr));
-        if (!out->writer)
-            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-        int rc = avro_value_write(out->writer, value);
-        int64_t used = avro_writer_tell(out->writer);
-        if (!rc) {
-            if (hdr)
-                gs_frame_header(out->data, schema_id);
-            out->len = hdr + (size_t)used;
-            return GS_OK;
+    size_t size;
+    if (avro_value_sizeof(value, &size))
+        return gs_fail(errstr, n, GS_ERR_INTERNAL, "Avro encode failed: %s", avro_strerror());
+    if (gs_avro_begin(out, schema_id) || gs_buf_reserve(out, size))
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    avro_writer_t w = avro_writer_memory((const char *)out->data + out->len, (int64_t)size);
+    if (!w)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    int rc = avro_value_write(w, value);
+    avro_writer_free(w);
+    if (rc)
+        return gs_fail(errstr, n, GS_ERR_INTERNAL, "Avro encode failed: %s", avro_strerror());
+    out->len += size;
+    return GS_OK;
+}
+
+gs_err_t gs_avro_schema_plan(gs_avro_schema_t *writer, const gs_avro_type_t *reader,
+                             const gs_avro_plan_t **out, char *errstr, size_t n)
+{
+    size_t i = 0;
+    while (i < writer->n_plans && writer->plans[i].reader != reader)
+        i++;
+    if (i == writer->n_plans) {
+        char why[512];
+        gs_avro_plan_t *plan = NULL;
+        gs_err_t err = gs_avro_plan_new(writer, reader, &plan, why, sizeof(why));
+        char *kept = err ? strdup(why) : NULL;
+        if (err == GS_ERR_NOMEM || (err && !kept) ||
+            gs_grow(&writer->plans, i + 1, sizeof(*writer->plans))) {
+            gs_avro_plan_destroy(plan); /* not kept: compiled again next time */
+            free(kept);
+            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory compiling a schema plan");
         }
-        if (rc != ENOSPC)
-            return gs_fail(errstr, n, GS_ERR_INTERNAL, "Avro encode failed: %s", avro_strerror());
-        uint8_t *nd = realloc(out->data, out->cap * 2);
-        if (!nd)
-            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-        out->data = nd;
-        out->cap *= 2;
+        writer->plans[i] = (struct plan_entry){reader, plan, kept};
+        writer->n_plans++;
     }
+    if (!writer->plans[i].plan)
+        return gs_fail(errstr, n, GS_ERR_SCHEMA, "%s", writer->plans[i].why);
+    *out = writer->plans[i].plan;
+    return GS_OK;
 }
 
 /* ---- framing ----------------------------------------------------------- */
@@ -942,12 +952,3 @@ gs_err_t gs_frame_parse(const void *buf, size_t len, gs_framing_t mode, int32_t 
     return GS_OK;
 }
 
-void gs_frame_header(uint8_t out[GS_CONFLUENT_HEADER], int32_t schema_id)
-{
-    uint32_t id = (uint32_t)schema_id;
-    out[0] = 0;
-    out[1] = (uint8_t)(id >> 24);
-    out[2] = (uint8_t)(id >> 16);
-    out[3] = (uint8_t)(id >> 8);
-    out[4] = (uint8_t)id;
-}
