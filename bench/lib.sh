@@ -42,7 +42,8 @@ bench_worker() {
   build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
     -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
     -o dialogue.requests_topic="$IN" -o dialogue.results_topic="$res" \
-    -o deadletter.topic="$dl" "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
+    -o deadletter.topic="$dl" -o dialogue.governance_only=true "$@" \
+    2>"/tmp/gs-bench-$RUN-$name.log" &
   BENCH_WORKER=$!
   trap 'kill "$BENCH_WORKER" 2>/dev/null || true' EXIT # called in $(...): its own trap
   bench_rate "$res" "$n"
@@ -59,7 +60,7 @@ bench_worker_up() {
   build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen="127.0.0.1:$HTTP_PORT" \
     -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
     -o dialogue.requests_topic="$in" -o dialogue.results_topic="$res" -o deadletter.topic="$dl" \
-    "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
+    -o dialogue.governance_only=true "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
   WORKER=$!
   BENCH_PIDS+=("$WORKER")
   for _ in $(seq 300); do

@@ -76,8 +76,7 @@ int main(int argc, char **argv)
     char err[512];
     gs_metrics_t *m;
     obs_t o;
-    gs_kind_t kind = {.name = "dialogue"};
-    gs_kind_t *kinds[] = {&kind};
+    const char *kinds[] = {"dialogue"};
     if (gs_metrics_new(&m, err, sizeof(err)) || obs_init(&o, m, kinds, 1, err, sizeof(err)))
         die("metrics", err);
     for (int p = 0; p < 12; p++) {
@@ -89,7 +88,7 @@ int main(int argc, char **argv)
     }
 
     /* 1. single operations, and one request's worth */
-    gs_series_t *c = o.outcome[0][OUT_ACCEPTED], *h = o.stage[0][STAGE_TOTAL];
+    gs_series_t *c = o.kinds[0].outcome[OUT_ACCEPTED], *h = o.kinds[0].stage[STAGE_TOTAL];
     double t0 = now_ns();
     for (size_t i = 0; i < n; i++)
         gs_counter_add(c, 1);
@@ -102,7 +101,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) /* 1 us .. 16 ms: the whole bucket range */
         gs_hist_observe(h, (i * 2654435761u) % 16384);
     double hist_ns = (now_ns() - t0) / (double)n;
-    gs_item_t it = {.accepted = 1};
+    obs_sample_t it = {.accepted = 1};
     size_t n_items = n / 4;
     t0 = now_ns();
     for (size_t i = 0; i < n_items; i++) {
@@ -110,12 +109,12 @@ int main(int argc, char **argv)
         it.govern_us = (int64_t)(i & 15);
         it.infer_us = 0;
         it.total_us = (int64_t)(i & 63);
-        obs_item(&o, &it);
+        obs_item(&o, 0, &it);
     }
     double item_ns = (now_ns() - t0) / (double)n_items;
 
     /* 2. two threads */
-    gs_series_t *other = o.outcome[0][OUT_REJECTED];
+    gs_series_t *other = o.kinds[0].outcome[OUT_REJECTED];
     double shared_ns = two_threads(c, c, n_items), own_ns = two_threads(c, other, n_items);
 
     /* 3. rendering and alert evaluation */
@@ -143,7 +142,7 @@ int main(int argc, char **argv)
     const char *ov[] = {rules, "alerts.eval_interval_ms=100", "alerts.repeat_ms=0"};
     gs_config_t *cfg;
     gs_alerter_t *a;
-    if (gs_config_load(NULL, ov, 3, &cfg, err, sizeof(err)) ||
+    if (gs_config_load(NULL, NULL, ov, 3, &cfg, err, sizeof(err)) ||
         gs_alerter_new(cfg, m, NULL, &a, err, sizeof(err)))
         die("alerts", err);
     t0 = now_ns();

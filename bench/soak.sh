@@ -20,7 +20,7 @@ N=$((RATE * 60 * MINUTES))
 bench_setup 0 # no requests yet: they are produced at RATE while the worker runs
 res=bench.$RUN.res dl=bench.$RUN.dl
 $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
-bench_worker_up soak "$IN" "$res" "$dl" -o models.dialogue="$MODEL" -o metrics.topic= \
+bench_worker_up soak "$IN" "$res" "$dl" -o dialogue.governance_only=false -o models.dialogue="$MODEL" -o metrics.topic= \
   -o alerts.topic=
 $LOAD produce -b "$BS" -t "$IN" -n "$N" --rate "$RATE" --tenants 1 --run-id "s$RUN" >/dev/null &
 BENCH_PIDS+=($!)

@@ -83,6 +83,8 @@ extern const gs_avro_node_t gs_avro_node_null, gs_avro_node_boolean, gs_avro_nod
 /* A top-level schema of schemas/: one request, result or record kind. */
 typedef struct gs_avro_type {
     const char *name; /* record name = file name: "DialogueRequest" */
+    const char *text;   /* the file, byte for byte */
+    const char *schema; /* self-contained: shared records inlined (what is parsed) */
     const gs_avro_node_t *node;
     /* Decodes exactly len bytes (trailing bytes are an error). */
     gs_err_t (*decode)(const uint8_t *buf, size_t len, gs_arena_t *arena, void *out, char *errstr,

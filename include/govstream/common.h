@@ -91,6 +91,42 @@ void *gs_arena_alloc(gs_arena_t *a, size_t size);
 void gs_arena_reset(gs_arena_t *a);
 void gs_arena_free(gs_arena_t *a);
 
+/* A deterministic random stream (xorshift64*): load generation, tests. */
+typedef struct gs_rng {
+    uint64_t s;
+} gs_rng_t;
+
+static inline void gs_rng_seed(gs_rng_t *r, uint64_t seed)
+{
+    r->s = seed * 0x9E3779B97F4A7C15ull + 1;
+}
+
+static inline uint64_t gs_rng_next(gs_rng_t *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 2685821657736338717ull;
+}
+
+/* Uniform in [0, 1). */
+static inline double gs_rng_unit(gs_rng_t *r)
+{
+    return (double)(gs_rng_next(r) >> 11) / 9007199254740992.0;
+}
+
+/* Exponential backoff: the delay after `cur_ms` (0: none yet, so `first_ms`),
+ * doubling up to max_ms. The one rule of every retry loop. */
+static inline int gs_backoff_next(int cur_ms, int first_ms, int max_ms)
+{
+    if (cur_ms <= 0)
+        return first_ms < max_ms ? first_ms : max_ms;
+    return cur_ms > max_ms / 2 ? max_ms : cur_ms * 2;
+}
+
+/* Sleeps ms milliseconds (restarting after signals is not needed here). */
+void gs_sleep_ms(int ms);
+
 /* Clocks: monotonic for durations, wall for timestamps in records. */
 int64_t gs_now_us(void);
 int64_t gs_wall_ms(void);

@@ -7,6 +7,7 @@
 #ifndef GOVSTREAM_CONFIG_H
 #define GOVSTREAM_CONFIG_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "govstream/common.h"
@@ -30,7 +31,8 @@ typedef struct gs_config_kvlist {
     size_t count;
 } gs_config_kvlist_t;
 
-/* One request kind's stream settings. */
+/* The stream settings every request kind has (<kind>.enabled, ...): the
+ * first member of each kind's configuration struct (govstream/kind.h). */
 typedef struct gs_config_kind {
     int enabled;
     char *requests_topic;
@@ -38,6 +40,62 @@ typedef struct gs_config_kind {
     int input_framing;  /* gs_framing_t */
     int output_framing; /* gs_framing_t */
 } gs_config_kind_t;
+
+/* ---- key tables ---------------------------------------------------------
+ * Every key is one table entry: type, default, bounds and documentation;
+ * the reader, the defaults, --dump, `govstream config docs` (which writes
+ * docs/CONFIG.md) and the check that config/govstream.cfg documents every
+ * key all come from the tables. The core keys are config.c's; a request
+ * kind brings its keys as a section (govstream/kind.h), so this module
+ * knows no kind. */
+
+typedef enum {
+    GS_CFG_STR,
+    GS_CFG_PATH, /* a string; relative paths resolve against the file's directory */
+    GS_CFG_INT,
+    GS_CFG_BOOL,
+    GS_CFG_ENUM,
+    GS_CFG_SPECIAL /* not a scalar: parsed by its own code (alerts.rules) */
+} gs_config_type_t;
+
+typedef struct gs_config_key {
+    const char *key; /* full name: "dialogue.requests_topic" */
+    gs_config_type_t type;
+    size_t offset;            /* of the int or char * in the section's struct */
+    const char *def;          /* default, in the syntax of `-o key=value` */
+    long min, max;            /* GS_CFG_INT */
+    const char *const *names; /* GS_CFG_ENUM: NULL-terminated; the index is the value */
+    const char *doc;          /* what it does, one line of Markdown */
+} gs_config_key_t;
+
+#define GS_CONFIG_KEY(k, t, T, m, d, lo, hi, nm, doc_)                                            \
+    {                                                                                              \
+        .key = (k), .type = (t), .offset = offsetof(T, m), .def = (d), .min = (lo), .max = (hi),   \
+        .names = (nm), .doc = (doc_)                                                               \
+    }
+#define GS_CONFIG_STR(k, T, m, d, doc)  GS_CONFIG_KEY(k, GS_CFG_STR, T, m, d, 0, 0, NULL, doc)
+#define GS_CONFIG_PATH(k, T, m, d, doc) GS_CONFIG_KEY(k, GS_CFG_PATH, T, m, d, 0, 0, NULL, doc)
+#define GS_CONFIG_INT(k, T, m, d, lo, hi, doc)                                                     \
+    GS_CONFIG_KEY(k, GS_CFG_INT, T, m, d, lo, hi, NULL, doc)
+#define GS_CONFIG_BOOL(k, T, m, d, doc) GS_CONFIG_KEY(k, GS_CFG_BOOL, T, m, d, 0, 0, NULL, doc)
+#define GS_CONFIG_ENUM(k, T, m, d, names, doc)                                                     \
+    GS_CONFIG_KEY(k, GS_CFG_ENUM, T, m, d, 0, 0, names, doc)
+
+typedef struct gs_config gs_config_t;
+
+/* A group of keys with a struct of its own, e.g. one request kind's. */
+typedef struct gs_config_section {
+    const char *name; /* "dialogue": what gs_config_section() finds, a heading in the docs */
+    const char *doc;  /* a paragraph of Markdown for the docs */
+    const gs_config_key_t *keys;
+    size_t n_keys;
+    size_t size; /* of the struct the keys fill (zeroed first) */
+    /* Rules across keys, after every key is set; conf is this section's
+     * struct. NULL: none. */
+    gs_err_t (*check)(const gs_config_t *cfg, const void *conf, char *errstr, size_t errstr_size);
+} gs_config_section_t;
+
+extern const char *const gs_framing_names[]; /* "raw", "confluent" */
 
 /* One alert rule (alerts.rules in the file; SPEC 5). Checked for syntax
  * here; metric names are resolved by the alert module. */
@@ -77,7 +135,7 @@ typedef enum {
 extern const char *const gs_alert_agg_names[];
 extern const char *const gs_alert_op_names[];
 
-typedef struct gs_config {
+struct gs_config {
     char *path; /* file the configuration was read from ("" for defaults) */
 
     struct {
@@ -103,7 +161,6 @@ typedef struct gs_config {
         char *password;      /* resolved at load; never printed */
         char *ca_file;
     } registry;
-    gs_config_kind_t dialogue;
     struct {
         char *topic;
         int framing; /* gs_framing_t */
@@ -140,12 +197,6 @@ typedef struct gs_config {
         char *harm_lexicon;
         char *care_lexicon;
     } governance;
-
-    struct {
-        char *dialogue;        /* model file, "" for none */
-        int dialogue_sampling; /* 0 greedy, 1 top_k */
-        int sampling_top_k;
-    } models;
 
     struct {
         char *topic;
@@ -185,24 +236,43 @@ typedef struct gs_config {
     gs_config_kvlist_t kafka;          /* both clients */
     gs_config_kvlist_t kafka_consumer; /* consumer only, applied after kafka */
     gs_config_kvlist_t kafka_producer; /* producer only, applied after kafka */
-} gs_config_t;
 
-/* Loads FILE (NULL: defaults only), then applies overrides of the form
- * "key=value" (e.g. "batch.max=64", "kafka.bootstrap.servers=h:9092").
+    /* the sections given to gs_config_load and their structs (internal) */
+    const gs_config_section_t *const *sections;
+    void **section_data;
+    size_t n_sections;
+};
+
+/* Loads FILE (NULL: defaults only) with the core keys and those of
+ * `sections` (NULL-terminated; NULL for none), then applies overrides of
+ * the form "key=value" (e.g. "batch.max=64", "kafka.bootstrap.servers=h:9092").
  * Unknown keys, wrong types and out-of-range values are errors that name
- * the file, line and key. */
-gs_err_t gs_config_load(const char *path, const char *const *overrides, size_t n_overrides,
-                        gs_config_t **out, char *errstr, size_t errstr_size);
+ * the file, line and key. The sections array must outlive cfg. */
+gs_err_t gs_config_load(const char *path, const gs_config_section_t *const *sections,
+                        const char *const *overrides, size_t n_overrides, gs_config_t **out,
+                        char *errstr, size_t errstr_size);
 void gs_config_destroy(gs_config_t *cfg);
+
+/* The struct of section NAME, NULL if it was not loaded. */
+const void *gs_config_section(const gs_config_t *cfg, const char *name);
 
 /* Writes every table key with its effective value, one "key = value" per
  * line (secrets masked). */
 void gs_config_dump(const gs_config_t *cfg, FILE *fp);
 
-/* Calls fn for every table key with its documentation; used to check that
+/* Calls fn for every key of the core and of `sections` (NULL-terminated,
+ * may be NULL) with its documentation; used to check that
  * config/govstream.cfg documents every key. */
 typedef void(gs_config_key_fn)(const char *key, const char *default_value, const char *doc,
                                void *opaque);
-void gs_config_keys(gs_config_key_fn *fn, void *opaque);
+void gs_config_keys(const gs_config_section_t *const *sections, gs_config_key_fn *fn,
+                    void *opaque);
+
+/* docs/CONFIG.md's parts: the rules of the file (Markdown, up to the
+ * librdkafka section), the key tables of the core and of `sections`, and
+ * the alert rules' syntax. `govstream config docs` puts them together. */
+void gs_config_docs_intro(FILE *fp);
+void gs_config_docs_keys(const gs_config_section_t *const *sections, FILE *fp);
+void gs_config_docs_rules(FILE *fp);
 
 #endif

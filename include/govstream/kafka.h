@@ -1,5 +1,6 @@
-/* govstream - the Kafka layer: client configuration and the at-least-once
- * offset tracker.
+/* govstream - the Kafka layer: client configuration, the at-least-once
+ * offset tracker, and the worker's consumer and producer (the poll loop in
+ * src/pipeline/worker.c drives them).
  *
  * Offsets (SPEC 2): an input offset may be committed only after the result
  * or dead letter produced for it was acknowledged by the broker. Deliveries
@@ -10,8 +11,11 @@
 #define GOVSTREAM_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdio.h>
 
 #include "govstream/config.h"
+#include "govstream/log.h"
+#include "govstream/metrics.h"
 
 typedef enum { GS_KAFKA_CONSUMER, GS_KAFKA_PRODUCER } gs_kafka_role_t;
 
@@ -58,5 +62,119 @@ size_t gs_offsets_inflight(const gs_offsets_t *o, int slot);
 int64_t gs_offsets_advance(gs_offsets_t *o, int slot);
 /* The committable offset (last contiguous acknowledged + 1), -1 if none. */
 int64_t gs_offsets_position(const gs_offsets_t *o, int slot);
+
+/* The librdkafka section of docs/CONFIG.md, defaults included. */
+void gs_kafka_docs(FILE *fp);
+
+/* ---- both clients ------------------------------------------------------ */
+
+/* What librdkafka's error callback tells the loop. */
+typedef struct gs_kafka_state {
+    int brokers_down; /* "all brokers down" until a metadata probe succeeds */
+    int fatal;        /* a fatal client error: the worker must stop */
+} gs_kafka_state_t;
+
+/* The first member of a client's opaque: its error and log callbacks use it. */
+typedef struct gs_kafka_base {
+    gs_log_t *log;
+    gs_kafka_state_t *state;
+} gs_kafka_base_t;
+
+/* Creates a client from conf (taken, also on failure) with base as its
+ * opaque and the shared error and log callbacks. */
+gs_err_t gs_kafka_client_new(rd_kafka_conf_t *conf, gs_kafka_role_t role, gs_kafka_base_t *base,
+                             rd_kafka_t **out, char *errstr, size_t errstr_size);
+/* 1 when a metadata request succeeds within timeout_ms: librdkafka reports
+ * "all brokers down" but not their return. */
+int gs_kafka_probe(rd_kafka_t *rk, int timeout_ms);
+
+/* ---- the producer: results, dead letters, metrics and alerts -------------
+ * A tracked record (result or dead letter) carries its input's offset
+ * token; it is acknowledged in the tracker when the broker has it. A record
+ * librdkafka does not take (queue full) or the broker refuses is held and
+ * produced again with backoff, its offset unacknowledged meanwhile; when
+ * its partition is revoked it is dropped (the new owner redoes it). Side
+ * records (metrics, alerts) are not retried and expire instead, so that
+ * they never hold up a rebalance or a shutdown. */
+
+typedef struct gs_producer gs_producer_t;
+
+typedef struct gs_producer_stats {
+    uint64_t acked, delivery_failures, dropped_revoked;
+} gs_producer_stats_t;
+
+/* offsets, log, state and the series are borrowed. delivery_failures and
+ * side_failures count refused tracked and side records. */
+gs_err_t gs_producer_new(const gs_config_t *cfg, gs_log_t *log, gs_offsets_t *offsets,
+                         gs_kafka_state_t *state, gs_series_t *delivery_failures,
+                         gs_series_t *side_failures, gs_producer_t **out, char *errstr,
+                         size_t errstr_size);
+void gs_producer_destroy(gs_producer_t *p);
+rd_kafka_t *gs_producer_handle(gs_producer_t *p);
+
+/* A topic for tracked records, or (side) for records that expire after
+ * 2 x metrics.interval_ms + 30 s. NULL for an empty name. */
+rd_kafka_topic_t *gs_producer_topic(gs_producer_t *p, const char *name, int side);
+
+/* Produces a tracked record (copied), or holds it for a retry. */
+void gs_producer_send(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
+                      const void *value, size_t value_len, void *token);
+/* Produces a side record (copied); counted as failed if librdkafka refuses it. */
+void gs_producer_send_side(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key,
+                           size_t key_len, const void *value, size_t value_len);
+/* Serves delivery reports (waiting up to ms) and retries held records that
+ * are due. */
+void gs_producer_poll(gs_producer_t *p, int ms);
+/* Tracked records not yet acknowledged: in librdkafka or held. */
+long gs_producer_unacked(const gs_producer_t *p);
+size_t gs_producer_held(const gs_producer_t *p);
+/* Waits up to ms for every tracked record in librdkafka to be acknowledged. */
+void gs_producer_flush(gs_producer_t *p, int ms);
+/* Shutdown, last: drops whatever is still queued or in flight (side
+ * records waiting for a missing topic, say). */
+void gs_producer_purge(gs_producer_t *p);
+/* 1 while librdkafka's queue is above delivery.queue_high_pct, until it
+ * drains to delivery.queue_low_pct; the queue length in *len. */
+int gs_producer_queue_full(gs_producer_t *p, long *len);
+gs_producer_stats_t gs_producer_stats(const gs_producer_t *p);
+
+/* ---- the consumer: one group member, partitions tracked by gs_offsets -----
+ * Rebalances are cooperative-sticky and incremental. On revoke the hook
+ * drops what is queued for the partitions and, unless they were lost,
+ * waits for what is in flight; the watermark is then committed (exactly
+ * what the broker acknowledged) and the partitions are unassigned. */
+
+typedef struct gs_consumer gs_consumer_t;
+
+typedef struct gs_consumer_hooks {
+    void *opaque;
+    void (*revoking)(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost);
+    /* A librdkafka statistics document (consumer lag); may be NULL. */
+    void (*stats)(void *opaque, const char *json, size_t len);
+} gs_consumer_hooks_t;
+
+gs_err_t gs_consumer_new(const gs_config_t *cfg, gs_log_t *log, gs_offsets_t *offsets,
+                         gs_kafka_state_t *state, const gs_consumer_hooks_t *hooks,
+                         gs_consumer_t **out, char *errstr, size_t errstr_size);
+void gs_consumer_destroy(gs_consumer_t *c);
+rd_kafka_t *gs_consumer_handle(gs_consumer_t *c);
+gs_err_t gs_consumer_subscribe(gs_consumer_t *c, const char *const *topics, size_t count,
+                               char *errstr, size_t errstr_size);
+/* The next message (waiting up to ms), serving rebalances; consumer errors
+ * are logged and skipped. NULL when there is none. */
+rd_kafka_message_t *gs_consumer_poll(gs_consumer_t *c, int ms);
+/* 1 once partitions were assigned. */
+int gs_consumer_joined(const gs_consumer_t *c);
+/* Stores the watermarks that advanced (librdkafka's auto-commit sends them). */
+void gs_consumer_store(gs_consumer_t *c);
+/* Shutdown: store, commit synchronously, close (leave the group). Returns 1
+ * when the commit succeeded. */
+int gs_consumer_finish(gs_consumer_t *c);
+/* Flow control (SPEC 2): pauses every partition while the producer queue is
+ * full or the registry is down, and a partition with more than `limit`
+ * unacknowledged offsets until half that room is back. Returns 1 when the
+ * producer side throttles (the loop then waits for acknowledgements). */
+int gs_consumer_flow(gs_consumer_t *c, int queue_full, long queue_len, int registry_down,
+                     size_t limit);
 
 #endif

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include "govstream/config.h"
+#include "govstream/kind.h"
 #include "govstream/log.h"
 
 /* Bits of the process's signal flag (the only global, set by handlers). */
@@ -15,9 +16,12 @@
 
 typedef struct gs_worker gs_worker_t;
 
-/* cfg and log are borrowed and must outlive the worker. */
-gs_err_t gs_worker_new(const gs_config_t *cfg, gs_log_t *log, gs_worker_t **out, char *errstr,
-                       size_t errstr_size);
+/* Serves the enabled kinds of `kinds` (NULL-terminated: gs_kinds, or a
+ * test's table); cfg must have been loaded with their sections. cfg, kinds
+ * and log are borrowed and must outlive the worker. A kind that cannot be
+ * created makes this fail, with everything made so far freed. */
+gs_err_t gs_worker_new(const gs_config_t *cfg, const gs_kind_ops_t *const *kinds, gs_log_t *log,
+                       gs_worker_t **out, char *errstr, size_t errstr_size);
 
 /* Runs until GS_SIG_STOP is raised in *signals or a fatal error occurs.
  * Returns the process exit code: 0 after a clean drain within

@@ -110,7 +110,7 @@ static int wait_ms(gs_webhook_t *w, int ms)
 
 static void deliver(gs_webhook_t *w, const note_t *nt, int stopping)
 {
-    int backoff = w->conf.backoff_ms;
+    int backoff = gs_backoff_next(0, w->conf.backoff_ms, w->conf.backoff_max_ms);
     for (int attempt = 0;; attempt++) {
         char err[CURL_ERROR_SIZE + 32] = "";
         long timeout = w->conf.timeout_ms;
@@ -136,7 +136,7 @@ static void deliver(gs_webhook_t *w, const note_t *nt, int stopping)
                      GS_LI("backoff_ms", backoff));
         if (wait_ms(w, backoff)) /* stopping: cut the backoff short, one last try */
             stopping = 1;
-        backoff = backoff * 2 > w->conf.backoff_max_ms ? w->conf.backoff_max_ms : backoff * 2;
+        backoff = gs_backoff_next(backoff, w->conf.backoff_ms, w->conf.backoff_max_ms);
     }
 }
 

@@ -267,9 +267,13 @@ gs_err_t gs_avro_encode_as(const gs_avro_type_t *type, const void *value,
 {
     gs_avro_schema_t *ours;
     avro_value_t mine, theirs;
-    gs_err_t err = gs_avro_value_new(type->name, &ours, &mine, errstr, n);
+    gs_err_t err = gs_avro_schema_parse(type->schema, strlen(type->schema), &ours, errstr, n);
     if (err)
         return err;
+    if (avro_generic_value_new(gs_avro_schema_iface(ours), &mine)) {
+        gs_avro_schema_destroy(ours);
+        return oops(errstr, n, "our value");
+    }
     if (avro_generic_value_new(gs_avro_schema_iface(writer), &theirs)) {
         gs_avro_value_free(ours, &mine);
         return oops(errstr, n, "writer value");

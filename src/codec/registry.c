@@ -112,13 +112,12 @@ static gs_err_t http(gs_registry_t *r, const char *path, const char *post, long 
 {
     char url[1024];
     snprintf(url, sizeof(url), "%s%s", r->url, path);
-    int backoff = r->conf.backoff_ms;
+    int backoff = 0;
     char last[256] = "";
     for (int attempt = 0; attempt <= r->conf.retries; attempt++) {
         if (attempt) {
-            struct timespec ts = {backoff / 1000, (long)(backoff % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            backoff = backoff * 2 > r->conf.backoff_max_ms ? r->conf.backoff_max_ms : backoff * 2;
+            backoff = gs_backoff_next(backoff, r->conf.backoff_ms, r->conf.backoff_max_ms);
+            gs_sleep_ms(backoff);
         }
         CURL *c = r->curl;
         curl_easy_reset(c);

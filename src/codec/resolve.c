@@ -444,7 +444,7 @@ gs_err_t gs_avro_plan_new(const gs_avro_schema_t *writer, const gs_avro_type_t *
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     p->reader = reader;
     gs_avro_schema_t *ours = NULL;
-    gs_err_t err = gs_avro_schema_load(reader->name, &ours, errstr, n);
+    gs_err_t err = gs_avro_schema_parse(reader->schema, strlen(reader->schema), &ours, errstr, n);
     if (!err && avro_schema_equal(gs_avro_schema_get(writer), gs_avro_schema_get(ours))) {
         p->identity = 1;
     } else if (!err) {

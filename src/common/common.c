@@ -56,6 +56,12 @@ int gs_grow(void *array, size_t n, size_t size)
     return 0;
 }
 
+void gs_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 int64_t gs_now_us(void)
 {
     struct timespec ts;

@@ -1,5 +1,6 @@
-/* Configuration: one table of keys (type, default, bounds, doc), a libconfig
- * reader that refuses unknown keys, and librdkafka pass-through lists.
+/* Configuration: tables of keys (type, default, bounds, doc; the core's in
+ * keys.c, the kinds' in sections), a libconfig reader that refuses unknown
+ * keys, and librdkafka pass-through lists.
  *
  * libconfig names cannot contain '.', so inside the kafka groups a '_' stands
  * for '.' ("bootstrap_servers" -> "bootstrap.servers"); nested groups join
@@ -15,187 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { T_STR, T_PATH, T_INT, T_BOOL, T_ENUM } cfg_type_t;
-
-typedef struct cfg_def {
-    const char *key;
-    cfg_type_t type;
-    size_t off;
-    const char *def;          /* default, in the syntax of a command-line override */
-    long min, max;            /* T_INT */
-    const char *const *names; /* T_ENUM, NULL-terminated; index = value */
-    const char *doc;
-} cfg_def_t;
-
-static const char *const framing_names[] = {"raw", "confluent", NULL};
-static const char *const scope_names[] = {"tenant", "session", NULL};
-static const char *const policy_names[] = {"degrade", "reject", NULL};
-static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
-static const char *const sampling_names[] = {"greedy", "top_k", NULL};
-const char *const gs_alert_agg_names[] = {"value", "max", "min", "rate", "ratio", "quantile", NULL};
-const char *const gs_alert_op_names[] = {">", ">=", "<", "<=", "==", "!=", NULL};
+#include "keys.h"
 
 #define O(m) offsetof(gs_config_t, m)
-#define STR(k, m, d, doc)                                                                          \
-    {                                                                                              \
-        k, T_STR, O(m), d, 0, 0, NULL, doc                                                         \
-    }
-#define PATH(k, m, d, doc)                                                                         \
-    {                                                                                              \
-        k, T_PATH, O(m), d, 0, 0, NULL, doc                                                        \
-    }
-#define INT(k, m, d, lo, hi, doc)                                                                  \
-    {                                                                                              \
-        k, T_INT, O(m), d, lo, hi, NULL, doc                                                       \
-    }
-#define BOOL(k, m, d, doc)                                                                         \
-    {                                                                                              \
-        k, T_BOOL, O(m), d, 0, 0, NULL, doc                                                        \
-    }
-#define ENUM(k, m, d, names, doc)                                                                  \
-    {                                                                                              \
-        k, T_ENUM, O(m), d, 0, 0, names, doc                                                       \
-    }
-
-static const cfg_def_t defs[] = {
-    STR("worker.id", worker.id, "", "worker id in results and logs; empty: <hostname>-<pid>"),
-    ENUM("log.level", log.level, "info", level_names, "debug | info | warn | error"),
-    STR("http.listen", http.listen, "127.0.0.1:9464",
-        "host:port of /metrics, /health/live, /health/ready and /state; empty disables it"),
-
-    STR("metrics.topic", metrics.topic, "govstream.metrics",
-        "MetricsSnapshot records go here; empty: none"),
-    ENUM("metrics.framing", metrics.framing, "raw", framing_names, "framing of metrics snapshots"),
-    INT("metrics.interval_ms", metrics.interval_ms, "10000", 100, 86400000,
-        "period of the metrics snapshot"),
-    INT("metrics.lag_interval_ms", metrics.lag_interval_ms, "5000", 100, 86400000,
-        "librdkafka statistics period, the source of govstream_consumer_lag"),
-
-    STR("alerts.topic", alerts.topic, "govstream.alerts",
-        "every alert notification is also written here; empty: not written"),
-    INT("alerts.eval_interval_ms", alerts.eval_interval_ms, "1000", 100, 3600000,
-        "how often the rules are evaluated"),
-    INT("alerts.repeat_ms", alerts.repeat_ms, "3600000", 0, 604800000,
-        "re-send a firing alert this often; 0: only on changes"),
-    STR("alerts.webhook.url", alerts.webhook.url, "",
-        "receiver of Alertmanager v4 webhook payloads; empty: no webhook"),
-    STR("alerts.webhook.secret_env", alerts.webhook.secret_env, "",
-        "environment variable holding the HMAC-SHA256 signing secret"),
-    PATH("alerts.webhook.secret_file", alerts.webhook.secret_file, "",
-         "file holding the signing secret"),
-    INT("alerts.webhook.connect_timeout_ms", alerts.webhook.connect_timeout_ms, "2000", 1, 60000,
-        "TCP/TLS connect timeout per attempt"),
-    INT("alerts.webhook.timeout_ms", alerts.webhook.timeout_ms, "5000", 1, 120000,
-        "total time per attempt"),
-    INT("alerts.webhook.retries", alerts.webhook.retries, "5", 0, 100,
-        "extra attempts on connection errors and 5xx (none on other 4xx)"),
-    INT("alerts.webhook.backoff_ms", alerts.webhook.backoff_ms, "500", 1, 600000,
-        "first retry delay; doubles per attempt"),
-    INT("alerts.webhook.backoff_max_ms", alerts.webhook.backoff_max_ms, "30000", 1, 3600000,
-        "cap of the retry delay"),
-    INT("alerts.webhook.queue_max", alerts.webhook.queue_max, "256", 1, 1000000,
-        "notifications waiting for delivery; beyond it the oldest is dropped and counted"),
-    BOOL("alerts.events.enabled", alerts.events.enabled, "true", "the built-in core alerts below"),
-    INT("alerts.events.moral_pinned_steps", alerts.events.moral_pinned_steps, "1000", 1, 1000000000,
-        "GovstreamMoralThresholdPinned: a scope's threshold at 0.30 or 0.90 this many "
-        "requests in a row"),
-    INT("alerts.events.deadletter_per_min", alerts.events.deadletter_per_min, "60", 0, 1000000000,
-        "GovstreamDeadLetterSpike: dead letters per minute above this"),
-    INT("alerts.events.lag_max", alerts.events.lag_max, "100000", 0, 2000000000,
-        "GovstreamConsumerLag: a partition's lag above this"),
-    INT("alerts.events.p95_ms", alerts.events.p95_ms, "100", 1, 3600000,
-        "GovstreamLatencyP95: p95 of request processing over the last minute above this"),
-    INT("alerts.events.memory_pct", alerts.events.memory_pct, "95", 1, 100,
-        "GovstreamMemoryNearlyFull: a scope's memory this full"),
-    INT("alerts.events.for_ms", alerts.events.for_ms, "60000", 0, 86400000,
-        "how long the spike, lag and latency conditions must hold before firing"),
-
-    STR("registry.url", registry.url, "",
-        "schema registry base URL (Confluent REST API); required by confluent framing"),
-    INT("registry.connect_timeout_ms", registry.connect_timeout_ms, "2000", 1, 60000,
-        "TCP/TLS connect timeout per attempt"),
-    INT("registry.timeout_ms", registry.timeout_ms, "5000", 1, 120000, "total time per attempt"),
-    INT("registry.retries", registry.retries, "2", 0, 10,
-        "extra attempts on connection errors and 5xx"),
-    INT("registry.backoff_ms", registry.backoff_ms, "200", 1, 60000,
-        "first retry delay; doubles per attempt"),
-    INT("registry.backoff_max_ms", registry.backoff_max_ms, "10000", 1, 600000,
-        "cap of the retry delay, also of the pause while the registry is down"),
-    INT("registry.negative_cache_ms", registry.negative_cache_ms, "30000", 0, 86400000,
-        "how long an unknown schema id is remembered as unknown"),
-    STR("registry.username", registry.username, "", "basic auth user (empty: no auth)"),
-    STR("registry.password_env", registry.password_env, "",
-        "environment variable holding the basic auth password"),
-    PATH("registry.password_file", registry.password_file, "",
-         "file holding the basic auth password"),
-    PATH("registry.ca_file", registry.ca_file, "", "CA bundle for https registries"),
-
-    BOOL("dialogue.enabled", dialogue.enabled, "true", "serve the dialogue kind"),
-    STR("dialogue.requests_topic", dialogue.requests_topic, "govstream.dialogue.requests",
-        "input topic"),
-    STR("dialogue.results_topic", dialogue.results_topic, "govstream.dialogue.results",
-        "output topic"),
-    ENUM("dialogue.input_framing", dialogue.input_framing, "raw", framing_names,
-         "raw (Avro binary, our schema) | confluent (magic byte + schema id)"),
-    ENUM("dialogue.output_framing", dialogue.output_framing, "raw", framing_names,
-         "framing of results"),
-
-    STR("deadletter.topic", deadletter.topic, "govstream.deadletter", "dead-letter topic"),
-    ENUM("deadletter.framing", deadletter.framing, "raw", framing_names, "framing of dead letters"),
-    INT("deadletter.max_value_bytes", deadletter.max_value_bytes, "900000", 0, 100000000,
-        "original bytes kept per dead letter; longer values are truncated and flagged"),
-
-    INT("limits.max_request_bytes", limits.max_request_bytes, "65536", 16, 100000000,
-        "larger request values are dead-lettered as TOO_LARGE"),
-
-    INT("batch.max", batch.max, "256", 1, 65536, "requests per micro-batch"),
-    INT("batch.linger_us", batch.linger_us, "1000", 0, 1000000,
-        "how long to wait to fill a micro-batch"),
-
-    INT("delivery.max_inflight_per_partition", delivery.max_inflight_per_partition, "10000", 1,
-        1000000, "unacknowledged requests per partition before it is paused"),
-    INT("delivery.queue_high_pct", delivery.queue_high_pct, "80", 1, 100,
-        "pause all partitions when the producer queue is this full"),
-    INT("delivery.queue_low_pct", delivery.queue_low_pct, "50", 0, 99,
-        "resume when the producer queue drains to this"),
-    INT("delivery.retry_backoff_ms", delivery.retry_backoff_ms, "100", 1, 60000,
-        "first delay before re-producing a record the broker refused"),
-    INT("delivery.retry_backoff_max_ms", delivery.retry_backoff_max_ms, "10000", 1, 600000,
-        "cap of that delay"),
-    INT("delivery.flush_timeout_ms", delivery.flush_timeout_ms, "10000", 0, 600000,
-        "wait for acknowledgements when partitions are revoked"),
-
-    INT("shutdown.timeout_ms", shutdown.timeout_ms, "30000", 100, 3600000,
-        "SIGTERM: drain, flush, commit and close within this"),
-
-    ENUM("governance.scope", governance.scope, "tenant", scope_names,
-         "governance state per tenant | session"),
-    INT("governance.max_scopes", governance.max_scopes, "10000", 1, 10000000,
-        "scopes kept in memory; the least recently used is evicted"),
-    INT("governance.scope_idle_s", governance.scope_idle_s, "3600", 0, 100000000,
-        "evict scopes unused this long; 0: never"),
-    INT("governance.memory_capacity", governance.memory_capacity, "20000", 1, 10000000,
-        "PELM vectors per scope (FIFO beyond)"),
-    INT("governance.max_memory_mb", governance.max_memory_mb, "256", 1, 1000000,
-        "memory of all scopes together; least recently used scopes are evicted to stay under"),
-    INT("governance.wake_steps", governance.wake_steps, "8", 1, 1000000, "rhythm wake length"),
-    INT("governance.sleep_steps", governance.sleep_steps, "3", 1, 1000000, "rhythm sleep length"),
-    ENUM("governance.sleep_policy", governance.sleep_policy, "degrade", policy_names,
-         "degrade (answer, capped) | reject (note 'sleep phase')"),
-    INT("governance.sleep_max_tokens", governance.sleep_max_tokens, "16", 1, 256,
-        "GENERATE cap during sleep (degrade)"),
-    PATH("models.dialogue", models.dialogue, "",
-         "dialogue model file (govstream train dialogue); empty: governance only"),
-    ENUM("models.dialogue_sampling", models.dialogue_sampling, "greedy", sampling_names,
-         "GENERATE: greedy | top_k (seeded by the request id)"),
-    INT("models.sampling_top_k", models.sampling_top_k, "20", 1, 20,
-        "GENERATE with top_k sampling: draw among this many tokens"),
-    PATH("governance.harm_lexicon", governance.harm_lexicon, "lexicon/harm.txt",
-         "harm words, one per line (relative to this file)"),
-    PATH("governance.care_lexicon", governance.care_lexicon, "lexicon/care.txt",
-         "care words, one per line (relative to this file)"),
-};
-#define N_DEFS (sizeof(defs) / sizeof(defs[0]))
 
 /* librdkafka properties whose values are secrets: only *_env / *_file. */
 static const char *const secret_props[] = {
@@ -234,11 +57,21 @@ static gs_err_t failw(char *errstr, size_t n, const where_t *w, const char *key,
     return gs_fail(errstr, n, GS_ERR_CONFIG, "command line: %s: %s", key, msg);
 }
 
-static const cfg_def_t *find_def(const char *key)
+/* The table entry of key and the struct it sets (the core's or a
+ * section's); NULL if unknown. */
+static const gs_config_key_t *find_key(gs_config_t *cfg, const char *key, void **base)
 {
-    for (size_t i = 0; i < N_DEFS; i++)
-        if (!strcmp(defs[i].key, key))
-            return &defs[i];
+    for (size_t i = 0; i < gs_config_n_core_keys; i++)
+        if (!strcmp(gs_config_core_keys[i].key, key)) {
+            *base = cfg;
+            return &gs_config_core_keys[i];
+        }
+    for (size_t s = 0; s < cfg->n_sections; s++)
+        for (size_t i = 0; i < cfg->sections[s]->n_keys; i++)
+            if (!strcmp(cfg->sections[s]->keys[i].key, key)) {
+                *base = cfg->section_data[s];
+                return &cfg->sections[s]->keys[i];
+            }
     return NULL;
 }
 
@@ -280,21 +113,21 @@ static char *path_join(const char *dir, const char *path)
 
 /* Sets one table key from its text form; the single entry point for
  * defaults, file values and overrides, so all are validated the same way. */
-static gs_err_t set_value(gs_config_t *cfg, const cfg_def_t *d, const char *text, const where_t *w,
+static gs_err_t set_value(void *conf, const gs_config_key_t *d, const char *text, const where_t *w,
                           char *errstr, size_t n)
 {
-    char *base = (char *)cfg + d->off;
+    char *base = (char *)conf + d->offset;
     switch (d->type) {
-    case T_STR:
-    case T_PATH: {
-        char *v = d->type == T_PATH ? path_join(w->dir, text) : strdup(text);
+    case GS_CFG_STR:
+    case GS_CFG_PATH: {
+        char *v = d->type == GS_CFG_PATH ? path_join(w->dir, text) : strdup(text);
         if (!v)
             return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
         free(*(char **)base);
         *(char **)base = v;
         return GS_OK;
     }
-    case T_INT: {
+    case GS_CFG_INT: {
         long v;
         if (!parse_long(text, &v))
             return failw(errstr, n, w, d->key, "expected an integer, got \"%s\"", text);
@@ -304,11 +137,11 @@ static gs_err_t set_value(gs_config_t *cfg, const cfg_def_t *d, const char *text
         *(int *)base = (int)v;
         return GS_OK;
     }
-    case T_BOOL:
+    case GS_CFG_BOOL:
         if (!parse_bool(text, (int *)base))
             return failw(errstr, n, w, d->key, "expected true or false, got \"%s\"", text);
         return GS_OK;
-    case T_ENUM:
+    case GS_CFG_ENUM:
         for (int i = 0; d->names[i]; i++) {
             if (!strcmp(d->names[i], text)) {
                 *(int *)base = i;
@@ -316,8 +149,10 @@ static gs_err_t set_value(gs_config_t *cfg, const cfg_def_t *d, const char *text
             }
         }
         return failw(errstr, n, w, d->key, "\"%s\" is not one of the allowed values", text);
+    case GS_CFG_SPECIAL: /* parsed by its own code */
+        break;
     }
-    return gs_fail(errstr, n, GS_ERR_INTERNAL, "bad key type");
+    return gs_fail(errstr, n, GS_ERR_INTERNAL, "%s: not a scalar key", d->key);
 }
 
 /* A secret file's content without its trailing line break (LF or CRLF). */
@@ -602,7 +437,9 @@ static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *pr
         char path[256];
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(c));
         w->line = (int)config_setting_source_line(c);
-        if (!strcmp(path, "alerts.rules")) {
+        void *base;
+        const gs_config_key_t *d = find_key(cfg, path, &base);
+        if (d && d->type == GS_CFG_SPECIAL) { /* alerts.rules: a list of groups */
             gs_err_t err = parse_rules(cfg, c, w, errstr, n);
             if (err)
                 return err;
@@ -626,16 +463,15 @@ static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *pr
             snprintf(group, sizeof(group), "%.*s", (int)(rel - path - 1), path);
             err = add_kv(list, group, rel, text, w, errstr, n);
         } else {
-            const cfg_def_t *d = find_def(path);
             if (!d)
                 return failw(errstr, n, w, path, "unknown key");
-            if ((d->type == T_INT || d->type == T_BOOL) ==
+            if ((d->type == GS_CFG_INT || d->type == GS_CFG_BOOL) ==
                 (config_setting_type(c) == CONFIG_TYPE_STRING))
                 return failw(errstr, n, w, path, "expected %s",
-                             d->type == T_INT    ? "an integer"
-                             : d->type == T_BOOL ? "true or false"
-                                                 : "a string");
-            err = set_value(cfg, d, text, w, errstr, n);
+                             d->type == GS_CFG_INT    ? "an integer"
+                             : d->type == GS_CFG_BOOL ? "true or false"
+                                                      : "a string");
+            err = set_value(base, d, text, w, errstr, n);
         }
         if (err)
             return err;
@@ -674,7 +510,9 @@ static gs_err_t apply_override(gs_config_t *cfg, const char *arg, char *errstr, 
                        arg);
     char key[256];
     snprintf(key, sizeof(key), "%.*s", (int)(eq - arg), arg);
-    if (!strcmp(key, "alerts.rules")) /* a list, in libconfig syntax */
+    void *base;
+    const gs_config_key_t *d = find_key(cfg, key, &base);
+    if (d && d->type == GS_CFG_SPECIAL) /* alerts.rules: a list, in libconfig syntax */
         return override_rules(cfg, eq + 1, errstr, n);
     const char *rel;
     gs_config_kvlist_t *list = kv_group(cfg, key, &rel);
@@ -683,20 +521,17 @@ static gs_err_t apply_override(gs_config_t *cfg, const char *arg, char *errstr, 
         snprintf(group, sizeof(group), "%.*s", (int)(rel - key - 1), key);
         return add_kv(list, group, rel, eq + 1, &w, errstr, n);
     }
-    const cfg_def_t *d = find_def(key);
     if (!d)
         return failw(errstr, n, &w, key, "unknown key");
-    return set_value(cfg, d, eq + 1, &w, errstr, n);
+    return set_value(base, d, eq + 1, &w, errstr, n);
 }
 
 /* Rules that involve more than one key. */
 static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
 {
     const char *f = *cfg->path ? cfg->path : "defaults";
-    int confluent =
-        cfg->deadletter.framing == GS_FRAMING_CONFLUENT ||
-        (cfg->dialogue.enabled && (cfg->dialogue.input_framing == GS_FRAMING_CONFLUENT ||
-                                   cfg->dialogue.output_framing == GS_FRAMING_CONFLUENT));
+    int confluent = cfg->deadletter.framing == GS_FRAMING_CONFLUENT ||
+                    (*cfg->metrics.topic && cfg->metrics.framing == GS_FRAMING_CONFLUENT);
     if (confluent && !*cfg->registry.url)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: registry.url: required because a topic uses confluent framing", f);
@@ -737,13 +572,13 @@ static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
                            "(offsets are stored only after results are acknowledged)",
                            f, kv->line);
     }
-    long worst = 0, backoff = cfg->registry.backoff_ms;
+    long worst = 0;
+    int backoff = 0;
     for (int a = 0; a <= cfg->registry.retries; a++) {
         worst += cfg->registry.timeout_ms;
         if (a < cfg->registry.retries) {
+            backoff = gs_backoff_next(backoff, cfg->registry.backoff_ms, cfg->registry.backoff_max_ms);
             worst += backoff;
-            backoff = backoff * 2 > cfg->registry.backoff_max_ms ? cfg->registry.backoff_max_ms
-                                                                 : backoff * 2;
         }
     }
     if (*cfg->registry.url && worst > max_poll / 2)
@@ -796,8 +631,76 @@ static gs_err_t resolve_secrets(gs_config_t *cfg, char *errstr, size_t n)
     return GS_OK;
 }
 
-gs_err_t gs_config_load(const char *path, const char *const *overrides, size_t n_overrides,
-                        gs_config_t **out, char *errstr, size_t n)
+/* Every key of a table to its default: the defaults go through the same
+ * setter as file and command-line values. */
+static gs_err_t set_defaults(void *conf, const gs_config_key_t *keys, size_t n_keys,
+                             const where_t *w, char *errstr, size_t n)
+{
+    gs_err_t err = GS_OK;
+    for (size_t i = 0; !err && i < n_keys; i++)
+        if (keys[i].type != GS_CFG_SPECIAL)
+            err = set_value(conf, &keys[i], keys[i].def, w, errstr, n);
+    return err;
+}
+
+static gs_err_t add_sections(gs_config_t *cfg, const gs_config_section_t *const *sections,
+                             const where_t *w, char *errstr, size_t n)
+{
+    size_t count = 0;
+    while (sections && sections[count])
+        count++;
+    cfg->sections = sections;
+    cfg->section_data = calloc(count ? count : 1, sizeof(void *));
+    if (!cfg->section_data)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        cfg->section_data[i] = calloc(1, sections[i]->size ? sections[i]->size : 1);
+        if (!cfg->section_data[i])
+            return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+        cfg->n_sections++;
+        gs_err_t err = set_defaults(cfg->section_data[i], sections[i]->keys, sections[i]->n_keys,
+                                    w, errstr, n);
+        if (err)
+            return err;
+    }
+    return GS_OK;
+}
+
+static gs_err_t read_file(gs_config_t *cfg, const char *path, where_t *w, char *errstr, size_t n)
+{
+    config_t lc;
+    config_init(&lc);
+    gs_err_t err;
+    if (!config_read_file(&lc, path)) {
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s: cannot read: %s", path, strerror(errno));
+        else
+            err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s:%d: syntax error: %s",
+                          config_error_file(&lc) ? config_error_file(&lc) : path,
+                          config_error_line(&lc), config_error_text(&lc));
+    } else {
+        w->file = path;
+        err = walk(cfg, config_root_setting(&lc), "", w, errstr, n);
+    }
+    config_destroy(&lc);
+    return err;
+}
+
+static gs_err_t check_sections(const gs_config_t *cfg, char *errstr, size_t n)
+{
+    for (size_t i = 0; i < cfg->n_sections; i++) {
+        gs_err_t err = cfg->sections[i]->check
+                           ? cfg->sections[i]->check(cfg, cfg->section_data[i], errstr, n)
+                           : GS_OK;
+        if (err)
+            return err;
+    }
+    return GS_OK;
+}
+
+gs_err_t gs_config_load(const char *path, const gs_config_section_t *const *sections,
+                        const char *const *overrides, size_t n_overrides, gs_config_t **out,
+                        char *errstr, size_t n)
 {
     gs_config_t *cfg = calloc(1, sizeof(*cfg));
     if (!cfg)
@@ -811,29 +714,14 @@ gs_err_t gs_config_load(const char *path, const char *const *overrides, size_t n
         *dir = '\0';
     gs_err_t err = (cfg->path && dir) ? GS_OK : GS_ERR_NOMEM;
 
-    /* Defaults first, through the same setter; relative paths resolve
-     * against the config file's directory. */
+    /* Relative paths, defaults' too, resolve against the file's directory. */
     where_t w = {"defaults", 0, dir && *dir ? dir : (path ? "." : "config")};
-    for (size_t i = 0; !err && i < N_DEFS; i++)
-        err = set_value(cfg, &defs[i], defs[i].def, &w, errstr, n);
-
-    if (!err && path) {
-        config_t lc;
-        config_init(&lc);
-        if (!config_read_file(&lc, path)) {
-            if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-                err =
-                    gs_fail(errstr, n, GS_ERR_CONFIG, "%s: cannot read: %s", path, strerror(errno));
-            else
-                err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s:%d: syntax error: %s",
-                              config_error_file(&lc) ? config_error_file(&lc) : path,
-                              config_error_line(&lc), config_error_text(&lc));
-        } else {
-            w.file = path;
-            err = walk(cfg, config_root_setting(&lc), "", &w, errstr, n);
-        }
-        config_destroy(&lc);
-    }
+    if (!err)
+        err = set_defaults(cfg, gs_config_core_keys, gs_config_n_core_keys, &w, errstr, n);
+    if (!err)
+        err = add_sections(cfg, sections, &w, errstr, n);
+    if (!err && path)
+        err = read_file(cfg, path, &w, errstr, n);
     for (size_t i = 0; !err && i < n_overrides; i++)
         err = apply_override(cfg, overrides[i], errstr, n);
     free(dir);
@@ -841,12 +729,22 @@ gs_err_t gs_config_load(const char *path, const char *const *overrides, size_t n
         err = resolve_secrets(cfg, errstr, n);
     if (!err)
         err = check_cross(cfg, errstr, n);
+    if (!err)
+        err = check_sections(cfg, errstr, n);
     if (err) {
         gs_config_destroy(cfg);
         return err;
     }
     *out = cfg;
     return GS_OK;
+}
+
+const void *gs_config_section(const gs_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_sections; i++)
+        if (!strcmp(cfg->sections[i]->name, name))
+            return cfg->section_data[i];
+    return NULL;
 }
 
 static void free_kvlist(gs_config_kvlist_t *l)
@@ -868,13 +766,23 @@ static void free_secret(char *s)
     free(s);
 }
 
+static void free_strings(void *conf, const gs_config_key_t *keys, size_t n_keys)
+{
+    for (size_t i = 0; conf && i < n_keys; i++)
+        if (keys[i].type == GS_CFG_STR || keys[i].type == GS_CFG_PATH)
+            free(*(char **)((char *)conf + keys[i].offset));
+}
+
 void gs_config_destroy(gs_config_t *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; i < N_DEFS; i++)
-        if (defs[i].type == T_STR || defs[i].type == T_PATH)
-            free(*(char **)((char *)cfg + defs[i].off));
+    free_strings(cfg, gs_config_core_keys, gs_config_n_core_keys);
+    for (size_t i = 0; i < cfg->n_sections; i++) {
+        free_strings(cfg->section_data[i], cfg->sections[i]->keys, cfg->sections[i]->n_keys);
+        free(cfg->section_data[i]);
+    }
+    free(cfg->section_data);
     free_secret(cfg->registry.password);
     free_secret(cfg->alerts.webhook.secret);
     for (size_t i = 0; i < cfg->alerts.n_rules; i++) {
@@ -894,27 +802,36 @@ void gs_config_destroy(gs_config_t *cfg)
     free(cfg);
 }
 
+/* One key's value as the file would spell it. */
+static void dump_key(FILE *fp, const gs_config_key_t *d, const void *conf)
+{
+    const char *base = (const char *)conf + d->offset;
+    switch (d->type) {
+    case GS_CFG_STR:
+    case GS_CFG_PATH:
+        fprintf(fp, "%s = \"%s\"\n", d->key, *(char *const *)base);
+        break;
+    case GS_CFG_INT:
+        fprintf(fp, "%s = %d\n", d->key, *(const int *)base);
+        break;
+    case GS_CFG_BOOL:
+        fprintf(fp, "%s = %s\n", d->key, *(const int *)base ? "true" : "false");
+        break;
+    case GS_CFG_ENUM:
+        fprintf(fp, "%s = \"%s\"\n", d->key, d->names[*(const int *)base]);
+        break;
+    case GS_CFG_SPECIAL:
+        break;
+    }
+}
+
 void gs_config_dump(const gs_config_t *cfg, FILE *fp)
 {
-    for (size_t i = 0; i < N_DEFS; i++) {
-        const cfg_def_t *d = &defs[i];
-        const char *base = (const char *)cfg + d->off;
-        switch (d->type) {
-        case T_STR:
-        case T_PATH:
-            fprintf(fp, "%s = \"%s\"\n", d->key, *(char *const *)base);
-            break;
-        case T_INT:
-            fprintf(fp, "%s = %d\n", d->key, *(const int *)base);
-            break;
-        case T_BOOL:
-            fprintf(fp, "%s = %s\n", d->key, *(const int *)base ? "true" : "false");
-            break;
-        case T_ENUM:
-            fprintf(fp, "%s = \"%s\"\n", d->key, d->names[*(const int *)base]);
-            break;
-        }
-    }
+    for (size_t i = 0; i < gs_config_n_core_keys; i++)
+        dump_key(fp, &gs_config_core_keys[i], cfg);
+    for (size_t s = 0; s < cfg->n_sections; s++)
+        for (size_t i = 0; i < cfg->sections[s]->n_keys; i++)
+            dump_key(fp, &cfg->sections[s]->keys[i], cfg->section_data[s]);
     for (size_t i = 0; i < cfg->alerts.n_rules; i++) {
         const gs_alert_rule_conf_t *r = &cfg->alerts.rules[i];
         fprintf(fp, "alerts.rules[%zu] = %s: %s(%s%s%s) %s %g for %d ms\n", i, r->name,
@@ -928,8 +845,59 @@ void gs_config_dump(const gs_config_t *cfg, FILE *fp)
                     lists[g]->items[i].secret ? "(secret)" : lists[g]->items[i].value);
 }
 
-void gs_config_keys(gs_config_key_fn *fn, void *opaque)
+void gs_config_keys(const gs_config_section_t *const *sections, gs_config_key_fn *fn,
+                    void *opaque)
 {
-    for (size_t i = 0; i < N_DEFS; i++)
-        fn(defs[i].key, defs[i].def, defs[i].doc, opaque);
+    for (size_t i = 0; i < gs_config_n_core_keys; i++)
+        if (gs_config_core_keys[i].type != GS_CFG_SPECIAL)
+            fn(gs_config_core_keys[i].key, gs_config_core_keys[i].def, gs_config_core_keys[i].doc,
+               opaque);
+    for (size_t s = 0; sections && sections[s]; s++)
+        for (size_t i = 0; i < sections[s]->n_keys; i++)
+            fn(sections[s]->keys[i].key, sections[s]->keys[i].def, sections[s]->keys[i].doc,
+               opaque);
+}
+
+/* ---- docs/CONFIG.md ------------------------------------------------------ */
+
+static void doc_default(FILE *fp, const gs_config_key_t *d)
+{
+    if (d->type == GS_CFG_STR || d->type == GS_CFG_PATH)
+        fprintf(fp, *d->def ? "`%s`" : "`\"\"`", d->def);
+    else
+        fprintf(fp, "`%s`", d->def);
+}
+
+static void doc_table(FILE *fp, const gs_config_key_t *keys, size_t n_keys)
+{
+    fprintf(fp, "| key | default | meaning |\n|---|---|---|\n");
+    for (size_t i = 0; i < n_keys; i++) {
+        fprintf(fp, "| `%s` | ", keys[i].key);
+        doc_default(fp, &keys[i]);
+        fprintf(fp, " | %s |\n", keys[i].doc);
+    }
+}
+
+void gs_config_docs_intro(FILE *fp)
+{
+    fputs(gs_config_doc_intro, fp);
+}
+
+void gs_config_docs_keys(const gs_config_section_t *const *sections, FILE *fp)
+{
+    fprintf(fp, "## Keys\n\n");
+    doc_table(fp, gs_config_core_keys, gs_config_n_core_keys);
+    fprintf(fp, "\n## Request kinds\n\n"
+                "Each request kind has its own keys, under its name: whether it is served, its "
+                "topics and their\nframing, and its own settings; a kind's model is "
+                "`models.<kind>`.\n");
+    for (size_t s = 0; sections && sections[s]; s++) {
+        fprintf(fp, "\n### %s\n\n%s\n\n", sections[s]->name, sections[s]->doc);
+        doc_table(fp, sections[s]->keys, sections[s]->n_keys);
+    }
+}
+
+void gs_config_docs_rules(FILE *fp)
+{
+    fputs(gs_config_doc_rules, fp);
 }

@@ -6,34 +6,36 @@
 #include <string.h>
 
 typedef struct kv {
-    const char *name, *value;
+    const char *name, *value, *why;
 } kv_t;
 
-/* Defaults an operator may override. */
+/* Defaults an operator may override (docs/CONFIG.md lists them, from here). */
 static const kv_t consumer_defaults[] = {
-    {"bootstrap.servers", "127.0.0.1:9092"},
-    {"client.id", "govstream"},
-    {"group.id", "govstream"},
-    {"auto.offset.reset", "earliest"},
-    {"partition.assignment.strategy", "cooperative-sticky"},
-    {"enable.auto.commit", "true"}, /* commits the offsets we store */
-    {"auto.commit.interval.ms", "1000"},
-    {"enable.partition.eof", "false"},
-    {NULL, NULL}};
+    {"bootstrap.servers", "127.0.0.1:9092", "the local broker from `ops/kafka/`"},
+    {"client.id", "govstream", ""},
+    {"group.id", "govstream", "all workers form one group"},
+    {"auto.offset.reset", "earliest", "a new group processes the backlog"},
+    {"partition.assignment.strategy", "cooperative-sticky",
+     "incremental rebalances: other partitions keep flowing"},
+    {"enable.auto.commit", "true", "commits the offsets govstream *stores*, see below"},
+    {"auto.commit.interval.ms", "1000", ""},
+    {"enable.partition.eof", "false", ""},
+    {NULL, NULL, NULL}};
 
 static const kv_t producer_defaults[] = {
-    {"bootstrap.servers", "127.0.0.1:9092"},
-    {"client.id", "govstream"},
-    {"enable.idempotence", "true"},
-    {"acks", "all"},
-    {"linger.ms", "5"},
+    {"bootstrap.servers", "127.0.0.1:9092", "the local broker from `ops/kafka/`"},
+    {"client.id", "govstream", ""},
+    {"enable.idempotence", "true", "no duplicates from producer retries"},
+    {"acks", "all", "with idempotence"},
+    {"linger.ms", "5", "batching"},
     /* Never give up on a record: during a broker outage the worker pauses
      * (backpressure) instead of losing results. */
-    {"message.timeout.ms", "0"},
-    {NULL, NULL}};
+    {"message.timeout.ms", "0", "never: during an outage results wait; they are never dropped"},
+    {NULL, NULL, NULL}};
 
 /* Owned by govstream (config.c refuses them from the user). */
-static const kv_t consumer_forced[] = {{"enable.auto.offset.store", "false"}, {NULL, NULL}};
+static const kv_t consumer_forced[] = {{"enable.auto.offset.store", "false", ""},
+                                       {NULL, NULL, NULL}};
 
 static rd_kafka_conf_res_t set_prop(rd_kafka_conf_t *conf, const char *name, const char *value,
                                     char *err, size_t n)
@@ -101,4 +103,106 @@ gs_err_t gs_kafka_conf_build(const gs_config_t *cfg, gs_kafka_role_t role, rd_ka
     }
     *out = conf;
     return GS_OK;
+}
+
+/* ---- client creation and the callbacks both clients share ---------------- */
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    gs_kafka_base_t *b = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        b->state->brokers_down = 1;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[256];
+        rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        gs_log_error(b->log, "fatal Kafka error", GS_LS("client", rd_kafka_name(rk)),
+                     GS_LS("error", buf));
+        b->state->fatal = 1;
+        return;
+    }
+    gs_log_warn(b->log, "Kafka error", GS_LS("client", rd_kafka_name(rk)),
+                GS_LS("error", rd_kafka_err2name((rd_kafka_resp_err_t)err)),
+                GS_LS("reason", reason));
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    gs_kafka_base_t *b = rd_kafka_opaque(rk);
+    gs_log_level_t lvl = level <= 3   ? GS_LOG_ERROR
+                         : level <= 4 ? GS_LOG_WARN
+                         : level <= 6 ? GS_LOG_INFO
+                                      : GS_LOG_DEBUG;
+    gs_log_write(b->log, lvl, "librdkafka",
+                 (const gs_log_field_t[]){GS_LS("client", rd_kafka_name(rk)),
+                                          GS_LS("facility", fac), GS_LS("detail", buf)},
+                 3);
+}
+
+gs_err_t gs_kafka_client_new(rd_kafka_conf_t *conf, gs_kafka_role_t role, gs_kafka_base_t *base,
+                             rd_kafka_t **out, char *errstr, size_t n)
+{
+    rd_kafka_conf_set_opaque(conf, base);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    char kerr[512];
+    *out = rd_kafka_new(role == GS_KAFKA_CONSUMER ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER, conf,
+                        kerr, sizeof(kerr));
+    if (!*out) {
+        rd_kafka_conf_destroy(conf);
+        return gs_fail(errstr, n, GS_ERR_KAFKA, "cannot create the Kafka %s: %s",
+                       role == GS_KAFKA_CONSUMER ? "consumer" : "producer", kerr);
+    }
+    return GS_OK;
+}
+
+int gs_kafka_probe(rd_kafka_t *rk, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms))
+        return 0;
+    rd_kafka_metadata_destroy(md);
+    return 1;
+}
+
+/* ---- docs/CONFIG.md ------------------------------------------------------- */
+
+static const kv_t *find_kv(const kv_t *list, const char *name)
+{
+    for (; list->name; list++)
+        if (!strcmp(list->name, name))
+            return list;
+    return NULL;
+}
+
+static void docs_rows(FILE *fp, const kv_t *list, const kv_t *other, const char *client)
+{
+    for (const kv_t *d = list; d->name; d++) {
+        const kv_t *o = find_kv(other, d->name);
+        int both = o && !strcmp(o->value, d->value);
+        if (both && list != consumer_defaults)
+            continue; /* listed once, with the consumer's */
+        fprintf(fp, "| %s | `%s` | `%s` |%s%s |\n", both ? "both" : client, d->name, d->value,
+                *d->why ? " " : "", d->why);
+    }
+}
+
+void gs_kafka_docs(FILE *fp)
+{
+    fprintf(fp, "## librdkafka pass-through\n\n"
+                "Keys under `kafka` go to both clients; keys under `kafka_consumer` and "
+                "`kafka_producer` go to\none client and are applied after `kafka`. Values pass "
+                "to `rd_kafka_conf_set()` unchanged, and\nlibrdkafka's own validation errors "
+                "come back with the file and line.\n\n"
+                "libconfig names cannot contain `.`, so in the file `_` stands for `.` "
+                "(`bootstrap_servers` is\n`bootstrap.servers`). Nested groups also join with "
+                "`.`\n(`ssl: { ca: { location = \"...\"; }; }`). The few librdkafka names that "
+                "contain `_`\n(`log_level`) are found as well. On the command line either "
+                "spelling works:\n`-o kafka.bootstrap.servers=h:9092`.\n\n"
+                "govstream's defaults (overridable):\n\n"
+                "| client | property | default | why |\n|---|---|---|---|\n");
+    docs_rows(fp, consumer_defaults, producer_defaults, "consumer");
+    docs_rows(fp, producer_defaults, consumer_defaults, "producer");
+    fprintf(fp, "\n`enable.auto.offset.store` belongs to govstream and is always `false`. "
+                "Offsets are stored only\nafter the broker acknowledged the result or dead "
+                "letter for them (at-least-once). Setting it\nis an error.\n\n");
 }

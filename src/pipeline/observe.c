@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -110,29 +111,34 @@ gs_err_t obs_declare(gs_metrics_t *m, char *errstr, size_t n)
     return GS_OK;
 }
 
-gs_err_t obs_init(obs_t *o, gs_metrics_t *m, gs_kind_t *const *kinds, size_t n_kinds, char *errstr,
-                  size_t n)
+static void kind_series(gs_metrics_t *m, const char *kind, obs_kind_t *k, int *oom)
 {
-    *o = (obs_t){.m = m};
+    for (int i = 0; i < OUT__N; i++)
+        k->outcome[i] = labelled(m, "govstream_requests_total", "kind", kind, "outcome",
+                                 outcome_names[i], oom);
+    for (int i = 0; i < STAGE__N; i++)
+        k->stage[i] = labelled(m, "govstream_request_duration_seconds", "kind", kind, "stage",
+                               stage_names[i], oom);
+    k->model_failed = labelled(m, "govstream_model_reload_failed", "kind", kind, NULL, NULL, oom);
+    k->model_failures =
+        labelled(m, "govstream_model_reload_failures_total", "kind", kind, NULL, NULL, oom);
+    if (!*oom)
+        gs_gauge_set(k->model_failed, 0);
+}
+
+gs_err_t obs_init(obs_t *o, gs_metrics_t *m, const char *const *kinds, size_t n_kinds,
+                  char *errstr, size_t n)
+{
+    *o = (obs_t){.m = m, .kinds = calloc(n_kinds ? n_kinds : 1, sizeof(obs_kind_t)),
+                 .n_kinds = n_kinds};
+    if (!o->kinds)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     gs_err_t err = obs_declare(m, errstr, n);
     if (err)
         return err;
     int oom = 0;
-    for (size_t k = 0; k < n_kinds; k++) {
-        const char *kind = kinds[k]->name;
-        for (int i = 0; i < OUT__N; i++)
-            o->outcome[k][i] = labelled(m, "govstream_requests_total", "kind", kind, "outcome",
-                                        outcome_names[i], &oom);
-        for (int i = 0; i < STAGE__N; i++)
-            o->stage[k][i] = labelled(m, "govstream_request_duration_seconds", "kind", kind,
-                                      "stage", stage_names[i], &oom);
-        o->model_failed[k] =
-            labelled(m, "govstream_model_reload_failed", "kind", kind, NULL, NULL, &oom);
-        o->model_failures[k] =
-            labelled(m, "govstream_model_reload_failures_total", "kind", kind, NULL, NULL, &oom);
-        if (!oom)
-            gs_gauge_set(o->model_failed[k], 0);
-    }
+    for (size_t k = 0; k < n_kinds; k++)
+        kind_series(m, kinds[k], &o->kinds[k], &oom);
     for (int e = GS_ERR_DECODE; e <= GS_ERR_INTERNAL; e++)
         o->deadletters[e] = labelled(m, "govstream_deadletters_total", "error_class",
                                      gs_deadletter_class_name((gs_err_t)e), NULL, NULL, &oom);
@@ -176,19 +182,25 @@ gs_err_t obs_init(obs_t *o, gs_metrics_t *m, gs_kind_t *const *kinds, size_t n_k
     return GS_OK;
 }
 
-void obs_item(obs_t *o, const gs_item_t *it)
+void obs_free(obs_t *o)
 {
-    gs_series_t *const *st = o->stage[it->kind];
-    gs_hist_observe(st[STAGE_DECODE], (uint64_t)it->decode_us);
-    if (it->err) {
-        gs_counter_add(o->outcome[it->kind][OUT_DEAD_LETTER], 1);
-        gs_counter_add(o->deadletters[gs_err_is_input(it->err) ? it->err : GS_ERR_INTERNAL], 1);
+    free(o->kinds);
+    o->kinds = NULL;
+}
+
+void obs_item(obs_t *o, size_t kind, const obs_sample_t *s)
+{
+    obs_kind_t *k = &o->kinds[kind];
+    gs_hist_observe(k->stage[STAGE_DECODE], (uint64_t)s->decode_us);
+    if (s->err) {
+        gs_counter_add(k->outcome[OUT_DEAD_LETTER], 1);
+        gs_counter_add(o->deadletters[gs_err_is_input(s->err) ? s->err : GS_ERR_INTERNAL], 1);
         return;
     }
-    gs_counter_add(o->outcome[it->kind][it->accepted ? OUT_ACCEPTED : OUT_REJECTED], 1);
-    gs_hist_observe(st[STAGE_GOVERN], (uint64_t)it->govern_us);
-    gs_hist_observe(st[STAGE_INFER], (uint64_t)it->infer_us);
-    gs_hist_observe(st[STAGE_TOTAL], (uint64_t)it->total_us);
+    gs_counter_add(k->outcome[s->accepted ? OUT_ACCEPTED : OUT_REJECTED], 1);
+    gs_hist_observe(k->stage[STAGE_GOVERN], (uint64_t)s->govern_us);
+    gs_hist_observe(k->stage[STAGE_INFER], (uint64_t)s->infer_us);
+    gs_hist_observe(k->stage[STAGE_TOTAL], (uint64_t)s->total_us);
 }
 
 void obs_process(obs_t *o)
@@ -292,23 +304,23 @@ static void visit(const gs_scope_info_t *s, void *opaque)
     }
 }
 
-char *obs_governance(obs_t *o, gs_kind_t *const *kinds, size_t n_kinds, uint64_t pinned_steps,
+char *obs_governance(obs_t *o, const obs_gov_t *kinds, size_t n_kinds, uint64_t pinned_steps,
                      const char *worker_id, const char *readiness)
 {
     gov_acc_t a = {.tmin = 1, .pinned_steps = pinned_steps};
     size_t bytes = 0;
     json_t *jk = json_object();
     for (size_t k = 0; k < n_kinds; k++) {
-        if (!kinds[k]->govern)
+        if (!kinds[k].govern)
             continue;
         size_t before = a.scopes;
         a.listed = 0;
         a.list = json_array();
-        gs_govern_visit(kinds[k]->govern, visit, &a);
-        gs_scope_stats_t st = gs_govern_stats(kinds[k]->govern);
+        gs_govern_visit(kinds[k].govern, visit, &a);
+        gs_scope_stats_t st = gs_govern_stats(kinds[k].govern);
         bytes += st.bytes;
         json_object_set_new(
-            jk, kinds[k]->name,
+            jk, kinds[k].kind,
             json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o}", "scope_count",
                       (json_int_t)(a.scopes - before), "max_scopes", (json_int_t)st.max_scopes,
                       "memory_bytes", (json_int_t)st.bytes, "memory_budget_bytes",

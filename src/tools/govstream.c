@@ -1,9 +1,11 @@
-/* govstream - the worker command line.
+/* govstream - the worker command line, over a table of request kinds
+ * (gs_kinds in the product; main.c).
  *
  *   govstream run -c FILE [-o key=value]...
  *   govstream check-config FILE [-o key=value]... [--dump]
- *   govstream schema print NAME | schema list
- *   govstream train dialogue --corpus FILE --out MODEL [options]
+ *   govstream config docs
+ *   govstream schema print [--resolved] NAME | schema list
+ *   govstream train KIND ...
  *   govstream model info|validate FILE
  *   govstream version
  */
@@ -25,6 +27,7 @@
 #include "govstream/govern.h"
 #include "govstream/kafka.h"
 #include "govstream/log.h"
+#include "govstream/kinds.h"
 #include "govstream/pipeline.h"
 #include "cmds.h"
 
@@ -36,14 +39,17 @@ static void on_signal(int sig)
     gs_signals |= sig == SIGHUP ? GS_SIG_RELOAD : GS_SIG_STOP;
 }
 
-static void usage(FILE *fp)
+static void usage(FILE *fp, const gs_kind_ops_t *const *kinds)
 {
     fprintf(fp, "usage: govstream run -c FILE [-o key=value]...\n"
                 "       govstream check-config FILE [-o key=value]... [--dump]\n"
-                "       govstream schema print NAME\n"
-                "       govstream schema list\n"
-                "       govstream train dialogue --corpus FILE --out MODEL [options]\n"
-                "       govstream model info|validate FILE\n"
+                "       govstream config docs\n"
+                "       govstream schema print [--resolved] NAME\n"
+                "       govstream schema list\n");
+    for (size_t i = 0; kinds[i]; i++)
+        if (kinds[i]->train)
+            fprintf(fp, "       govstream train %s ... (--help)\n", kinds[i]->name);
+    fprintf(fp, "       govstream model info|validate FILE\n"
                 "       govstream version\n");
 }
 
@@ -144,7 +150,7 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-static int cmd_run(const gs_config_t *cfg)
+static int cmd_run(const gs_config_t *cfg, const gs_kind_ops_t *const *kinds)
 {
     if (check(cfg))
         return 1;
@@ -169,7 +175,7 @@ static int cmd_run(const gs_config_t *cfg)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char err[512];
     gs_worker_t *w;
-    if (gs_worker_new(cfg, log, &w, err, sizeof(err))) {
+    if (gs_worker_new(cfg, kinds, log, &w, err, sizeof(err))) {
         gs_log_error(log, "cannot start", GS_LS("error", err));
         gs_log_destroy(log);
         return 1;
@@ -199,54 +205,67 @@ static int cmd_run(const gs_config_t *cfg)
     return rc;
 }
 
-static int cmd_schema(int argc, char **argv)
+static int cmd_schema(int argc, char **argv, const gs_kind_ops_t *const *kinds)
 {
     if (argc == 3 && !strcmp(argv[2], "list")) {
         for (size_t i = 0; gs_schema_name(i); i++)
             printf("%s\n", gs_schema_name(i));
         return 0;
     }
-    if (argc == 4 && !strcmp(argv[2], "print")) {
-        const char *text = gs_schema_text(argv[3]);
+    int resolved = argc == 5 && !strcmp(argv[3], "--resolved");
+    if ((argc == 4 || resolved) && !strcmp(argv[2], "print")) {
+        const char *name = argv[argc - 1];
+        const char *text = resolved ? gs_schema_resolved(name) : gs_schema_text(name);
+        for (size_t i = 0; !text && kinds[i]; i++) /* a kind's own schemas (tests) */
+            for (int r = 0; r < 2 && !text; r++) {
+                const gs_avro_type_t *t = r ? kinds[i]->result : kinds[i]->request;
+                if (!strcmp(t->name, name))
+                    text = resolved ? t->schema : t->text;
+            }
         if (!text) {
-            fprintf(stderr, "govstream: no schema named %s (see: govstream schema list)\n",
-                    argv[3]);
+            fprintf(stderr, "govstream: no schema named %s (see: govstream schema list)\n", name);
             return 1;
         }
         fputs(text, stdout);
         return 0;
     }
-    usage(stderr);
+    usage(stderr, kinds);
     return 2;
 }
 
-int main(int argc, char **argv)
+/* docs/CONFIG.md, from the key tables. */
+static int cmd_config(int argc, char **argv, const gs_kind_ops_t *const *kinds)
 {
-    if (argc < 2) {
-        usage(stderr);
+    if (argc != 3 || strcmp(argv[2], "docs") != 0) {
+        usage(stderr, kinds);
         return 2;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "version")) {
-        printf("govstream %s (librdkafka %s, avro-c, %s)\n", GS_VERSION, rd_kafka_version_str(),
-               "C11");
-        return 0;
-    }
-    if (!strcmp(cmd, "schema"))
-        return cmd_schema(argc, argv);
-    if (!strcmp(cmd, "train"))
-        return gs_cmd_train(argc - 1, argv + 1);
-    if (!strcmp(cmd, "model"))
-        return gs_cmd_model(argc - 1, argv + 1);
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0) {
-        fprintf(stderr, "govstream: unknown command \"%s\"\n", cmd);
-        usage(stderr);
+    const gs_config_section_t *sections[gs_kinds_count(kinds) + 1];
+    gs_kinds_sections(kinds, sections, sizeof(sections) / sizeof(sections[0]));
+    gs_config_docs_intro(stdout);
+    gs_kafka_docs(stdout);
+    gs_config_docs_keys(sections, stdout);
+    fputs("\n", stdout);
+    gs_config_docs_rules(stdout);
+    return 0;
+}
+
+/* govstream train KIND ...: the kind's own training command. */
+static int cmd_train(int argc, char **argv, const gs_kind_ops_t *const *kinds)
+{
+    const gs_kind_ops_t *k = argc > 2 ? gs_kinds_find(kinds, argv[2]) : NULL;
+    if (!k || !k->train) {
+        if (argc > 2)
+            fprintf(stderr, "govstream: no kind \"%s\" to train\n", argv[2]);
+        usage(stderr, kinds);
         return 2;
     }
+    return k->train(argc - 2, argv + 2);
+}
+
+static int cmd_config_file(const char *cmd, int argc, char **argv,
+                           const gs_kind_ops_t *const *kinds)
+{
     const char *file = NULL;
     const char **overrides = calloc((size_t)argc, sizeof(*overrides));
     size_t n_over = 0;
@@ -256,20 +275,22 @@ int main(int argc, char **argv)
                      !strcmp(cmd, "run") ? NULL : &dump) ||
         !file) {
         free(overrides);
-        usage(stderr);
+        usage(stderr, kinds);
         return 2;
     }
+    const gs_config_section_t *sections[gs_kinds_count(kinds) + 1];
+    gs_kinds_sections(kinds, sections, sizeof(sections) / sizeof(sections[0]));
     gs_config_t *cfg;
     char err[1024];
-    if (gs_config_load(file, overrides, n_over, &cfg, err, sizeof(err))) {
+    gs_err_t e = gs_config_load(file, sections, overrides, n_over, &cfg, err, sizeof(err));
+    free(overrides);
+    if (e) {
         fprintf(stderr, "%s\n", err);
-        free(overrides);
         return 1;
     }
-    free(overrides);
     int rc;
     if (!strcmp(cmd, "run")) {
-        rc = cmd_run(cfg);
+        rc = cmd_run(cfg, kinds);
     } else {
         rc = check(cfg);
         if (!rc && dump)
@@ -279,4 +300,35 @@ int main(int argc, char **argv)
     }
     gs_config_destroy(cfg);
     return rc;
+}
+
+int gs_govstream_main(int argc, char **argv, const gs_kind_ops_t *const *kinds)
+{
+    if (argc < 2) {
+        usage(stderr, kinds);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "version")) {
+        printf("govstream %s (librdkafka %s, avro-c, %s)\n", GS_VERSION, rd_kafka_version_str(),
+               "C11");
+        return 0;
+    }
+    if (!strcmp(cmd, "schema"))
+        return cmd_schema(argc, argv, kinds);
+    if (!strcmp(cmd, "config"))
+        return cmd_config(argc, argv, kinds);
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc, argv, kinds);
+    if (!strcmp(cmd, "model"))
+        return gs_cmd_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout, kinds);
+        return 0;
+    }
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "check-config"))
+        return cmd_config_file(cmd, argc, argv, kinds);
+    fprintf(stderr, "govstream: unknown command \"%s\"\n", cmd);
+    usage(stderr, kinds);
+    return 2;
 }

@@ -1,12 +1,13 @@
-/* govstream-load - load generator and result verifier.
+/* govstream-load - load generator and result verifier, for any kind of
+ * the table it is given (main.c: the product's kinds).
  *
- *   govstream-load produce -b BOOTSTRAP -t TOPIC -n N [options]
- *   govstream-load verify  -b BOOTSTRAP --run-id ID [options]
- *   govstream-load topics  -b BOOTSTRAP --create T1,T2 [--partitions P] [--replication R]
+ *   govstream-load produce -b BOOTSTRAP -t TOPIC -n N [--kind KIND] [options]
+ *   govstream-load verify  -b BOOTSTRAP --run-id ID [--kind KIND] [options]
+ *   govstream-load rate | latency | topics ...
  *
- * Requests are synthetic dialogue windows built from a fixed phrase list
- * (deterministic per --seed); every key and request id starts with the run
- * id so that verify can tell this run's results and dead letters apart. */
+ * Requests come from the kind's generator (deterministic per --seed) or a
+ * --from file; every key and request id starts with the run id so that
+ * verify can tell this run's results and dead letters apart. */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -18,59 +19,31 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "cmds.h"
+#include "govstream/codec.h"
 #include "govstream/deadletter.h"
-#include "govstream/dialogue.h"
+#include "govstream/kinds.h"
 #include "govstream/registry.h"
+#include "govstream/schemas.h"
 
-enum { BAD_RANDOM, BAD_TRUNCATED, BAD_MAGIC, BAD_SCHEMA_ID, BAD_NAN, BAD_OVERSIZE, BAD__N };
+enum { BAD_RANDOM, BAD_TRUNCATED, BAD_MAGIC, BAD_SCHEMA_ID, BAD_INVALID, BAD_OVERSIZE, BAD__N };
 static const char *const bad_names[BAD__N] = {
-    "random", "truncated", "wrong_magic", "unknown_schema_id", "nan_moral_value", "oversize"};
+    "random", "truncated", "wrong_magic", "unknown_schema_id", "invalid_value", "oversize"};
 static const char *const bad_class[BAD__N] = {"DECODE", "DECODE",     "DECODE",
                                               "SCHEMA", "VALIDATION", "TOO_LARGE"};
 
 typedef struct opts {
     const char *bootstrap, *topic, *run_id, *registry, *writer_schema, *framing, *from, *dump;
     const char *results, *deadletter, *create, *linger_ms;
+    const gs_kind_ops_t *kind;
     long n, rate, sessions, tenants, seed, oversize_bytes, partitions, replication;
     long malformed_count, show;
     double malformed, moral_given;
     double timeout_s;
     long expect_results, expect_deadletters;
     int quiet;
+    gs_rng_t rng;
 } opts_t;
-
-static uint64_t rng_state;
-static uint64_t rnd(void) /* xorshift64*: deterministic per --seed */
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ull;
-}
-static double rnd01(void)
-{
-    return (double)(rnd() >> 11) / 9007199254740992.0;
-}
-
-static const char *const phrases[] = {"hello there",
-                                      "can you help me plan a trip",
-                                      "thanks for the support",
-                                      "what is the weather like",
-                                      "i want to learn about peace and trust",
-                                      "tell me a story",
-                                      "the meeting was fair and honest",
-                                      "please protect my data",
-                                      "how do i fix this bug",
-                                      "i hate waiting in line",
-                                      "that movie had too much violence",
-                                      "let us collaborate on it",
-                                      "we should respect the rules",
-                                      "is it safe to swim here",
-                                      "that was kind of you",
-                                      "the game lets you attack and destroy the base",
-                                      "good morning",
-                                      "see you tomorrow"};
-#define N_PHRASES (sizeof(phrases) / sizeof(phrases[0]))
 
 static void die(const char *fmt, const char *arg)
 {
@@ -108,71 +81,26 @@ static rd_kafka_t *client(const opts_t *o, rd_kafka_type_t type, dr_fn *on_dr, v
     return rk;
 }
 
+/* A string field of a generated record, by name ("" when it has none). */
+static gs_str_t field_str(const gs_avro_node_t *node, const void *v, const char *name)
+{
+    const gs_avro_field_t *f = gs_avro_field(node, name);
+    if (!f || (f->type->kind != GS_AVRO_T_STRING && f->type->kind != GS_AVRO_T_BYTES))
+        return (gs_str_t){"", 0};
+    gs_str_t s;
+    memcpy(&s, (const char *)v + f->offset, sizeof(s));
+    return s;
+}
+
+/* A field's address by name and node, NULL if it has another type. */
+static const void *field_at(const gs_avro_node_t *node, const void *v, const char *name,
+                            const gs_avro_node_t *type)
+{
+    const gs_avro_field_t *f = gs_avro_field(node, name);
+    return f && f->type == type ? (const char *)v + f->offset : NULL;
+}
+
 /* ---- produce ----------------------------------------------------------- */
-
-static void make_request(const opts_t *o, long i, gs_dialogue_request_t *r, char *rid, char *sid,
-                         char *tenant, char turns[][256])
-{
-    snprintf(rid, 160, "%s-%ld", o->run_id, i);
-    snprintf(sid, 160, "%s-s%ld", o->run_id, (long)(rnd() % (uint64_t)o->sessions));
-    snprintf(tenant, 64, "tenant-%ld", (long)(rnd() % (uint64_t)o->tenants));
-    memset(r, 0, sizeof(*r));
-    r->request_id = (gs_str_t){rid, strlen(rid)};
-    r->session_id = (gs_str_t){sid, strlen(sid)};
-    r->tenant = (gs_str_t){tenant, strlen(tenant)};
-    r->op = (gs_dialogue_op_t)(rnd() % 3);
-    r->n_turns = 1 + rnd() % 4;
-    for (size_t t = 0; t < r->n_turns; t++) {
-        snprintf(turns[t], 256, "%s", phrases[rnd() % N_PHRASES]);
-        r->turns[t] = (gs_str_t){turns[t], strlen(turns[t])};
-    }
-    r->top_k = 5;
-    r->max_tokens = 32;
-    r->context_top_k = 5;
-    r->has_moral_value = rnd01() < o->moral_given;
-    r->moral_value = rnd01();
-    r->created_at_ms = (int64_t)time(NULL) * 1000;
-}
-
-/* One request from a JSON object of a --from file; strings stay owned by
- * the JSON document. */
-static void request_from_json(json_t *j, gs_dialogue_request_t *r)
-{
-    static const char *const ops[] = {"NEXT_TOKEN", "TOP_K", "GENERATE"};
-    memset(r, 0, sizeof(*r));
-#define JSTR(field, dst, def)                                                                      \
-    do {                                                                                           \
-        json_t *v_ = json_object_get(j, field);                                                    \
-        (dst).p = json_is_string(v_) ? json_string_value(v_) : (def);                              \
-        (dst).len = json_is_string(v_) ? json_string_length(v_) : strlen(def);                     \
-    } while (0)
-    JSTR("request_id", r->request_id, "");
-    JSTR("session_id", r->session_id, "");
-    JSTR("tenant", r->tenant, "default");
-#undef JSTR
-    const char *op = json_string_value(json_object_get(j, "op"));
-    r->op = GS_OP_TOP_K;
-    for (int i = 0; op && i < 3; i++)
-        if (!strcmp(op, ops[i]))
-            r->op = (gs_dialogue_op_t)i;
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(j, "turns"), i, t)
-    {
-        if (r->n_turns < GS_DIALOGUE_MAX_TURNS && json_is_string(t))
-            r->turns[r->n_turns++] = (gs_str_t){json_string_value(t), json_string_length(t)};
-    }
-    json_t *v = json_object_get(j, "top_k");
-    r->top_k = json_is_integer(v) ? (int32_t)json_integer_value(v) : 5;
-    v = json_object_get(j, "max_tokens");
-    r->max_tokens = json_is_integer(v) ? (int32_t)json_integer_value(v) : 32;
-    v = json_object_get(j, "context_top_k");
-    r->context_top_k = json_is_integer(v) ? (int32_t)json_integer_value(v) : 5;
-    v = json_object_get(j, "moral_value");
-    r->has_moral_value = json_is_number(v);
-    r->moral_value = json_is_number(v) ? json_number_value(v) : 0;
-    r->created_at_ms = (int64_t)time(NULL) * 1000;
-}
 
 /* The requests of a --from file: one JSON object per line. */
 static json_t *load_requests(const char *path)
@@ -205,16 +133,13 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
-static int cmd_produce(opts_t *o)
+/* The writer schema (ours, or --writer-schema) and its id under confluent
+ * framing (registered as <topic>-value). */
+static gs_avro_schema_t *writer_schema(const opts_t *o, int32_t *schema_id)
 {
-    json_t *script = o->from ? load_requests(o->from) : NULL;
-    if (script)
-        o->n = (long)json_array_size(script);
-    if (!o->topic || !o->n)
-        die("%s", "produce needs -t TOPIC and -n N (or --from FILE)");
     char err[512];
-    int confluent = !strcmp(o->framing, "confluent");
     gs_avro_schema_t *writer = NULL;
+    const gs_avro_type_t *type = o->kind->request;
     if (o->writer_schema) {
         char *text;
         size_t len;
@@ -222,108 +147,111 @@ static int cmd_produce(opts_t *o)
             gs_avro_schema_parse(text, len, &writer, err, sizeof(err)))
             die("writer schema: %s", err);
         free(text);
-    } else if (gs_avro_schema_load("DialogueRequest", &writer, err, sizeof(err))) {
+    } else if (gs_avro_schema_parse(type->schema, strlen(type->schema), &writer, err,
+                                    sizeof(err))) {
         die("%s", err);
     }
-    int32_t schema_id = -1;
-    if (confluent) {
-        if (!o->registry)
-            die("%s", "--framing confluent needs --registry URL");
-        gs_registry_conf_t rc = {o->registry, NULL, NULL, NULL, 2000, 5000, 3, 200, 2000, 0};
-        gs_registry_t *reg;
-        char subject[300];
-        snprintf(subject, sizeof(subject), "%s-value", o->topic);
-        if (gs_registry_new(&rc, &reg, err, sizeof(err)) ||
-            gs_registry_register(reg, subject, gs_avro_schema_json(writer), &schema_id, err,
-                                 sizeof(err)))
-            die("registry: %s", err);
-        gs_registry_destroy(reg);
+    *schema_id = -1;
+    if (strcmp(o->framing, "confluent") != 0)
+        return writer;
+    if (!o->registry)
+        die("%s", "--framing confluent needs --registry URL");
+    gs_registry_conf_t rc = {
+        .url = o->registry,
+        .connect_timeout_ms = 2000,
+        .timeout_ms = 5000,
+        .retries = 3,
+        .backoff_ms = 200,
+        .backoff_max_ms = 2000,
+    };
+    gs_registry_t *reg;
+    char subject[300];
+    snprintf(subject, sizeof(subject), "%s-value", o->topic);
+    if (gs_registry_new(&rc, &reg, err, sizeof(err)) ||
+        gs_registry_register(reg, subject, gs_avro_schema_json(writer), schema_id, err,
+                             sizeof(err)))
+        die("registry: %s", err);
+    gs_registry_destroy(reg);
+    return writer;
+}
+
+/* Which malformation request i gets (-1: none): exactly M of them evenly
+ * spread, kinds in turn, or a random share. */
+static int pick_bad(opts_t *o, long i, int confluent)
+{
+    int bad = -1;
+    if (o->malformed_count > 0) {
+        long before = i * o->malformed_count / o->n, after = (i + 1) * o->malformed_count / o->n;
+        if (after > before)
+            bad = (int)(before % BAD__N);
+    } else if (gs_rng_unit(&o->rng) < o->malformed) {
+        bad = (int)(gs_rng_next(&o->rng) % BAD__N);
     }
+    if ((bad == BAD_SCHEMA_ID || bad == BAD_MAGIC) && !confluent)
+        bad = BAD_TRUNCATED; /* needs a header to be wrong */
+    return bad;
+}
 
-    long failed = 0;
-    rd_kafka_t *rk = client(o, RD_KAFKA_PRODUCER, on_dr, &failed);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
-
-    long bad_counts[BAD__N] = {0}, valid = 0;
-    gs_buf_t buf = {0};
-    char *big = NULL;
-    int64_t t0 = gs_now_us();
-    for (long i = 0; i < o->n; i++) {
-        char rid[160], sid[160], tenant[64], turns[GS_DIALOGUE_MAX_TURNS][256];
-        gs_dialogue_request_t r;
-        if (script)
-            request_from_json(json_array_get(script, (size_t)i), &r);
-        else
-            make_request(o, i, &r, rid, sid, tenant, turns);
-        int bad = -1;
-        if (o->malformed_count > 0) { /* exactly M, evenly spread, kinds in turn */
-            long before = i * o->malformed_count / o->n,
-                 after = (i + 1) * o->malformed_count / o->n;
-            if (after > before)
-                bad = (int)(before % BAD__N);
-        } else if (rnd01() < o->malformed) {
-            bad = (int)(rnd() % BAD__N);
-        }
-        if (bad == BAD_NAN)
-            r.has_moral_value = 1, r.moral_value = NAN;
-        if (bad == BAD_OVERSIZE) {
-            char *nb = realloc(big, (size_t)o->oversize_bytes + 1);
-            if (!nb)
+/* Spoils an encoded request as malformation `bad` asks. */
+static void spoil(opts_t *o, int bad, gs_buf_t *buf, size_t hdr)
+{
+    switch (bad) {
+    case BAD_RANDOM: /* header intact, Avro body random */
+        for (size_t k = hdr; k < buf->len; k++)
+            buf->data[k] = (uint8_t)gs_rng_next(&o->rng);
+        break;
+    case BAD_TRUNCATED:
+        buf->len = hdr + (buf->len - hdr) / 2;
+        break;
+    case BAD_MAGIC:
+        buf->data[0] = (uint8_t)(1 + gs_rng_next(&o->rng) % 255);
+        break;
+    case BAD_SCHEMA_ID:
+        gs_frame_header(buf->data, 999000 + (int32_t)(gs_rng_next(&o->rng) % 1000));
+        break;
+    case BAD_OVERSIZE: /* larger than the worker takes, whatever the bytes are */
+        while (buf->len < (size_t)o->oversize_bytes)
+            if (gs_avro_put_raw(buf, "oversize", 8))
                 die("%s", "out of memory");
-            big = nb;
-            for (long k = 0; k < o->oversize_bytes; k++)
-                big[k] = (char)('a' + k % 26);
-            big[o->oversize_bytes] = '\0';
-            r.turns[0] = (gs_str_t){big, (size_t)o->oversize_bytes};
-            r.n_turns = 1;
-        }
-        if ((bad == BAD_SCHEMA_ID || bad == BAD_MAGIC) && !confluent)
-            bad = BAD_TRUNCATED; /* needs a header to be wrong */
-        if (gs_dialogue_request_encode(&r, writer, schema_id, &buf, err, sizeof(err)))
-            die("encode: %s", err);
-        size_t hdr = schema_id >= 0 ? GS_CONFLUENT_HEADER : 0;
-        switch (bad) {
-        case BAD_RANDOM: /* header intact, Avro body random */
-            for (size_t k = hdr; k < buf.len; k++)
-                buf.data[k] = (uint8_t)rnd();
-            break;
-        case BAD_TRUNCATED:
-            buf.len = hdr + (buf.len - hdr) / 2;
-            break;
-        case BAD_MAGIC:
-            buf.data[0] = (uint8_t)(1 + rnd() % 255);
-            break;
-        case BAD_SCHEMA_ID:
-            gs_frame_header(buf.data, 999000 + (int32_t)(rnd() % 1000));
-            break;
-        default:
-            break;
-        }
-        if (bad >= 0)
-            bad_counts[bad]++;
-        else
-            valid++;
-        for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(r.session_id.p, r.session_id.len),
-                RD_KAFKA_V_VALUE(buf.data, buf.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_END);
-            if (!e)
-                break;
-            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                die("produce: %s", rd_kafka_err2str(e));
-            rd_kafka_poll(rk, 10);
-        }
-        rd_kafka_poll(rk, 0);
-        if (o->rate > 0) { /* pace to the target rate */
-            int64_t due = t0 + (int64_t)((double)(i + 1) * 1e6 / (double)o->rate);
-            int64_t now = gs_now_us();
-            if (due > now)
-                usleep((useconds_t)(due - now));
-        }
+        break;
+    default:
+        break;
     }
-    rd_kafka_flush(rk, 60000);
-    double secs = (double)(gs_now_us() - t0) / 1e6;
+}
+
+/* Request i: the kind's generator or line i of --from. */
+static void make_request(opts_t *o, json_t *script, long i, void *req, gs_arena_t *a)
+{
+    char err[256];
+    const gs_kind_load_t *l = o->kind->load;
+    if (script) {
+        if (l->from_json(json_array_get(script, (size_t)i), req, a, err, sizeof(err)))
+            die("--from: %s", err);
+        return;
+    }
+    gs_load_params_t p = {o->run_id, o->sessions, o->tenants, o->moral_given};
+    l->generate(&p, i, &o->rng, req, a);
+}
+
+static void send_one(rd_kafka_t *rk, rd_kafka_topic_t *rkt, gs_str_t key, const gs_buf_t *buf)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key.p, key.len),
+            RD_KAFKA_V_VALUE(buf->data, buf->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_END);
+        if (!e)
+            break;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            die("produce: %s", rd_kafka_err2str(e));
+        rd_kafka_poll(rk, 10);
+    }
+    rd_kafka_poll(rk, 0);
+}
+
+static void produce_summary(const opts_t *o, long valid, long failed, double secs,
+                            const long *bad_counts)
+{
     json_t *out = json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f}", "run_id", o->run_id, "topic", o->topic,
                             "produced", (json_int_t)o->n, "valid", (json_int_t)valid,
                             "delivery_failures", (json_int_t)failed, "seconds", secs, "rate",
@@ -344,7 +272,56 @@ static int cmd_produce(opts_t *o)
     printf("%s\n", s);
     free(s);
     json_decref(out);
-    free(big);
+}
+
+static int cmd_produce(opts_t *o)
+{
+    json_t *script = o->from ? load_requests(o->from) : NULL;
+    if (script)
+        o->n = (long)json_array_size(script);
+    if (!o->topic || !o->n)
+        die("%s", "produce needs -t TOPIC and -n N (or --from FILE)");
+    char err[512];
+    int confluent = !strcmp(o->framing, "confluent");
+    int32_t schema_id;
+    gs_avro_schema_t *writer = writer_schema(o, &schema_id);
+    const gs_avro_type_t *type = o->kind->request;
+    int ours = !o->writer_schema;
+    long failed = 0, bad_counts[BAD__N] = {0}, valid = 0;
+    rd_kafka_t *rk = client(o, RD_KAFKA_PRODUCER, on_dr, &failed);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    gs_buf_t buf = {0};
+    gs_arena_t arena = {0};
+    void *req = calloc(1, type->node->size);
+    if (!req)
+        die("%s", "out of memory");
+    int64_t t0 = gs_now_us();
+    for (long i = 0; i < o->n; i++) {
+        gs_arena_reset(&arena);
+        make_request(o, script, i, req, &arena);
+        int bad = pick_bad(o, i, confluent);
+        if (bad == BAD_INVALID)
+            o->kind->load->invalidate(req);
+        if (ours ? type->encode(req, schema_id, &buf, err, sizeof(err))
+                 : gs_avro_encode_as(type, req, writer, schema_id, &buf, err, sizeof(err)))
+            die("encode: %s", err);
+        spoil(o, bad, &buf, schema_id >= 0 ? GS_CONFLUENT_HEADER : 0);
+        if (bad >= 0)
+            bad_counts[bad]++;
+        else
+            valid++;
+        send_one(rk, rkt, field_str(type->node, req, o->kind->key_field), &buf);
+        if (o->rate > 0) { /* pace to the target rate */
+            int64_t due = t0 + (int64_t)((double)(i + 1) * 1e6 / (double)o->rate);
+            int64_t now = gs_now_us();
+            if (due > now)
+                usleep((useconds_t)(due - now));
+        }
+    }
+    rd_kafka_flush(rk, 60000);
+    produce_summary(o, valid, failed, (double)(gs_now_us() - t0) / 1e6, bad_counts);
+    free(req);
+    gs_arena_free(&arena);
     gs_buf_free(&buf);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
@@ -383,115 +360,11 @@ static void assign_all(rd_kafka_t *rk, const char *const *topics, size_t n_topic
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Field getters for decoded records; a missing or mistyped field reads as
- * the zero value (the record already passed the schema check). */
-static const char *field_str(avro_value_t *v, const char *name)
+static void count(json_t *map, gs_str_t key)
 {
-    avro_value_t f;
-    const char *s = NULL;
-    size_t sz = 0;
-    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_string(&f, &s, &sz) || !s)
-        return "";
-    return s;
-}
-
-static int64_t field_long(avro_value_t *v, const char *name)
-{
-    avro_value_t f;
-    int64_t l = 0;
-    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_long(&f, &l))
-        return 0;
-    return l;
-}
-
-static int32_t field_int(avro_value_t *v, const char *name)
-{
-    avro_value_t f;
-    int32_t i = 0;
-    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_int(&f, &i))
-        return 0;
-    return i;
-}
-
-static double field_double(avro_value_t *v, const char *name)
-{
-    avro_value_t f;
-    double d = 0;
-    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_double(&f, &d))
-        return 0;
-    return d;
-}
-
-static int field_bool(avro_value_t *v, const char *name)
-{
-    avro_value_t f;
-    int b = 0;
-    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_boolean(&f, &b))
-        return 0;
-    return b;
-}
-
-static const char *field_enum(avro_value_t *v, const char *name)
-{
-    avro_value_t f;
-    int i = 0;
-    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_enum(&f, &i))
-        return "";
-    const char *sym = avro_schema_enum_get(avro_value_get_schema(&f), i);
-    return sym ? sym : "";
-}
-
-/* Every result field a test may check, one JSON line per result, in the
- * order consumed (per partition that is the order processed). */
-static void dump_result(FILE *fp, avro_value_t *v, const rd_kafka_message_t *m)
-{
-    json_t *j = json_pack(
-        "{s:s,s:s,s:s,s:b,s:s,s:s,s:I,s:f,s:f,s:I,s:s,s:i,s:I}", "request_id",
-        field_str(v, "request_id"), "session_id", field_str(v, "session_id"), "tenant",
-        field_str(v, "tenant"), "accepted", field_bool(v, "accepted"), "note", field_str(v, "note"),
-        "phase", field_enum(v, "phase"), "step", (json_int_t)field_long(v, "step"),
-        "moral_threshold", field_double(v, "moral_threshold"), "moral_value",
-        field_double(v, "moral_value"), "context_items", (json_int_t)field_int(v, "context_items"),
-        "worker_id", field_str(v, "worker_id"), "partition", (int)m->partition, "offset",
-        (json_int_t)m->offset);
-    avro_value_t f, item, sub;
-    json_t *preds = json_array();
-    size_t np = 0;
-    if (!avro_value_get_by_name(v, "predictions", &f, NULL) && !avro_value_get_size(&f, &np))
-        for (size_t i = 0; i < np; i++)
-            if (!avro_value_get_by_index(&f, i, &item, NULL))
-                json_array_append_new(preds, json_pack("[s,f]", field_str(&item, "token"),
-                                                       field_double(&item, "probability")));
-    json_object_set_new(j, "predictions", preds);
-    int branch = 0;
-    const char *text = NULL;
-    size_t sz;
-    if (!avro_value_get_by_name(v, "text", &f, NULL) && !avro_value_get_discriminant(&f, &branch) &&
-        branch == 1 && !avro_value_get_current_branch(&f, &sub) &&
-        !avro_value_get_string(&sub, &text, &sz))
-        json_object_set_new(j, "text", json_string(text));
-    else
-        json_object_set_new(j, "text", json_null());
-    if (!avro_value_get_by_name(v, "model", &f, NULL))
-        json_object_set_new(j, "model",
-                            json_pack("{s:s,s:s,s:s}", "name", field_str(&f, "name"), "version",
-                                      field_str(&f, "version"), "sha256", field_str(&f, "sha256")));
-    if (!avro_value_get_by_name(v, "timings", &f, NULL))
-        json_object_set_new(j, "timings",
-                            json_pack("{s:I,s:I,s:I,s:I}", "decode_us",
-                                      (json_int_t)field_long(&f, "decode_us"), "govern_us",
-                                      (json_int_t)field_long(&f, "govern_us"), "infer_us",
-                                      (json_int_t)field_long(&f, "infer_us"), "total_us",
-                                      (json_int_t)field_long(&f, "total_us")));
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    fprintf(fp, "%s\n", s);
-    free(s);
-    json_decref(j);
-}
-
-static void count(json_t *map, const char *key)
-{
-    json_object_set_new(map, key, json_integer(json_integer_value(json_object_get(map, key)) + 1));
+    char *k = strndup(key.p, key.len);
+    json_object_set_new(map, k, json_integer(json_integer_value(json_object_get(map, k)) + 1));
+    free(k);
 }
 
 static int prefix_of(const void *p, size_t len, const char *run_id)
@@ -500,33 +373,137 @@ static int prefix_of(const void *p, size_t len, const char *run_id)
     return p && len > rl && !memcmp(p, run_id, rl) && ((const char *)p)[rl] == '-';
 }
 
+/* What verify adds up. */
+typedef struct tally {
+    seen_t seen;
+    long dl_by_class[GS_ERR__COUNT], dl_total, accepted, bad_results;
+    json_t *workers, *notes, *tenants;
+    int64_t first_ms, last_ms;
+} tally_t;
+
+static void add_seen(tally_t *t, gs_str_t id)
+{
+    if (t->seen.n == t->seen.cap) {
+        t->seen.cap = t->seen.cap ? t->seen.cap * 2 : 1024;
+        if (gs_grow(&t->seen.ids, t->seen.cap, sizeof(char *)))
+            die("%s", "out of memory");
+    }
+    t->seen.ids[t->seen.n++] = strndup(id.p, id.len);
+}
+
+/* The JSON line of a result: the kind's, plus where it came from. */
+static void dump_result(FILE *fp, const gs_kind_ops_t *k, const void *res,
+                        const rd_kafka_message_t *m)
+{
+    json_t *j = k->load->dump(res);
+    json_object_set_new(j, "partition", json_integer(m->partition));
+    json_object_set_new(j, "offset", json_integer(m->offset));
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    fprintf(fp, "%s\n", s);
+    free(s);
+    json_decref(j);
+}
+
+static void tally_result(tally_t *t, const opts_t *o, const void *res, FILE *dump,
+                         const rd_kafka_message_t *m)
+{
+    const gs_avro_node_t *node = o->kind->result->node;
+    const bool *accepted = field_at(node, res, "accepted", &gs_avro_node_boolean);
+    const int64_t *at = field_at(node, res, "processed_at_ms", &gs_avro_node_long);
+    add_seen(t, field_str(node, res, "request_id"));
+    t->accepted += accepted && *accepted;
+    count(t->notes, field_str(node, res, "note"));
+    count(t->workers, field_str(node, res, "worker_id"));
+    count(t->tenants, field_str(node, res, "tenant"));
+    if (o->show > 0 && (long)t->seen.n <= o->show)
+        dump_result(stderr, o->kind, res, m); /* stdout carries the summary */
+    if (dump)
+        dump_result(dump, o->kind, res, m);
+    if (at) {
+        t->first_ms = *at < t->first_ms ? *at : t->first_ms;
+        t->last_ms = *at > t->last_ms ? *at : t->last_ms;
+    }
+}
+
+/* Decodes one record of this run: a result, or a dead letter; 0 when it
+ * is not one of this run's. */
+static int take(tally_t *t, const opts_t *o, rd_kafka_message_t *m, void *res, gs_arena_t *a,
+                FILE *dump)
+{
+    if (!prefix_of(m->key, m->key_len, o->run_id))
+        return 0;
+    int is_result = !strcmp(rd_kafka_topic_name(m->rkt), o->results);
+    char err[512];
+    int32_t sid;
+    const uint8_t *payload;
+    size_t plen;
+    gs_avro_dead_letter_t dl;
+    gs_arena_reset(a);
+    if (gs_frame_parse(m->payload, m->len,
+                       strcmp(o->framing, "confluent") ? GS_FRAMING_RAW : GS_FRAMING_CONFLUENT,
+                       &sid, &payload, &plen, err, sizeof(err)) ||
+        (is_result ? o->kind->result->decode(payload, plen, a, res, err, sizeof(err))
+                   : gs_avro_dead_letter_decode(payload, plen, a, &dl, err, sizeof(err)))) {
+        t->bad_results++;
+        return 1;
+    }
+    if (is_result) {
+        tally_result(t, o, res, dump, m);
+    } else {
+        t->dl_by_class[GS_ERR_DECODE + dl.error_class]++;
+        t->dl_total++;
+    }
+    return 1;
+}
+
+static json_t *verify_summary(tally_t *t, const opts_t *o, long *unique)
+{
+    if (t->seen.n)
+        qsort(t->seen.ids, t->seen.n, sizeof(char *), cmp_str);
+    long dups = 0;
+    *unique = 0;
+    for (size_t i = 0; i < t->seen.n; i++) {
+        if (i && !strcmp(t->seen.ids[i], t->seen.ids[i - 1]))
+            dups++;
+        else
+            (*unique)++;
+    }
+    double span = t->last_ms > t->first_ms ? (double)(t->last_ms - t->first_ms) / 1000.0 : 0.0;
+    json_t *out = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "run_id", o->run_id, "results",
+                            (json_int_t)t->seen.n, "unique", (json_int_t)*unique, "duplicates",
+                            (json_int_t)dups, "accepted", (json_int_t)t->accepted, "undecodable",
+                            (json_int_t)t->bad_results, "processing_span_s", span,
+                            "throughput_rps", span > 0 ? (double)t->seen.n / span : 0.0);
+    if (o->expect_results >= 0)
+        json_object_set_new(
+            out, "missing",
+            json_integer(o->expect_results - *unique > 0 ? o->expect_results - *unique : 0));
+    json_t *dlj = json_object();
+    for (int e = GS_ERR_DECODE; e <= GS_ERR_INTERNAL; e++)
+        json_object_set_new(dlj, gs_err_name((gs_err_t)e), json_integer(t->dl_by_class[e]));
+    json_object_set_new(dlj, "total", json_integer(t->dl_total));
+    json_object_set_new(out, "deadletters", dlj);
+    json_object_set_new(out, "workers", t->workers);
+    json_object_set_new(out, "tenants", t->tenants);
+    json_object_set_new(out, "notes", t->notes);
+    return out;
+}
+
 static int cmd_verify(opts_t *o)
 {
-    char err[512];
-    int confluent = !strcmp(o->framing, "confluent");
-    gs_dialogue_codec_t *dc;
-    gs_deadletter_codec_t *dlc;
-    if (gs_dialogue_codec_new(&dc, err, sizeof(err)) ||
-        gs_deadletter_codec_new(&dlc, err, sizeof(err)))
-        die("%s", err);
-    avro_value_t res, dl;
-    avro_generic_value_new(gs_avro_schema_iface(gs_dialogue_result_schema(dc)), &res);
-    avro_generic_value_new(gs_avro_schema_iface(gs_deadletter_schema(dlc)), &dl);
-
     rd_kafka_t *rk = client(o, RD_KAFKA_CONSUMER, NULL, NULL);
     const char *topics[2] = {o->results, o->deadletter};
     assign_all(rk, topics, 2);
-
-    seen_t seen = {0};
     FILE *dump = o->dump ? fopen(o->dump, "w") : NULL;
     if (o->dump && !dump)
         die("cannot write %s", o->dump);
-    long dl_by_class[GS_ERR__COUNT] = {0}, dl_total = 0, accepted = 0, bad_results = 0;
-    json_t *workers = json_object(), *notes = json_object(), *tenants = json_object();
-    int64_t first_ms = INT64_MAX, last_ms = 0;
+    tally_t t = {.workers = json_object(), .notes = json_object(), .tenants = json_object(),
+                 .first_ms = INT64_MAX};
+    gs_arena_t arena = {0};
+    void *res = calloc(1, o->kind->result->node->size);
     int64_t deadline = gs_now_us() + (int64_t)(o->timeout_s * 1e6);
     while (gs_now_us() < deadline) {
-        if ((long)seen.n >= o->expect_results && dl_total >= o->expect_deadletters &&
+        if ((long)t.seen.n >= o->expect_results && t.dl_total >= o->expect_deadletters &&
             o->expect_results >= 0) {
             /* linger a moment so that late duplicates are counted too */
             int64_t settle = gs_now_us() + 1000000;
@@ -536,98 +513,26 @@ static int cmd_verify(opts_t *o)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m)
             continue;
-        if (m->err) {
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        int is_result = !strcmp(rd_kafka_topic_name(m->rkt), o->results);
-        int32_t sid;
-        const uint8_t *payload;
-        size_t plen;
-        gs_avro_schema_t *schema =
-            is_result ? gs_dialogue_result_schema(dc) : gs_deadletter_schema(dlc);
-        avro_value_t *v = is_result ? &res : &dl;
-        if (!prefix_of(m->key, m->key_len, o->run_id) ||
-            gs_frame_parse(m->payload, m->len, confluent ? GS_FRAMING_CONFLUENT : GS_FRAMING_RAW,
-                           &sid, &payload, &plen, err, sizeof(err)) ||
-            gs_avro_check(schema, payload, plen, err, sizeof(err)) ||
-            gs_avro_decode(payload, plen, schema, schema, v, err, sizeof(err))) {
-            if (prefix_of(m->key, m->key_len, o->run_id))
-                bad_results++;
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (is_result) {
-            if (seen.n == seen.cap) {
-                seen.cap = seen.cap ? seen.cap * 2 : 1024;
-                char **ni = realloc(seen.ids, seen.cap * sizeof(char *));
-                if (!ni)
-                    die("%s", "out of memory");
-                seen.ids = ni;
-            }
-            seen.ids[seen.n++] = strdup(field_str(v, "request_id"));
-            accepted += field_bool(v, "accepted");
-            count(notes, field_str(v, "note"));
-            count(workers, field_str(v, "worker_id"));
-            count(tenants, field_str(v, "tenant"));
-            if (o->show > 0 && (long)seen.n <= o->show)
-                dump_result(stderr, v, m); /* stdout carries the summary */
-            if (dump)
-                dump_result(dump, v, m);
-            int64_t t = field_long(v, "processed_at_ms");
-            first_ms = t < first_ms ? t : first_ms;
-            last_ms = t > last_ms ? t : last_ms;
-        } else {
-            const char *name = field_enum(v, "error_class");
-            for (int e = GS_ERR_DECODE; e <= GS_ERR_INTERNAL; e++)
-                if (!strcmp(name, gs_err_name((gs_err_t)e)))
-                    dl_by_class[e]++;
-            dl_total++;
-        }
+        if (!m->err)
+            take(&t, o, m, res, &arena, dump);
         rd_kafka_message_destroy(m);
     }
     if (dump)
         fclose(dump);
-    if (seen.n)
-        qsort(seen.ids, seen.n, sizeof(char *), cmp_str);
-    long unique = 0, dups = 0;
-    for (size_t i = 0; i < seen.n; i++) {
-        if (i && !strcmp(seen.ids[i], seen.ids[i - 1]))
-            dups++;
-        else
-            unique++;
-    }
-    double span = last_ms > first_ms ? (double)(last_ms - first_ms) / 1000.0 : 0.0;
-    json_t *out = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "run_id", o->run_id, "results",
-                            (json_int_t)seen.n, "unique", (json_int_t)unique, "duplicates",
-                            (json_int_t)dups, "accepted", (json_int_t)accepted, "undecodable",
-                            (json_int_t)bad_results, "processing_span_s", span, "throughput_rps",
-                            span > 0 ? (double)seen.n / span : 0.0);
-    if (o->expect_results >= 0)
-        json_object_set_new(
-            out, "missing",
-            json_integer(o->expect_results - unique > 0 ? o->expect_results - unique : 0));
-    json_t *dlj = json_object();
-    for (int e = GS_ERR_DECODE; e <= GS_ERR_INTERNAL; e++)
-        json_object_set_new(dlj, gs_err_name((gs_err_t)e), json_integer(dl_by_class[e]));
-    json_object_set_new(dlj, "total", json_integer(dl_total));
-    json_object_set_new(out, "deadletters", dlj);
-    json_object_set_new(out, "workers", workers);
-    json_object_set_new(out, "tenants", tenants);
-    json_object_set_new(out, "notes", notes);
+    long unique;
+    json_t *out = verify_summary(&t, o, &unique);
     char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
     printf("%s\n", s);
     free(s);
     json_decref(out);
     int ok = (o->expect_results < 0 || unique == o->expect_results) &&
-             (o->expect_deadletters < 0 || dl_total == o->expect_deadletters) && !bad_results;
-    for (size_t i = 0; i < seen.n; i++)
-        free(seen.ids[i]);
-    free(seen.ids);
-    avro_value_decref(&res);
-    avro_value_decref(&dl);
-    gs_dialogue_codec_destroy(dc);
-    gs_deadletter_codec_destroy(dlc);
+             (o->expect_deadletters < 0 || t.dl_total == o->expect_deadletters) &&
+             !t.bad_results;
+    for (size_t i = 0; i < t.seen.n; i++)
+        free(t.seen.ids[i]);
+    free(t.seen.ids);
+    free(res);
+    gs_arena_free(&arena);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return ok ? 0 : 1;
@@ -687,12 +592,9 @@ static int cmd_latency(opts_t *o)
     if (!o->topic || o->expect_results <= 0)
         die("%s", "latency needs -t REQUESTS, --results TOPIC and --expect-results N");
     char err[512];
-    gs_dialogue_codec_t *dc;
-    if (gs_dialogue_codec_new(&dc, err, sizeof(err)))
-        die("%s", err);
-    gs_avro_schema_t *schema = gs_dialogue_result_schema(dc);
-    avro_value_t res;
-    avro_generic_value_new(gs_avro_schema_iface(schema), &res);
+    const gs_avro_type_t *type = o->kind->result;
+    void *res = calloc(1, type->node->size);
+    gs_arena_t arena = {0};
     size_t n_res = (size_t)o->expect_results, got = 0;
     int32_t *part = malloc(n_res * sizeof(*part));
     int64_t *off = malloc(n_res * sizeof(*off)), *arrival = malloc(n_res * sizeof(*arrival));
@@ -708,17 +610,12 @@ static int cmd_latency(opts_t *o)
         if (!m)
             continue;
         int64_t now = gs_wall_ms();
-        int32_t sid;
-        const uint8_t *payload;
-        size_t plen;
-        avro_value_t src;
-        if (!m->err &&
-            !gs_frame_parse(m->payload, m->len, GS_FRAMING_RAW, &sid, &payload, &plen, err,
-                            sizeof(err)) &&
-            !gs_avro_decode(payload, plen, schema, schema, &res, err, sizeof(err)) &&
-            !avro_value_get_by_name(&res, "source", &src, NULL)) {
-            part[got] = field_int(&src, "partition");
-            off[got] = field_long(&src, "offset");
+        const gs_avro_source_t *src;
+        gs_arena_reset(&arena);
+        if (!m->err && !type->decode(m->payload, m->len, &arena, res, err, sizeof(err)) &&
+            (src = field_at(type->node, res, "source", &gs_avro_node_source))) {
+            part[got] = src->partition;
+            off[got] = src->offset;
             arrival[got++] = now;
         }
         rd_kafka_message_destroy(m);
@@ -783,8 +680,8 @@ static int cmd_latency(opts_t *o)
     free(part);
     free(off);
     free(arrival);
-    avro_value_decref(&res);
-    gs_dialogue_codec_destroy(dc);
+    free(res);
+    gs_arena_free(&arena);
     return got == n_res && n == got ? 0 : 1;
 }
 
@@ -836,36 +733,40 @@ static int cmd_topics(opts_t *o)
     return rc;
 }
 
-static void usage(void)
+static void usage(const gs_kind_ops_t *const *kinds)
 {
+    fprintf(stderr, "kinds:");
+    for (size_t i = 0; kinds[i]; i++)
+        fprintf(stderr, " %s", kinds[i]->name);
     fprintf(stderr,
-            "usage: govstream-load produce -b BOOTSTRAP -t TOPIC -n N [--rate R] [--run-id ID]\n"
+            "\nusage: govstream-load produce -b BOOTSTRAP -t TOPIC -n N [--kind KIND] [--rate R]\n"
+            "           [--run-id ID]\n"
             "           [--framing raw|confluent] [--registry URL] [--writer-schema FILE]\n"
             "           [--malformed FRACTION | --malformed-count M] [--oversize-bytes N]\n"
             "           [--sessions S]\n"
             "           [--tenants T] [--moral-given FRACTION] [--seed N] [--from FILE.jsonl]\n"
             "           [--linger-ms MS]\n"
-            "       govstream-load verify -b BOOTSTRAP --run-id ID --results TOPIC\n"
+            "       govstream-load verify -b BOOTSTRAP --run-id ID [--kind KIND] --results TOPIC\n"
             "           --deadletter TOPIC [--framing raw|confluent] [--expect-results N]\n"
             "           [--expect-deadletters N] [--timeout SECONDS] [--show N]\n"
             "           [--dump FILE.jsonl]\n"
             "       govstream-load rate -b BOOTSTRAP -t TOPIC --expect-results N [--timeout S]\n"
-            "       govstream-load latency -b BOOTSTRAP -t REQUESTS --results TOPIC\n"
+            "       govstream-load latency -b BOOTSTRAP -t REQUESTS --results TOPIC [--kind KIND]\n"
             "           --expect-results N [--timeout S]\n"
             "       govstream-load topics -b BOOTSTRAP --create T1,T2 [--partitions P]\n"
             "           [--replication R]\n");
 }
 
-int main(int argc, char **argv)
+int gs_load_main(int argc, char **argv, const gs_kind_ops_t *const *kinds)
 {
     if (argc < 2) {
-        usage();
+        usage(kinds);
         return 2;
     }
     opts_t o = {.bootstrap = "127.0.0.1:9092",
                 .run_id = "run",
                 .framing = "raw",
-                .results = "govstream.dialogue.results",
+                .results = NULL,
                 .deadletter = "govstream.deadletter",
                 .linger_ms = "5",
                 .n = 0,
@@ -909,8 +810,10 @@ int main(int argc, char **argv)
                                        {"replication", 1, 0, 'P'},
                                        {"quiet", 0, 0, 'q'},
                                        {"linger-ms", 1, 0, 'L'},
+                                       {"kind", 1, 0, 'K'},
                                        {0, 0, 0, 0}};
     int c;
+    const char *kind = NULL;
     optind = 2;
     while ((c = getopt_long(argc, argv, "b:t:n:r:i:f:q", lo, NULL)) != -1) {
         switch (c) {
@@ -998,12 +901,25 @@ int main(int argc, char **argv)
         case 'L':
             o.linger_ms = optarg;
             break;
+        case 'K':
+            kind = optarg;
+            break;
         default:
-            usage();
+            usage(kinds);
             return 2;
         }
     }
-    rng_state = (uint64_t)o.seed * 0x9E3779B97F4A7C15ull + 1;
+    o.kind = kind ? gs_kinds_find(kinds, kind) : kinds[0];
+    if (!o.kind || !o.kind->load) {
+        fprintf(stderr, "govstream-load: no kind \"%s\" with a generator\n", kind);
+        usage(kinds);
+        return 2;
+    }
+    char results[300];
+    snprintf(results, sizeof(results), "govstream.%s.results", o.kind->name);
+    if (!o.results)
+        o.results = results;
+    gs_rng_seed(&o.rng, (uint64_t)o.seed);
     if (!strcmp(argv[1], "produce"))
         return cmd_produce(&o);
     if (!strcmp(argv[1], "verify"))
@@ -1014,6 +930,6 @@ int main(int argc, char **argv)
         return cmd_rate(&o);
     if (!strcmp(argv[1], "latency"))
         return cmd_latency(&o);
-    usage();
+    usage(kinds);
     return 2;
 }

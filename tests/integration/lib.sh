@@ -56,7 +56,9 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_worker ID [-o key=value]...: runs a worker of this test's group.
+# start_worker ID [-o key=value]...: runs a worker of this test's group. It
+# serves governance only unless the test gives it a model
+# (-o dialogue.governance_only=false -o models.dialogue=FILE).
 start_worker() {
   local id=$1
   shift
@@ -68,7 +70,7 @@ start_worker() {
     -o kafka_consumer.session.timeout.ms=6000 -o kafka_consumer.heartbeat.interval.ms=1000 \
     -o dialogue.requests_topic="$T_REQ" -o dialogue.results_topic="$T_RES" \
     -o deadletter.topic="$T_DL" -o metrics.topic="$T_MET" -o alerts.topic="$T_ALR" \
-    "$@" >"$IT_DIR/$id.log" 2>&1 &
+    -o dialogue.governance_only=true "$@" >"$IT_DIR/$id.log" 2>&1 &
   WORKER_PID[$id]=$!
   WORKER_PORT[$id]=$port
 }

@@ -44,7 +44,10 @@ rc=0
 "$GS" model frobnicate x >/dev/null 2>&1 || rc=$?
 expect_eq "$rc" 2 "model with an unknown subcommand"
 
-# docs/CONFIG.md documents every key the code knows
+# docs/CONFIG.md is what `govstream config docs` prints from the key tables
+cmp <("$GS" config docs) "$GS_SOURCE_DIR/docs/CONFIG.md" ||
+  fail "docs/CONFIG.md is out of date: build/govstream config docs > docs/CONFIG.md"
+# and so it documents every key the code knows
 while read -r key _; do
   grep -q "| \`$key\` |" "$GS_SOURCE_DIR/docs/CONFIG.md" || fail "docs/CONFIG.md lacks $key"
 done < <("$GS" check-config "$CFG" --dump 2>/dev/null | grep -v '^kafka')

@@ -88,7 +88,7 @@ EOF
 
 cp "$small" "$IT_DIR/model.gsm"
 sha_small=$(sha256 "$small")
-start_worker w1 -o models.dialogue="$IT_DIR/model.gsm"
+start_worker w1 -o dialogue.governance_only=false -o models.dialogue="$IT_DIR/model.gsm"
 wait_ready w1
 
 # ---- 1. the real model: predictions and text -------------------------------------
@@ -146,7 +146,7 @@ expect_eq "$(check "$IT_DIR/c.jsonl" "$sha_loop" looping)" 6 "checked results (l
 
 # ---- 4. a worker whose model does not load is not ready, until SIGHUP fixes it ----
 head -c 1000 "$small" >"$IT_DIR/w2.gsm"
-start_worker w2 -o models.dialogue="$IT_DIR/w2.gsm"
+start_worker w2 -o dialogue.governance_only=false -o models.dialogue="$IT_DIR/w2.gsm"
 for _ in $(seq 100); do
   body=$(curl -s "http://127.0.0.1:${WORKER_PORT[w2]}/health/ready" || true)
   grep -q 'model not loaded' <<<"$body" && break

@@ -278,7 +278,7 @@ static gs_config_t *config(const char *rules, const char *events)
     const char *ov[] = {"worker.id=w-7", "alerts.eval_interval_ms=1000", "alerts.repeat_ms=5000",
                         events, r};
     gs_config_t *cfg = NULL;
-    if (gs_config_load(NULL, ov, rules ? 5 : 4, &cfg, err, sizeof(err)))
+    if (gs_config_load(NULL, NULL, ov, rules ? 5 : 4, &cfg, err, sizeof(err)))
         fail_msg("%s", err);
     return cfg;
 }
@@ -503,7 +503,7 @@ static void test_builtin_alerts(void **state)
                         "alerts.events.deadletter_per_min=60",
                         "alerts.events.memory_pct=95"};
     gs_config_t *cfg = NULL;
-    if (gs_config_load(NULL, ov, sizeof(ov) / sizeof(ov[0]), &cfg, err, sizeof(err)))
+    if (gs_config_load(NULL, NULL, ov, sizeof(ov) / sizeof(ov[0]), &cfg, err, sizeof(err)))
         fail_msg("%s", err);
     gs_alerter_t *a = alerter(cfg, m);
     sink_t s = {0};

@@ -14,8 +14,8 @@
 #include "testutil.h"
 
 #include "govstream/deadletter.h"
-#include "govstream/dialogue.h"
 #include "govstream/metrics_codec.h"
+#include "govstream/schemas.h"
 
 static gs_avro_schema_t *parse(const char *json)
 {
@@ -39,15 +39,17 @@ static gs_avro_schema_t *load_file(const char *rel)
     return s;
 }
 
-static gs_dialogue_request_t sample(void)
+static gs_avro_dialogue_request_t sample(void)
 {
     static const char *turns[] = {"hello there", "how can I help?"};
-    gs_dialogue_request_t r = {0};
+    static gs_str_t turn_views[2];
+    gs_avro_dialogue_request_t r = {0};
     r.request_id = (gs_str_t){"req-1", 5};
     r.session_id = (gs_str_t){"sess-1", 6};
     r.tenant = (gs_str_t){"acme", 4};
-    r.op = GS_OP_TOP_K;
+    r.op = GS_AVRO_DIALOGUE_OP_TOP_K;
     r.n_turns = 2;
+    r.turns = turn_views;
     for (size_t i = 0; i < 2; i++)
         r.turns[i] = (gs_str_t){turns[i], strlen(turns[i])};
     r.top_k = 7;
@@ -188,24 +190,30 @@ static void test_framing(void **state)
 
 /* ---- the walker ------------------------------------------------------ */
 
-static void encode_sample(gs_dialogue_codec_t *c, gs_buf_t *buf)
+/* Our DialogueRequest schema, parsed by avro-c. */
+static gs_avro_schema_t *request_schema(void)
 {
-    gs_dialogue_request_t r = sample();
+    gs_avro_schema_t *s;
     char err[256];
-    assert_int_equal(
-        gs_dialogue_request_encode(&r, gs_dialogue_request_schema(c), -1, buf, err, sizeof(err)),
-        GS_OK);
+    if (gs_avro_schema_load("DialogueRequest", &s, err, sizeof(err)))
+        fail_msg("%s", err);
+    return s;
+}
+
+static void encode_sample(gs_buf_t *buf)
+{
+    gs_avro_dialogue_request_t r = sample();
+    char err[256];
+    assert_int_equal(gs_avro_dialogue_request_encode(&r, -1, buf, err, sizeof(err)), GS_OK);
 }
 
 static void test_check_truncations(void **state)
 {
     (void)state;
-    gs_dialogue_codec_t *c;
     char err[256];
     gs_buf_t buf = {0};
-    assert_int_equal(gs_dialogue_codec_new(&c, err, sizeof(err)), GS_OK);
-    gs_avro_schema_t *s = gs_dialogue_request_schema(c);
-    encode_sample(c, &buf);
+    gs_avro_schema_t *s = request_schema();
+    encode_sample(&buf);
     assert_int_equal(gs_avro_check(s, buf.data, buf.len, err, sizeof(err)), GS_OK);
     for (size_t cut = 0; cut < buf.len; cut++) {
         assert_int_equal(gs_avro_check(s, buf.data, cut, err, sizeof(err)), GS_ERR_DECODE);
@@ -217,7 +225,7 @@ static void test_check_truncations(void **state)
     assert_int_equal(gs_avro_check(s, longer, buf.len + 1, err, sizeof(err)), GS_ERR_DECODE);
     assert_non_null(strstr(err, "trailing bytes"));
     gs_buf_free(&buf);
-    gs_dialogue_codec_destroy(c);
+    gs_avro_schema_destroy(s);
 }
 
 /* Hostile encodings that avro-c 1.11.1 would trust. */
@@ -270,14 +278,12 @@ static void test_check_hostile(void **state)
 static void test_check_fuzz(void **state)
 {
     (void)state;
-    gs_dialogue_codec_t *c;
     char err[256];
     gs_buf_t buf = {0};
-    assert_int_equal(gs_dialogue_codec_new(&c, err, sizeof(err)), GS_OK);
-    gs_avro_schema_t *s = gs_dialogue_request_schema(c);
+    gs_avro_schema_t *s = request_schema();
     avro_value_t v;
     assert_int_equal(avro_generic_value_new(gs_avro_schema_iface(s), &v), 0);
-    encode_sample(c, &buf);
+    encode_sample(&buf);
     uint8_t m[512];
     size_t accepted = 0;
     for (int i = 0; i < 200000; i++) {
@@ -301,7 +307,7 @@ static void test_check_fuzz(void **state)
     assert_true(accepted > 0); /* some mutations keep the record valid */
     avro_value_decref(&v);
     gs_buf_free(&buf);
-    gs_dialogue_codec_destroy(c);
+    gs_avro_schema_destroy(s);
 }
 
 /* ---- schema resolution ----------------------------------------------- */
@@ -309,16 +315,17 @@ static void test_check_fuzz(void **state)
 static void test_evolved_writer(void **state)
 {
     (void)state;
-    gs_dialogue_codec_t *c;
     char err[256];
-    assert_int_equal(gs_dialogue_codec_new(&c, err, sizeof(err)), GS_OK);
-    gs_avro_schema_t *reader = gs_dialogue_request_schema(c);
+    gs_arena_t arena = {0};
+    gs_avro_schema_t *reader = request_schema();
     gs_avro_schema_t *v2 = load_file("tests/data/DialogueRequest_v2.avsc");
     assert_int_equal(gs_avro_compatible(v2, reader, err, sizeof(err)), GS_OK);
 
-    gs_dialogue_request_t r = sample(), back;
+    gs_avro_dialogue_request_t r = sample(), back;
     gs_buf_t buf = {0};
-    assert_int_equal(gs_dialogue_request_encode(&r, v2, 77, &buf, err, sizeof(err)), GS_OK);
+    assert_int_equal(
+        gs_avro_encode_as(&gs_avro_type_dialogue_request, &r, v2, 77, &buf, err, sizeof(err)),
+        GS_OK);
     int32_t id;
     const uint8_t *p;
     size_t n;
@@ -332,12 +339,14 @@ static void test_evolved_writer(void **state)
     avro_value_t v;
     assert_int_equal(avro_generic_value_new(gs_avro_schema_iface(reader), &v), 0);
     assert_int_equal(gs_avro_decode(p, n, v2, reader, &v, err, sizeof(err)), GS_OK);
-    assert_int_equal(gs_dialogue_request_view(c, &v, &back, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_avro_from_value(&gs_avro_node_dialogue_request, &v, &back, &arena, err,
+                                        sizeof(err)),
+                     GS_OK);
     assert_string_equal(back.request_id.p, "req-1");
     assert_string_equal(back.session_id.p, "sess-1");
     assert_string_equal(back.tenant.p, "default"); /* absent in v2: reader default */
     assert_int_equal(back.has_moral_value, 0);     /* absent in v2: default null */
-    assert_int_equal(back.op, GS_OP_TOP_K);
+    assert_int_equal(back.op, GS_AVRO_DIALOGUE_OP_TOP_K);
     assert_int_equal(back.n_turns, 2);
     assert_string_equal(back.turns[1].p, "how can I help?");
     assert_int_equal(back.top_k, 7);
@@ -345,17 +354,16 @@ static void test_evolved_writer(void **state)
     assert_int_equal(back.created_at_ms, 1795398721000);
     avro_value_decref(&v);
     gs_buf_free(&buf);
+    gs_arena_free(&arena);
     gs_avro_schema_destroy(v2);
-    gs_dialogue_codec_destroy(c);
+    gs_avro_schema_destroy(reader);
 }
 
 static void test_incompatible_writers(void **state)
 {
     (void)state;
-    gs_dialogue_codec_t *c;
     char err[256];
-    assert_int_equal(gs_dialogue_codec_new(&c, err, sizeof(err)), GS_OK);
-    gs_avro_schema_t *reader = gs_dialogue_request_schema(c);
+    gs_avro_schema_t *reader = request_schema();
     struct {
         const char *schema, *why;
     } cases[] = {
@@ -389,7 +397,7 @@ static void test_incompatible_writers(void **state)
             fail_msg("case %zu: got %s \"%s\", want \"%s\"", i, gs_err_name(e), err, cases[i].why);
         gs_avro_schema_destroy(w);
     }
-    gs_dialogue_codec_destroy(c);
+    gs_avro_schema_destroy(reader);
 }
 
 /* A writer enum symbol unknown to us fails that value only, and int is
@@ -397,10 +405,9 @@ static void test_incompatible_writers(void **state)
 static void test_enum_symbol_and_promotion(void **state)
 {
     (void)state;
-    gs_dialogue_codec_t *c;
     char err[256];
-    assert_int_equal(gs_dialogue_codec_new(&c, err, sizeof(err)), GS_OK);
-    gs_avro_schema_t *reader = gs_dialogue_request_schema(c);
+    gs_arena_t arena = {0};
+    gs_avro_schema_t *reader = request_schema();
     gs_avro_schema_t *w =
         parse("{\"type\":\"record\",\"name\":\"DialogueRequest\",\"fields\":["
               "{\"name\":\"request_id\",\"type\":\"string\"},{\"name\":\"session_id\",\"type\":"
@@ -425,9 +432,11 @@ static void test_enum_symbol_and_promotion(void **state)
     avro_value_get_by_name(&wv, "op", &f, NULL);
     avro_value_set_enum(&f, 0);
     assert_int_equal(gs_avro_project(&wv, &rv, reader, err, sizeof(err)), GS_OK);
-    gs_dialogue_request_t back;
-    assert_int_equal(gs_dialogue_request_view(c, &rv, &back, err, sizeof(err)), GS_OK);
-    assert_int_equal(back.op, GS_OP_TOP_K); /* index 0 in writer, 1 in reader */
+    gs_avro_dialogue_request_t back;
+    assert_int_equal(gs_avro_from_value(&gs_avro_node_dialogue_request, &rv, &back, &arena, err,
+                                        sizeof(err)),
+                     GS_OK);
+    assert_int_equal(back.op, GS_AVRO_DIALOGUE_OP_TOP_K); /* index 0 in writer, 1 in reader */
     assert_int_equal(back.created_at_ms, 12345);
     assert_int_equal(back.top_k, 5); /* default */
     avro_value_set_enum(&f, 1);      /* SUMMARIZE */
@@ -435,8 +444,9 @@ static void test_enum_symbol_and_promotion(void **state)
     assert_non_null(strstr(err, "symbol SUMMARIZE is unknown"));
     avro_value_decref(&wv);
     avro_value_decref(&rv);
+    gs_arena_free(&arena);
     gs_avro_schema_destroy(w);
-    gs_dialogue_codec_destroy(c);
+    gs_avro_schema_destroy(reader);
 }
 
 /* ---- results and dead letters ---------------------------------------- */
@@ -444,34 +454,35 @@ static void test_enum_symbol_and_promotion(void **state)
 static void test_result_round_trip(void **state)
 {
     (void)state;
-    gs_dialogue_codec_t *c;
     char err[256];
-    assert_int_equal(gs_dialogue_codec_new(&c, err, sizeof(err)), GS_OK);
-    gs_prediction_t preds[2] = {{"the", 0.5}, {"a", 0.25}};
-    gs_dialogue_result_t r = {.request_id = {"req-9", 5},
-                              .session_id = {"s", 1},
-                              .tenant = {"t", 1},
-                              .accepted = 1,
-                              .note = "processed",
-                              .phase = GS_PHASE_SLEEP,
-                              .step = 42,
-                              .moral_threshold = 0.55,
-                              .moral_value = 0.8,
-                              .context_items = 3,
-                              .predictions = preds,
-                              .n_predictions = 2,
-                              .text = "hello",
-                              .model = {"m", "1", "abc"},
-                              .timings = {1, 2, 3, 6},
-                              .source = {"topic-a", 4, 99},
-                              .worker_id = "w1",
-                              .processed_at_ms = 1000};
+    gs_avro_prediction_t preds[2] = {{gs_avro_cstr("the"), 0.5}, {gs_avro_cstr("a"), 0.25}};
+    gs_avro_dialogue_result_t r = {.request_id = {"req-9", 5},
+                                   .session_id = {"s", 1},
+                                   .tenant = {"t", 1},
+                                   .accepted = 1,
+                                   .note = gs_avro_cstr("processed"),
+                                   .phase = GS_AVRO_PHASE_SLEEP,
+                                   .step = 42,
+                                   .moral_threshold = 0.55,
+                                   .moral_value = 0.8,
+                                   .context_items = 3,
+                                   .predictions = preds,
+                                   .n_predictions = 2,
+                                   .has_text = 1,
+                                   .text = gs_avro_cstr("hello"),
+                                   .model = {gs_avro_cstr("m"), gs_avro_cstr("1"),
+                                             gs_avro_cstr("abc")},
+                                   .timings = {1, 2, 3, 6},
+                                   .source = {gs_avro_cstr("topic-a"), 4, 99},
+                                   .worker_id = gs_avro_cstr("w1"),
+                                   .processed_at_ms = 1000};
     gs_buf_t buf = {0};
-    for (int round = 0; round < 2; round++) { /* reuse of the codec's value */
-        assert_int_equal(gs_dialogue_result_encode(c, &r, round ? 5 : -1, &buf, err, sizeof(err)),
+    gs_avro_schema_t *s;
+    assert_int_equal(gs_avro_schema_load("DialogueResult", &s, err, sizeof(err)), GS_OK);
+    for (int round = 0; round < 2; round++) { /* reuse of the output buffer */
+        assert_int_equal(gs_avro_dialogue_result_encode(&r, round ? 5 : -1, &buf, err, sizeof(err)),
                          GS_OK);
         size_t hdr = round ? 5 : 0;
-        gs_avro_schema_t *s = gs_dialogue_result_schema(c);
         assert_int_equal(gs_avro_check(s, buf.data + hdr, buf.len - hdr, err, sizeof(err)), GS_OK);
         avro_value_t v, f, g;
         avro_generic_value_new(gs_avro_schema_iface(s), &v);
@@ -511,11 +522,11 @@ static void test_result_round_trip(void **state)
         avro_value_get_long(&g, &l);
         assert_int_equal(l, 99);
         avro_value_decref(&v);
-        r.n_predictions = 0; /* second round: the reused value's array is reset */
-        r.text = NULL;
+        r.n_predictions = 0; /* second round: no predictions, no text */
+        r.has_text = 0;
     }
     gs_buf_free(&buf);
-    gs_dialogue_codec_destroy(c);
+    gs_avro_schema_destroy(s);
 }
 
 static void test_deadletter_round_trip(void **state)

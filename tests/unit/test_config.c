@@ -16,6 +16,18 @@
 #include <unistd.h>
 
 #include "govstream/config.h"
+#include "govstream/kinds.h"
+
+/* The sections of the product's kinds (the dialogue keys are its). */
+static const gs_config_section_t *const *kind_sections(void)
+{
+    static const gs_config_section_t *sections[8];
+    gs_kinds_sections(gs_kinds, sections, 8);
+    return sections;
+}
+
+/* The dialogue kind's stream settings. */
+#define DLG(cfg) ((const gs_config_kind_t *)gs_config_section((cfg), "dialogue"))
 
 #define assert_not_contains(hay, needle)                                                           \
     do {                                                                                           \
@@ -98,7 +110,7 @@ static gs_err_t load_text(ctx_t *c, const char *text, const char *const *ov, siz
     gs_config_destroy(c->cfg);
     c->cfg = NULL;
     c->err[0] = '\0';
-    gs_err_t rc = gs_config_load(c->last, ov, n_ov, &c->cfg, c->err, sizeof(c->err));
+    gs_err_t rc = gs_config_load(c->last, kind_sections(), ov, n_ov, &c->cfg, c->err, sizeof(c->err));
     unlink(c->last);
     return rc;
 }
@@ -121,7 +133,7 @@ static gs_err_t load_defaults(ctx_t *c, const char *const *ov, size_t n_ov)
     gs_config_destroy(c->cfg);
     c->cfg = NULL;
     c->err[0] = '\0';
-    return gs_config_load(NULL, ov, n_ov, &c->cfg, c->err, sizeof(c->err));
+    return gs_config_load(NULL, kind_sections(), ov, n_ov, &c->cfg, c->err, sizeof(c->err));
 }
 
 static const gs_config_kv_t *find_kv(const gs_config_kvlist_t *l, const char *name)
@@ -176,11 +188,11 @@ static void test_defaults(void **state)
     assert_int_equal(g->batch.max, 256);
     assert_int_equal(g->batch.linger_us, 1000);
     assert_int_equal(g->shutdown.timeout_ms, 30000);
-    assert_string_equal(g->dialogue.requests_topic, "govstream.dialogue.requests");
-    assert_string_equal(g->dialogue.results_topic, "govstream.dialogue.results");
-    assert_int_equal(g->dialogue.enabled, 1);
-    assert_int_equal(g->dialogue.input_framing, GS_FRAMING_RAW);
-    assert_int_equal(g->dialogue.output_framing, GS_FRAMING_RAW);
+    assert_string_equal(DLG(g)->requests_topic, "govstream.dialogue.requests");
+    assert_string_equal(DLG(g)->results_topic, "govstream.dialogue.results");
+    assert_int_equal(DLG(g)->enabled, 1);
+    assert_int_equal(DLG(g)->input_framing, GS_FRAMING_RAW);
+    assert_int_equal(DLG(g)->output_framing, GS_FRAMING_RAW);
     assert_string_equal(g->deadletter.topic, "govstream.deadletter");
     assert_int_equal(g->deadletter.max_value_bytes, 900000);
     assert_int_equal(g->limits.max_request_bytes, 65536);
@@ -237,7 +249,7 @@ static void test_shipped_file_equals_defaults(void **state)
     ctx_t *c = *state;
     char path[4096];
     snprintf(path, sizeof(path), "%s/config/govstream.cfg", source_dir());
-    if (gs_config_load(path, NULL, 0, &c->cfg2, c->err, sizeof(c->err)))
+    if (gs_config_load(path, kind_sections(), NULL, 0, &c->cfg2, c->err, sizeof(c->err)))
         fail_msg("%s", c->err);
     if (load_defaults(c, NULL, 0))
         fail_msg("defaults: %s", c->err);
@@ -250,7 +262,7 @@ static void test_shipped_file_equals_defaults(void **state)
     assert_int_equal(access(f->governance.care_lexicon, R_OK), 0);
     assert_int_equal(f->batch.max, 256);
     assert_int_equal(f->shutdown.timeout_ms, 30000);
-    assert_string_equal(f->dialogue.requests_topic, "govstream.dialogue.requests");
+    assert_string_equal(DLG(f)->requests_topic, "govstream.dialogue.requests");
     assert_int_equal(f->governance.wake_steps, 8);
     assert_int_equal(f->governance.sleep_policy, GS_SLEEP_DEGRADE);
 
@@ -261,8 +273,10 @@ static void test_shipped_file_equals_defaults(void **state)
     int compared = 0;
     char *save = NULL;
     for (char *line = strtok_r(from_file, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        /* paths resolve against the file's directory */
         if (!strncmp(line, "governance.harm_lexicon", 23) ||
-            !strncmp(line, "governance.care_lexicon", 23) || !strncmp(line, "kafka", 5))
+            !strncmp(line, "governance.care_lexicon", 23) || !strncmp(line, "kafka", 5) ||
+            !strncmp(line, "models.dialogue", 15))
             continue;
         char want[4200];
         snprintf(want, sizeof(want), "%s\n", line);
@@ -274,8 +288,8 @@ static void test_shipped_file_equals_defaults(void **state)
     }
     free(from_file);
     int keys = 0;
-    gs_config_keys(count_key, &keys);
-    assert_int_equal(compared, keys - 2);
+    gs_config_keys(kind_sections(), count_key, &keys);
+    assert_int_equal(compared, keys - 3); /* all but the three paths */
 
     /* its librdkafka sections */
     assert_kv(&f->kafka, "bootstrap.servers", "127.0.0.1:9092");
@@ -345,7 +359,7 @@ static void test_shipped_file_documents_every_key(void **state)
         fail_msg("%s", msg);
     }
     doc_check_t d = {&lc, 0, ""};
-    gs_config_keys(check_documented, &d);
+    gs_config_keys(kind_sections(), check_documented, &d);
     config_destroy(&lc);
     if (d.missing[0])
         fail_msg("config/govstream.cfg out of step with the key table:%s", d.missing);
@@ -416,7 +430,7 @@ static void test_error_syntax(void **state)
     /* a file that cannot be read names its path */
     c->err[0] = '\0';
     rc =
-        gs_config_load("/nonexistent/dir/govstream.cfg", NULL, 0, &c->cfg2, c->err, sizeof(c->err));
+        gs_config_load("/nonexistent/dir/govstream.cfg", kind_sections(), NULL, 0, &c->cfg2, c->err, sizeof(c->err));
     assert_int_equal(rc, GS_ERR_CONFIG);
     assert_contains(c->err, "/nonexistent/dir/govstream.cfg");
 }
@@ -435,9 +449,9 @@ static void test_overrides(void **state)
     if (load_defaults(c, ok, 6))
         fail_msg("%s", c->err);
     assert_int_equal(c->cfg->batch.max, 64);
-    assert_string_equal(c->cfg->dialogue.requests_topic, "in.t");
+    assert_string_equal(DLG(c->cfg)->requests_topic, "in.t");
     assert_int_equal(c->cfg->governance.sleep_policy, GS_SLEEP_REJECT);
-    assert_int_equal(c->cfg->dialogue.enabled, 0);
+    assert_int_equal(DLG(c->cfg)->enabled, 0);
     assert_string_equal(c->cfg->governance.harm_lexicon, "/abs/h.txt");
     assert_string_equal(c->cfg->http.listen, "");
     assert_int_equal(c->cfg->batch.linger_us, 1000); /* untouched */
@@ -739,7 +753,7 @@ static void test_cross_checks(void **state)
                                    "registry.url=http://127.0.0.1:8081"};
     if (load_defaults(c, with_registry, 2))
         fail_msg("%s", c->err);
-    assert_int_equal(c->cfg->dialogue.output_framing, GS_FRAMING_CONFLUENT);
+    assert_int_equal(DLG(c->cfg)->output_framing, GS_FRAMING_CONFLUENT);
 
     const char *queue_eq[] = {"delivery.queue_low_pct=80"};
     assert_int_equal(load_defaults(c, queue_eq, 1), GS_ERR_CONFIG);

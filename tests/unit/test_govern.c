@@ -679,7 +679,7 @@ static void test_govern_new_args(void **state)
     const char *ov[] = {"governance.wake_steps=5", "governance.sleep_policy=reject",
                         "governance.sleep_max_tokens=7", "governance.max_scopes=42",
                         "batch.max=16"};
-    if (gs_config_load(NULL, ov, 5, &cfg, err, sizeof(err)))
+    if (gs_config_load(NULL, NULL, ov, 5, &cfg, err, sizeof(err)))
         fail_msg("config: %s", err);
     gs_govern_conf_from(&gc, cfg);
     assert_int_equal(gc.wake_steps, 5);

@@ -16,6 +16,7 @@
 
 #include "govstream/codec.h"
 #include "govstream/dialogue.h"
+#include "govstream/schemas.h"
 
 static gs_str_t S(const char *s)
 {
@@ -28,13 +29,17 @@ static gs_str_t S(const char *s)
 /* 10,001 bytes of text (NUL-terminated, so slices of it are safe to read). */
 static char big[GS_DIALOGUE_MAX_TEXT + 2];
 
-static void valid_request(gs_dialogue_request_t *r)
+/* Room for more turns than allowed: the count is what is checked. */
+static gs_str_t turn_views[GS_DIALOGUE_MAX_TURNS + 1];
+
+static void valid_request(gs_avro_dialogue_request_t *r)
 {
     memset(r, 0, sizeof(*r));
+    r->turns = turn_views;
     r->request_id = S("req-0001");
     r->session_id = S("session-42");
     r->tenant = S("default");
-    r->op = GS_OP_TOP_K;
+    r->op = GS_AVRO_DIALOGUE_OP_TOP_K;
     r->turns[0] = S("hello there");
     r->turns[1] = S("how are you?");
     r->n_turns = 2;
@@ -50,7 +55,7 @@ static void valid_request(gs_dialogue_request_t *r)
     }
 }
 
-static void expect_valid(const gs_dialogue_request_t *r, const char *what)
+static void expect_valid(const gs_avro_dialogue_request_t *r, const char *what)
 {
     char err[512] = "";
     gs_err_t rc = gs_dialogue_request_validate(r, err, sizeof(err));
@@ -59,7 +64,7 @@ static void expect_valid(const gs_dialogue_request_t *r, const char *what)
 }
 
 /* VALIDATION with a message naming field (and not other_field, when set). */
-static void expect_invalid(const gs_dialogue_request_t *r, const char *what, const char *field,
+static void expect_invalid(const gs_avro_dialogue_request_t *r, const char *what, const char *field,
                            const char *not_field)
 {
     char err[512] = "";
@@ -75,7 +80,7 @@ static void expect_invalid(const gs_dialogue_request_t *r, const char *what, con
 static void test_valid_request(void **state)
 {
     (void)state;
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     valid_request(&r);
     expect_valid(&r, "baseline");
     r.has_moral_value = 1;
@@ -99,7 +104,7 @@ static void check_id(size_t offset, const char *name, const char *not_name)
     char buf[GS_DIALOGUE_MAX_ID + 2];
     memset(buf, 'i', sizeof(buf) - 1);
     buf[sizeof(buf) - 1] = '\0';
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     char what[64];
     struct {
         gs_str_t s;
@@ -133,15 +138,15 @@ static void check_id(size_t offset, const char *name, const char *not_name)
 static void test_ids(void **state)
 {
     (void)state;
-    check_id(offsetof(gs_dialogue_request_t, request_id), "request_id", NULL);
-    check_id(offsetof(gs_dialogue_request_t, session_id), "session_id", NULL);
-    check_id(offsetof(gs_dialogue_request_t, tenant), "tenant", NULL);
+    check_id(offsetof(gs_avro_dialogue_request_t, request_id), "request_id", NULL);
+    check_id(offsetof(gs_avro_dialogue_request_t, session_id), "session_id", NULL);
+    check_id(offsetof(gs_avro_dialogue_request_t, tenant), "tenant", NULL);
 }
 
 static void test_turn_text(void **state)
 {
     (void)state;
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     const gs_str_t bad[] = {
         SL("\xc0\x80"), SL("ok \xed\xa0\x80"), SL("cut \xf0\x9f\x98"),    SL("a\0b"),
         SL("\x80"),     SL("\xe0\x80\xaf"),    SL("\xf8\x88\x80\x80\x80")};
@@ -165,7 +170,7 @@ static void test_turn_text(void **state)
 static void test_turn_counts(void **state)
 {
     (void)state;
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     valid_request(&r);
     r.n_turns = 0;
     expect_invalid(&r, "0 turns", "turns", NULL);
@@ -186,7 +191,7 @@ static void test_turn_counts(void **state)
 static void test_turn_total_bytes(void **state)
 {
     (void)state;
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     valid_request(&r);
     r.turns[0] = (gs_str_t){big, 5000};
     r.turns[1] = (gs_str_t){big, 5000};
@@ -218,15 +223,15 @@ static void test_int_ranges(void **state)
         const char *name, *not_name;
         int32_t lo, hi;
     } f[] = {
-        {offsetof(gs_dialogue_request_t, top_k), "top_k", "context_top_k", 1, 20},
-        {offsetof(gs_dialogue_request_t, max_tokens), "max_tokens", NULL, 1, 256},
-        {offsetof(gs_dialogue_request_t, context_top_k), "context_top_k", NULL, 1, 20},
+        {offsetof(gs_avro_dialogue_request_t, top_k), "top_k", "context_top_k", 1, 20},
+        {offsetof(gs_avro_dialogue_request_t, max_tokens), "max_tokens", NULL, 1, 256},
+        {offsetof(gs_avro_dialogue_request_t, context_top_k), "context_top_k", NULL, 1, 20},
     };
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         const int32_t values[] = {f[i].lo - 1, f[i].lo,   f[i].hi,  f[i].hi + 1,
                                   -1,          INT32_MIN, INT32_MAX};
         for (size_t k = 0; k < sizeof(values) / sizeof(values[0]); k++) {
-            gs_dialogue_request_t r;
+            gs_avro_dialogue_request_t r;
             valid_request(&r);
             *(int32_t *)((char *)&r + f[i].off) = values[k];
             char what[64];
@@ -245,7 +250,7 @@ static void test_moral_value(void **state)
     const double bad[] = {
         NAN, -0.0001, 1.0001, -INFINITY, INFINITY, nextafter(1.0, 2.0), nextafter(0.0, -1.0)};
     const double good[] = {0.0, -0.0, 1.0, 0.5, 1e-300};
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         valid_request(&r);
         r.has_moral_value = 1;
@@ -267,7 +272,7 @@ static void test_moral_value(void **state)
 static void test_created_at(void **state)
 {
     (void)state;
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     valid_request(&r);
     r.created_at_ms = -1;
     expect_invalid(&r, "created_at_ms -1", "created_at_ms", NULL);
@@ -455,8 +460,9 @@ static void test_utf8_property(void **state)
 /* ---- Avro round trip --------------------------------------------------------------------- */
 
 typedef struct rt {
-    gs_dialogue_codec_t *codec;
+    gs_avro_schema_t *schema; /* ours, parsed by avro-c */
     gs_buf_t buf;
+    gs_arena_t arena;
     avro_value_t value;
     int has_value;
 } rt_t;
@@ -465,14 +471,13 @@ static int rt_setup(void **state)
 {
     rt_t *t = calloc(1, sizeof(*t));
     char err[256] = "";
-    if (!t || gs_dialogue_codec_new(&t->codec, err, sizeof(err))) {
-        fprintf(stderr, "codec: %s\n", err);
+    if (!t || gs_avro_schema_load("DialogueRequest", &t->schema, err, sizeof(err))) {
+        fprintf(stderr, "schema: %s\n", err);
         free(t);
         return -1;
     }
-    if (avro_generic_value_new(gs_avro_schema_iface(gs_dialogue_request_schema(t->codec)),
-                               &t->value)) {
-        gs_dialogue_codec_destroy(t->codec);
+    if (avro_generic_value_new(gs_avro_schema_iface(t->schema), &t->value)) {
+        gs_avro_schema_destroy(t->schema);
         free(t);
         return -1;
     }
@@ -487,7 +492,8 @@ static int rt_teardown(void **state)
     if (t->has_value)
         avro_value_decref(&t->value);
     gs_buf_free(&t->buf);
-    gs_dialogue_codec_destroy(t->codec);
+    gs_arena_free(&t->arena);
+    gs_avro_schema_destroy(t->schema);
     free(t);
     return 0;
 }
@@ -501,17 +507,18 @@ static void assert_str_eq(gs_str_t got, gs_str_t want, const char *field)
 
 /* Checks and decodes an encoded payload, then compares the view with req. */
 static void decode_and_compare(rt_t *t, const uint8_t *payload, size_t len,
-                               const gs_dialogue_request_t *req)
+                               const gs_avro_dialogue_request_t *req)
 {
-    gs_avro_schema_t *schema = gs_dialogue_request_schema(t->codec);
+    gs_avro_schema_t *schema = t->schema;
     char err[512] = "";
     if (gs_avro_check(schema, payload, len, err, sizeof(err)))
         fail_msg("gs_avro_check: %s", err);
     avro_value_reset(&t->value);
     if (gs_avro_decode(payload, len, schema, schema, &t->value, err, sizeof(err)))
         fail_msg("gs_avro_decode: %s", err);
-    gs_dialogue_request_t got;
-    if (gs_dialogue_request_view(t->codec, &t->value, &got, err, sizeof(err)))
+    gs_avro_dialogue_request_t got;
+    if (gs_avro_from_value(&gs_avro_node_dialogue_request, &t->value, &got, &t->arena, err,
+                           sizeof(err)))
         fail_msg("view: %s", err);
     assert_str_eq(got.request_id, req->request_id, "request_id");
     assert_str_eq(got.session_id, req->session_id, "session_id");
@@ -536,18 +543,17 @@ static void decode_and_compare(rt_t *t, const uint8_t *payload, size_t len,
     expect_valid(&got, "decoded request");
 }
 
-static void encode(rt_t *t, const gs_dialogue_request_t *req, int32_t schema_id)
+static void encode(rt_t *t, const gs_avro_dialogue_request_t *req, int32_t schema_id)
 {
     char err[512] = "";
-    if (gs_dialogue_request_encode(req, gs_dialogue_request_schema(t->codec), schema_id, &t->buf,
-                                   err, sizeof(err)))
+    if (gs_avro_dialogue_request_encode(req, schema_id, &t->buf, err, sizeof(err)))
         fail_msg("encode: %s", err);
 }
 
 static void test_round_trip(void **state)
 {
     rt_t *t = *state;
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     valid_request(&r);
     r.request_id = S("r\xc3\xa9q-\xe2\x98\x83-1");
     r.turns[0] = S("caf\xc3\xa9 \xf0\x9f\x98\x80");
@@ -560,8 +566,8 @@ static void test_round_trip(void **state)
     r.created_at_ms = 1712345678901;
 
     /* without moral_value, every op */
-    for (int op = GS_OP_NEXT_TOKEN; op <= GS_OP_GENERATE; op++) {
-        r.op = (gs_dialogue_op_t)op;
+    for (int op = GS_AVRO_DIALOGUE_OP_NEXT_TOKEN; op <= GS_AVRO_DIALOGUE_OP_GENERATE; op++) {
+        r.op = (gs_avro_dialogue_op_t)op;
         encode(t, &r, -1);
         decode_and_compare(t, t->buf.data, t->buf.len, &r);
     }
@@ -593,12 +599,12 @@ static void test_round_trip(void **state)
 static void test_check_rejects_truncation(void **state)
 {
     rt_t *t = *state;
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     valid_request(&r);
     r.has_moral_value = 1;
     r.moral_value = 0.25;
     encode(t, &r, -1);
-    gs_avro_schema_t *schema = gs_dialogue_request_schema(t->codec);
+    gs_avro_schema_t *schema = t->schema;
     char err[256];
     for (size_t len = 0; len < t->buf.len; len++) {
         uint8_t *copy = malloc(len ? len : 1); /* exact size: reads past it are caught */
@@ -622,7 +628,7 @@ static void test_check_rejects_truncation(void **state)
 static void test_confluent_framing(void **state)
 {
     rt_t *t = *state;
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     valid_request(&r);
     r.has_moral_value = 1;
     r.moral_value = 0.75;
@@ -683,7 +689,7 @@ static void test_encode_slices(void **state)
 {
     rt_t *t = *state;
     const char *text = "XXreq-42YY|sess-7|first turn, second turn";
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     valid_request(&r);
     r.request_id = (gs_str_t){text + 2, 6};
     r.session_id = (gs_str_t){text + 11, 6};
@@ -706,7 +712,7 @@ static void test_encode_unterminated_buffers(void **state)
         assert_non_null(heap[i]);
         memcpy(heap[i], parts[i], len);
     }
-    gs_dialogue_request_t r;
+    gs_avro_dialogue_request_t r;
     valid_request(&r);
     r.request_id = (gs_str_t){heap[0], strlen(parts[0])};
     r.session_id = (gs_str_t){heap[1], strlen(parts[1])};
@@ -714,13 +720,13 @@ static void test_encode_unterminated_buffers(void **state)
     r.turns[0] = (gs_str_t){heap[3], strlen(parts[3])};
     r.n_turns = 1;
     char err[512] = "";
-    gs_err_t rc = gs_dialogue_request_encode(&r, gs_dialogue_request_schema(t->codec), -1, &t->buf,
-                                             err, sizeof(err));
-    gs_dialogue_request_t want = r;
+    gs_err_t rc = gs_avro_dialogue_request_encode(&r, -1, &t->buf, err, sizeof(err));
+    gs_str_t want_turns[1] = {S(parts[3])};
+    gs_avro_dialogue_request_t want = r;
+    want.turns = want_turns;
     want.request_id = S(parts[0]);
     want.session_id = S(parts[1]);
     want.tenant = S(parts[2]);
-    want.turns[0] = S(parts[3]);
     for (size_t i = 0; i < 4; i++)
         free(heap[i]);
     if (rc)

@@ -1,0 +1,119 @@
+/* govstream - a request kind as one table of operations (as curl's TLS
+ * backends are): everything one kind owns lives in src/kinds/<name>/, and
+ * the kinds are listed once, in src/kinds/kinds.c (govstream/kinds.h). The
+ * worker, the configuration, check-config, /state, the metrics,
+ * govstream-load and `govstream train` iterate that table and name no kind.
+ *
+ * Division of work per request:
+ * - the worker consumes, frames and decodes the request into the kind's
+ *   generated struct (schema resolution for other writer schemas included);
+ * - the kind, once per micro-batch, validates, governs and infers, and
+ *   fills each result's `accepted`, `note`, `model` and its own fields, or
+ *   marks the item as a dead letter;
+ * - the worker writes the rest of the SPEC 1.2 envelope (request_id, the
+ *   key, tenant, timings, source, worker_id, processed_at_ms), encodes,
+ *   produces, and commits. A kind never encodes anything itself. */
+#ifndef GOVSTREAM_KIND_H
+#define GOVSTREAM_KIND_H
+
+#include <jansson.h>
+
+#include "govstream/avrogen.h"
+#include "govstream/config.h"
+#include "govstream/govern.h"
+
+/* One request of a micro-batch, as the kind sees it. */
+typedef struct gs_item {
+    const void *request; /* the decoded request: the kind's generated struct */
+    void *result;        /* zeroed; the kind fills it (the worker, the envelope) */
+    gs_err_t err;        /* set by the kind: the request becomes a dead letter */
+    char errmsg[256];    /* its reason, naming the field */
+    bool accepted;       /* the verdict, for the metrics */
+    int64_t govern_us, infer_us;
+} gs_item_t;
+
+typedef struct gs_batch {
+    gs_item_t *const *items; /* this kind's requests of the micro-batch, in order */
+    size_t n;
+    gs_arena_t *arena; /* for the results' arrays: valid until they are encoded */
+} gs_batch_t;
+
+typedef struct gs_kind gs_kind_t; /* a kind's state, its own business */
+
+/* What govstream-load makes a synthetic run from. */
+typedef struct gs_load_params {
+    const char *run_id; /* every key and request id starts with "<run_id>-" */
+    long keys;          /* distinct keys (--sessions): sessions, robots, ... */
+    long tenants;
+    double moral_given; /* share of requests that carry the caller's moral value */
+} gs_load_params_t;
+
+/* govstream-load's side of a kind. Strings a function makes live in the
+ * arena (reset per request). */
+typedef struct gs_kind_load {
+    /* The i-th request of a synthetic run, deterministic for the rng. */
+    void (*generate)(const gs_load_params_t *p, long i, gs_rng_t *rng, void *request,
+                     gs_arena_t *arena);
+    /* A request from a JSON object of a --from file (absent fields take
+     * their defaults). */
+    gs_err_t (*from_json)(json_t *j, void *request, gs_arena_t *arena, char *errstr,
+                          size_t errstr_size);
+    /* Makes a valid request invalid: the worker dead-letters it as VALIDATION. */
+    void (*invalidate)(void *request);
+    /* The verifier's JSON line of a result (`verify --dump`). */
+    json_t *(*dump)(const void *result);
+} gs_kind_load_t;
+
+typedef struct gs_kind_ops {
+    const char *name;                       /* config prefix, metrics label, dead letter "kind" */
+    const gs_avro_type_t *request, *result; /* generated from schemas/ */
+    const char *key_field; /* the request field that keys its results: "session_id" */
+    /* Its keys: <name>.* (and models.<name>), starting with GS_KIND_STREAM_KEYS;
+     * its struct starts with a gs_config_kind_t. The section's check is the
+     * kind's check-config hook. */
+    const gs_config_section_t *config;
+    gs_err_t (*create)(const gs_config_t *cfg, const void *conf, gs_kind_t **out, char *errstr,
+                       size_t errstr_size);
+    void (*destroy)(gs_kind_t *k);
+    /* (Re)loads the kind's models, at start and on SIGHUP, between batches.
+     * On failure the current ones stay; errstr says why. A kind that needs
+     * a model and has none fails here, so the worker stays not ready. NULL:
+     * no models. */
+    gs_err_t (*load_models)(gs_kind_t *k, char *errstr, size_t errstr_size);
+    /* Every item of the batch gets a result or an error. */
+    void (*process)(gs_kind_t *k, const gs_batch_t *batch);
+    /* Its governance state, for /state and the governance gauges; NULL: none. */
+    const gs_govern_t *(*governance)(const gs_kind_t *k);
+    const gs_kind_load_t *load;
+    /* `govstream train <name> ...` (argv[0] is the kind's name); NULL: nothing
+     * to train. Returns the exit code. */
+    int (*train)(int argc, char **argv);
+} gs_kind_ops_t;
+
+/* The stream keys every kind's table starts with; T is its struct, whose
+ * first member `stream` is a gs_config_kind_t. */
+#define GS_KIND_STREAM_KEYS(name_, T, enabled_)                                                    \
+    GS_CONFIG_BOOL(name_ ".enabled", T, stream.enabled, enabled_, "serve the " name_ " kind"),     \
+        GS_CONFIG_STR(name_ ".requests_topic", T, stream.requests_topic,                           \
+                      "govstream." name_ ".requests", "input"),                                    \
+        GS_CONFIG_STR(name_ ".results_topic", T, stream.results_topic,                             \
+                      "govstream." name_ ".results", "output"),                                    \
+        GS_CONFIG_ENUM(name_ ".input_framing", T, stream.input_framing, "raw", gs_framing_names,    \
+                       "`raw` (Avro binary, our schema) or `confluent` (magic byte + schema id, "  \
+                       "writer schema from the registry)"),                                        \
+        GS_CONFIG_ENUM(name_ ".output_framing", T, stream.output_framing, "raw", gs_framing_names,  \
+                       "`confluent` registers the result schema under `<topic>-value` at start")
+
+#define GS_KIND_MAX_ID 128
+
+/* The identifier rule of every kind's request_id, key and tenant (SPEC
+ * 1.1-1.5): 1..128 bytes of valid UTF-8 without NUL. GS_ERR_VALIDATION
+ * naming the field. */
+gs_err_t gs_kind_check_id(const char *field, gs_str_t s, char *errstr, size_t errstr_size);
+
+/* The check every kind's section check starts with: confluent framing
+ * needs registry.url. */
+gs_err_t gs_kind_check_stream(const gs_config_t *cfg, const gs_config_kind_t *stream,
+                              char *errstr, size_t errstr_size);
+
+#endif
