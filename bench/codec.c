@@ -16,10 +16,11 @@
 
 /* ---- the allocation counter -------------------------------------------- */
 
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
+/* glibc's own entry points, which the counting wrappers forward to */
+extern void *__libc_malloc(size_t);          // NOLINT(bugprone-reserved-identifier)
+extern void *__libc_calloc(size_t, size_t);  // NOLINT(bugprone-reserved-identifier)
+extern void *__libc_realloc(void *, size_t); // NOLINT(bugprone-reserved-identifier)
+extern void __libc_free(void *);             // NOLINT(bugprone-reserved-identifier)
 static unsigned long long allocs;
 
 void *malloc(size_t n)
@@ -296,7 +297,8 @@ int main(int argc, char **argv)
         gns[r] = gr.ns_per_record;
         cns[r] = cr.ns_per_record;
         if (tty)
-            fprintf(stderr, "\rbench-codec: round %d/%d: generated %.0f ns, avro-c %.0f ns per record",
+            fprintf(stderr,
+                    "\rbench-codec: round %d/%d: generated %.0f ns, avro-c %.0f ns per record",
                     r + 1, rounds, gns[r], cns[r]);
     }
     if (tty)
@@ -311,7 +313,8 @@ int main(int argc, char **argv)
            " \"generated\": {\"ns_per_record_median\": %.1f, \"allocations_per_record\": %.4f},\n"
            " \"avro_c\": {\"ns_per_record_median\": %.1f, \"allocations_per_record\": %.4f},\n"
            " \"speedup\": %.2f}\n",
-           n, rounds, (double)bytes / (double)n, gm, gr.allocs_per_record, cm, cr.allocs_per_record, cm / gm);
+           n, rounds, (double)bytes / (double)n, gm, gr.allocs_per_record, cm, cr.allocs_per_record,
+           cm / gm);
     for (size_t i = 0; i < n; i++)
         gs_buf_free(&in.bytes[i]);
     free(in.bytes);

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f build/compile_commands.json ] || { echo "lint: run a build into build/ first" >&2; exit 2; }
-mapfile -t files < <(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/unit/*.[ch]' 'bench/*.c')
+mapfile -t files < <(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/unit/*.[ch]' 'tests/kinds/*.[ch]' 'tests/kinds/*/*.[ch]' 'bench/*.c')
 
 echo "lint: clang-format"
 clang-format --dry-run --Werror "${files[@]}"
@@ -17,7 +17,7 @@ echo "lint: cppcheck"
 cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
   --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ \
   --library=gnu --include=/usr/include/jansson.h \
-  -I include -I src/codec src bench 2>&1
+  -I include -I build/generated src bench 2>&1
 
 echo "lint: clang-tidy"
 mapfile -t csrc < <(git ls-files 'src/*.c' 'bench/*.c')

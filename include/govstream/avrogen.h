@@ -52,18 +52,18 @@ typedef struct gs_avro_node gs_avro_node_t;
 typedef struct gs_avro_field {
     const char *name;
     const gs_avro_node_t *type;
-    uint32_t offset; /* of the value in the record's struct */
-    uint32_t count;  /* arrays and maps (also optional ones): offset of the size_t count */
-    uint32_t has;    /* optional: offset of the bool that says the value is there */
+    uint32_t offset;    /* of the value in the record's struct */
+    uint32_t count;     /* arrays and maps (also optional ones): offset of the size_t count */
+    uint32_t has;       /* optional: offset of the bool that says the value is there */
     const uint8_t *def; /* the default as Avro binary of `type`; NULL: no default */
     uint32_t def_len;
 } gs_avro_field_t;
 
 struct gs_avro_node {
     gs_avro_kind_t kind;
-    const char *name;   /* named types: the full name ("io.govstream.v1.Source") */
-    uint32_t size;      /* bytes of one C value (the stride of an array) */
-    uint32_t min_bytes; /* the shortest encoding of a value */
+    const char *name;              /* named types: the full name ("io.govstream.v1.Source") */
+    uint32_t size;                 /* bytes of one C value (the stride of an array) */
+    uint32_t min_bytes;            /* the shortest encoding of a value */
     const gs_avro_field_t *fields; /* record */
     uint32_t n_fields;
     const char *const *symbols; /* enum */
@@ -82,7 +82,7 @@ extern const gs_avro_node_t gs_avro_node_null, gs_avro_node_boolean, gs_avro_nod
 
 /* A top-level schema of schemas/: one request, result or record kind. */
 typedef struct gs_avro_type {
-    const char *name; /* record name = file name: "DialogueRequest" */
+    const char *name;   /* record name = file name: "DialogueRequest" */
     const char *text;   /* the file, byte for byte */
     const char *schema; /* self-contained: shared records inlined (what is parsed) */
     const gs_avro_node_t *node;

@@ -68,7 +68,7 @@ typedef struct gs_config_key {
     const char *doc;          /* what it does, one line of Markdown */
 } gs_config_key_t;
 
-#define GS_CONFIG_KEY(k, t, T, m, d, lo, hi, nm, doc_)                                            \
+#define GS_CONFIG_KEY(k, t, T, m, d, lo, hi, nm, doc_)                                             \
     {                                                                                              \
         .key = (k), .type = (t), .offset = offsetof(T, m), .def = (d), .min = (lo), .max = (hi),   \
         .names = (nm), .doc = (doc_)                                                               \
@@ -265,8 +265,7 @@ void gs_config_dump(const gs_config_t *cfg, FILE *fp);
  * config/govstream.cfg documents every key. */
 typedef void(gs_config_key_fn)(const char *key, const char *default_value, const char *doc,
                                void *opaque);
-void gs_config_keys(const gs_config_section_t *const *sections, gs_config_key_fn *fn,
-                    void *opaque);
+void gs_config_keys(const gs_config_section_t *const *sections, gs_config_key_fn *fn, void *opaque);
 
 /* docs/CONFIG.md's parts: the rules of the file (Markdown, up to the
  * librdkafka section), the key tables of the core and of `sections`, and

@@ -120,8 +120,8 @@ rd_kafka_topic_t *gs_producer_topic(gs_producer_t *p, const char *name, int side
 void gs_producer_send(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
                       const void *value, size_t value_len, void *token);
 /* Produces a side record (copied); counted as failed if librdkafka refuses it. */
-void gs_producer_send_side(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key,
-                           size_t key_len, const void *value, size_t value_len);
+void gs_producer_send_side(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
+                           const void *value, size_t value_len);
 /* Serves delivery reports (waiting up to ms) and retries held records that
  * are due. */
 void gs_producer_poll(gs_producer_t *p, int ms);

@@ -98,10 +98,10 @@ typedef struct gs_kind_ops {
                       "govstream." name_ ".requests", "input"),                                    \
         GS_CONFIG_STR(name_ ".results_topic", T, stream.results_topic,                             \
                       "govstream." name_ ".results", "output"),                                    \
-        GS_CONFIG_ENUM(name_ ".input_framing", T, stream.input_framing, "raw", gs_framing_names,    \
+        GS_CONFIG_ENUM(name_ ".input_framing", T, stream.input_framing, "raw", gs_framing_names,   \
                        "`raw` (Avro binary, our schema) or `confluent` (magic byte + schema id, "  \
                        "writer schema from the registry)"),                                        \
-        GS_CONFIG_ENUM(name_ ".output_framing", T, stream.output_framing, "raw", gs_framing_names,  \
+        GS_CONFIG_ENUM(name_ ".output_framing", T, stream.output_framing, "raw", gs_framing_names, \
                        "`confluent` registers the result schema under `<topic>-value` at start")
 
 #define GS_KIND_MAX_ID 128
@@ -113,7 +113,7 @@ gs_err_t gs_kind_check_id(const char *field, gs_str_t s, char *errstr, size_t er
 
 /* The check every kind's section check starts with: confluent framing
  * needs registry.url. */
-gs_err_t gs_kind_check_stream(const gs_config_t *cfg, const gs_config_kind_t *stream,
-                              char *errstr, size_t errstr_size);
+gs_err_t gs_kind_check_stream(const gs_config_t *cfg, const gs_config_kind_t *stream, char *errstr,
+                              size_t errstr_size);
 
 #endif

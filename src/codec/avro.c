@@ -24,7 +24,7 @@ struct gs_avro_schema {
         const gs_avro_type_t *reader;
         gs_avro_plan_t *plan; /* NULL: the writer cannot be read as reader */
         char *why;
-    } *plans; /* resolution plans from this (writer) schema, by reader */
+    } * plans; /* resolution plans from this (writer) schema, by reader */
     size_t n_plans;
 };
 
@@ -951,4 +951,3 @@ gs_err_t gs_frame_parse(const void *buf, size_t len, gs_framing_t mode, int32_t 
     *payload_len = len - GS_CONFLUENT_HEADER;
     return GS_OK;
 }
-

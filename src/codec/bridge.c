@@ -74,8 +74,8 @@ static gs_err_t to_items(const gs_avro_node_t *t, const void *v, size_t count, a
         } else if (avro_value_append(out, &e, NULL)) {
             return oops(errstr, n, "array item");
         }
-        gs_err_t err = to_value(t->items, it + (map ? t->value_offset : 0), 0, true, &e, depth + 1,
-                                errstr, n);
+        gs_err_t err =
+            to_value(t->items, it + (map ? t->value_offset : 0), 0, true, &e, depth + 1, errstr, n);
         if (err)
             return err;
     }
@@ -154,6 +154,8 @@ static gs_err_t from_items(const gs_avro_node_t *t, avro_value_t *in, void *v, s
                            gs_arena_t *arena, int depth, char *errstr, size_t n)
 {
     size_t size;
+    if (!count) /* arrays are record fields (the generator refuses others) */
+        return gs_fail(errstr, n, GS_ERR_INTERNAL, "an array without a count");
     if (avro_value_get_size(in, &size))
         return oops(errstr, n, "size");
     int map = t->kind == GS_AVRO_T_MAP;
@@ -172,8 +174,8 @@ static gs_err_t from_items(const gs_avro_node_t *t, avro_value_t *in, void *v, s
             gs_str_t k = {key, strlen(key)};
             memcpy(it, &k, sizeof(k));
         }
-        gs_err_t err = from_value(t->items, &e, it + (map ? t->value_offset : 0), NULL, NULL,
-                                  arena, depth + 1, errstr, n);
+        gs_err_t err = from_value(t->items, &e, it + (map ? t->value_offset : 0), NULL, NULL, arena,
+                                  depth + 1, errstr, n);
         if (err)
             return err;
     }
@@ -228,10 +230,9 @@ static gs_err_t from_value(const gs_avro_node_t *t, avro_value_t *in, void *v, s
             char *rec = v;
             if (avro_value_get_by_index(in, k, &fv, NULL))
                 return oops(errstr, n, f->name);
-            gs_err_t err = from_value(f->type, &fv, rec + f->offset,
-                                      f->count ? (size_t *)(rec + f->count) : NULL,
-                                      f->has ? (bool *)(rec + f->has) : NULL, arena, depth + 1,
-                                      errstr, n);
+            gs_err_t err = from_value(
+                f->type, &fv, rec + f->offset, f->count ? (size_t *)(rec + f->count) : NULL,
+                f->has ? (bool *)(rec + f->has) : NULL, arena, depth + 1, errstr, n);
             if (err)
                 return err;
         }
@@ -241,6 +242,8 @@ static gs_err_t from_value(const gs_avro_node_t *t, avro_value_t *in, void *v, s
         return from_items(t, in, v, count, arena, depth, errstr, n);
     case GS_AVRO_T_OPTIONAL: {
         avro_value_t b;
+        if (!has)
+            return gs_fail(errstr, n, GS_ERR_INTERNAL, "a union without a flag");
         if (avro_value_get_discriminant(in, &i) || avro_value_get_current_branch(in, &b))
             return oops(errstr, n, "union");
         *has = i == t->null_first;

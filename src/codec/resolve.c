@@ -21,10 +21,10 @@ typedef struct pfield { /* one writer field, in writer order */
 } pfield_t;
 
 struct pnode {
-    avro_type_t w;           /* writer type */
-    const gs_avro_node_t *r; /* reader type; NULL: skip the writer value */
+    avro_type_t w;                  /* writer type */
+    const gs_avro_node_t *r;        /* reader type; NULL: skip the writer value */
     const gs_avro_node_t *optional; /* the reader is this ["null", T]: set `has` */
-    pfield_t *fields;        /* record */
+    pfield_t *fields;               /* record */
     size_t n_fields;
     const gs_avro_field_t **defaults; /* reader fields the writer lacks */
     size_t n_defaults;
@@ -68,9 +68,9 @@ static void *alloc0(compiler_t *c, size_t size)
 
 static const char *reader_name(const gs_avro_node_t *r)
 {
-    static const char *const names[] = {"null",  "boolean", "int",    "long",   "float",
-                                        "double", "bytes",  "string", "fixed",  "enum",
-                                        "record", "array",  "map",    "union"};
+    static const char *const names[] = {"null",   "boolean", "int",    "long",  "float",
+                                        "double", "bytes",   "string", "fixed", "enum",
+                                        "record", "array",   "map",    "union"};
     if (r->name)
         return strrchr(r->name, '.') ? strrchr(r->name, '.') + 1 : r->name;
     return names[r->kind];
@@ -117,8 +117,8 @@ static gs_err_t compile(compiler_t *c, avro_schema_t w, const gs_avro_node_t *r,
 
 static gs_err_t cannot(compiler_t *c, const char *path, avro_schema_t w, const gs_avro_node_t *r)
 {
-    return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA, "%s%swriter type %s cannot be read as %s",
-                   path, *path ? ": " : "", avro_schema_type_name(w), reader_name(r));
+    return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA, "%s%swriter type %s cannot be read as %s", path,
+                   *path ? ": " : "", avro_schema_type_name(w), reader_name(r));
 }
 
 static gs_err_t compile_record(compiler_t *c, avro_schema_t w, pnode_t *p, const char *path,
@@ -127,7 +127,7 @@ static gs_err_t compile_record(compiler_t *c, avro_schema_t w, pnode_t *p, const
     const gs_avro_node_t *r = p->r;
     size_t nw = avro_schema_record_size(w);
     p->fields = alloc0(c, nw * sizeof(*p->fields));
-    p->defaults = alloc0(c, r->n_fields * sizeof(*p->defaults));
+    p->defaults = alloc0(c, r->n_fields * sizeof(const gs_avro_field_t *));
     if (!p->fields || !p->defaults)
         return gs_fail(c->errstr, c->n, GS_ERR_NOMEM, "out of memory");
     char sub[256];
@@ -178,12 +178,12 @@ static gs_err_t compile_union(compiler_t *c, avro_schema_t w, pnode_t *p, const 
                               int depth)
 {
     p->n_branches = avro_schema_union_size(w);
-    p->branches = alloc0(c, p->n_branches * sizeof(*p->branches));
+    p->branches = alloc0(c, p->n_branches * sizeof(const pnode_t *));
     p->branch_why = alloc0(c, p->n_branches * sizeof(char *));
     if (!p->branches || !p->branch_why)
         return gs_fail(c->errstr, c->n, GS_ERR_NOMEM, "out of memory");
     size_t usable = 0;
-    char why[256];
+    char why[256] = "";
     for (size_t i = 0; i < p->n_branches; i++) {
         compiler_t bc = {c->plan, why, sizeof(why)};
         avro_schema_t b = avro_schema_union_branch(w, (int)i);
@@ -212,8 +212,7 @@ static gs_err_t compile(compiler_t *c, avro_schema_t w, const gs_avro_node_t *r,
 {
     w = deref(w);
     if (depth > MAX_DEPTH)
-        return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA, "%s: writer schema nested too deeply",
-                       path);
+        return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA, "%s: writer schema nested too deeply", path);
     pnode_t *p = alloc0(c, sizeof(*p));
     if (!p)
         return gs_fail(c->errstr, c->n, GS_ERR_NOMEM, "out of memory");
@@ -256,7 +255,8 @@ static gs_err_t compile(compiler_t *c, avro_schema_t w, const gs_avro_node_t *r,
     case AVRO_ARRAY:
     case AVRO_MAP:
         snprintf(sub, sizeof(sub), p->w == AVRO_ARRAY ? "%s[]" : "%s{}", path);
-        return compile(c, p->w == AVRO_ARRAY ? avro_schema_array_items(w) : avro_schema_map_values(w),
+        return compile(c,
+                       p->w == AVRO_ARRAY ? avro_schema_array_items(w) : avro_schema_map_values(w),
                        p->r ? p->r->items : NULL, sub, depth + 1, &p->items);
     case AVRO_UNION:
         return compile_union(c, w, p, path, depth);
@@ -315,7 +315,7 @@ static int exec_number(gs_avro_in_t *in, const pnode_t *p, void *v)
         rc = gs_avro_get_double(in, &d);
         break;
     }
-    if (!rc && p->r)
+    if (!rc && p->r && v)
         store_number(p->r, v, l, d, p->w == AVRO_INT32 || p->w == AVRO_INT64);
     return rc;
 }
@@ -323,13 +323,13 @@ static int exec_number(gs_avro_in_t *in, const pnode_t *p, void *v)
 static int exec_record(gs_avro_in_t *in, const pnode_t *p, char *v, int depth)
 {
     for (size_t i = 0; i < p->n_fields; i++) {
-        const gs_avro_field_t *f = p->fields[i].to;
+        const gs_avro_field_t *f = v ? p->fields[i].to : NULL; /* no v: skipped */
         if (exec(in, p->fields[i].plan, f ? v + f->offset : NULL,
                  f && f->count ? (size_t *)(v + f->count) : NULL,
                  f && f->has ? (bool *)(v + f->has) : NULL, depth + 1))
             return -1;
     }
-    for (size_t i = 0; i < p->n_defaults; i++)
+    for (size_t i = 0; v && i < p->n_defaults; i++)
         if (gs_avro_read_default(in, p->defaults[i], v))
             return -1;
     return 0;
@@ -338,12 +338,12 @@ static int exec_record(gs_avro_in_t *in, const pnode_t *p, char *v, int depth)
 static int exec_blocks(gs_avro_in_t *in, const pnode_t *p, void *v, size_t *count, int depth)
 {
     int map = p->w == AVRO_MAP;
-    const gs_avro_node_t *r = p->r;
+    const gs_avro_node_t *r = v && count ? p->r : NULL; /* NULL: skipped */
     size_t stride = r ? (map ? r->entry_size : r->items->size) : 0;
     void *items = NULL;
     size_t n = 0;
     for (;;) {
-        int64_t c;
+        int64_t c = 0;
         /* a writer item takes at least one byte unless it is null */
         if (gs_avro_get_block(in, &c, (p->items->w == AVRO_NULL ? 0 : 1) + (uint32_t)map))
             return -1;
@@ -379,7 +379,7 @@ static int exec_value(gs_avro_in_t *in, const pnode_t *p, void *v, size_t *count
     case AVRO_NULL:
         return 0;
     case AVRO_BOOLEAN:
-        return gs_avro_get_boolean(in, p->r ? (bool *)v : &b);
+        return gs_avro_get_boolean(in, v ? (bool *)v : &b);
     case AVRO_INT32:
     case AVRO_INT64:
     case AVRO_FLOAT:
@@ -387,17 +387,17 @@ static int exec_value(gs_avro_in_t *in, const pnode_t *p, void *v, size_t *count
         return exec_number(in, p, v);
     case AVRO_STRING:
     case AVRO_BYTES:
-        return gs_avro_get_bytes(in, p->r ? (gs_str_t *)v : &s);
+        return gs_avro_get_bytes(in, v ? (gs_str_t *)v : &s);
     case AVRO_FIXED:
-        return gs_avro_get_fixed(in, p->r ? (gs_str_t *)v : &s, (uint32_t)p->fixed_size);
+        return gs_avro_get_fixed(in, v ? (gs_str_t *)v : &s, (uint32_t)p->fixed_size);
     case AVRO_ENUM:
         if (gs_avro_get_index(in, &idx, (uint32_t)p->n_wsymbols, "enum index out of range"))
             return -1;
-        if (!p->r)
+        if (!p->r || !v)
             return 0;
         if (p->symmap[idx] < 0)
-            return gs_avro_bad_schema(in, "enum %s: symbol %s is unknown to us",
-                                      reader_name(p->r), p->wsymbols[idx]);
+            return gs_avro_bad_schema(in, "enum %s: symbol %s is unknown to us", reader_name(p->r),
+                                      p->wsymbols[idx]);
         memcpy(v, &p->symmap[idx], sizeof(int));
         return 0;
     case AVRO_RECORD:
@@ -422,7 +422,7 @@ static int exec(gs_avro_in_t *in, const pnode_t *p, void *v, size_t *count, bool
             return gs_avro_bad_schema(in, "%s", p->branch_why[b]);
         return exec(in, p->branches[b], v, count, has, depth + 1);
     }
-    if (p->optional && v) {
+    if (p->optional && v && has) {
         *has = p->r != NULL;
         if (!*has) {
             memset(v, 0, p->optional->items->size);

@@ -82,8 +82,7 @@ int gs_avro_get_block(gs_avro_in_t *in, int64_t *count, uint32_t min_bytes)
             return gs_avro_bad(in, "invalid block byte size");
     }
     /* what the bytes left can hold, so a huge count cannot spin or allocate */
-    if ((min_bytes && (uint64_t)c > (uint64_t)(in->end - in->p) / min_bytes) ||
-        c > MAX_BLOCK_ITEMS)
+    if ((min_bytes && (uint64_t)c > (uint64_t)(in->end - in->p) / min_bytes) || c > MAX_BLOCK_ITEMS)
         return gs_avro_bad(in, "block count larger than the message can hold");
     *count = c;
     return 0;
@@ -164,7 +163,7 @@ static int read_blocks(gs_avro_in_t *in, const gs_avro_node_t *t, void **items, 
     *items = NULL;
     *count = 0;
     for (;;) {
-        int64_t c;
+        int64_t c = 0;
         if (gs_avro_get_block(in, &c, t->items->min_bytes + (uint32_t)map))
             return -1;
         if (!c)
@@ -215,11 +214,15 @@ static int read_node(gs_avro_in_t *in, const gs_avro_node_t *t, void *v, size_t 
     case GS_AVRO_T_ARRAY:
     case GS_AVRO_T_MAP: {
         void *items;
+        if (!count) /* arrays are record fields (the generator refuses others) */
+            return gs_avro_bad(in, "an array without a count");
         int rc = read_blocks(in, t, &items, count, depth);
         memcpy(v, &items, sizeof(items));
         return rc;
     }
     case GS_AVRO_T_OPTIONAL:
+        if (!has) /* optionals are record fields (the generator refuses others) */
+            return gs_avro_bad(in, "a union without a flag");
         if (gs_avro_get_index(in, &idx, 2, "union branch out of range"))
             return -1;
         *has = idx == t->null_first;
@@ -242,8 +245,7 @@ int gs_avro_read_node(gs_avro_in_t *in, const gs_avro_node_t *node, void *value,
 int gs_avro_read_default(gs_avro_in_t *in, const gs_avro_field_t *f, char *record)
 {
     gs_avro_in_t d = GS_AVRO_IN(f->def, f->def_len, in->arena);
-    if (!read_node(&d, f->type, record + f->offset,
-                   f->count ? (size_t *)(record + f->count) : NULL,
+    if (!read_node(&d, f->type, record + f->offset, f->count ? (size_t *)(record + f->count) : NULL,
                    f->has ? (bool *)(record + f->has) : NULL, 0))
         return 0;
     gs_avro_bad(in, "a default does not decode (the generator is wrong)");

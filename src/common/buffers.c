@@ -31,7 +31,7 @@ struct gs_arena_chunk {
     _Alignas(16) unsigned char data[];
 };
 
-#define ARENA_MIN_CHUNK (64u * 1024)
+#define ARENA_MIN_CHUNK ((size_t)64 * 1024)
 
 static void *take(gs_arena_chunk_t *c, size_t size)
 {

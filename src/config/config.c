@@ -526,17 +526,22 @@ static gs_err_t apply_override(gs_config_t *cfg, const char *arg, char *errstr, 
     return set_value(base, d, eq + 1, &w, errstr, n);
 }
 
+static int nonempty(const char *s)
+{
+    return s && *s;
+}
+
 /* Rules that involve more than one key. */
 static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
 {
     const char *f = *cfg->path ? cfg->path : "defaults";
     int confluent = cfg->deadletter.framing == GS_FRAMING_CONFLUENT ||
-                    (*cfg->metrics.topic && cfg->metrics.framing == GS_FRAMING_CONFLUENT);
-    if (confluent && !*cfg->registry.url)
+                    (nonempty(cfg->metrics.topic) && cfg->metrics.framing == GS_FRAMING_CONFLUENT);
+    if (confluent && !nonempty(cfg->registry.url))
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: registry.url: required because a topic uses confluent framing", f);
     const char *url = cfg->alerts.webhook.url;
-    if (*url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+    if (nonempty(url) && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: alerts.webhook.url: must start with http:// or https://", f);
     if (cfg->delivery.queue_low_pct >= cfg->delivery.queue_high_pct)
@@ -577,11 +582,12 @@ static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
     for (int a = 0; a <= cfg->registry.retries; a++) {
         worst += cfg->registry.timeout_ms;
         if (a < cfg->registry.retries) {
-            backoff = gs_backoff_next(backoff, cfg->registry.backoff_ms, cfg->registry.backoff_max_ms);
+            backoff =
+                gs_backoff_next(backoff, cfg->registry.backoff_ms, cfg->registry.backoff_max_ms);
             worst += backoff;
         }
     }
-    if (*cfg->registry.url && worst > max_poll / 2)
+    if (nonempty(cfg->registry.url) && worst > max_poll / 2)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: registry.timeout_ms: a lookup may take %ld ms with %d retries, "
                        "more than half of max.poll.interval.ms (%ld)",
@@ -594,13 +600,13 @@ static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
 static gs_err_t resolve_secret(const char *f, const char *key, const char *env, const char *file,
                                char **out, char *errstr, size_t n)
 {
-    if (*env) {
+    if (env && *env) {
         const char *v = getenv(env);
         if (!v)
             return gs_fail(errstr, n, GS_ERR_CONFIG,
                            "%s: %s_env: environment variable %s is not set", f, key, env);
         *out = strdup(v);
-    } else if (*file) {
+    } else if (file && *file) {
         char ferr[256];
         if (read_secret(file, out, ferr, sizeof(ferr)))
             return gs_fail(errstr, n, GS_ERR_CONFIG, "%s: %s_file: %s", f, key, ferr);
@@ -621,7 +627,7 @@ static gs_err_t resolve_secrets(gs_config_t *cfg, char *errstr, size_t n)
                            cfg->alerts.webhook.secret_file, &cfg->alerts.webhook.secret, errstr, n);
     if (err)
         return err;
-    if (!*cfg->worker.id) {
+    if (!cfg->worker.id || !*cfg->worker.id) {
         char host[128] = "localhost", id[200];
         gethostname(host, sizeof(host) - 1);
         snprintf(id, sizeof(id), "%s-%ld", host, (long)getpid());
@@ -658,8 +664,8 @@ static gs_err_t add_sections(gs_config_t *cfg, const gs_config_section_t *const 
         if (!cfg->section_data[i])
             return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
         cfg->n_sections++;
-        gs_err_t err = set_defaults(cfg->section_data[i], sections[i]->keys, sections[i]->n_keys,
-                                    w, errstr, n);
+        gs_err_t err = set_defaults(cfg->section_data[i], sections[i]->keys, sections[i]->n_keys, w,
+                                    errstr, n);
         if (err)
             return err;
     }
@@ -845,8 +851,7 @@ void gs_config_dump(const gs_config_t *cfg, FILE *fp)
                     lists[g]->items[i].secret ? "(secret)" : lists[g]->items[i].value);
 }
 
-void gs_config_keys(const gs_config_section_t *const *sections, gs_config_key_fn *fn,
-                    void *opaque)
+void gs_config_keys(const gs_config_section_t *const *sections, gs_config_key_fn *fn, void *opaque)
 {
     for (size_t i = 0; i < gs_config_n_core_keys; i++)
         if (gs_config_core_keys[i].type != GS_CFG_SPECIAL)

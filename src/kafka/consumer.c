@@ -64,8 +64,8 @@ static void list_str(const rd_kafka_topic_partition_list_t *l, char *out, size_t
                                 l->elems[i].partition);
 }
 
-static rd_kafka_error_t *assign(gs_consumer_t *c, rd_kafka_topic_partition_list_t *parts,
-                                int coop, const char *desc)
+static rd_kafka_error_t *assign(gs_consumer_t *c, rd_kafka_topic_partition_list_t *parts, int coop,
+                                const char *desc)
 {
     for (int i = 0; i < parts->cnt; i++) {
         int s = gs_offsets_assign(c->offsets, parts->elems[i].topic, parts->elems[i].partition);
@@ -90,8 +90,8 @@ static rd_kafka_error_t *assign(gs_consumer_t *c, rd_kafka_topic_partition_list_
 /* The new owner processes what is still queued for these partitions; the
  * hook drops it, then (unless lost) waits for what is in flight, and the
  * watermark is committed: exactly what the broker acknowledged. */
-static rd_kafka_error_t *revoke(gs_consumer_t *c, rd_kafka_topic_partition_list_t *parts,
-                                int coop, const char *desc)
+static rd_kafka_error_t *revoke(gs_consumer_t *c, rd_kafka_topic_partition_list_t *parts, int coop,
+                                const char *desc)
 {
     int lost = rd_kafka_assignment_lost(c->rk);
     c->hooks.revoking(c->hooks.opaque, parts, lost);

@@ -41,8 +41,12 @@ static void hold(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_
         p->cap_held = cap;
     }
     held_t *h = &p->held[p->n_held];
-    *h = (held_t){.rkt = rkt, .key_len = key_len, .value_len = value_len, .token = token,
-                  .backoff_ms = backoff_ms, .due_us = gs_now_us() + (int64_t)backoff_ms * 1000};
+    *h = (held_t){.rkt = rkt,
+                  .key_len = key_len,
+                  .value_len = value_len,
+                  .token = token,
+                  .backoff_ms = backoff_ms,
+                  .due_us = gs_now_us() + (int64_t)backoff_ms * 1000};
     h->key = key_len ? malloc(key_len) : NULL;
     h->value = value_len ? malloc(value_len) : NULL;
     if ((key_len && !h->key) || (value_len && !h->value)) {
@@ -74,7 +78,8 @@ static rd_kafka_resp_err_t produce(gs_producer_t *p, rd_kafka_topic_t *rkt, cons
         RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
     if (err && err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
         gs_log_warn(p->base.log, "produce refused; will retry",
-                    GS_LS("topic", rd_kafka_topic_name(rkt)), GS_LS("error", rd_kafka_err2name(err)));
+                    GS_LS("topic", rd_kafka_topic_name(rkt)),
+                    GS_LS("error", rd_kafka_err2name(err)));
     return err;
 }
 
@@ -87,8 +92,8 @@ void gs_producer_send(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, 
              err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? 0 : p->cfg->delivery.retry_backoff_ms);
 }
 
-void gs_producer_send_side(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key,
-                           size_t key_len, const void *value, size_t value_len)
+void gs_producer_send_side(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
+                           const void *value, size_t value_len)
 {
     if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)value, value_len,
                          key, key_len, NULL))
@@ -152,7 +157,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     p->stats.delivery_failures++;
     gs_counter_add(p->delivery_failures, 1);
     gs_log_warn(p->base.log, "delivery failed; will retry",
-                GS_LS("topic", rd_kafka_topic_name(m->rkt)), GS_LS("error", rd_kafka_err2name(m->err)));
+                GS_LS("topic", rd_kafka_topic_name(m->rkt)),
+                GS_LS("error", rd_kafka_err2name(m->err)));
     if (gs_offsets_live(p->offsets, m->_private))
         hold(p, m->rkt, m->key, m->key_len, m->payload, m->len, m->_private,
              p->cfg->delivery.retry_backoff_ms);

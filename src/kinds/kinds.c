@@ -39,7 +39,7 @@ gs_err_t gs_kind_check_stream(const gs_config_t *cfg, const gs_config_kind_t *st
 {
     int confluent = stream->enabled && (stream->input_framing == GS_FRAMING_CONFLUENT ||
                                         stream->output_framing == GS_FRAMING_CONFLUENT);
-    if (confluent && !*cfg->registry.url)
+    if (confluent && (!cfg->registry.url || !*cfg->registry.url))
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: registry.url: required because a topic uses confluent framing",
                        *cfg->path ? cfg->path : "defaults");

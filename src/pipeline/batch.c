@@ -16,9 +16,9 @@ static gs_err_t field_at(const gs_kind_ops_t *ops, const gs_avro_type_t *type, c
 {
     const gs_avro_field_t *f = gs_avro_field(type->node, name);
     if (!f || f->type != want)
-        return gs_fail(errstr, n, GS_ERR_INTERNAL,
-                       "kind %s: %s lacks the SPEC 1.2 field %s (%s)", ops->name, type->name,
-                       name, want->name ? want->name : "a primitive of the envelope");
+        return gs_fail(errstr, n, GS_ERR_INTERNAL, "kind %s: %s lacks the SPEC 1.2 field %s (%s)",
+                       ops->name, type->name, name,
+                       want->name ? want->name : "a primitive of the envelope");
     *out = f->offset;
     return GS_OK;
 }
@@ -48,8 +48,8 @@ static gs_err_t envelope_init(kind_rt_t *k, char *errstr, size_t n)
                     n);
 }
 
-static gs_err_t kind_new(gs_worker_t *w, const gs_kind_ops_t *ops, const void *conf,
-                         kind_rt_t *k, char *errstr, size_t n)
+static gs_err_t kind_new(gs_worker_t *w, const gs_kind_ops_t *ops, const void *conf, kind_rt_t *k,
+                         char *errstr, size_t n)
 {
     *k = (kind_rt_t){.ops = ops, .stream = conf, .result_schema_id = -1};
     gs_err_t err = envelope_init(k, errstr, n);
@@ -59,7 +59,7 @@ static gs_err_t kind_new(gs_worker_t *w, const gs_kind_ops_t *ops, const void *c
     if (!err) {
         k->requests = calloc(w->batch_max, ops->request->node->size);
         k->results = calloc(w->batch_max, ops->result->node->size);
-        k->mine = calloc(w->batch_max, sizeof(*k->mine));
+        k->mine = calloc(w->batch_max, sizeof(gs_item_t *));
         if (!k->requests || !k->results || !k->mine)
             err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     }
@@ -324,8 +324,8 @@ static void registry_state(gs_worker_t *w, int transport, size_t done)
             gs_log_warn(w->log, "schema registry unreachable; pausing",
                         GS_LS("error", w->items[done].pub.errmsg));
         w->registry_down = 1;
-        w->registry_backoff_ms = gs_backoff_next(w->registry_backoff_ms, w->cfg->registry.backoff_ms,
-                                                 w->cfg->registry.backoff_max_ms);
+        w->registry_backoff_ms = gs_backoff_next(
+            w->registry_backoff_ms, w->cfg->registry.backoff_ms, w->cfg->registry.backoff_max_ms);
         w->t.registry_retry = gs_now_us() + (int64_t)w->registry_backoff_ms * 1000;
     } else if (w->registry_down && done) {
         gs_log_msg(w->log, GS_LOG_INFO, "schema registry reachable again; resuming");

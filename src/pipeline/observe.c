@@ -114,8 +114,8 @@ gs_err_t obs_declare(gs_metrics_t *m, char *errstr, size_t n)
 static void kind_series(gs_metrics_t *m, const char *kind, obs_kind_t *k, int *oom)
 {
     for (int i = 0; i < OUT__N; i++)
-        k->outcome[i] = labelled(m, "govstream_requests_total", "kind", kind, "outcome",
-                                 outcome_names[i], oom);
+        k->outcome[i] =
+            labelled(m, "govstream_requests_total", "kind", kind, "outcome", outcome_names[i], oom);
     for (int i = 0; i < STAGE__N; i++)
         k->stage[i] = labelled(m, "govstream_request_duration_seconds", "kind", kind, "stage",
                                stage_names[i], oom);
@@ -126,11 +126,11 @@ static void kind_series(gs_metrics_t *m, const char *kind, obs_kind_t *k, int *o
         gs_gauge_set(k->model_failed, 0);
 }
 
-gs_err_t obs_init(obs_t *o, gs_metrics_t *m, const char *const *kinds, size_t n_kinds,
-                  char *errstr, size_t n)
+gs_err_t obs_init(obs_t *o, gs_metrics_t *m, const char *const *kinds, size_t n_kinds, char *errstr,
+                  size_t n)
 {
-    *o = (obs_t){.m = m, .kinds = calloc(n_kinds ? n_kinds : 1, sizeof(obs_kind_t)),
-                 .n_kinds = n_kinds};
+    *o = (obs_t){
+        .m = m, .kinds = calloc(n_kinds ? n_kinds : 1, sizeof(obs_kind_t)), .n_kinds = n_kinds};
     if (!o->kinds)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     gs_err_t err = obs_declare(m, errstr, n);

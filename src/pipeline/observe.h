@@ -48,8 +48,8 @@ typedef struct obs {
 gs_err_t obs_declare(gs_metrics_t *m, char *errstr, size_t errstr_size);
 /* Declares every family and creates the fixed series and those of each
  * kind (names); release with obs_free. */
-gs_err_t obs_init(obs_t *o, gs_metrics_t *m, const char *const *kinds, size_t n_kinds,
-                  char *errstr, size_t errstr_size);
+gs_err_t obs_init(obs_t *o, gs_metrics_t *m, const char *const *kinds, size_t n_kinds, char *errstr,
+                  size_t errstr_size);
 void obs_free(obs_t *o);
 /* Outcome and stage durations of one produced request of kind `kind`. */
 void obs_item(obs_t *o, size_t kind, const obs_sample_t *s);

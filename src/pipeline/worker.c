@@ -102,7 +102,7 @@ static void enqueue(gs_worker_t *w, rd_kafka_message_t *m)
 {
     if (w->q_len == w->q_cap) {
         size_t cap = w->q_cap ? w->q_cap * 2 : 64;
-        if (gs_grow(&w->queue, cap, sizeof(*w->queue))) {
+        if (gs_grow(&w->queue, cap, sizeof(rd_kafka_message_t *))) {
             /* not consumed as far as offsets go: redelivered later */
             gs_log_msg(w->log, GS_LOG_ERROR, "out of memory queueing a message; stopping");
             rd_kafka_message_destroy(m);
@@ -171,10 +171,10 @@ static void update_health(gs_worker_t *w, int64_t now)
         w->kafka.brokers_down = 0;
         gs_log_msg(w->log, GS_LOG_INFO, "brokers reachable again");
     }
-    gs_readiness_t state = w->kafka.brokers_down               ? GS_NOT_READY_BROKER_DOWN
-                           : w->registry_down                  ? GS_NOT_READY_REGISTRY_DOWN
+    gs_readiness_t state = w->kafka.brokers_down              ? GS_NOT_READY_BROKER_DOWN
+                           : w->registry_down                 ? GS_NOT_READY_REGISTRY_DOWN
                            : !gs_consumer_joined(w->consumer) ? GS_NOT_READY_NOT_JOINED
-                                                               : GS_READY;
+                                                              : GS_READY;
     gs_health_set(w->health, state);
     gs_gauge_set(w->obs.ready, state == GS_READY);
     gs_health_beat(w->health);
@@ -199,8 +199,8 @@ static void emit_alert(const char *fingerprint, const char *payload, size_t len,
 {
     gs_worker_t *w = opaque;
     if (w->alerts_rkt)
-        gs_producer_send_side(w->producer, w->alerts_rkt, fingerprint, strlen(fingerprint),
-                              payload, len);
+        gs_producer_send_side(w->producer, w->alerts_rkt, fingerprint, strlen(fingerprint), payload,
+                              len);
 }
 
 static void snapshot(gs_worker_t *w, int64_t now)
@@ -224,8 +224,8 @@ static void governance_gauges(gs_worker_t *w)
     obs_gov_t govs[w->n_kinds ? w->n_kinds : 1];
     for (size_t k = 0; k < w->n_kinds; k++) {
         const kind_rt_t *kr = &w->kinds[k];
-        govs[k] = (obs_gov_t){kr->ops->name,
-                              kr->ops->governance ? kr->ops->governance(kr->k) : NULL};
+        govs[k] =
+            (obs_gov_t){kr->ops->name, kr->ops->governance ? kr->ops->governance(kr->k) : NULL};
     }
     char *state = obs_governance(&w->obs, govs, w->n_kinds,
                                  (uint64_t)w->cfg->alerts.events.moral_pinned_steps,
@@ -292,8 +292,8 @@ static gs_err_t new_clients(gs_worker_t *w, char *errstr, size_t n)
 {
     const gs_config_t *cfg = w->cfg;
     gs_consumer_hooks_t hooks = {.opaque = w, .revoking = on_revoking, .stats = on_stats};
-    gs_err_t err = gs_offsets_new((size_t)cfg->delivery.max_inflight_per_partition, &w->offsets,
-                                  errstr, n);
+    gs_err_t err =
+        gs_offsets_new((size_t)cfg->delivery.max_inflight_per_partition, &w->offsets, errstr, n);
     if (!err)
         err = gs_consumer_new(cfg, w->log, w->offsets, &w->kafka, &hooks, &w->consumer, errstr, n);
     if (!err)
@@ -333,7 +333,7 @@ gs_err_t gs_worker_new(const gs_config_t *cfg, const gs_kind_ops_t *const *kinds
         err = new_registry(w, errstr, n);
     if (!err) {
         w->q_cap = w->batch_max * 2;
-        w->queue = calloc(w->q_cap, sizeof(*w->queue));
+        w->queue = calloc(w->q_cap, sizeof(rd_kafka_message_t *));
         w->items = calloc(w->batch_max, sizeof(*w->items));
         w->bufs = calloc(w->batch_max, sizeof(*w->bufs));
         if (!w->queue || !w->items || !w->bufs)
@@ -428,8 +428,8 @@ static int register_output(gs_worker_t *w, const output_t *o, volatile sig_atomi
                          GS_LS("error", err));
             return -1;
         }
-        backoff = gs_backoff_next(backoff, w->cfg->registry.backoff_ms,
-                                  w->cfg->registry.backoff_max_ms);
+        backoff =
+            gs_backoff_next(backoff, w->cfg->registry.backoff_ms, w->cfg->registry.backoff_max_ms);
         gs_health_set(w->health, GS_NOT_READY_REGISTRY_DOWN);
         gs_log_warn(w->log, "schema registry unreachable; retrying", GS_LS("error", err),
                     GS_LI("backoff_ms", backoff));
@@ -449,9 +449,9 @@ static int register_outputs(gs_worker_t *w, volatile sig_atomic_t *signals)
         outs[n_out++] = (output_t){w->cfg->metrics.framing, w->cfg->metrics.topic,
                                    gs_msnap_schema(w->msnap), &w->msnap_schema_id};
     for (size_t k = 0; k < w->n_kinds; k++)
-        outs[n_out++] = (output_t){w->kinds[k].stream->output_framing,
-                                   w->kinds[k].stream->results_topic, w->kinds[k].result_schema,
-                                   &w->kinds[k].result_schema_id};
+        outs[n_out++] =
+            (output_t){w->kinds[k].stream->output_framing, w->kinds[k].stream->results_topic,
+                       w->kinds[k].result_schema, &w->kinds[k].result_schema_id};
     for (size_t i = 0; i < n_out; i++)
         if (outs[i].framing == GS_FRAMING_CONFLUENT && register_output(w, &outs[i], signals))
             return -1;
@@ -467,8 +467,7 @@ static gs_readiness_t topic_state(gs_worker_t *w, rd_kafka_topic_t *rkt, int64_t
     if (err || md->topic_cnt != 1 || md->topics[0].err) {
         why = err ? GS_NOT_READY_BROKER_DOWN : GS_NOT_READY_TOPIC_MISSING;
         if (gs_now_us() >= *next_log) {
-            gs_log_error(w->log, gs_readiness_reason(why),
-                         GS_LS("topic", rd_kafka_topic_name(rkt)),
+            gs_log_error(w->log, gs_readiness_reason(why), GS_LS("topic", rd_kafka_topic_name(rkt)),
                          GS_LS("error", rd_kafka_err2name(err ? err : md->topics[0].err)));
             *next_log = gs_now_us() + STATS_INTERVAL_US;
         }

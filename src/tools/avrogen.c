@@ -47,11 +47,11 @@ typedef enum {
 
 static const char *const prim_names[] = {"null",   "boolean", "int",    "long", "float",
                                          "double", "bytes",   "string", NULL};
-static const char *const kind_enum[K__N] = {
-    "NULL",  "BOOLEAN", "INT",  "LONG",   "FLOAT", "DOUBLE", "BYTES",
-    "STRING", "FIXED",  "ENUM", "RECORD", "ARRAY", "MAP",    "OPTIONAL"};
-static const char *const prim_ctype[] = {"", "bool", "int32_t", "int64_t", "float", "double",
-                                         "gs_str_t", "gs_str_t"};
+static const char *const kind_enum[K__N] = {"NULL",   "BOOLEAN", "INT",    "LONG",    "FLOAT",
+                                            "DOUBLE", "BYTES",   "STRING", "FIXED",   "ENUM",
+                                            "RECORD", "ARRAY",   "MAP",    "OPTIONAL"};
+static const char *const prim_ctype[] = {"",      "bool",   "int32_t",  "int64_t",
+                                         "float", "double", "gs_str_t", "gs_str_t"};
 
 typedef struct gtype gtype_t;
 
@@ -62,21 +62,21 @@ typedef struct gfield {
 } gfield_t;
 
 struct gtype {
-    kind_t kind;
-    int id;                       /* node name for anonymous types: node_<id> */
     char *name, *fullname, *cname; /* named types */
-    const char *file;             /* where a named type is defined */
-    json_t *json;                 /* a named type's definition */
+    const char *file;              /* where a named type is defined */
+    json_t *json;                  /* a named type's definition */
     char *doc;
     gfield_t *fields;
     size_t n_fields;
     char **symbols;
     size_t n_symbols;
     gtype_t *items; /* array items, map values, optional's value */
-    int null_first;
     long fixed_size;
     const gtype_t *owner; /* map: the record and field its entry type is named after */
     const char *owner_field;
+    int null_first;
+    kind_t kind;
+    int id; /* node name for anonymous types: node_<id> */
     int emitted;
 };
 
@@ -84,13 +84,13 @@ typedef struct schema_file {
     char *name, *path, *text;
     json_t *root;
     gtype_t *type;
-    int top; /* a top-level schema (not common/) */
+    int top;        /* a top-level schema (not common/) */
     char *resolved; /* self-contained text */
 } schema_file_t;
 
 static gtype_t prims[K_STRING + 1];
 static const char *set_name; /* --set: a kind's own schemas */
-static gtype_t **all; /* every type made, anonymous ones included */
+static gtype_t **all;        /* every type made, anonymous ones included */
 static size_t n_all;
 static gtype_t **named;
 static size_t n_named;
@@ -130,7 +130,7 @@ static gtype_t *new_type(kind_t kind)
     t->kind = kind;
     t->file = current_file;
     t->id = (int)n_all;
-    gtype_t **na = realloc(all, (n_all + 1) * sizeof(*na));
+    gtype_t **na = realloc(all, (n_all + 1) * sizeof(gtype_t *));
     if (!na)
         die("out of memory");
     all = na;
@@ -189,7 +189,7 @@ static void register_named(gtype_t *t)
         if (!strcmp(named[i]->name, t->name))
             die("two types are named %s (%s, %s): C names would collide", t->name,
                 named[i]->fullname, t->fullname);
-    gtype_t **nn = realloc(named, (n_named + 1) * sizeof(*nn));
+    gtype_t **nn = realloc(named, (n_named + 1) * sizeof(gtype_t *));
     if (!nn)
         die("out of memory");
     named = nn;
@@ -362,7 +362,8 @@ static char **list_avsc(const char *dir, size_t *n)
         names[(*n)++] = xstrdup(e->d_name);
     }
     closedir(d);
-    qsort(names, *n, sizeof(*names), cmp_str);
+    if (*n)
+        qsort(names, *n, sizeof(*names), cmp_str);
     return names;
 }
 
@@ -413,8 +414,11 @@ static json_t *resolve_object(json_t *j, const char *ns, seen_t *seen, int *chan
     char *own_ns = NULL;
     if (type && (!strcmp(type, "record") || !strcmp(type, "error") || !strcmp(type, "enum") ||
                  !strcmp(type, "fixed"))) {
-        char *full = full_name(jstr(j, "name"), jstr(j, "namespace") ? jstr(j, "namespace") : ns);
+        const char *name = jstr(j, "name");
+        char *full = full_name(name ? name : "", jstr(j, "namespace") ? jstr(j, "namespace") : ns);
         gtype_t *t = find_named(full);
+        if (!t)
+            die("%s: not parsed", full);
         seen_add(seen, t->fullname);
         own_ns = full;
         *(strrchr(own_ns, '.') ? strrchr(own_ns, '.') : own_ns) = '\0';
@@ -431,7 +435,8 @@ static json_t *resolve_object(json_t *j, const char *ns, seen_t *seen, int *chan
             json_t *fs = json_array();
             size_t i;
             json_t *f;
-            json_array_foreach(v, i, f) json_array_append_new(fs, resolve_object(f, ns, seen, changed));
+            json_array_foreach(v, i, f)
+                json_array_append_new(fs, resolve_object(f, ns, seen, changed));
             json_object_set_new(out, key, fs);
         } else {
             json_object_set(out, key, v);
@@ -453,7 +458,9 @@ static json_t *resolve(json_t *j, const char *ns, seen_t *seen, int *changed)
     if (json_is_object(j))
         return resolve_object(j, ns, seen, changed);
     const char *name = json_string_value(j);
-    for (int k = 0; name && prim_names[k]; k++)
+    if (!name)
+        return json_incref(j);
+    for (int k = 0; prim_names[k]; k++)
         if (!strcmp(name, prim_names[k]))
             return json_incref(j);
     char *full = full_name(name, ns);
@@ -492,7 +499,8 @@ static void put(bytes_t *b, const void *p, size_t n)
         if (!b->p)
             die("out of memory");
     }
-    memcpy(b->p + b->n, p, n);
+    if (n)
+        memcpy(b->p + b->n, p, n);
     b->n += n;
 }
 
@@ -690,8 +698,8 @@ static void emit_field_decl(out_t *o, const gfield_t *f)
         fprintf(o->h, "    %s *%s;\n    size_t n_%s;\n", ctype(t->items, b, sizeof(b)), f->name,
                 f->name);
     else if (t->kind == K_MAP)
-        map_entry_name(t, e, sizeof(e)), fprintf(o->h, "    %s *%s;\n    size_t n_%s;\n", e,
-                                                 f->name, f->name);
+        map_entry_name(t, e, sizeof(e)),
+            fprintf(o->h, "    %s *%s;\n    size_t n_%s;\n", e, f->name, f->name);
     else
         fprintf(o->h, "    %s %s;\n", ctype(t, b, sizeof(b)), f->name);
 }
@@ -875,13 +883,15 @@ static void emit_read_blocks(FILE *f, const gtype_t *t, const char *lv, const ch
                              int in_)
 {
     char b[256], it[64], sub[96], key[96];
-    const char *item_type = t->kind == K_MAP ? (map_entry_name(t, b, sizeof(b)), b)
-                                             : ctype(t->items, b, sizeof(b));
+    const char *item_type =
+        t->kind == K_MAP ? (map_entry_name(t, b, sizeof(b)), b) : ctype(t->items, b, sizeof(b));
+    if (!cnt)
+        die("an array or map outside a record field");
     snprintf(it, sizeof(it), "it%d", d);
     ind(f, in_), fprintf(f, "%s = NULL;\n", lv);
     ind(f, in_), fprintf(f, "%s = 0;\n", cnt);
     ind(f, in_), fprintf(f, "for (;;) {\n");
-    ind(f, in_ + 1), fprintf(f, "int64_t c%d;\n", d);
+    ind(f, in_ + 1), fprintf(f, "int64_t c%d = 0;\n", d);
     ind(f, in_ + 1), fprintf(f, "if (gs_avro_get_block(in, &c%d, %u))\n", d,
                              t->kind == K_MAP ? 1 + min_bytes(t->items) : min_bytes(t->items));
     ind(f, in_ + 2), fprintf(f, "return -1;\n");
@@ -911,7 +921,7 @@ static void emit_read(FILE *f, const gtype_t *t, const char *lv, const char *cnt
                       int d, int in_)
 {
     static const char *const getter[] = {
-        [K_BOOLEAN] = "boolean", [K_INT] = "int",    [K_LONG] = "long", [K_FLOAT] = "float",
+        [K_BOOLEAN] = "boolean", [K_INT] = "int",     [K_LONG] = "long",   [K_FLOAT] = "float",
         [K_DOUBLE] = "double",   [K_BYTES] = "bytes", [K_STRING] = "bytes"};
     char b[256];
     switch (t->kind) {
@@ -973,11 +983,11 @@ static void emit_read(FILE *f, const gtype_t *t, const char *lv, const char *cnt
     }
 }
 
-static void emit_write(FILE *f, const gtype_t *t, const char *rv, const char *cnt,
-                       const char *has, int d, int in_)
+static void emit_write(FILE *f, const gtype_t *t, const char *rv, const char *cnt, const char *has,
+                       int d, int in_)
 {
     static const char *const putter[] = {
-        [K_BOOLEAN] = "boolean", [K_INT] = "long",    [K_LONG] = "long", [K_FLOAT] = "float",
+        [K_BOOLEAN] = "boolean", [K_INT] = "long",    [K_LONG] = "long",   [K_FLOAT] = "float",
         [K_DOUBLE] = "double",   [K_BYTES] = "bytes", [K_STRING] = "bytes"};
     char sub[128], key[128];
     switch (t->kind) {
@@ -1050,8 +1060,7 @@ static void emit_codec(out_t *o, const gtype_t *t)
         emit_read(o->c, t->fields[i].type, lv, cnt, has, 1, 1);
     }
     fprintf(o->c, "    return 0;\n}\n\n");
-    fprintf(o->c, "static int enc_%s(gs_buf_t *b, const gs_avro_%s_t *v)\n{\n", t->cname,
-            t->cname);
+    fprintf(o->c, "static int enc_%s(gs_buf_t *b, const gs_avro_%s_t *v)\n{\n", t->cname, t->cname);
     for (size_t i = 0; i < t->n_fields; i++) {
         const char *n = t->fields[i].name;
         snprintf(lv, sizeof(lv), "v->%s", n);
@@ -1169,19 +1178,18 @@ static void emit_lookup(out_t *o, schema_file_t *files, size_t n)
                     top ? "&gs_avro_type_" : "NULL", top ? c : "");
         }
     fprintf(o->c, "};\n#define N_SCHEMAS (sizeof(schemas) / sizeof(schemas[0]))\n\n");
-    fprintf(o->c,
-            "static int find(const char *name)\n{\n"
-            "    for (size_t i = 0; i < N_SCHEMAS; i++)\n"
-            "        if (!strcmp(schemas[i].name, name))\n            return (int)i;\n"
-            "    return -1;\n}\n\n"
-            "const char *gs_schema_text(const char *name)\n{\n"
-            "    int i = find(name);\n    return i < 0 ? NULL : schemas[i].text;\n}\n\n"
-            "const char *gs_schema_resolved(const char *name)\n{\n"
-            "    int i = find(name);\n    return i < 0 ? NULL : schemas[i].resolved;\n}\n\n"
-            "const char *gs_schema_name(size_t i)\n{\n"
-            "    return i < N_SCHEMAS && schemas[i].type ? schemas[i].name : NULL;\n}\n\n"
-            "const gs_avro_type_t *gs_avro_type(const char *name)\n{\n"
-            "    int i = find(name);\n    return i < 0 ? NULL : schemas[i].type;\n}\n");
+    fprintf(o->c, "static int find(const char *name)\n{\n"
+                  "    for (size_t i = 0; i < N_SCHEMAS; i++)\n"
+                  "        if (!strcmp(schemas[i].name, name))\n            return (int)i;\n"
+                  "    return -1;\n}\n\n"
+                  "const char *gs_schema_text(const char *name)\n{\n"
+                  "    int i = find(name);\n    return i < 0 ? NULL : schemas[i].text;\n}\n\n"
+                  "const char *gs_schema_resolved(const char *name)\n{\n"
+                  "    int i = find(name);\n    return i < 0 ? NULL : schemas[i].resolved;\n}\n\n"
+                  "const char *gs_schema_name(size_t i)\n{\n"
+                  "    return i < N_SCHEMAS && schemas[i].type ? schemas[i].name : NULL;\n}\n\n"
+                  "const gs_avro_type_t *gs_avro_type(const char *name)\n{\n"
+                  "    int i = find(name);\n    return i < 0 ? NULL : schemas[i].type;\n}\n");
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -1238,13 +1246,15 @@ static int external(const gtype_t *t)
 static void emit_all(out_t *o, schema_file_t *files, size_t n)
 {
     char *guard = upper(set_name ? set_name : "");
-    fprintf(o->h, "/* Generated by gs-avrogen - do not edit. */\n"
-                  "#ifndef GOVSTREAM_%s_SCHEMAS_H\n#define GOVSTREAM_%s_SCHEMAS_H\n\n"
-                  "#include \"govstream/%s.h\"\n\n",
+    fprintf(o->h,
+            "/* Generated by gs-avrogen - do not edit. */\n"
+            "#ifndef GOVSTREAM_%s_SCHEMAS_H\n#define GOVSTREAM_%s_SCHEMAS_H\n\n"
+            "#include \"govstream/%s.h\"\n\n",
             guard, guard, set_name ? "schemas" : "avrogen");
-    fprintf(o->c, "/* Generated by gs-avrogen - do not edit. */\n"
-                  "#include <stddef.h>\n#include <string.h>\n\n"
-                  "#include \"govstream/%s%sschemas.h\"\n\n",
+    fprintf(o->c,
+            "/* Generated by gs-avrogen - do not edit. */\n"
+            "#include <stddef.h>\n#include <string.h>\n\n"
+            "#include \"govstream/%s%sschemas.h\"\n\n",
             set_name ? set_name : "", set_name ? "_" : "");
     free(guard);
     for (size_t i = 0; i < n; i++)
@@ -1297,8 +1307,8 @@ int main(int argc, char **argv)
     current_file = NULL;
     for (size_t i = 0; i < n; i++)
         resolve_file(&files[i]);
-    snprintf(hpath, sizeof(hpath), "%s/govstream/%s%sschemas.h", out_dir,
-             set_name ? set_name : "", set_name ? "_" : "");
+    snprintf(hpath, sizeof(hpath), "%s/govstream/%s%sschemas.h", out_dir, set_name ? set_name : "",
+             set_name ? "_" : "");
     snprintf(cpath, sizeof(cpath), "%s/%s%sschemas.c", out_dir, set_name ? set_name : "",
              set_name ? "_" : "");
     snprintf(htmp, sizeof(htmp), "%s.tmp", hpath);

@@ -236,10 +236,10 @@ static void make_request(opts_t *o, json_t *script, long i, void *req, gs_arena_
 static void send_one(rd_kafka_t *rk, rd_kafka_topic_t *rkt, gs_str_t key, const gs_buf_t *buf)
 {
     for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key.p, key.len),
-            RD_KAFKA_V_VALUE(buf->data, buf->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key.p, key.len),
+                              RD_KAFKA_V_VALUE(buf->data, buf->len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (!e)
             break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -377,7 +377,7 @@ static int prefix_of(const void *p, size_t len, const char *run_id)
 typedef struct tally {
     seen_t seen;
     long dl_by_class[GS_ERR__COUNT], dl_total, accepted, bad_results;
-    json_t *workers, *notes, *tenants;
+    json_t *workers, *notes, *tenants, *dl_kinds;
     int64_t first_ms, last_ms;
 } tally_t;
 
@@ -452,6 +452,7 @@ static int take(tally_t *t, const opts_t *o, rd_kafka_message_t *m, void *res, g
     } else {
         t->dl_by_class[GS_ERR_DECODE + dl.error_class]++;
         t->dl_total++;
+        count(t->dl_kinds, dl.kind);
     }
     return 1;
 }
@@ -472,8 +473,8 @@ static json_t *verify_summary(tally_t *t, const opts_t *o, long *unique)
     json_t *out = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "run_id", o->run_id, "results",
                             (json_int_t)t->seen.n, "unique", (json_int_t)*unique, "duplicates",
                             (json_int_t)dups, "accepted", (json_int_t)t->accepted, "undecodable",
-                            (json_int_t)t->bad_results, "processing_span_s", span,
-                            "throughput_rps", span > 0 ? (double)t->seen.n / span : 0.0);
+                            (json_int_t)t->bad_results, "processing_span_s", span, "throughput_rps",
+                            span > 0 ? (double)t->seen.n / span : 0.0);
     if (o->expect_results >= 0)
         json_object_set_new(
             out, "missing",
@@ -486,6 +487,7 @@ static json_t *verify_summary(tally_t *t, const opts_t *o, long *unique)
     json_object_set_new(out, "workers", t->workers);
     json_object_set_new(out, "tenants", t->tenants);
     json_object_set_new(out, "notes", t->notes);
+    json_object_set_new(out, "deadletter_kinds", t->dl_kinds);
     return out;
 }
 
@@ -497,7 +499,10 @@ static int cmd_verify(opts_t *o)
     FILE *dump = o->dump ? fopen(o->dump, "w") : NULL;
     if (o->dump && !dump)
         die("cannot write %s", o->dump);
-    tally_t t = {.workers = json_object(), .notes = json_object(), .tenants = json_object(),
+    tally_t t = {.workers = json_object(),
+                 .notes = json_object(),
+                 .tenants = json_object(),
+                 .dl_kinds = json_object(),
                  .first_ms = INT64_MAX};
     gs_arena_t arena = {0};
     void *res = calloc(1, o->kind->result->node->size);
@@ -526,8 +531,7 @@ static int cmd_verify(opts_t *o)
     free(s);
     json_decref(out);
     int ok = (o->expect_results < 0 || unique == o->expect_results) &&
-             (o->expect_deadletters < 0 || t.dl_total == o->expect_deadletters) &&
-             !t.bad_results;
+             (o->expect_deadletters < 0 || t.dl_total == o->expect_deadletters) && !t.bad_results;
     for (size_t i = 0; i < t.seen.n; i++)
         free(t.seen.ids[i]);
     free(t.seen.ids);

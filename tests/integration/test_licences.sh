@@ -13,6 +13,7 @@ grep -q 'Version 2.0, January 2004' "$GS_SOURCE_DIR/LICENSE" || fail "LICENSE is
 grep -q 'Apache License, Version 2.0' "$doc" || fail "docs/LICENSES.md does not name the project's licence"
 
 # the rows of the "What the product links" table: | `pc` | `deb` | licence | use |
+# shellcheck disable=SC2016 # backticks are Markdown here, not expansions
 rows=$(sed -n '/^## What the product links/,/^## /p' "$doc" | grep -E '^\| `[^`]+` \| `[^`]+` \|')
 [ -n "$rows" ] || fail "no dependency rows in docs/LICENSES.md"
 

@@ -33,13 +33,12 @@ static const char *dump_dir; /* --dump DIR */
 
 /* ---- random values of a node ----------------------------------------- */
 
-static void random_value(const gs_avro_node_t *t, void *v, size_t *count, bool *has,
-                         gs_arena_t *a);
+static void random_value(const gs_avro_node_t *t, void *v, size_t *count, bool *has, gs_arena_t *a);
 
 static gs_str_t random_text(gs_arena_t *a, int utf8)
 {
-    static const char *const pieces[] = {"a", "Z", "7", " ", "é", "Ж", "ї", "漢", "😀", "\"", "\\",
-                                         "\n", "'", "-", "x"};
+    static const char *const pieces[] = {"a", "Z",  "7",  " ",  "é", "Ж", "ї", "漢",
+                                         "😀", "\"", "\\", "\n", "'", "-", "x"};
     size_t n = rng_below(5) == 0 ? 0 : rng_below(24);
     char *p = gs_arena_alloc(a, n * 4 + 1);
     size_t len = 0;
@@ -234,7 +233,8 @@ static int duplicate_keys(const gs_avro_node_t *t, const void *v, size_t count)
     if (t->kind == GS_AVRO_T_RECORD) {
         for (uint32_t i = 0; i < t->n_fields; i++) {
             const gs_avro_field_t *f = &t->fields[i];
-            const gs_avro_node_t *ft = f->type->kind == GS_AVRO_T_OPTIONAL ? f->type->items : f->type;
+            const gs_avro_node_t *ft =
+                f->type->kind == GS_AVRO_T_OPTIONAL ? f->type->items : f->type;
             size_t c = 0;
             if (f->count)
                 memcpy(&c, (const char *)v + f->count, sizeof(c));
@@ -399,8 +399,8 @@ static void dump_line(FILE *fp, const char *kind, const char *writer, const char
     for (size_t i = 0; i < bytes->len; i++)
         sprintf(hex + 2 * i, "%02x", bytes->data[i]);
     hex[2 * bytes->len] = '\0';
-    json_t *line = json_pack("{s:s, s:s, s:s, s:o, s:s}", "case", kind, "writer", writer,
-                             "reader", reader, "value", json_incref(value), "hex", hex);
+    json_t *line = json_pack("{s:s, s:s, s:s, s:o, s:s}", "case", kind, "writer", writer, "reader",
+                             reader, "value", json_incref(value), "hex", hex);
     char *s = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17));
     fprintf(fp, "%s\n", s);
     free(s);
@@ -417,9 +417,9 @@ static gs_avro_schema_t *extended(const char *name)
 {
     json_t *j = json_loads(gs_schema_resolved(name), 0, NULL);
     assert_non_null(j);
-    json_array_append_new(json_object_get(j, "fields"),
-                          json_pack("{s:s, s:s, s:s}", "name", "zz_writer_only", "type", "string",
-                                    "default", ""));
+    json_array_append_new(
+        json_object_get(j, "fields"),
+        json_pack("{s:s, s:s, s:s}", "name", "zz_writer_only", "type", "string", "default", ""));
     char *text = json_dumps(j, JSON_COMPACT);
     gs_avro_schema_t *s = NULL;
     char err[256];
@@ -534,8 +534,8 @@ static void test_mutations_agree_with_walker(void **state)
             gs_err_t gen = type->decode(m, len, &f->arena, w, err, sizeof(err));
             gs_err_t walk = gs_avro_check(ours, m, len, err, sizeof(err));
             if ((gen == GS_OK) != (walk == GS_OK))
-                fail_msg("%s mutation %d: generated %s, walker %s", type->name, i,
-                         gs_err_name(gen), gs_err_name(walk));
+                fail_msg("%s mutation %d: generated %s, walker %s", type->name, i, gs_err_name(gen),
+                         gs_err_name(walk));
             if (gen)
                 continue;
             accepted++;
@@ -574,7 +574,8 @@ static void test_hostile_lengths(void **state)
         {{0x02, 'a', 0x02, 'b', 0x02, 'c', 0x02, 0xFE, 0xFF, 0xFF, 0xFF, 0x0F}, 12, "block count"},
         {{0x02, 'a', 0x02, 'b', 0x02, 'c', 0x02, 0x01, 0x7F}, 10, "block byte size"},
         {{0x02, 'a', 0x02, 'b', 0x02, 'c', 0x02, 0x00, 0x0A, 0x40, 0x04}, 11, "union branch"},
-        {{0x02, 'a', 0x02, 'b', 0x02, 'c', 0x02, 0x00, 0xFE, 0xFF, 0xFF, 0xFF, 0x1F}, 13,
+        {{0x02, 'a', 0x02, 'b', 0x02, 'c', 0x02, 0x00, 0xFE, 0xFF, 0xFF, 0xFF, 0x1F},
+         13,
          "int out of range"},
     };
     gs_avro_dialogue_request_t r;
@@ -630,9 +631,8 @@ static void test_evolved_writer_plan(void **state)
         gs_avro_dialogue_request_t r = {0}, a, b;
         random_value(type->node, &r, NULL, NULL, &f->arena);
         assert_int_equal(gs_avro_encode_as(type, &r, v2, -1, &f->a, err, sizeof(err)), GS_OK);
-        assert_int_equal(gs_avro_plan_decode(plan, f->a.data, f->a.len, &f->arena, &a, err,
-                                             sizeof(err)),
-                         GS_OK);
+        assert_int_equal(
+            gs_avro_plan_decode(plan, f->a.data, f->a.len, &f->arena, &a, err, sizeof(err)), GS_OK);
         assert_int_equal(gs_avro_decode(f->a.data, f->a.len, v2, ours, &value, err, sizeof(err)),
                          GS_OK);
         assert_int_equal(gs_avro_from_value(type->node, &value, &b, &f->arena, err, sizeof(err)),
@@ -644,8 +644,8 @@ static void test_evolved_writer_plan(void **state)
         assert_int_equal(a.n_turns, r.n_turns);
         assert_int_equal(a.created_at_ms, r.created_at_ms);
         json_t *j = to_json(type->node, &a, 0, 1);
-        dump_line(f->resolution, "evolved", "tests/data/DialogueRequest_v2.avsc",
-                  "DialogueRequest", j, &f->a);
+        dump_line(f->resolution, "evolved", "tests/data/DialogueRequest_v2.avsc", "DialogueRequest",
+                  j, &f->a);
         json_decref(j);
     }
     avro_value_decref(&value);
@@ -680,8 +680,8 @@ static void test_incompatible_writer_plans(void **state)
     for (size_t i = 0; i < sizeof(schemas) / sizeof(schemas[0]); i++) {
         gs_avro_schema_t *w = parse(schemas[i]);
         const gs_avro_plan_t *plan;
-        gs_err_t e = gs_avro_schema_plan(w, &gs_avro_type_dialogue_request, &plan, err,
-                                         sizeof(err));
+        gs_err_t e =
+            gs_avro_schema_plan(w, &gs_avro_type_dialogue_request, &plan, err, sizeof(err));
         gs_err_t e2 = gs_avro_compatible(w, reader, err2, sizeof(err2));
         /* avro-c's messages start with the path, ": " when it is empty */
         const char *want = strncmp(err2, ": ", 2) ? err2 : err2 + 2;
@@ -689,9 +689,9 @@ static void test_incompatible_writer_plans(void **state)
             fail_msg("case %zu: plan %s \"%s\", avro-c %s \"%s\"", i, gs_err_name(e), err,
                      gs_err_name(e2), err2);
         /* cached: the same refusal again, without compiling */
-        assert_int_equal(gs_avro_schema_plan(w, &gs_avro_type_dialogue_request, &plan, err2,
-                                             sizeof(err2)),
-                         GS_ERR_SCHEMA);
+        assert_int_equal(
+            gs_avro_schema_plan(w, &gs_avro_type_dialogue_request, &plan, err2, sizeof(err2)),
+            GS_ERR_SCHEMA);
         assert_string_equal(err, err2);
         gs_avro_schema_destroy(w);
     }
@@ -704,21 +704,20 @@ static void test_symbols_promotion_unions(void **state)
 {
     fx_t *f = *state;
     char err[512];
-    gs_avro_schema_t *w = parse(
-        "{\"type\":\"record\",\"name\":\"DialogueRequest\",\"fields\":["
-        "{\"name\":\"request_id\",\"type\":\"string\"},{\"name\":\"session_id\",\"type\":"
-        "[\"null\",\"string\"]},{\"name\":\"op\",\"type\":{\"type\":\"enum\",\"name\":"
-        "\"DialogueOp\",\"symbols\":[\"TOP_K\",\"SUMMARIZE\"]}},"
-        "{\"name\":\"turns\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
-        "{\"name\":\"moral_value\",\"type\":[\"null\",\"int\",\"float\"]},"
-        "{\"name\":\"created_at_ms\",\"type\":\"int\"}]}");
+    gs_avro_schema_t *w =
+        parse("{\"type\":\"record\",\"name\":\"DialogueRequest\",\"fields\":["
+              "{\"name\":\"request_id\",\"type\":\"string\"},{\"name\":\"session_id\",\"type\":"
+              "[\"null\",\"string\"]},{\"name\":\"op\",\"type\":{\"type\":\"enum\",\"name\":"
+              "\"DialogueOp\",\"symbols\":[\"TOP_K\",\"SUMMARIZE\"]}},"
+              "{\"name\":\"turns\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
+              "{\"name\":\"moral_value\",\"type\":[\"null\",\"int\",\"float\"]},"
+              "{\"name\":\"created_at_ms\",\"type\":\"int\"}]}");
     const gs_avro_plan_t *plan;
-    assert_int_equal(gs_avro_schema_plan(w, &gs_avro_type_dialogue_request, &plan, err,
-                                         sizeof(err)),
-                     GS_OK);
+    assert_int_equal(
+        gs_avro_schema_plan(w, &gs_avro_type_dialogue_request, &plan, err, sizeof(err)), GS_OK);
     /* r, ["s"], TOP_K, ["hi"], int 1, created 12345 */
-    uint8_t ok[] = {0x02, 'r', 0x02, 0x02, 's', 0x00, 0x02, 0x04, 'h', 'i', 0x00, 0x02, 0x02,
-                    0xF2, 0xC0, 0x01};
+    uint8_t ok[] = {0x02, 'r', 0x02, 0x02, 's',  0x00, 0x02, 0x04,
+                    'h',  'i', 0x00, 0x02, 0x02, 0xF2, 0xC0, 0x01};
     gs_avro_dialogue_request_t r;
     assert_int_equal(gs_avro_plan_decode(plan, ok, sizeof(ok), &f->arena, &r, err, sizeof(err)),
                      GS_OK);
@@ -748,7 +747,8 @@ static void dump_schemas(void)
 {
     json_t *all = json_object();
     for (size_t i = 0; gs_schema_name(i); i++)
-        json_object_set_new(all, gs_schema_name(i), json_string(gs_schema_resolved(gs_schema_name(i))));
+        json_object_set_new(all, gs_schema_name(i),
+                            json_string(gs_schema_resolved(gs_schema_name(i))));
     char path[4096];
     snprintf(path, sizeof(path), "%s/schemas.json", dump_dir);
     if (json_dump_file(all, path, JSON_COMPACT))

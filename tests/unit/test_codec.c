@@ -339,9 +339,9 @@ static void test_evolved_writer(void **state)
     avro_value_t v;
     assert_int_equal(avro_generic_value_new(gs_avro_schema_iface(reader), &v), 0);
     assert_int_equal(gs_avro_decode(p, n, v2, reader, &v, err, sizeof(err)), GS_OK);
-    assert_int_equal(gs_avro_from_value(&gs_avro_node_dialogue_request, &v, &back, &arena, err,
-                                        sizeof(err)),
-                     GS_OK);
+    assert_int_equal(
+        gs_avro_from_value(&gs_avro_node_dialogue_request, &v, &back, &arena, err, sizeof(err)),
+        GS_OK);
     assert_string_equal(back.request_id.p, "req-1");
     assert_string_equal(back.session_id.p, "sess-1");
     assert_string_equal(back.tenant.p, "default"); /* absent in v2: reader default */
@@ -433,9 +433,9 @@ static void test_enum_symbol_and_promotion(void **state)
     avro_value_set_enum(&f, 0);
     assert_int_equal(gs_avro_project(&wv, &rv, reader, err, sizeof(err)), GS_OK);
     gs_avro_dialogue_request_t back;
-    assert_int_equal(gs_avro_from_value(&gs_avro_node_dialogue_request, &rv, &back, &arena, err,
-                                        sizeof(err)),
-                     GS_OK);
+    assert_int_equal(
+        gs_avro_from_value(&gs_avro_node_dialogue_request, &rv, &back, &arena, err, sizeof(err)),
+        GS_OK);
     assert_int_equal(back.op, GS_AVRO_DIALOGUE_OP_TOP_K); /* index 0 in writer, 1 in reader */
     assert_int_equal(back.created_at_ms, 12345);
     assert_int_equal(back.top_k, 5); /* default */
@@ -456,26 +456,26 @@ static void test_result_round_trip(void **state)
     (void)state;
     char err[256];
     gs_avro_prediction_t preds[2] = {{gs_avro_cstr("the"), 0.5}, {gs_avro_cstr("a"), 0.25}};
-    gs_avro_dialogue_result_t r = {.request_id = {"req-9", 5},
-                                   .session_id = {"s", 1},
-                                   .tenant = {"t", 1},
-                                   .accepted = 1,
-                                   .note = gs_avro_cstr("processed"),
-                                   .phase = GS_AVRO_PHASE_SLEEP,
-                                   .step = 42,
-                                   .moral_threshold = 0.55,
-                                   .moral_value = 0.8,
-                                   .context_items = 3,
-                                   .predictions = preds,
-                                   .n_predictions = 2,
-                                   .has_text = 1,
-                                   .text = gs_avro_cstr("hello"),
-                                   .model = {gs_avro_cstr("m"), gs_avro_cstr("1"),
-                                             gs_avro_cstr("abc")},
-                                   .timings = {1, 2, 3, 6},
-                                   .source = {gs_avro_cstr("topic-a"), 4, 99},
-                                   .worker_id = gs_avro_cstr("w1"),
-                                   .processed_at_ms = 1000};
+    gs_avro_dialogue_result_t r = {
+        .request_id = {"req-9", 5},
+        .session_id = {"s", 1},
+        .tenant = {"t", 1},
+        .accepted = 1,
+        .note = gs_avro_cstr("processed"),
+        .phase = GS_AVRO_PHASE_SLEEP,
+        .step = 42,
+        .moral_threshold = 0.55,
+        .moral_value = 0.8,
+        .context_items = 3,
+        .predictions = preds,
+        .n_predictions = 2,
+        .has_text = 1,
+        .text = gs_avro_cstr("hello"),
+        .model = {gs_avro_cstr("m"), gs_avro_cstr("1"), gs_avro_cstr("abc")},
+        .timings = {1, 2, 3, 6},
+        .source = {gs_avro_cstr("topic-a"), 4, 99},
+        .worker_id = gs_avro_cstr("w1"),
+        .processed_at_ms = 1000};
     gs_buf_t buf = {0};
     gs_avro_schema_t *s;
     assert_int_equal(gs_avro_schema_load("DialogueResult", &s, err, sizeof(err)), GS_OK);

@@ -110,7 +110,8 @@ static gs_err_t load_text(ctx_t *c, const char *text, const char *const *ov, siz
     gs_config_destroy(c->cfg);
     c->cfg = NULL;
     c->err[0] = '\0';
-    gs_err_t rc = gs_config_load(c->last, kind_sections(), ov, n_ov, &c->cfg, c->err, sizeof(c->err));
+    gs_err_t rc =
+        gs_config_load(c->last, kind_sections(), ov, n_ov, &c->cfg, c->err, sizeof(c->err));
     unlink(c->last);
     return rc;
 }
@@ -429,8 +430,8 @@ static void test_error_syntax(void **state)
 
     /* a file that cannot be read names its path */
     c->err[0] = '\0';
-    rc =
-        gs_config_load("/nonexistent/dir/govstream.cfg", kind_sections(), NULL, 0, &c->cfg2, c->err, sizeof(c->err));
+    rc = gs_config_load("/nonexistent/dir/govstream.cfg", kind_sections(), NULL, 0, &c->cfg2,
+                        c->err, sizeof(c->err));
     assert_int_equal(rc, GS_ERR_CONFIG);
     assert_contains(c->err, "/nonexistent/dir/govstream.cfg");
 }

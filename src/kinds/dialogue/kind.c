@@ -144,8 +144,8 @@ static int fill_answer(gs_kind_t *d, size_t j, gs_avro_dialogue_result_t *res, g
     if (!res->predictions)
         return -1;
     for (size_t p = 0; p < a->n_preds; p++)
-        res->predictions[p] = (gs_avro_prediction_t){gs_avro_cstr(a->preds[p].token),
-                                                     a->preds[p].probability};
+        res->predictions[p] =
+            (gs_avro_prediction_t){gs_avro_cstr(a->preds[p].token), a->preds[p].probability};
     res->n_predictions = a->n_preds;
     if (d->queries[d->query_of[j]].op == GS_DM_GENERATE && d->greqs[j].v.accepted) {
         res->has_text = true;
@@ -255,7 +255,7 @@ static gs_err_t create(const gs_config_t *cfg, const void *conf, gs_kind_t **out
     d->scope_by = cfg->governance.scope;
     d->cap = (size_t)cfg->batch.max;
     d->greqs = calloc(d->cap, sizeof(*d->greqs));
-    d->valid = calloc(d->cap, sizeof(*d->valid));
+    d->valid = calloc(d->cap, sizeof(gs_item_t *));
     d->queries = calloc(d->cap, sizeof(*d->queries));
     d->answers = calloc(d->cap, sizeof(*d->answers));
     d->query_of = calloc(d->cap, sizeof(*d->query_of));

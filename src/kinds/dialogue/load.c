@@ -30,8 +30,8 @@ static const char *const phrases[] = {"hello there",
 #define N_PHRASES (sizeof(phrases) / sizeof(phrases[0]))
 
 /* A printf into the arena. */
-__attribute__((format(printf, 2, 3))) static gs_str_t arena_printf(gs_arena_t *a,
-                                                                   const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static gs_str_t arena_printf(gs_arena_t *a, const char *fmt,
+                                                                   ...)
 {
     char *p = gs_arena_alloc(a, 200);
     if (!p)
@@ -45,8 +45,7 @@ __attribute__((format(printf, 2, 3))) static gs_str_t arena_printf(gs_arena_t *a
 
 /* The draws happen in a fixed order (statements, not an initializer list,
  * whose order C leaves open), so a seed always makes the same run. */
-static void generate(const gs_load_params_t *p, long i, gs_rng_t *rng, void *request,
-                     gs_arena_t *a)
+static void generate(const gs_load_params_t *p, long i, gs_rng_t *rng, void *request, gs_arena_t *a)
 {
     gs_avro_dialogue_request_t *r = request;
     *r = (gs_avro_dialogue_request_t){.top_k = 5, .max_tokens = 32, .context_top_k = 5};
@@ -140,9 +139,9 @@ static json_t *dump(const void *result)
                           str_json(r->request_id), "session_id", str_json(r->session_id), "tenant",
                           str_json(r->tenant), "accepted", r->accepted, "note", str_json(r->note),
                           "phase", phases[r->phase == GS_AVRO_PHASE_SLEEP], "step",
-                          (json_int_t)r->step, "moral_threshold", r->moral_threshold,
-                          "moral_value", r->moral_value, "context_items",
-                          (json_int_t)r->context_items, "worker_id", str_json(r->worker_id));
+                          (json_int_t)r->step, "moral_threshold", r->moral_threshold, "moral_value",
+                          r->moral_value, "context_items", (json_int_t)r->context_items,
+                          "worker_id", str_json(r->worker_id));
     json_t *preds = json_array();
     for (size_t i = 0; i < r->n_predictions; i++)
         json_array_append_new(preds, json_pack("[o,f]", str_json(r->predictions[i].token),
@@ -151,14 +150,12 @@ static json_t *dump(const void *result)
     json_object_set_new(j, "text", r->has_text ? str_json(r->text) : json_null());
     json_object_set_new(j, "model",
                         json_pack("{s:o,s:o,s:o}", "name", str_json(r->model.name), "version",
-                                  str_json(r->model.version), "sha256",
-                                  str_json(r->model.sha256)));
-    json_object_set_new(j, "timings",
-                        json_pack("{s:I,s:I,s:I,s:I}", "decode_us",
-                                  (json_int_t)r->timings.decode_us, "govern_us",
-                                  (json_int_t)r->timings.govern_us, "infer_us",
-                                  (json_int_t)r->timings.infer_us, "total_us",
-                                  (json_int_t)r->timings.total_us));
+                                  str_json(r->model.version), "sha256", str_json(r->model.sha256)));
+    json_object_set_new(
+        j, "timings",
+        json_pack("{s:I,s:I,s:I,s:I}", "decode_us", (json_int_t)r->timings.decode_us, "govern_us",
+                  (json_int_t)r->timings.govern_us, "infer_us", (json_int_t)r->timings.infer_us,
+                  "total_us", (json_int_t)r->timings.total_us));
     return j;
 }
 

@@ -1,0 +1,22 @@
+/* govstream and govstream-load with one more kind than the product's: the
+ * test-only echo kind, registered by the one line in the table below.
+ *   govstream-test-kinds ARGS...         as govstream
+ *   govstream-test-kinds load ARGS...    as govstream-load */
+#include <string.h>
+
+#include "cmds.h"
+#include "echo/echo.h"
+#include "govstream/dialogue.h"
+
+static const gs_kind_ops_t *const kinds[] = {
+    &gs_kind_dialogue,
+    &gs_test_kind_echo, /* the one line that adds a kind */
+    NULL,
+};
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "load"))
+        return gs_load_main(argc - 1, argv + 1, kinds);
+    return gs_govstream_main(argc, argv, kinds);
+}
