@@ -67,7 +67,9 @@ static const struct {
      GS_METRIC_GAUGE, NULL, 0, 1},
     {"govstream_model_reload_failures_total", "Model reloads refused (SIGHUP with a bad file).",
      GS_METRIC_COUNTER, NULL, 0, 1},
-    {"govstream_build_info", "Always 1; the version is a label.", GS_METRIC_GAUGE, NULL, 0, 1},
+    {"govstream_build_info",
+     "Always 1; the version and the BLAS kernel in use (OpenBLAS core name) are labels.",
+     GS_METRIC_GAUGE, NULL, 0, 1},
     /* the standard process metrics, named as Prometheus' client libraries do */
     {"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
      GS_METRIC_COUNTER, NULL, 0, 1e-6},
@@ -157,7 +159,8 @@ gs_err_t obs_init(obs_t *o, gs_metrics_t *m, const char *const *kinds, size_t n_
     o->util_max = one(m, "govstream_memory_utilization_max", &oom);
     o->memory_bytes = one(m, "govstream_memory_bytes", &oom);
     gs_series_t *build =
-        labelled(m, "govstream_build_info", "version", GS_VERSION, NULL, NULL, &oom);
+        labelled(m, "govstream_build_info", "version", GS_VERSION, "blas", gs_blas_info().core,
+                 &oom);
     gs_series_t *start = one(m, "process_start_time_seconds", &oom);
     gs_series_t *max_fds = one(m, "process_max_fds", &oom);
     o->cpu = one(m, "process_cpu_seconds_total", &oom);

@@ -51,4 +51,13 @@ cmp <("$GS" config docs) "$GS_SOURCE_DIR/docs/CONFIG.md" ||
 while read -r key _; do
   grep -q "| \`$key\` |" "$GS_SOURCE_DIR/docs/CONFIG.md" || fail "docs/CONFIG.md lacks $key"
 done < <("$GS" check-config "$CFG" --dump 2>/dev/null | grep -v '^kafka')
+# the BLAS kernel is logged at start, and a generic one on an AVX2 CPU warned about
+# (no broker here: the worker waits for its topics until SIGTERM)
+OPENBLAS_CORETYPE=Prescott timeout -s TERM 3 "$GS" run -c "$CFG" -o dialogue.governance_only=true \
+  -o http.listen= -o kafka.bootstrap.servers=127.0.0.1:1 2>"$IT_DIR/blas.log" || true
+grep '"msg":"BLAS"' "$IT_DIR/blas.log" | grep -q '"kernel":"Prescott"' || fail "BLAS kernel not logged"
+if grep -qw avx2 /proc/cpuinfo; then
+  grep -q 'the BLAS kernel uses neither AVX2 nor AVX-512' "$IT_DIR/blas.log" ||
+    fail "no warning about a generic BLAS kernel on an AVX2 CPU"
+fi
 log "ok"

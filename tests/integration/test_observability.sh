@@ -69,7 +69,8 @@ awk -v c="$(sample process_cpu_seconds_total)" 'BEGIN {exit !(c > 0 && c < 600)}
 fds=$(find "/proc/$pid/fd" -mindepth 1 | wc -l)
 awk -v f="$(sample process_open_fds)" -v n="$fds" 'BEGIN {exit !(f > 5 && f > n / 2 && f < 2 * n)}' ||
   fail "process_open_fds $(sample process_open_fds) vs $fds in /proc"
-grep -q '^govstream_build_info{version="[0-9.]*"} 1$' "$IT_DIR/metrics.txt" || fail "no build_info"
+grep -q '^govstream_build_info{version="[0-9.]*",blas="[A-Za-z0-9]*"} 1$' "$IT_DIR/metrics.txt" ||
+  fail "no build_info with the version and the BLAS kernel"
 log "promtool check metrics passed during load ($(grep -vc '^#' "$IT_DIR/metrics.txt") samples)"
 wait "$producer" || fail "producer failed"
 res=$(verify 3000 0 --timeout 60)
