@@ -33,7 +33,14 @@ static double now_s(void)
 
 static gs_govern_t *governor(const gs_lexicon_t *lx, size_t scopes, size_t capacity)
 {
-    gs_govern_conf_t c = {8, 3, GS_SLEEP_DEGRADE, 16, scopes, capacity, (size_t)2 << 30, 0};
+    gs_govern_conf_t c = {.wake_steps = 8,
+                          .sleep_steps = 3,
+                          .sleep_policy = GS_SLEEP_DEGRADE,
+                          .sleep_max_tokens = 16,
+                          .max_scopes = scopes,
+                          .memory_capacity = capacity,
+                          .max_memory_bytes = (size_t)2 << 30,
+                          .scope_idle_us = 0};
     gs_govern_t *g;
     char err[256];
     if (gs_govern_new(&c, lx, &g, err, sizeof(err))) {
@@ -132,7 +139,14 @@ int main(int argc, char **argv)
 
     /* 3. bytes per scope: its slot in the scope table (allocated up front
      * for max_scopes), what a new scope allocates, and a full scope */
-    gs_govern_conf_t def = {8, 3, GS_SLEEP_DEGRADE, 16, 1024, CAP, (size_t)1 << 30, 0};
+    gs_govern_conf_t def = {.wake_steps = 8,
+                            .sleep_steps = 3,
+                            .sleep_policy = GS_SLEEP_DEGRADE,
+                            .sleep_max_tokens = 16,
+                            .max_scopes = 1024,
+                            .memory_capacity = CAP,
+                            .max_memory_bytes = (size_t)1 << 30,
+                            .scope_idle_us = 0};
     g = governor(lx, 1024, CAP);
     gs_scope_stats_t empty_table = gs_govern_stats(g);
     gs_verdict_t v;

@@ -188,6 +188,7 @@ struct gs_config {
         int scope; /* gs_scope_by_t */
         int max_scopes;
         int scope_idle_s;
+        int memory; /* bool: retrieval and memory writes */
         int memory_capacity;
         int max_memory_mb;
         int wake_steps;

@@ -83,6 +83,7 @@ typedef struct gs_govern_conf {
     size_t memory_capacity;  /* PELM vectors per scope */
     size_t max_memory_bytes; /* all scopes together, exact */
     int64_t scope_idle_us;   /* evict scopes idle this long; 0: never */
+    int memory_off;          /* no retrieval, no memory writes (context_items 0) */
 } gs_govern_conf_t;
 
 void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg);

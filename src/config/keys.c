@@ -124,6 +124,9 @@ const gs_config_key_t gs_config_core_keys[] = {
         "beyond this the least recently used scope is evicted; at least `batch.max`"),
     INT("governance.scope_idle_s", governance.scope_idle_s, "3600", 0, 100000000,
         "scopes unused this long are evicted; `0`: never"),
+    BOOL("governance.memory", governance.memory, "true",
+         "context retrieval and memory writes (SPEC 3.4); `false`: the moral filter and the "
+         "rhythm only, `context_items` 0"),
     INT("governance.memory_capacity", governance.memory_capacity, "20000", 1, 10000000,
         "PELM vectors per scope (384 floats each); the oldest is replaced beyond"),
     INT("governance.max_memory_mb", governance.max_memory_mb, "256", 1, 1000000,

@@ -20,6 +20,7 @@ void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg)
     gc->memory_capacity = (size_t)cfg->governance.memory_capacity;
     gc->max_memory_bytes = (size_t)cfg->governance.max_memory_mb << 20;
     gc->scope_idle_us = (int64_t)cfg->governance.scope_idle_s * 1000000;
+    gc->memory_off = !cfg->governance.memory;
 }
 
 size_t gs_scope_extras_bytes(uint32_t buf_cap)
@@ -484,6 +485,11 @@ static void consolidate(gs_govern_t *g, scope_t *s)
 
 gs_err_t gs_govern_memory(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, char *errstr, size_t en)
 {
+    if (g->conf.memory_off) { /* governance.memory = false: the moral filter and rhythm only */
+        for (size_t i = 0; i < n; i++)
+            reqs[i].v.context_items = 0;
+        return GS_OK;
+    }
     if (grow_scratch(g, n))
         return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory for a batch of %zu", n);
     g->arena_len = 0;

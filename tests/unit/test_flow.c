@@ -119,7 +119,14 @@ static gs_str_t S(const char *s)
 static gs_govern_conf_t make_conf(uint32_t wake, uint32_t sleep, int policy, size_t capacity,
                                   size_t max_bytes)
 {
-    gs_govern_conf_t c = {wake, sleep, policy, 16, 8, capacity, max_bytes, 0};
+    gs_govern_conf_t c = {.wake_steps = wake,
+                          .sleep_steps = sleep,
+                          .sleep_policy = policy,
+                          .sleep_max_tokens = 16,
+                          .max_scopes = 8,
+                          .memory_capacity = capacity,
+                          .max_memory_bytes = max_bytes,
+                          .scope_idle_us = 0};
     return c;
 }
 

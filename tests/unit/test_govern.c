@@ -414,7 +414,14 @@ typedef struct fixture {
 static gs_govern_t *new_govern(fixture_t *f, uint32_t wake, uint32_t sleep, int policy,
                                int sleep_max, size_t max_scopes)
 {
-    gs_govern_conf_t gc = {wake, sleep, policy, sleep_max, max_scopes, 16, 64u << 20, 0};
+    gs_govern_conf_t gc = {.wake_steps = wake,
+                           .sleep_steps = sleep,
+                           .sleep_policy = policy,
+                           .sleep_max_tokens = sleep_max,
+                           .max_scopes = max_scopes,
+                           .memory_capacity = 16,
+                           .max_memory_bytes = 64u << 20,
+                           .scope_idle_us = 0};
     char err[512] = "";
     if (!f->lx)
         f->lx = load_default_lexicon();
@@ -666,7 +673,14 @@ static void test_govern_new_args(void **state)
 {
     fixture_t *f = *state;
     f->lx = load_default_lexicon();
-    gs_govern_conf_t gc = {8, 3, GS_SLEEP_DEGRADE, 16, 0, 16, 64u << 20, 0};
+    gs_govern_conf_t gc = {.wake_steps = 8,
+                           .sleep_steps = 3,
+                           .sleep_policy = GS_SLEEP_DEGRADE,
+                           .sleep_max_tokens = 16,
+                           .max_scopes = 0,
+                           .memory_capacity = 16,
+                           .max_memory_bytes = 64u << 20,
+                           .scope_idle_us = 0};
     gs_govern_t *g = NULL;
     char err[256] = "";
     assert_int_equal(gs_govern_new(&gc, f->lx, &g, err, sizeof(err)), GS_ERR_INVALID_ARG);
