@@ -449,9 +449,11 @@ static void insert(gs_govern_t *g, scope_t *s, const float *vec, float phase, fl
 
 static void commit(gs_govern_t *g, gs_govern_req_t *r, size_t i, scope_t *s)
 {
-    float conf = (float)r->v.moral_value; /* the memory is as trusted as the request */
-    if (!(conf >= GS_PELM_MIN_CONFIDENCE) || !r->n_texts)
+    /* the memory is as trusted as the request; refused below 0.5 before the
+     * value is rounded to a float (0.49999999 would round up to 0.5) */
+    if (!(r->v.moral_value >= GS_PELM_MIN_CONFIDENCE) || !r->n_texts)
         return;
+    float conf = (float)r->v.moral_value;
     if (gs_scope_ensure_memory(g, s)) {
         g->memory_refused++;
         return;

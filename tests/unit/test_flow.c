@@ -819,6 +819,27 @@ static void check_memory(fx_t *f, gs_govern_t *g, const char *key, int step, con
     fx_free(f, d);
 }
 
+/* SPEC 3.4 refuses confidence below 0.5: a moral value just below it is
+ * refused even though it rounds to 0.5 as a float (issue 10: the Python
+ * reference found the worker storing it). */
+static void test_confidence_just_below_half(void **state)
+{
+    fx_t *f = *state;
+    gs_govern_conf_t conf = make_conf(8, 3, GS_SLEEP_DEGRADE, 16, 64u << 20);
+    gs_govern_t *g = fx_govern(f, &conf);
+    gs_str_t t[1] = {S("words to remember")};
+    for (int i = 0; i < 3; i++) /* rejections bring the threshold down to 0.45 */
+        assert_int_equal(mem_req(g, "c", 0.2, t, 1, 3, NULL, 0).v.accepted, 0);
+    double below = nextafter(0.5, 0.0);
+    assert_true((float)below == 0.5f); /* the case: it rounds up */
+    gs_govern_req_t r = mem_req(g, "c", below, t, 1, 3, NULL, 0);
+    assert_int_equal(r.v.accepted, 1);
+    assert_int_equal(gs_govern_stats(g).vectors, 0);
+    r = mem_req(g, "c", 0.5, t, 1, 3, NULL, 0);
+    assert_int_equal(r.v.accepted, 1);
+    assert_int_equal(gs_govern_stats(g).vectors, 1);
+}
+
 static void test_memory_writes(void **state)
 {
     fx_t *f = *state;
@@ -1580,6 +1601,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_equivalence, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_context_growth, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_memory_writes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_confidence_just_below_half, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_memory_budget, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_memory_budget_restore, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_idle_eviction, fx_setup, fx_teardown),
