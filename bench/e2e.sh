@@ -1,39 +1,116 @@
 #!/usr/bin/env bash
-# End-to-end throughput (SPEC 8): one govstream worker vs a plain librdkafka
-# consume -> produce pass-through (bench/passthrough.c) over the same N
-# pre-produced dialogue requests, same local broker, same run, alternating
-# ROUNDS times. Both are measured the same way: output records over the
-# span between the first and the last output record's timestamp (group
-# join time excluded for both). The ratio of the medians is the figure;
-# every round is listed because the pass-through, which mostly measures how
-# fast the broker serves fetches, varies a lot between rounds.
-#   bench/e2e.sh [N=200000] [ROUNDS=5]     (uses build/, starts its own broker)
-# GS_BENCH_WORKER_OPTS adds worker overrides, e.g.
-#   GS_BENCH_WORKER_OPTS="-o governance.memory_capacity=2000" bench/e2e.sh
-N=${1:-200000}
-ROUNDS=${2:-5}
+# End-to-end throughput (SPEC 8), side by side in one run over the same N
+# pre-produced dialogue requests on the same local broker, alternating ROUNDS
+# times:
+#   passthrough  plain librdkafka consume -> produce copy (bench/passthrough.c)
+#   govstream    this build's worker, governance only (no model)
+#   before       the worker as it was at GS_BENCH_BEFORE (default: 01390c9, the
+#                commit issue 10 started from), built once into .cache/
+#   python       the Python reference pipeline (bench/python/, venv in .cache/)
+# for each memory setting: governance.memory_capacity=200, the default 20,000,
+# and memory off (governance.memory=false; the old code has no switch, so
+# "before" runs with memory_capacity=1 there, the closest it has).
+# Every one is measured the same way: output records over the span between
+# the first and the last output record's timestamp (group join excluded).
+# Figures: medians, and their ratios to the pass-through of the same run.
+#   bench/e2e.sh [N=100000] [ROUNDS=3]     (uses build/, starts its own broker)
+# GS_BENCH_BEFORE="" skips "before"; GS_BENCH_PYTHON=0 skips python;
+# GS_BENCH_MEMORY="200 20000 off" picks the settings; GS_BENCH_WORKER_OPTS adds
+# worker overrides to govstream and before.
+N=${1:-100000}
+ROUNDS=${2:-3}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-bench_setup "$N"
+BEFORE=${GS_BENCH_BEFORE-01390c9}
+MEMORY=${GS_BENCH_MEMORY:-200 20000 off}
 read -ra opts <<<"${GS_BENCH_WORKER_OPTS:-}"
+progress() { if [ -t 2 ]; then echo "$*" >&2; fi; }
 
-pt=() gs=()
+# The old worker, built once from a clean checkout of that commit.
+before_bin=""
+if [ -n "$BEFORE" ]; then
+  dir=.cache/bench-before/$BEFORE
+  if ! [ -x "$dir/build/govstream" ]; then
+    progress "building govstream at $BEFORE into $dir"
+    rm -rf "$dir" && mkdir -p "$(dirname "$dir")"
+    git worktree add -f --detach "$dir" "$BEFORE" >/dev/null 2>&1 ||
+      { echo "cannot check out $BEFORE" >&2; exit 2; }
+    cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGS_TESTS=OFF >/dev/null
+    cmake --build "$dir/build" -j 2 --target govstream >/dev/null
+  fi
+  before_bin=$dir/build/govstream
+fi
+
+py=""
+if [ "${GS_BENCH_PYTHON:-1}" = 1 ]; then
+  py=.cache/venv-bench/bin/python
+  if ! "$py" -c 'import confluent_kafka, fastavro, numpy' 2>/dev/null; then
+    progress "installing the Python reference's requirements into .cache/venv-bench"
+    python3 -m venv .cache/venv-bench >&2
+    .cache/venv-bench/bin/pip install -q -r bench/python/requirements.txt >&2
+  fi
+fi
+
+bench_setup "$N"
+
+# the worker options of one memory setting, for this build and the old one
+memory_opts() {
+  case "$1:$2" in
+    off:new) echo "-o governance.memory=false" ;;
+    off:old) echo "-o governance.memory_capacity=1" ;;
+    *) echo "-o governance.memory_capacity=$1" ;;
+  esac
+}
+
+# Runs the Python reference over the input and prints its rate.
+bench_python() {
+  local name=$1 n=$2 res=bench.$RUN.$1.res dl=bench.$RUN.$1.dl
+  shift 2
+  $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
+  "$py" bench/python/reference.py --bootstrap "$BS" --input "$IN" --results "$res" \
+    --deadletter "$dl" --group "py-$RUN-$name" "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
+  local pid=$!
+  bench_rate "$res" "$n"
+  kill -TERM "$pid"
+  wait "$pid" || true
+}
+
+declare -A rates
 for r in $(seq 1 "$ROUNDS"); do
   out=bench.$RUN.pt$r
   $LOAD topics -b "$BS" --create "$out" --partitions 6 -q
   build/bench-passthrough "$BS" "$IN" "$out" "pt-$RUN-$r" "$N" >/dev/null
-  pt+=("$(bench_rate "$out" "$N")")
-
-  gs+=("$(bench_worker "gs$r" "$N" "${opts[@]}")")
-  echo "round $r: passthrough ${pt[-1]}/s, govstream ${gs[-1]}/s" >&2
+  rates[pt]+="$(bench_rate "$out" "$N") "
+  for mem in $MEMORY; do
+    read -ra mo <<<"$(memory_opts "$mem" new)"
+    rates[gs-$mem]+="$(bench_worker "gs$mem-$r" "$N" "${mo[@]}" "${opts[@]}") "
+    if [ -n "$before_bin" ]; then
+      read -ra mo <<<"$(memory_opts "$mem" old)"
+      rates[before-$mem]+="$(GS_BENCH_BINARY=$before_bin GS_BENCH_CFG=$dir/config/govstream.cfg \
+        bench_worker "old$mem-$r" "$N" "${mo[@]}" "${opts[@]}") "
+    fi
+    if [ -n "$py" ]; then
+      if [ "$mem" = off ]; then pyo=(--no-memory); else pyo=(--memory-capacity "$mem"); fi
+      rates[python-$mem]+="$(bench_python "py$mem-$r" "$N" "${pyo[@]}") "
+    fi
+  done
+  progress "round $r/$ROUNDS: $(for k in "${!rates[@]}"; do printf '%s=%s ' "$k" "${rates[$k]##* }"; done)"
 done
 
-pt_med=$(median "${pt[@]}")
-gs_med=$(median "${gs[@]}")
-jq -n --argjson n "$N" --argjson pt "$pt_med" --argjson gs "$gs_med" \
-  --arg cpu "$(cpu_model)" --arg cores "$(nproc)" \
-  --arg pts "${pt[*]}" --arg gss "${gs[*]}" --arg opts "${GS_BENCH_WORKER_OPTS:-}" \
-  '{requests: $n, passthrough_median_rps: $pt, govstream_median_rps: $gs,
-    ratio: (($gs / $pt * 1000 | round) / 1000), rounds: {passthrough: $pts, govstream: $gss},
-    worker_options: $opts,
-    machine: {cpu: $cpu, cores: $cores}}'
+# {"govstream-200": {"median_rps": M, "rounds": [...], "ratio_to_passthrough": R}, ...}
+json=$(for k in "${!rates[@]}"; do
+  read -ra v <<<"${rates[$k]}"
+  jq -n --arg k "$k" --argjson med "$(median "${v[@]}")" --arg all "${v[*]}" \
+    '{($k): {median_rps: $med, rounds: ($all | split(" ") | map(tonumber))}}'
+done | jq -s 'add')
+jq --argjson n "$N" --arg cpu "$(cpu_model)" --arg cores "$(nproc)" --arg before "$BEFORE" \
+  --arg version "$(build/govstream version)" --arg opts "${GS_BENCH_WORKER_OPTS:-}" '
+  . as $r | ($r.pt.median_rps) as $pt
+  | {requests: $n, before_commit: $before, worker_options: $opts, govstream: $version,
+     machine: {cpu: $cpu, cores: $cores},
+     passthrough_median_rps: $pt,
+     results: ($r | del(.pt) | map_values(. + {ratio_to_passthrough: ((.median_rps / $pt * 1000 | round) / 1000)})),
+     govstream_over_python: ([$r | keys[] | select(startswith("gs-"))] | map(ltrimstr("gs-"))
+       | map({(.): (if $r["python-" + .] then (($r["gs-" + .].median_rps / $r["python-" + .].median_rps * 100 | round) / 100) else null end)}) | add),
+     govstream_over_before: ([$r | keys[] | select(startswith("gs-"))] | map(ltrimstr("gs-"))
+       | map({(.): (if $r["before-" + .] then (($r["gs-" + .].median_rps / $r["before-" + .].median_rps * 100 | round) / 100) else null end)}) | add)}' <<<"$json"

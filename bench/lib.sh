@@ -39,11 +39,15 @@ bench_worker() {
   local name=$1 n=$2 res=bench.$RUN.$1.res dl=bench.$RUN.$1.dl
   shift 2
   $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
-  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
+  # GS_BENCH_BINARY and GS_BENCH_CFG: another build (bench/e2e.sh's "before"),
+  # which may predate dialogue.governance_only (it then had no model by default)
+  local gov=(-o dialogue.governance_only=true)
+  [ -z "${GS_BENCH_BINARY:-}" ] || gov=()
+  "${GS_BENCH_BINARY:-build/govstream}" run -c "${GS_BENCH_CFG:-config/govstream.cfg}" \
+    -o log.level=warn -o http.listen= \
     -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
     -o dialogue.requests_topic="$IN" -o dialogue.results_topic="$res" \
-    -o deadletter.topic="$dl" -o dialogue.governance_only=true "$@" \
-    2>"/tmp/gs-bench-$RUN-$name.log" &
+    -o deadletter.topic="$dl" "${gov[@]}" "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
   BENCH_WORKER=$!
   trap 'kill "$BENCH_WORKER" 2>/dev/null || true' EXIT # called in $(...): its own trap
   bench_rate "$res" "$n"

@@ -13,6 +13,8 @@ PKGS=(
   libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libssl-dev zlib1g-dev
   # tests and checks
   libcmocka-dev valgrind cppcheck clang-tidy clang-format shellcheck jq socat python3
+  # benchmarks: bench/profile.sh
+  linux-perf
   python3-venv
   # deployment checks (tests/integration/test_deploy.sh): promtool, compose config, YAML
   prometheus docker-compose python3-yaml

@@ -326,8 +326,8 @@ int gs_govstream_main(int argc, char **argv, const gs_kind_ops_t *const *kinds)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "version")) {
-        printf("govstream %s (librdkafka %s, avro-c, %s)\n", GS_VERSION, rd_kafka_version_str(),
-               "C11");
+        printf("govstream %s (librdkafka %s, avro-c, C11, OpenBLAS kernel %s)\n", GS_VERSION,
+               rd_kafka_version_str(), gs_blas_info().core);
         return 0;
     }
     if (!strcmp(cmd, "schema"))
