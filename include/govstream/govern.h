@@ -191,9 +191,9 @@ gs_err_t gs_govern_restore(gs_govern_t *g, const void *data, size_t len, char *e
 /* ---- the BLAS ------------------------------------------------------------ */
 
 typedef struct gs_blas_info {
-    const char *core;   /* OpenBLAS's kernel for this CPU ("Haswell", "Prescott", ...) */
-    const char *config; /* its build: version, DYNAMIC_ARCH, ... */
-    int cpu_avx2, cpu_avx512;       /* what the CPU can do */
+    const char *core;         /* OpenBLAS's kernel for this CPU ("Haswell", "Prescott", ...) */
+    const char *config;       /* its build: version, DYNAMIC_ARCH, ... */
+    int cpu_avx2, cpu_avx512; /* what the CPU can do */
     int kernel_avx2, kernel_avx512; /* what the kernel uses */
     int slow; /* a kernel without AVX2 on a CPU with it: set OPENBLAS_CORETYPE */
 } gs_blas_info_t;

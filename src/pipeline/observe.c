@@ -158,9 +158,8 @@ gs_err_t obs_init(obs_t *o, gs_metrics_t *m, const char *const *kinds, size_t n_
     o->vectors = one(m, "govstream_memory_vectors", &oom);
     o->util_max = one(m, "govstream_memory_utilization_max", &oom);
     o->memory_bytes = one(m, "govstream_memory_bytes", &oom);
-    gs_series_t *build =
-        labelled(m, "govstream_build_info", "version", GS_VERSION, "blas", gs_blas_info().core,
-                 &oom);
+    gs_series_t *build = labelled(m, "govstream_build_info", "version", GS_VERSION, "blas",
+                                  gs_blas_info().core, &oom);
     gs_series_t *start = one(m, "process_start_time_seconds", &oom);
     gs_series_t *max_fds = one(m, "process_max_fds", &oom);
     o->cpu = one(m, "process_cpu_seconds_total", &oom);

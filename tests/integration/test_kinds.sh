@@ -19,6 +19,7 @@ grep -q '^echo.separator = " "$' <<<"$dump" || fail "echo keys missing from chec
 err=$("$TK" check-config "$CFG" -o echo.separator=too-long-sep 2>&1) && fail "bad echo.separator accepted"
 grep -q 'echo.separator: at most 8 bytes' <<<"$err" || fail "echo's check hook: $err"
 docs=$("$TK" config docs)
+# shellcheck disable=SC2016 # backticks are Markdown here, not expansions
 grep -q '^| `echo.requests_topic` | `govstream.echo.requests` |' <<<"$docs" ||
   fail "echo keys missing from config docs"
 docs=$("$GS_BUILD_DIR/govstream" config docs)
