@@ -31,10 +31,13 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (cd build-asan && ctest --output-on-failure --timeout 900)
 
 if [ "${GS_TEST_SKIP_VALGRIND:-0}" != 1 ]; then
-  # $jobs at a time; xargs fails if any of them does
+  # $jobs at a time; xargs fails if any of them does. --fair-sched: valgrind
+  # runs one thread at a time, and without it a librdkafka heartbeat thread
+  # can wait long enough for unit.worker's group sessions to time out
   export GS_SOURCE_DIR=$PWD
   printf '%s\n' build/tests/test_* | xargs -P "$jobs" -I{} sh -c 'echo "valgrind: {}" &&
-    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    valgrind -q --fair-sched=yes --error-exitcode=1 --leak-check=full \
+      --errors-for-leak-kinds=definite,indirect \
       {} >/dev/null'
 fi
 

@@ -33,7 +33,11 @@ static int ensure_slots(gs_consumer_t *c)
     return 0;
 }
 
-/* Synchronous commit of the watermarks of the given (assigned) partitions. */
+/* Synchronous commit of the watermarks of the given (assigned) partitions.
+ * They are stored too: with enable.auto.commit, librdkafka commits the
+ * stored offsets of revoked partitions itself after the rebalance callback,
+ * and an older stored offset would overwrite this commit (and the new owner
+ * would redo what was acknowledged). */
 static void commit_partitions(gs_consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
@@ -46,7 +50,9 @@ static void commit_partitions(gs_consumer_t *c, const rd_kafka_topic_partition_l
                 ->offset = pos;
     }
     if (l->cnt) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 0);
+        rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
+        if (!err)
+            err = rd_kafka_commit(c->rk, l, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
             gs_log_warn(c->base.log, "commit failed", GS_LS("error", rd_kafka_err2name(err)));
         else
