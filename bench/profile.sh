@@ -25,12 +25,13 @@ BENCH_PIDS+=("$pid")
 rate=$(bench_rate "$res" "$N")
 kill -INT "$pid" # perf passes it on and writes its data
 wait "$pid" || true
+# awk, not head: head would end the pipe early, and pipefail end the script
 report=$(perf report -i "$data" --no-children --comm govstream --sort dso,symbol --stdio 2>/dev/null |
-  grep -E '^ +[0-9.]+%' | head -n 40)
+  awk '/^ +[0-9.]+%/ && n++ < 40')
 echo "worker: $rate requests/s (${GS_BENCH_WORKER_OPTS:-defaults})"
-echo "$report" | head -n 25
+sed -n 1,25p <<<"$report"
 share() { awk -v pat="$1" '$0 ~ pat {s += $1} END {printf "%.1f%%", s}' <<<"$report"; }
 echo "groups (of the top 40 symbols): BLAS $(share 'openblas|sgemm|sgemv|blas') |" \
   "codec $(share 'gs_avro|dec_|enc_|avro') | malloc/free $(share 'malloc|free|_int_|calloc') |" \
-  "librdkafka $(share 'librdkafka') | kernel $(share 'kernel')"
+  "librdkafka $(share 'librdkafka') | kernel $(share 'kallsyms')"
 rm -f "$data"

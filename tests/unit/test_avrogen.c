@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testschema.h"
 #include "testutil.h"
 
 #include <jansson.h>
@@ -589,27 +590,6 @@ static void test_hostile_lengths(void **state)
 }
 
 /* ---- 3. resolution: plans against avro-c's projection -------------------- */
-
-static gs_avro_schema_t *parse(const char *json)
-{
-    gs_avro_schema_t *s = NULL;
-    char err[256];
-    if (gs_avro_schema_parse(json, strlen(json), &s, err, sizeof(err)))
-        fail_msg("parse: %s", err);
-    return s;
-}
-
-static gs_avro_schema_t *load_file(const char *rel)
-{
-    char path[1024], err[256], *text;
-    size_t len;
-    snprintf(path, sizeof(path), "%s/%s", getenv("GS_SOURCE_DIR"), rel);
-    if (gs_read_file(path, &text, &len, err, sizeof(err)))
-        fail_msg("%s", err);
-    gs_avro_schema_t *s = parse(text);
-    free(text);
-    return s;
-}
 
 /* Random requests written with the v2 producer schema read the same
  * through a plan as through avro-c + projection; absent fields take the

@@ -11,33 +11,12 @@
 
 #include <cmocka.h>
 
+#include "testschema.h"
 #include "testutil.h"
 
 #include "govstream/deadletter.h"
 #include "govstream/metrics_codec.h"
 #include "govstream/schemas.h"
-
-static gs_avro_schema_t *parse(const char *json)
-{
-    gs_avro_schema_t *s = NULL;
-    char err[256];
-    gs_err_t e = gs_avro_schema_parse(json, strlen(json), &s, err, sizeof(err));
-    if (e)
-        fail_msg("parse: %s", err);
-    return s;
-}
-
-static gs_avro_schema_t *load_file(const char *rel)
-{
-    char path[1024], err[256], *text;
-    size_t len;
-    snprintf(path, sizeof(path), "%s/%s", getenv("GS_SOURCE_DIR"), rel);
-    if (gs_read_file(path, &text, &len, err, sizeof(err)))
-        fail_msg("%s", err);
-    gs_avro_schema_t *s = parse(text);
-    free(text);
-    return s;
-}
 
 static gs_avro_dialogue_request_t sample(void)
 {
