@@ -28,6 +28,9 @@
 
 #include "govstream/common.h"
 
+/* How deep values and schemas nest before the codec refuses them. */
+#define GS_AVRO_MAX_DEPTH 32
+
 /* ---- run-time description of the generated layout -------------------- */
 
 typedef enum gs_avro_kind {

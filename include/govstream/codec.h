@@ -20,6 +20,14 @@
 #include "govstream/common.h"
 #include "govstream/config.h"
 
+/* The schema a named reference (avro-c's LINK) stands for. */
+static inline avro_schema_t gs_avro_deref(avro_schema_t s)
+{
+    while (s && avro_typeof(s) == AVRO_LINK)
+        s = avro_schema_link_target(s);
+    return s;
+}
+
 /* ---- parsed schemas --------------------------------------------------- */
 
 typedef struct gs_avro_schema gs_avro_schema_t;
@@ -41,14 +49,6 @@ gs_err_t gs_avro_value_new(const char *name, gs_avro_schema_t **schema, avro_val
                            char *errstr, size_t errstr_size);
 /* Releases what gs_avro_value_new made; safe after its failure. */
 void gs_avro_value_free(gs_avro_schema_t *schema, avro_value_t *value);
-/* Sets a string value from a C string (NULL: ""); avro-c copies the NUL. */
-int gs_avro_set_cstr(avro_value_t *v, const char *s);
-
-/* Positions of a record's fields by name, resolved once from the schema
- * file so that access by index cannot drift from it. GS_ERR_INTERNAL
- * naming the first missing field. */
-gs_err_t gs_avro_field_indexes(const gs_avro_schema_t *record, const char *const *names,
-                               size_t count, size_t *out, char *errstr, size_t errstr_size);
 
 /* Walks buf against schema without allocating: every length must fit the
  * remaining bytes, union branches and enum symbols must exist, and the
@@ -66,11 +66,6 @@ gs_err_t gs_avro_compatible(const gs_avro_schema_t *writer, const gs_avro_schema
  * reader's defaults for absent fields. */
 gs_err_t gs_avro_project(avro_value_t *src, avro_value_t *dst, const gs_avro_schema_t *reader,
                          char *errstr, size_t errstr_size);
-
-/* Sets every field of record value dst that has a default in `reader` to
- * that default (used by producers writing with an evolved schema). */
-gs_err_t gs_avro_set_defaults(avro_value_t *dst, const gs_avro_schema_t *reader, char *errstr,
-                              size_t errstr_size);
 
 /* ---- framing ----------------------------------------------------------- */
 

@@ -32,7 +32,7 @@ typedef enum gs_err {
 
 /* A byte string that is not owned (a view into a decoded value). */
 typedef struct gs_str {
-    const char *p; /* NUL-terminated when it comes from Avro */
+    const char *p; /* not NUL-terminated: decoded strings are views into the message */
     size_t len;
 } gs_str_t;
 

@@ -1,8 +1,9 @@
 /* govstream - configuration (libconfig file + command-line overrides).
  *
- * Every key lives in one table (src/config/config.c) with its type, default,
- * bounds and documentation; config/govstream.cfg documents the same keys and
- * a test keeps the two in step. Keys under kafka / kafka_consumer /
+ * Every key is a table entry with its type, default, bounds and
+ * documentation: the core keys in src/config/keys.c, each request kind's in
+ * its own section; config/govstream.cfg documents the same keys and a test
+ * keeps the two in step. Keys under kafka / kafka_consumer /
  * kafka_producer pass through to librdkafka unchanged (see gs_config_kv_t). */
 #ifndef GOVSTREAM_CONFIG_H
 #define GOVSTREAM_CONFIG_H
@@ -45,7 +46,7 @@ typedef struct gs_config_kind {
  * Every key is one table entry: type, default, bounds and documentation;
  * the reader, the defaults, --dump, `govstream config docs` (which writes
  * docs/CONFIG.md) and the check that config/govstream.cfg documents every
- * key all come from the tables. The core keys are config.c's; a request
+ * key all come from the tables. The core keys are keys.c's; a request
  * kind brings its keys as a section (govstream/kind.h), so this module
  * knows no kind. */
 

@@ -157,7 +157,6 @@ gs_err_t gs_consumer_new(const gs_config_t *cfg, gs_log_t *log, gs_offsets_t *of
                          gs_kafka_state_t *state, const gs_consumer_hooks_t *hooks,
                          gs_consumer_t **out, char *errstr, size_t errstr_size);
 void gs_consumer_destroy(gs_consumer_t *c);
-rd_kafka_t *gs_consumer_handle(gs_consumer_t *c);
 gs_err_t gs_consumer_subscribe(gs_consumer_t *c, const char *const *topics, size_t count,
                                char *errstr, size_t errstr_size);
 /* The next message (waiting up to ms), serving rebalances; consumer errors

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 32
-
 struct gs_avro_schema {
     avro_schema_t schema;
     avro_value_iface_t *iface;
@@ -169,11 +167,6 @@ void gs_avro_value_free(gs_avro_schema_t *schema, avro_value_t *value)
     gs_avro_schema_destroy(schema);
 }
 
-int gs_avro_set_cstr(avro_value_t *v, const char *s)
-{
-    return avro_value_set_string_len(v, s ? s : "", (s ? strlen(s) : 0) + 1);
-}
-
 avro_schema_t gs_avro_schema_get(const gs_avro_schema_t *s)
 {
     return s->schema;
@@ -187,26 +180,6 @@ avro_value_iface_t *gs_avro_schema_iface(const gs_avro_schema_t *s)
 const char *gs_avro_schema_json(const gs_avro_schema_t *s)
 {
     return s->json;
-}
-
-gs_err_t gs_avro_field_indexes(const gs_avro_schema_t *record, const char *const *names,
-                               size_t count, size_t *out, char *errstr, size_t n)
-{
-    for (size_t i = 0; i < count; i++) {
-        int idx = avro_schema_record_field_get_index(record->schema, names[i]);
-        if (idx < 0)
-            return gs_fail(errstr, n, GS_ERR_INTERNAL, "schema %s lacks field %s",
-                           avro_schema_name(record->schema), names[i]);
-        out[i] = (size_t)idx;
-    }
-    return GS_OK;
-}
-
-static avro_schema_t deref(avro_schema_t s)
-{
-    while (s && avro_typeof(s) == AVRO_LINK)
-        s = avro_schema_link_target(s);
-    return s;
 }
 
 static json_t *field_default(const gs_avro_schema_t *reader, avro_schema_t record,
@@ -266,7 +239,7 @@ static gs_err_t skip_len(walk_t *w, const char *what)
 
 static size_t min_size(avro_schema_t s)
 {
-    s = deref(s);
+    s = gs_avro_deref(s);
     switch (avro_typeof(s)) {
     case AVRO_NULL:
         return 0;
@@ -330,9 +303,9 @@ static gs_err_t walk_value(walk_t *w, avro_schema_t s, int depth)
 {
     int64_t v;
     gs_err_t err;
-    if (depth > MAX_DEPTH)
+    if (depth > GS_AVRO_MAX_DEPTH)
         return werr(w, "nesting too deep");
-    s = deref(s);
+    s = gs_avro_deref(s);
     switch (avro_typeof(s)) {
     case AVRO_NULL:
         return GS_OK;
@@ -411,8 +384,8 @@ gs_err_t gs_avro_check(const gs_avro_schema_t *schema, const void *buf, size_t l
  * promotion). Named types must share their unqualified name. */
 static int type_matches(avro_schema_t w, avro_schema_t r)
 {
-    w = deref(w);
-    r = deref(r);
+    w = gs_avro_deref(w);
+    r = gs_avro_deref(r);
     avro_type_t tw = avro_typeof(w), tr = avro_typeof(r);
     if (tw == tr) {
         if (tw == AVRO_RECORD || tw == AVRO_ENUM || tw == AVRO_FIXED)
@@ -440,8 +413,8 @@ static int union_branch_for(avro_schema_t r_union, avro_schema_t w)
 {
     size_t nb = avro_schema_union_size(r_union);
     for (size_t i = 0; i < nb; i++) {
-        avro_schema_t b = deref(avro_schema_union_branch(r_union, (int)i));
-        if (avro_typeof(b) == avro_typeof(deref(w)) && type_matches(w, b))
+        avro_schema_t b = gs_avro_deref(avro_schema_union_branch(r_union, (int)i));
+        if (avro_typeof(b) == avro_typeof(gs_avro_deref(w)) && type_matches(w, b))
             return (int)i;
     }
     for (size_t i = 0; i < nb; i++)
@@ -453,9 +426,9 @@ static int union_branch_for(avro_schema_t r_union, avro_schema_t w)
 static gs_err_t compat(avro_schema_t w, avro_schema_t r, const gs_avro_schema_t *reader,
                        const char *path, int depth, char *errstr, size_t n)
 {
-    w = deref(w);
-    r = deref(r);
-    if (depth > MAX_DEPTH)
+    w = gs_avro_deref(w);
+    r = gs_avro_deref(r);
+    if (depth > GS_AVRO_MAX_DEPTH)
         return GS_OK; /* recursive schema: the per-value projection decides */
     if (avro_typeof(w) == AVRO_UNION) {
         /* Usable if any writer branch resolves; a value in another branch
@@ -524,18 +497,17 @@ gs_err_t gs_avro_compatible(const gs_avro_schema_t *writer, const gs_avro_schema
 static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *reader, char *errstr,
                          size_t n);
 
+/* A record default: each field from the given JSON, else its own default. */
 static gs_err_t set_record_defaults(avro_value_t *v, json_t *given, const gs_avro_schema_t *reader,
-                                    int all, char *errstr, size_t n)
+                                    char *errstr, size_t n)
 {
-    avro_schema_t rs = deref(avro_value_get_schema(v));
+    avro_schema_t rs = gs_avro_deref(avro_value_get_schema(v));
     for (size_t i = 0; i < avro_schema_record_size(rs); i++) {
         const char *fname = avro_schema_record_field_name(rs, (int)i);
-        json_t *j = given ? json_object_get(given, fname) : NULL;
+        json_t *j = json_object_get(given, fname);
         if (!j)
             j = field_default(reader, rs, fname);
         if (!j) {
-            if (!all)
-                continue;
             return gs_fail(errstr, n, GS_ERR_SCHEMA, "%s.%s: no value and no default",
                            avro_schema_name(rs), fname);
         }
@@ -552,7 +524,7 @@ static gs_err_t set_record_defaults(avro_value_t *v, json_t *given, const gs_avr
 static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *reader, char *errstr,
                          size_t n)
 {
-    avro_schema_t s = deref(avro_value_get_schema(v));
+    avro_schema_t s = gs_avro_deref(avro_value_get_schema(v));
     int rc = 0;
     switch (avro_value_get_type(v)) {
     case AVRO_NULL:
@@ -659,7 +631,7 @@ static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *rea
             rc = EINVAL;
             break;
         }
-        return set_record_defaults(v, j, reader, 1, errstr, n);
+        return set_record_defaults(v, j, reader, errstr, n);
     default:
         rc = EINVAL;
     }
@@ -669,21 +641,16 @@ static gs_err_t set_json(avro_value_t *v, json_t *j, const gs_avro_schema_t *rea
     return GS_OK;
 }
 
-gs_err_t gs_avro_set_defaults(avro_value_t *dst, const gs_avro_schema_t *reader, char *errstr,
-                              size_t n)
-{
-    return set_record_defaults(dst, NULL, reader, 0, errstr, n);
-}
-
 /* ---- projection -------------------------------------------------------- */
 
 static gs_err_t project(avro_value_t *src, avro_value_t *dst, const gs_avro_schema_t *reader,
                         int depth, char *errstr, size_t n)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > GS_AVRO_MAX_DEPTH)
         return gs_fail(errstr, n, GS_ERR_SCHEMA, "value nested too deeply");
     avro_type_t ts = avro_value_get_type(src), td = avro_value_get_type(dst);
-    avro_schema_t ss = deref(avro_value_get_schema(src)), ds = deref(avro_value_get_schema(dst));
+    avro_schema_t ss = gs_avro_deref(avro_value_get_schema(src)),
+                  ds = gs_avro_deref(avro_value_get_schema(dst));
     avro_value_t a, b;
     int rc = 0;
 

@@ -7,8 +7,6 @@
 
 #include "govstream/codec.h"
 
-#define MAX_DEPTH 32
-
 static gs_err_t oops(char *errstr, size_t n, const char *what)
 {
     return gs_fail(errstr, n, GS_ERR_INTERNAL, "%s: %s", what, avro_strerror());
@@ -87,7 +85,7 @@ static gs_err_t to_value(const gs_avro_node_t *t, const void *v, size_t count, b
 {
     gs_str_t s;
     int rc = 0, i;
-    if (depth > MAX_DEPTH)
+    if (depth > GS_AVRO_MAX_DEPTH)
         return gs_fail(errstr, n, GS_ERR_INTERNAL, "value nested too deeply");
     switch (t->kind) {
     case GS_AVRO_T_NULL:
@@ -190,7 +188,7 @@ static gs_err_t from_value(const gs_avro_node_t *t, avro_value_t *in, void *v, s
     gs_str_t s = {0};
     const void *p = NULL;
     int rc = 0, i = 0;
-    if (depth > MAX_DEPTH)
+    if (depth > GS_AVRO_MAX_DEPTH)
         return gs_fail(errstr, n, GS_ERR_INTERNAL, "value nested too deeply");
     switch (t->kind) {
     case GS_AVRO_T_NULL:

@@ -11,8 +11,6 @@
 
 #include "govstream/codec.h"
 
-#define MAX_DEPTH 32
-
 typedef struct pnode pnode_t;
 
 typedef struct pfield { /* one writer field, in writer order */
@@ -50,13 +48,6 @@ typedef struct compiler {
     char *errstr;
     size_t n;
 } compiler_t;
-
-static avro_schema_t deref(avro_schema_t s)
-{
-    while (s && avro_typeof(s) == AVRO_LINK)
-        s = avro_schema_link_target(s);
-    return s;
-}
 
 static void *alloc0(compiler_t *c, size_t size)
 {
@@ -210,8 +201,8 @@ static gs_err_t compile_union(compiler_t *c, avro_schema_t w, pnode_t *p, const 
 static gs_err_t compile(compiler_t *c, avro_schema_t w, const gs_avro_node_t *r, const char *path,
                         int depth, const pnode_t **out)
 {
-    w = deref(w);
-    if (depth > MAX_DEPTH)
+    w = gs_avro_deref(w);
+    if (depth > GS_AVRO_MAX_DEPTH)
         return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA, "%s: writer schema nested too deeply", path);
     pnode_t *p = alloc0(c, sizeof(*p));
     if (!p)
@@ -412,7 +403,7 @@ static int exec_value(gs_avro_in_t *in, const pnode_t *p, void *v, size_t *count
 
 static int exec(gs_avro_in_t *in, const pnode_t *p, void *v, size_t *count, bool *has, int depth)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > GS_AVRO_MAX_DEPTH)
         return gs_avro_bad(in, "nesting too deep");
     if (p->w == AVRO_UNION) {
         int b;
@@ -449,7 +440,7 @@ gs_err_t gs_avro_plan_new(const gs_avro_schema_t *writer, const gs_avro_type_t *
         p->identity = 1;
     } else if (!err) {
         compiler_t c = {p, errstr, n};
-        avro_schema_t w = deref(gs_avro_schema_get(writer));
+        avro_schema_t w = gs_avro_deref(gs_avro_schema_get(writer));
         err = avro_typeof(w) == AVRO_RECORD && fits(w, reader->node)
                   ? compile(&c, w, reader->node, "", 0, &p->root)
                   : cannot(&c, "", w, reader->node);

@@ -7,7 +7,6 @@
 #include "govstream/avrogen.h"
 
 #define MAX_BLOCK_ITEMS 10000000 /* items of one array or map, for zero-byte items */
-#define MAX_DEPTH       32
 
 const gs_avro_node_t gs_avro_node_null = {.kind = GS_AVRO_T_NULL};
 const gs_avro_node_t gs_avro_node_boolean = {
@@ -184,7 +183,7 @@ static int read_node(gs_avro_in_t *in, const gs_avro_node_t *t, void *v, size_t 
                      int depth)
 {
     int idx;
-    if (depth > MAX_DEPTH)
+    if (depth > GS_AVRO_MAX_DEPTH)
         return gs_avro_bad(in, "nesting too deep");
     switch (t->kind) {
     case GS_AVRO_T_NULL:

@@ -8,7 +8,6 @@
 
 struct gs_consumer {
     gs_kafka_base_t base; /* first: the shared callbacks' opaque */
-    const gs_config_t *cfg;
     rd_kafka_t *rk;
     gs_offsets_t *offsets;
     gs_consumer_hooks_t hooks;
@@ -156,7 +155,7 @@ gs_err_t gs_consumer_new(const gs_config_t *cfg, gs_log_t *log, gs_offsets_t *of
     gs_consumer_t *c = calloc(1, sizeof(*c));
     if (!c)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-    *c = (gs_consumer_t){.base = {log, state}, .cfg = cfg, .offsets = offsets, .hooks = *hooks};
+    *c = (gs_consumer_t){.base = {log, state}, .offsets = offsets, .hooks = *hooks};
     rd_kafka_conf_t *conf;
     gs_err_t err = gs_kafka_conf_build(cfg, GS_KAFKA_CONSUMER, &conf, errstr, n);
     if (!err) {
@@ -184,11 +183,6 @@ void gs_consumer_destroy(gs_consumer_t *c)
         rd_kafka_destroy(c->rk);
     free(c->paused);
     free(c);
-}
-
-rd_kafka_t *gs_consumer_handle(gs_consumer_t *c)
-{
-    return c->rk;
 }
 
 int gs_consumer_joined(const gs_consumer_t *c)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "govstream/kinds.h"
 #include "govstream/schemas.h"
 #include "internal.h"
 
@@ -80,9 +81,7 @@ static void kind_free(kind_rt_t *k)
 
 gs_err_t kinds_init(gs_worker_t *w, const gs_kind_ops_t *const *kinds, char *errstr, size_t n)
 {
-    size_t count = 0;
-    while (kinds[count])
-        count++;
+    size_t count = gs_kinds_count(kinds);
     w->kinds = calloc(count ? count : 1, sizeof(*w->kinds));
     if (!w->kinds)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");

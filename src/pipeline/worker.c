@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "govstream/kinds.h"
 #include "internal.h"
 
 #define STATS_INTERVAL_US  (30LL * 1000000)

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,6 @@
 
 #include "cmds.h"
 #include "govstream/codec.h"
-#include "govstream/deadletter.h"
 #include "govstream/kinds.h"
 #include "govstream/registry.h"
 #include "govstream/schemas.h"
@@ -34,7 +34,7 @@ static const char *const bad_class[BAD__N] = {"DECODE", "DECODE",     "DECODE",
 
 typedef struct opts {
     const char *bootstrap, *topic, *run_id, *registry, *writer_schema, *framing, *from, *dump;
-    const char *results, *deadletter, *create, *linger_ms;
+    const char *results, *deadletter, *create, *linger_ms, *kind_name;
     const gs_kind_ops_t *kind;
     long n, rate, sessions, tenants, seed, oversize_bytes, partitions, replication;
     long malformed_count, show;
@@ -761,6 +761,97 @@ static void usage(const gs_kind_ops_t *const *kinds)
             "           [--replication R]\n");
 }
 
+/* ---- options: one table, kcat-style flat flags ---------------------------- */
+
+typedef enum { O_STR, O_LONG, O_POSITIVE, O_DOUBLE, O_FLAG } opt_type_t;
+
+typedef struct optdef {
+    const char *name;
+    int val; /* getopt's value: a letter, also the short flag where there is one */
+    opt_type_t type;
+    size_t off; /* of the field in opts_t */
+} optdef_t;
+
+#define OPT(name, val, type, field)                                                                \
+    {                                                                                              \
+        name, val, type, offsetof(opts_t, field)                                                   \
+    }
+static const optdef_t optdefs[] = {
+    OPT("bootstrap", 'b', O_STR, bootstrap),
+    OPT("topic", 't', O_STR, topic),
+    OPT("count", 'n', O_LONG, n),
+    OPT("rate", 'r', O_LONG, rate),
+    OPT("run-id", 'i', O_STR, run_id),
+    OPT("framing", 'f', O_STR, framing),
+    OPT("registry", 'R', O_STR, registry),
+    OPT("writer-schema", 'w', O_STR, writer_schema),
+    OPT("malformed", 'm', O_DOUBLE, malformed),
+    OPT("oversize-bytes", 'O', O_LONG, oversize_bytes),
+    OPT("malformed-count", 'C', O_LONG, malformed_count),
+    OPT("show", 'H', O_LONG, show),
+    OPT("from", 'F', O_STR, from),
+    OPT("dump", 'U', O_STR, dump),
+    OPT("sessions", 's', O_POSITIVE, sessions),
+    OPT("tenants", 'T', O_POSITIVE, tenants),
+    OPT("moral-given", 'M', O_DOUBLE, moral_given),
+    OPT("seed", 'S', O_LONG, seed),
+    OPT("results", 'x', O_STR, results),
+    OPT("deadletter", 'd', O_STR, deadletter),
+    OPT("expect-results", 'E', O_LONG, expect_results),
+    OPT("expect-deadletters", 'D', O_LONG, expect_deadletters),
+    OPT("timeout", 'W', O_DOUBLE, timeout_s),
+    OPT("create", 'c', O_STR, create),
+    OPT("partitions", 'p', O_LONG, partitions),
+    OPT("replication", 'P', O_LONG, replication),
+    OPT("quiet", 'q', O_FLAG, quiet),
+    OPT("linger-ms", 'L', O_STR, linger_ms),
+    OPT("kind", 'K', O_STR, kind_name),
+};
+#define N_OPTS (sizeof(optdefs) / sizeof(optdefs[0]))
+
+static void set_opt(opts_t *o, const optdef_t *d, const char *arg)
+{
+    void *field = (char *)o + d->off; /* a field of the type d->type says */
+    long l = d->type == O_POSITIVE && atol(arg) < 1 ? 1 : (arg ? atol(arg) : 0);
+    double x = arg ? atof(arg) : 0;
+    int one = 1;
+    switch (d->type) {
+    case O_STR:
+        memcpy(field, &arg, sizeof(arg));
+        break;
+    case O_LONG:
+    case O_POSITIVE:
+        memcpy(field, &l, sizeof(l));
+        break;
+    case O_DOUBLE:
+        memcpy(field, &x, sizeof(x));
+        break;
+    case O_FLAG:
+        memcpy(field, &one, sizeof(one));
+        break;
+    }
+}
+
+/* 0, or -1 for an unknown option. */
+static int parse_opts(int argc, char **argv, opts_t *o)
+{
+    struct option lo[N_OPTS + 1];
+    for (size_t i = 0; i < N_OPTS; i++)
+        lo[i] = (struct option){optdefs[i].name, optdefs[i].type != O_FLAG, 0, optdefs[i].val};
+    lo[N_OPTS] = (struct option){0, 0, 0, 0};
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "b:t:n:r:i:f:q", lo, NULL)) != -1) {
+        size_t i = 0;
+        while (i < N_OPTS && optdefs[i].val != c)
+            i++;
+        if (i == N_OPTS)
+            return -1;
+        set_opt(o, &optdefs[i], optarg);
+    }
+    return 0;
+}
+
 int gs_load_main(int argc, char **argv, const gs_kind_ops_t *const *kinds)
 {
     if (argc < 2) {
@@ -770,149 +861,23 @@ int gs_load_main(int argc, char **argv, const gs_kind_ops_t *const *kinds)
     opts_t o = {.bootstrap = "127.0.0.1:9092",
                 .run_id = "run",
                 .framing = "raw",
-                .results = NULL,
                 .deadletter = "govstream.deadletter",
                 .linger_ms = "5",
-                .n = 0,
-                .rate = 0,
                 .sessions = 100,
                 .tenants = 4,
                 .seed = 1,
                 .oversize_bytes = 70000,
                 .partitions = 6,
                 .replication = 1,
-                .malformed = 0,
                 .moral_given = 0.5,
                 .timeout_s = 60,
                 .expect_results = -1,
                 .expect_deadletters = -1};
-    static const struct option lo[] = {{"bootstrap", 1, 0, 'b'},
-                                       {"topic", 1, 0, 't'},
-                                       {"count", 1, 0, 'n'},
-                                       {"rate", 1, 0, 'r'},
-                                       {"run-id", 1, 0, 'i'},
-                                       {"framing", 1, 0, 'f'},
-                                       {"registry", 1, 0, 'R'},
-                                       {"writer-schema", 1, 0, 'w'},
-                                       {"malformed", 1, 0, 'm'},
-                                       {"oversize-bytes", 1, 0, 'O'},
-                                       {"malformed-count", 1, 0, 'C'},
-                                       {"show", 1, 0, 'H'},
-                                       {"from", 1, 0, 'F'},
-                                       {"dump", 1, 0, 'U'},
-                                       {"sessions", 1, 0, 's'},
-                                       {"tenants", 1, 0, 'T'},
-                                       {"moral-given", 1, 0, 'M'},
-                                       {"seed", 1, 0, 'S'},
-                                       {"results", 1, 0, 'x'},
-                                       {"deadletter", 1, 0, 'd'},
-                                       {"expect-results", 1, 0, 'E'},
-                                       {"expect-deadletters", 1, 0, 'D'},
-                                       {"timeout", 1, 0, 'W'},
-                                       {"create", 1, 0, 'c'},
-                                       {"partitions", 1, 0, 'p'},
-                                       {"replication", 1, 0, 'P'},
-                                       {"quiet", 0, 0, 'q'},
-                                       {"linger-ms", 1, 0, 'L'},
-                                       {"kind", 1, 0, 'K'},
-                                       {0, 0, 0, 0}};
-    int c;
-    const char *kind = NULL;
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "b:t:n:r:i:f:q", lo, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            o.bootstrap = optarg;
-            break;
-        case 't':
-            o.topic = optarg;
-            break;
-        case 'n':
-            o.n = atol(optarg);
-            break;
-        case 'r':
-            o.rate = atol(optarg);
-            break;
-        case 'i':
-            o.run_id = optarg;
-            break;
-        case 'f':
-            o.framing = optarg;
-            break;
-        case 'R':
-            o.registry = optarg;
-            break;
-        case 'w':
-            o.writer_schema = optarg;
-            break;
-        case 'm':
-            o.malformed = atof(optarg);
-            break;
-        case 'O':
-            o.oversize_bytes = atol(optarg);
-            break;
-        case 'C':
-            o.malformed_count = atol(optarg);
-            break;
-        case 'H':
-            o.show = atol(optarg);
-            break;
-        case 'F':
-            o.from = optarg;
-            break;
-        case 'U':
-            o.dump = optarg;
-            break;
-        case 's':
-            o.sessions = atol(optarg) > 0 ? atol(optarg) : 1;
-            break;
-        case 'T':
-            o.tenants = atol(optarg) > 0 ? atol(optarg) : 1;
-            break;
-        case 'M':
-            o.moral_given = atof(optarg);
-            break;
-        case 'S':
-            o.seed = atol(optarg);
-            break;
-        case 'x':
-            o.results = optarg;
-            break;
-        case 'd':
-            o.deadletter = optarg;
-            break;
-        case 'E':
-            o.expect_results = atol(optarg);
-            break;
-        case 'D':
-            o.expect_deadletters = atol(optarg);
-            break;
-        case 'W':
-            o.timeout_s = atof(optarg);
-            break;
-        case 'c':
-            o.create = optarg;
-            break;
-        case 'p':
-            o.partitions = atol(optarg);
-            break;
-        case 'P':
-            o.replication = atol(optarg);
-            break;
-        case 'q':
-            o.quiet = 1;
-            break;
-        case 'L':
-            o.linger_ms = optarg;
-            break;
-        case 'K':
-            kind = optarg;
-            break;
-        default:
-            usage(kinds);
-            return 2;
-        }
+    if (parse_opts(argc, argv, &o)) {
+        usage(kinds);
+        return 2;
     }
+    const char *kind = o.kind_name;
     o.kind = kind ? gs_kinds_find(kinds, kind) : kinds[0];
     if (!o.kind || !o.kind->load) {
         fprintf(stderr, "govstream-load: no kind \"%s\" with a generator\n", kind);

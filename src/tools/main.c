@@ -1,5 +1,4 @@
 /* The product's govstream and govstream-load: the tools over gs_kinds. */
-#include <string.h>
 
 #include "cmds.h"
 #include "govstream/kinds.h"

@@ -1,7 +1,4 @@
 /* govstream model info|validate FILE */
-#include <cblas.h>
-#include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -68,39 +68,43 @@ static void generate(const gs_load_params_t *p, long i, gs_rng_t *rng, void *req
     r->created_at_ms = (int64_t)time(NULL) * 1000;
 }
 
-static gs_str_t json_str(json_t *j, const char *field, const char *def)
+static void take_str(json_t *j, const char *field, gs_str_t *dst)
 {
     json_t *v = json_object_get(j, field);
-    return json_is_string(v) ? (gs_str_t){json_string_value(v), json_string_length(v)}
-                             : gs_avro_cstr(def);
+    if (json_is_string(v))
+        *dst = (gs_str_t){json_string_value(v), json_string_length(v)};
 }
 
-static int32_t json_int(json_t *j, const char *field, int32_t def)
+static void take_int(json_t *j, const char *field, int32_t *dst)
 {
     json_t *v = json_object_get(j, field);
-    return json_is_integer(v) ? (int32_t)json_integer_value(v) : def;
+    if (json_is_integer(v))
+        *dst = (int32_t)json_integer_value(v);
 }
 
 /* Strings stay owned by the JSON document; the schema's defaults fill what
- * the object leaves out, and created_at_ms is now. */
+ * the object leaves out (the ids, which have none, are empty, and the op
+ * is TOP_K), and created_at_ms is now. */
 static gs_err_t from_json(json_t *j, void *request, gs_arena_t *a, char *errstr, size_t n)
 {
     static const char *const ops[] = {"NEXT_TOKEN", "TOP_K", "GENERATE"};
     gs_avro_dialogue_request_t *r = request;
+    gs_err_t err = gs_avro_set_defaults_node(gs_avro_type_dialogue_request.node, r, a, errstr, n);
+    if (err)
+        return err;
+    r->request_id = r->session_id = gs_avro_cstr("");
+    r->op = GS_AVRO_DIALOGUE_OP_TOP_K;
+    take_str(j, "request_id", &r->request_id);
+    take_str(j, "session_id", &r->session_id);
+    take_str(j, "tenant", &r->tenant);
+    take_int(j, "top_k", &r->top_k);
+    take_int(j, "max_tokens", &r->max_tokens);
+    take_int(j, "context_top_k", &r->context_top_k);
     json_t *turns = json_object_get(j, "turns"), *mv = json_object_get(j, "moral_value");
+    r->has_moral_value = json_is_number(mv);
+    r->moral_value = json_is_number(mv) ? json_number_value(mv) : 0;
+    r->created_at_ms = (int64_t)time(NULL) * 1000;
     const char *op = json_string_value(json_object_get(j, "op"));
-    *r = (gs_avro_dialogue_request_t){
-        .request_id = json_str(j, "request_id", ""),
-        .session_id = json_str(j, "session_id", ""),
-        .tenant = json_str(j, "tenant", "default"),
-        .op = GS_AVRO_DIALOGUE_OP_TOP_K,
-        .top_k = json_int(j, "top_k", 5),
-        .max_tokens = json_int(j, "max_tokens", 32),
-        .context_top_k = json_int(j, "context_top_k", 5),
-        .has_moral_value = json_is_number(mv),
-        .moral_value = json_is_number(mv) ? json_number_value(mv) : 0,
-        .created_at_ms = (int64_t)time(NULL) * 1000,
-    };
     for (int i = 0; op && i < 3; i++)
         if (!strcmp(op, ops[i]))
             r->op = (gs_avro_dialogue_op_t)i;

@@ -125,12 +125,13 @@ static void generate(const gs_load_params_t *p, long i, gs_rng_t *rng, void *req
 
 static gs_err_t from_json(json_t *j, void *request, gs_arena_t *a, char *errstr, size_t n)
 {
-    (void)a;
     gs_avro_echo_request_t *r = request;
     const char *f[4] = {"request_id", "echo_id", "tenant", "text"};
     gs_str_t *dst[4] = {&r->request_id, &r->echo_id, &r->tenant, &r->text};
-    *r = (gs_avro_echo_request_t){
-        .tenant = gs_avro_cstr("default"), .times = 1, .created_at_ms = (int64_t)time(NULL) * 1000};
+    gs_err_t err = gs_avro_set_defaults_node(gs_avro_type_echo_request.node, r, a, errstr, n);
+    if (err)
+        return err;
+    r->created_at_ms = (int64_t)time(NULL) * 1000;
     for (int i = 0; i < 4; i++) {
         json_t *v = json_object_get(j, f[i]);
         if (json_is_string(v))
