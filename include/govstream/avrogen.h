@@ -129,6 +129,7 @@ typedef struct gs_avro_in {
     const char *why; /* the first error, NULL while there is none */
     gs_err_t err;    /* its class: DECODE, SCHEMA (resolution), NOMEM or INTERNAL */
     char detail[160];
+    uint64_t steps_left; /* values a resolution plan may still visit (resolve.c) */
 } gs_avro_in_t;
 
 #define GS_AVRO_IN(buf, len, arena_)                                                               \

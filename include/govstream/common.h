@@ -10,6 +10,15 @@
 
 #define GS_VERSION "0.1.0"
 
+/* Kernels compiled for AVX-512, AVX2 and the baseline, picked at load time
+ * (GCC's ifunc clones). Clang 14's clones do not link here: one baseline
+ * build there (the fuzzing build only). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define GS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define GS_CLONES
+#endif
+
 typedef enum gs_err {
     GS_OK = 0,
     /* Input errors: each one becomes exactly one dead letter (SPEC 2). */

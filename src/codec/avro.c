@@ -83,6 +83,137 @@ static void collect_defaults(json_t *t, const char *ns, json_t *out)
     }
 }
 
+/* ---- what avro-c is given ------------------------------------------------
+ * avro-c 1.11 leaks what it had built when a schema redefines a name, and
+ * holds counted references around a recursive type (a type used inside
+ * itself), which are never freed. Registry schemas are untrusted, so they
+ * are checked first: each name defined once, no recursive types (our
+ * generated code has none to resolve them onto), bounded nesting and
+ * size (a schema must not cost more than a message to read). */
+#define CHECK_MAX_DEPTH 64
+#define CHECK_MAX_NODES 10000
+
+typedef struct precheck {
+    json_t *defined; /* full name -> true once defined, false while being defined */
+    size_t nodes;
+    char *errstr;
+    size_t n;
+} precheck_t;
+
+static gs_err_t precheck(precheck_t *c, json_t *t, const char *ns, int depth);
+
+static int primitive(const char *name)
+{
+    static const char *const p[] = {"null",  "boolean", "int",   "long",
+                                    "float", "double",  "bytes", "string"};
+    for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
+        if (!strcmp(name, p[i]))
+            return 1;
+    return 0;
+}
+
+static void full_name(const char *name, const char *ns, char *out, size_t n)
+{
+    if (strchr(name, '.') || !ns || !*ns)
+        snprintf(out, n, "%s", name);
+    else
+        snprintf(out, n, "%s.%s", ns, name);
+}
+
+/* A type given by name: a primitive, or a named type defined before and
+ * not still being defined (that would be a recursive type). */
+static gs_err_t precheck_ref(precheck_t *c, const char *name, const char *ns)
+{
+    if (primitive(name))
+        return GS_OK;
+    char full[1024];
+    full_name(name, ns, full, sizeof(full));
+    json_t *state = json_object_get(c->defined, full);
+    if (!state)
+        state = json_object_get(c->defined, name);
+    if (json_is_false(state))
+        return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA,
+                       "type %.200s is used inside itself (recursive types are not supported)",
+                       full);
+    return GS_OK; /* undefined names are avro-c's to refuse */
+}
+
+static gs_err_t precheck_named(precheck_t *c, json_t *t, const char *type, const char *ns,
+                               int depth)
+{
+    const char *name = json_string_value(json_object_get(t, "name"));
+    const char *own = json_string_value(json_object_get(t, "namespace"));
+    if (!name)
+        return GS_OK; /* avro-c refuses it before it allocates */
+    char full[1024], inner[1024];
+    full_name(name, own ? own : ns, full, sizeof(full));
+    if (json_object_get(c->defined, full))
+        return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA, "type %.200s is defined twice", full);
+    json_object_set_new(c->defined, full, json_false());
+    /* names inside take the namespace of the type they are in */
+    snprintf(inner, sizeof(inner), "%s", full);
+    char *dot = strrchr(inner, '.');
+    if (dot)
+        *dot = '\0';
+    else
+        inner[0] = '\0';
+    if (!strcmp(type, "record")) {
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(t, "fields"), i, f)
+        {
+            gs_err_t err = precheck(c, json_object_get(f, "type"), inner, depth + 1);
+            if (err)
+                return err;
+        }
+    }
+    json_object_set_new(c->defined, full, json_true());
+    return GS_OK;
+}
+
+static gs_err_t precheck(precheck_t *c, json_t *t, const char *ns, int depth)
+{
+    if (depth > CHECK_MAX_DEPTH)
+        return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA, "schema nested more than %d deep",
+                       CHECK_MAX_DEPTH);
+    if (++c->nodes > CHECK_MAX_NODES)
+        return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA, "schema of more than %d types",
+                       CHECK_MAX_NODES);
+    if (json_is_string(t))
+        return precheck_ref(c, json_string_value(t), ns);
+    if (json_is_array(t)) {
+        size_t i;
+        json_t *b;
+        json_array_foreach(t, i, b)
+        {
+            gs_err_t err = precheck(c, b, ns, depth + 1);
+            if (err)
+                return err;
+        }
+        return GS_OK;
+    }
+    const char *type = json_string_value(json_object_get(t, "type"));
+    if (!type)
+        return GS_OK; /* avro-c refuses it */
+    if (!strcmp(type, "record") || !strcmp(type, "enum") || !strcmp(type, "fixed"))
+        return precheck_named(c, t, type, ns, depth);
+    if (!strcmp(type, "array"))
+        return precheck(c, json_object_get(t, "items"), ns, depth + 1);
+    if (!strcmp(type, "map"))
+        return precheck(c, json_object_get(t, "values"), ns, depth + 1);
+    return precheck_ref(c, type, ns);
+}
+
+static gs_err_t precheck_schema(json_t *root, char *errstr, size_t n)
+{
+    precheck_t c = {.defined = json_object(), .errstr = errstr, .n = n};
+    if (!c.defined)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    gs_err_t err = precheck(&c, root, NULL, 0);
+    json_decref(c.defined);
+    return err;
+}
+
 gs_err_t gs_avro_schema_parse(const char *json, size_t len, gs_avro_schema_t **out, char *errstr,
                               size_t n)
 {
@@ -95,6 +226,12 @@ gs_err_t gs_avro_schema_parse(const char *json, size_t len, gs_avro_schema_t **o
         free(s);
         return gs_fail(errstr, n, GS_ERR_SCHEMA, "schema is not JSON: %s (line %d)", jerr.text,
                        jerr.line);
+    }
+    gs_err_t err = precheck_schema(root, errstr, n);
+    if (err) {
+        json_decref(root);
+        free(s);
+        return err;
     }
     if (avro_schema_from_json_length(json, len, &s->schema)) {
         json_decref(root);

@@ -43,10 +43,17 @@ struct gs_avro_plan {
     int identity; /* writer schema = ours: the generated decoder */
 };
 
+/* A writer schema whose named types form a DAG (a record with two fields
+ * of the same record type, and so on) stands for exponentially many
+ * nodes; so does decoding one. The plan and each decode are bounded. */
+#define MAX_PLAN_NODES   4096
+#define MIN_DECODE_STEPS 100000 /* values visited per decode, or 16 per byte */
+
 typedef struct compiler {
     gs_avro_plan_t *plan;
     char *errstr;
     size_t n;
+    size_t nodes;
 } compiler_t;
 
 static void *alloc0(compiler_t *c, size_t size)
@@ -176,9 +183,10 @@ static gs_err_t compile_union(compiler_t *c, avro_schema_t w, pnode_t *p, const 
     size_t usable = 0;
     char why[256] = "";
     for (size_t i = 0; i < p->n_branches; i++) {
-        compiler_t bc = {c->plan, why, sizeof(why)};
+        compiler_t bc = {c->plan, why, sizeof(why), c->nodes};
         avro_schema_t b = avro_schema_union_branch(w, (int)i);
         gs_err_t err = compile(&bc, b, p->r, path, depth + 1, &p->branches[i]);
+        c->nodes = bc.nodes;
         if (err == GS_ERR_NOMEM)
             return gs_fail(c->errstr, c->n, err, "out of memory");
         if (err) {
@@ -204,6 +212,9 @@ static gs_err_t compile(compiler_t *c, avro_schema_t w, const gs_avro_node_t *r,
     w = gs_avro_deref(w);
     if (depth > GS_AVRO_MAX_DEPTH)
         return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA, "%s: writer schema nested too deeply", path);
+    if (++c->nodes > MAX_PLAN_NODES)
+        return gs_fail(c->errstr, c->n, GS_ERR_SCHEMA,
+                       "writer schema too large to resolve (more than %d nodes)", MAX_PLAN_NODES);
     pnode_t *p = alloc0(c, sizeof(*p));
     if (!p)
         return gs_fail(c->errstr, c->n, GS_ERR_NOMEM, "out of memory");
@@ -405,6 +416,8 @@ static int exec(gs_avro_in_t *in, const pnode_t *p, void *v, size_t *count, bool
 {
     if (depth > GS_AVRO_MAX_DEPTH)
         return gs_avro_bad(in, "nesting too deep");
+    if (in->steps_left-- == 0)
+        return gs_avro_bad_schema(in, "the writer schema makes this message too costly to decode");
     if (p->w == AVRO_UNION) {
         int b;
         if (gs_avro_get_index(in, &b, (uint32_t)p->n_branches, "union branch out of range"))
@@ -439,7 +452,7 @@ gs_err_t gs_avro_plan_new(const gs_avro_schema_t *writer, const gs_avro_type_t *
     if (!err && avro_schema_equal(gs_avro_schema_get(writer), gs_avro_schema_get(ours))) {
         p->identity = 1;
     } else if (!err) {
-        compiler_t c = {p, errstr, n};
+        compiler_t c = {p, errstr, n, 0};
         avro_schema_t w = gs_avro_deref(gs_avro_schema_get(writer));
         err = avro_typeof(w) == AVRO_RECORD && fits(w, reader->node)
                   ? compile(&c, w, reader->node, "", 0, &p->root)
@@ -473,6 +486,7 @@ gs_err_t gs_avro_plan_decode(const gs_avro_plan_t *p, const uint8_t *buf, size_t
     if (p->identity)
         return p->reader->decode(buf, len, arena, out, errstr, n);
     gs_avro_in_t in = GS_AVRO_IN(buf, len, arena);
+    in.steps_left = len > MIN_DECODE_STEPS / 16 ? 16 * (uint64_t)len : MIN_DECODE_STEPS;
     if (exec_record(&in, p->root, out, 0) || gs_avro_end(&in))
         return gs_avro_in_fail(&in, errstr, n);
     return GS_OK;

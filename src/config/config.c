@@ -672,8 +672,28 @@ static gs_err_t add_sections(gs_config_t *cfg, const gs_config_section_t *const 
     return GS_OK;
 }
 
+/* libconfig (1.5) leaks the string it was reading when a quoted string
+ * holds a NUL byte; a configuration file is text, so it has none. */
+static gs_err_t check_text(const char *path, char *errstr, size_t n)
+{
+    char *text;
+    size_t len;
+    gs_err_t err = gs_read_file(path, &text, &len, errstr, n);
+    if (err)
+        return gs_fail(errstr, n, GS_ERR_CONFIG, "%s: cannot read: %s", path, strerror(errno));
+    const char *nul = memchr(text, '\0', len);
+    if (nul)
+        err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s: a NUL byte at offset %zu: not a text file",
+                      path, (size_t)(nul - text));
+    free(text);
+    return err;
+}
+
 static gs_err_t read_file(gs_config_t *cfg, const char *path, where_t *w, char *errstr, size_t n)
 {
+    gs_err_t cerr = check_text(path, errstr, n);
+    if (cerr)
+        return cerr;
     config_t lc;
     config_init(&lc);
     gs_err_t err;

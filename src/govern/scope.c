@@ -390,7 +390,8 @@ static int make_chunk(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, size_t i,
         g->arena = a;
         g->arena_cap = cap;
     }
-    gs_pelm_scores(s->pelm, g->qblock, rows, g->arena + g->arena_len);
+    if (rows && size) /* an empty bank has no scores (and the arena may not exist yet) */
+        gs_pelm_scores(s->pelm, g->qblock, rows, g->arena + g->arena_len);
     for (size_t r = 0; r < rows; r++) {
         g->row_off[idx[r]] = g->arena_len + r * size;
         g->row_size[idx[r]] = size;
@@ -422,8 +423,9 @@ static int retrieve(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, size_t i, s
     gs_pelm_hit_t hits[20];
     size_t k = (size_t)reqs[i].context_top_k < 20 ? (size_t)reqs[i].context_top_k : 20;
     float qphase = reqs[i].v.phase == GS_PHASE_SLEEP ? GS_PHASE_SLEEP_VALUE : GS_PHASE_WAKE_VALUE;
-    reqs[i].v.context_items = (int32_t)gs_pelm_select(
-        s->pelm, g->arena + g->row_off[i], g->row_size[i], qphase, ov, s->n_dirty, k, hits);
+    const float *scores = g->row_size[i] ? g->arena + g->row_off[i] : NULL; /* none: empty */
+    reqs[i].v.context_items =
+        (int32_t)gs_pelm_select(s->pelm, scores, g->row_size[i], qphase, ov, s->n_dirty, k, hits);
     return 0;
 }
 

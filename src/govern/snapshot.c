@@ -234,7 +234,14 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
     }
     d->buf_cap = get_u32(&r);
     d->buf_n = get_u32(&r);
-    if (d->buf_n > d->buf_cap || d->buf_cap > d->wake + d->sleep ||
+    /* every length is bounded before anything is allocated: the buffer by
+     * what this configuration gives a scope, its entries by the bytes left */
+    uint64_t conf_cap = (uint64_t)g->conf.wake_steps + g->conf.sleep_steps;
+    if (d->buf_cap > conf_cap || gs_scope_extras_bytes(d->buf_cap) > g->conf.max_memory_bytes)
+        return gs_fail(errstr, n, GS_ERR_SCHEMA,
+                       "snapshot write buffer of %u entries, this configuration has %llu",
+                       d->buf_cap, (unsigned long long)conf_cap);
+    if (d->buf_n > d->buf_cap || (uint64_t)d->buf_cap > (uint64_t)d->wake + d->sleep ||
         (size_t)d->buf_n * (dim + 1) * 4 > r.len - r.off)
         return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot buffer of %u/%u entries", d->buf_n,
                        d->buf_cap);
@@ -272,7 +279,7 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
     if (r.short_read || r.off != r.len)
         return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot length does not match its content");
     if (d->t20 < GS_MORAL_T20_MIN || d->t20 > GS_MORAL_T20_MAX || !(d->ema >= 0 && d->ema <= 1) ||
-        !d->wake || !d->sleep || d->pos >= d->wake + d->sleep)
+        !d->wake || !d->sleep || (uint64_t)d->pos >= (uint64_t)d->wake + d->sleep)
         return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot governance state out of range");
     return GS_OK;
 }

@@ -4,6 +4,7 @@
  * for all), then each query takes its predictions or generates. */
 #include <cblas.h>
 #include <jansson.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,58 @@ static double num(json_t *o, const char *k, double def)
     return json_is_number(v) ? json_number_value(v) : def;
 }
 
+/* A count from the metadata: a whole number in [0, GS_DMODEL_MAX_COUNT],
+ * checked before the conversion (out of range it would be undefined);
+ * anything else is 0, which the plausibility check refuses. */
+/* A real from the metadata as a float: NAN where a float cannot hold it
+ * (the conversion would be undefined), which the plausibility check
+ * refuses. */
+static float real(double v)
+{
+    return fabs(v) <= FLT_MAX ? (float)v : NAN;
+}
+
+#define GS_DMODEL_MAX_COUNT (1u << 24)
+static uint32_t count(json_t *o, const char *k, double def)
+{
+    double v = num(o, k, def);
+    return v >= 0 && v <= GS_DMODEL_MAX_COUNT && v == floor(v) ? (uint32_t)v : 0;
+}
+
+/* The metadata's parameters, each range-checked before it is converted. */
+static gs_err_t read_meta(gs_dmodel_t *m, json_t *meta, json_t *rc, json_t *ro, const char *path,
+                          char *errstr, size_t n)
+{
+    gs_reservoir_conf_t c;
+    gs_reservoir_conf_default(&c);
+    c.units = count(rc, "units", 0);
+    c.input_nnz = count(rc, "input_nnz", 0);
+    c.density = real(num(rc, "density", c.density));
+    c.radius = real(num(rc, "radius", c.radius));
+    c.leak = real(num(rc, "leak", c.leak));
+    c.amp = real(num(rc, "amp", c.amp));
+    c.alpha = real(num(rc, "alpha", c.alpha));
+    c.omega = real(num(rc, "omega", c.omega));
+    m->res.conf = c;
+    m->units = c.units;
+    m->code_dims = count(ro, "code_dims", 0);
+    m->D = c.units + 1 + m->code_dims;
+    m->eps = real(num(ro, "eps", 0));
+    double temp = num(ro, "temperature", 0);
+    m->inv_temp = temp > 0 ? real(1.0 / temp) : 0; /* as calibrated in train.c */
+    m->context_tokens = count(meta, "context_tokens", 128);
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *version = json_string_value(json_object_get(meta, "version"));
+    snprintf(m->name, sizeof(m->name), "%s", name ? name : "dialogue");
+    snprintf(m->version, sizeof(m->version), "%s", version ? version : "0");
+    if (!c.units || !c.input_nnz || c.input_nnz > c.units || !(m->eps > 0) || !(m->inv_temp > 0) ||
+        !isfinite(m->inv_temp) || !m->context_tokens || !isfinite(c.density) ||
+        !isfinite(c.radius) || !isfinite(c.leak) || !isfinite(c.amp) || !isfinite(c.alpha) ||
+        !isfinite(c.omega))
+        return gs_fail(errstr, n, GS_ERR_DECODE, "%s: implausible model parameters", path);
+    return GS_OK;
+}
+
 gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_t n)
 {
     gs_dmodel_t *m = calloc(1, sizeof(*m));
@@ -80,33 +133,8 @@ gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_
     json_t *rc = json_object_get(meta, "reservoir"), *ro = json_object_get(meta, "readout");
     if (!err && (!json_is_object(rc) || !json_is_object(ro)))
         err = gs_fail(errstr, n, GS_ERR_DECODE, "%s: metadata lacks reservoir or readout", path);
-    if (!err) {
-        gs_reservoir_conf_t c;
-        gs_reservoir_conf_default(&c);
-        c.units = (uint32_t)num(rc, "units", 0);
-        c.input_nnz = (uint32_t)num(rc, "input_nnz", 0);
-        c.density = (float)num(rc, "density", c.density);
-        c.radius = (float)num(rc, "radius", c.radius);
-        c.leak = (float)num(rc, "leak", c.leak);
-        c.amp = (float)num(rc, "amp", c.amp);
-        c.alpha = (float)num(rc, "alpha", c.alpha);
-        c.omega = (float)num(rc, "omega", c.omega);
-        m->res.conf = c;
-        m->units = c.units;
-        m->code_dims = (uint32_t)num(ro, "code_dims", 0);
-        m->D = c.units + 1 + m->code_dims;
-        m->eps = (float)num(ro, "eps", 0);
-        double temp = num(ro, "temperature", 0);
-        m->inv_temp = temp > 0 ? (float)(1.0 / temp) : 0; /* as calibrated in train.c */
-        m->context_tokens = (uint32_t)num(meta, "context_tokens", 128);
-        const char *name = json_string_value(json_object_get(meta, "name"));
-        const char *version = json_string_value(json_object_get(meta, "version"));
-        snprintf(m->name, sizeof(m->name), "%s", name ? name : "dialogue");
-        snprintf(m->version, sizeof(m->version), "%s", version ? version : "0");
-        if (!c.units || !c.input_nnz || c.input_nnz > c.units || !(m->eps > 0) ||
-            !(m->inv_temp > 0) || !m->context_tokens)
-            err = gs_fail(errstr, n, GS_ERR_DECODE, "%s: implausible model parameters", path);
-    }
+    if (!err)
+        err = read_meta(m, meta, rc, ro, path, errstr, n);
     const gs_tensor_t *t;
     if (!err && (t = gs_modelfile_get(m->mf, "vocab", GS_DT_BYTES, 0, errstr, n)))
         err = gs_vocab_new(t->data, t->nbytes, &m->vocab, errstr, n);
@@ -291,8 +319,8 @@ static void read_out(gs_dmodel_t *m, size_t B, const size_t *rows, size_t nrows)
 }
 
 /* Vectorized like the reservoir (see vmath.h): the same bits everywhere. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) double
-gs_link_terms(const float *restrict y, uint32_t n, float eps, float inv_temp, float *restrict terms)
+GS_CLONES double gs_link_terms(const float *restrict y, uint32_t n, float eps, float inv_temp,
+                               float *restrict terms)
 {
     float ymax = eps;
     for (uint32_t v = 0; v < n; v++)

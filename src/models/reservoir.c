@@ -186,9 +186,8 @@ static inline __attribute__((always_inline)) void pre_block(const gs_reservoir_t
 
 /* Compiled for AVX-512, AVX2 and the baseline (chosen at load time): the
  * loops over the batch vectorize, and vmath.h keeps the clones bit-equal. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) void
-gs_reservoir_step(const gs_reservoir_t *r, const uint32_t *tokens, size_t B, size_t ld,
-                  const float *restrict x_in, float *restrict x_out)
+GS_CLONES void gs_reservoir_step(const gs_reservoir_t *r, const uint32_t *tokens, size_t B,
+                                 size_t ld, const float *restrict x_in, float *restrict x_out)
 {
     const uint32_t units = r->conf.units, k_in = r->conf.input_nnz;
     const float a = r->conf.leak, keep = 1.0f - a, amp = r->conf.amp * a, alpha = r->conf.alpha,

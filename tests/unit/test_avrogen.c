@@ -722,6 +722,85 @@ static void test_symbols_promotion_unions(void **state)
     gs_avro_schema_destroy(w);
 }
 
+/* ---- 4. hostile writer schemas (found by tests/fuzz/) --------------------- */
+
+/* A DialogueRequest whose extra field `deep` nests `levels` records (25:
+ * within the depth bound, so the size bound is what stops it), each
+ * with two fields of the record one level down: 2^levels paths through
+ * types that are each defined once. */
+static char *dag_schema(int levels, const char *leaf)
+{
+    size_t cap = 200 + (size_t)levels * 120;
+    char *t = malloc(cap), *u = malloc(cap);
+    assert_non_null(t);
+    assert_non_null(u);
+    snprintf(t, cap,
+             "{\"type\":\"record\",\"name\":\"L0\",\"fields\":[{\"name\":\"x\",\"type\":%s}]}",
+             leaf);
+    for (int i = 1; i <= levels; i++) {
+        snprintf(u, cap,
+                 "{\"type\":\"record\",\"name\":\"L%d\",\"fields\":[{\"name\":\"a\",\"type\":%s},"
+                 "{\"name\":\"b\",\"type\":\"L%d\"}]}",
+                 i, t, i - 1);
+        char *x = t;
+        t = u;
+        u = x;
+    }
+    snprintf(u, cap,
+             "{\"type\":\"record\",\"name\":\"DialogueRequest\",\"fields\":[{\"name\":"
+             "\"request_id\",\"type\":\"string\"},{\"name\":\"deep\",\"type\":%s}]}",
+             t);
+    free(t);
+    return u;
+}
+
+static gs_err_t parse_err(const char *json, char *err, size_t n)
+{
+    gs_avro_schema_t *s = NULL;
+    gs_err_t e = gs_avro_schema_parse(json, strlen(json), &s, err, n);
+    gs_avro_schema_destroy(s);
+    return e;
+}
+
+/* Every bound is a SCHEMA error (a dead letter), never a crash, a hang or
+ * a leak: exponential DAGs, recursion, names defined twice, deep nesting. */
+static void test_hostile_writer_schemas(void **state)
+{
+    (void)state;
+    char err[512];
+    const gs_avro_plan_t *plan;
+    for (int null_leaves = 0; null_leaves < 2; null_leaves++) {
+        char *json = dag_schema(25, null_leaves ? "\"null\"" : "\"string\"");
+        gs_avro_schema_t *w = parse(json);
+        assert_int_equal(
+            gs_avro_schema_plan(w, &gs_avro_type_dialogue_request, &plan, err, sizeof(err)),
+            GS_ERR_SCHEMA);
+        assert_contains(err, "too large to resolve");
+        gs_avro_schema_destroy(w);
+        free(json);
+    }
+    assert_int_equal(parse_err("{\"type\":\"record\",\"name\":\"List\",\"fields\":[{\"name\":"
+                               "\"next\",\"type\":[\"null\",\"List\"]}]}",
+                               err, sizeof(err)),
+                     GS_ERR_SCHEMA);
+    assert_contains(err, "List is used inside itself");
+    assert_int_equal(
+        parse_err("{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"n\",\"fields\":["
+                  "{\"name\":\"a\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+                  "\"symbols\":[\"X\"]}},{\"name\":\"b\",\"type\":{\"type\":\"enum\","
+                  "\"name\":\"E\",\"symbols\":[\"Y\"]}}]}",
+                  err, sizeof(err)),
+        GS_ERR_SCHEMA);
+    assert_contains(err, "type n.E is defined twice");
+    char deep[8192] = "\"string\"", next[8192];
+    for (int i = 0; i < 70; i++) {
+        snprintf(next, sizeof(next), "{\"type\":\"array\",\"items\":%s}", deep);
+        memcpy(deep, next, sizeof(deep));
+    }
+    assert_int_equal(parse_err(deep, err, sizeof(err)), GS_ERR_SCHEMA);
+    assert_contains(err, "nested more than 64 deep");
+}
+
 /* --dump: the resolved schemas the peer parses, by name. */
 static void dump_schemas(void)
 {
@@ -749,6 +828,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_evolved_writer_plan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incompatible_writer_plans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symbols_promotion_unions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_writer_schemas, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
