@@ -13,6 +13,8 @@ PKGS=(
   libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libssl-dev zlib1g-dev
   # tests and checks
   libcmocka-dev valgrind cppcheck clang-tidy clang-format shellcheck jq socat python3
+  # fuzzing (tests/fuzz/): clang with libFuzzer
+  clang libclang-rt-14-dev
   # benchmarks: bench/profile.sh
   linux-perf
   python3-venv

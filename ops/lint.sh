@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f build/compile_commands.json ] || { echo "lint: run a build into build/ first" >&2; exit 2; }
-mapfile -t files < <(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/unit/*.[ch]' 'tests/kinds/*.[ch]' 'tests/kinds/*/*.[ch]' 'bench/*.c')
+mapfile -t files < <(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/unit/*.[ch]' 'tests/kinds/*.[ch]' 'tests/kinds/*/*.[ch]' 'tests/fuzz/*.[ch]' 'bench/*.c')
 
 echo "lint: clang-format"
 clang-format --dry-run --Werror "${files[@]}"

@@ -7,9 +7,12 @@
 #   3. ctest in build-asan: unit tests, then integration tests against a real
 #      Kafka broker and schema registry that the ctest fixtures start and stop
 #   4. unit tests once more under valgrind (release build)
-#   5. ops/lint.sh (clang-format, cppcheck, clang-tidy)
+#   5. ops/fuzz.sh: the libFuzzer harnesses of tests/fuzz/ over their
+#      committed inputs, then GS_TEST_FUZZ_SECONDS (20) of fuzzing each
+#   6. ops/lint.sh (clang-format, cppcheck, clang-tidy)
 # Environment: GS_TEST_JOBS (build parallelism, default 2),
-#              GS_TEST_SKIP_VALGRIND=1, GS_TEST_SKIP_LINT=1 for quicker local runs.
+#              GS_TEST_SKIP_VALGRIND=1, GS_TEST_SKIP_FUZZ=1, GS_TEST_SKIP_LINT=1 for
+#              quicker local runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${GS_TEST_JOBS:-2}
@@ -39,6 +42,11 @@ if [ "${GS_TEST_SKIP_VALGRIND:-0}" != 1 ]; then
     valgrind -q --fair-sched=yes --error-exitcode=1 --leak-check=full \
       --errors-for-leak-kinds=definite,indirect \
       {} >/dev/null'
+fi
+
+if [ "${GS_TEST_SKIP_FUZZ:-0}" != 1 ]; then
+  # every harness replays its regression inputs and corpus, then fuzzes
+  ops/fuzz.sh "${GS_TEST_FUZZ_SECONDS:-20}"
 fi
 
 if [ "${GS_TEST_SKIP_LINT:-0}" != 1 ]; then

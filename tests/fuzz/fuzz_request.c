@@ -1,0 +1,80 @@
+/* Message framing and every kind's request path as the worker runs it for
+ * a message without a registry schema id (src/pipeline/batch.c): frame
+ * parse, the kind's generated decoder into a per-batch arena, the kind's
+ * process (validation, governance with memory, no model), the result's
+ * encoder. The kinds keep their state across inputs, as a worker does, so
+ * scopes and memories fill. First byte: 0 raw framing, 1 Confluent.
+ * Run from the source tree (the lexicons are config/lexicon/). */
+#include "fuzz.h"
+
+#include "govstream/codec.h"
+#include "govstream/kinds.h"
+
+#define MAX_KINDS 16
+
+typedef struct kinds_rt {
+    gs_config_t *cfg;
+    gs_kind_t *k[MAX_KINDS];
+    size_t n;
+} kinds_rt_t;
+
+static const kinds_rt_t *kinds(void)
+{
+    static kinds_rt_t rt;
+    static const gs_config_section_t *sections[MAX_KINDS + 1];
+    if (rt.cfg)
+        return &rt;
+    static const char *const ov[] = {"governance.memory_capacity=8", "governance.max_scopes=512",
+                                     "dialogue.governance_only=true"};
+    char err[512];
+    gs_kinds_sections(gs_kinds, sections, MAX_KINDS + 1);
+    if (gs_config_load("config/govstream.cfg", sections, ov, 3, &rt.cfg, err, sizeof(err))) {
+        fprintf(stderr, "fuzz_request: %s (run from the source tree)\n", err);
+        abort();
+    }
+    for (rt.n = 0; gs_kinds[rt.n] && rt.n < MAX_KINDS; rt.n++) {
+        const gs_kind_ops_t *ops = gs_kinds[rt.n];
+        if (ops->create(rt.cfg, gs_config_section(rt.cfg, ops->name), &rt.k[rt.n], err,
+                        sizeof(err))) {
+            fprintf(stderr, "fuzz_request: %s: %s\n", ops->name, err);
+            abort();
+        }
+    }
+    return &rt;
+}
+
+static void run_kind(const gs_kind_ops_t *ops, gs_kind_t *k, const uint8_t *p, size_t len,
+                     gs_arena_t *arena, gs_buf_t *out)
+{
+    char err[512];
+    void *req = gs_arena_alloc(arena, ops->request->node->size);
+    void *res = gs_arena_alloc(arena, ops->result->node->size);
+    if (!req || !res || ops->request->decode(p, len, arena, req, err, sizeof(err)))
+        return;
+    memset(res, 0, ops->result->node->size);
+    gs_item_t item = {.request = req, .result = res};
+    gs_item_t *items[1] = {&item};
+    ops->process(k, &(gs_batch_t){items, 1, arena});
+    if (!item.err)
+        ops->result->encode(res, -1, out, err, sizeof(err));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static gs_arena_t arena; /* reused like the worker's, reset per input */
+    static gs_buf_t out;
+    if (size < 1)
+        return 0;
+    const kinds_rt_t *rt = kinds();
+    gs_framing_t framing = data[0] & 1 ? GS_FRAMING_CONFLUENT : GS_FRAMING_RAW;
+    int32_t id;
+    const uint8_t *p;
+    size_t len;
+    char err[512];
+    if (gs_frame_parse(data + 1, size - 1, framing, &id, &p, &len, err, sizeof(err)))
+        return 0;
+    for (size_t k = 0; k < rt->n; k++)
+        run_kind(gs_kinds[k], rt->k[k], p, len, &arena, &out);
+    gs_arena_reset(&arena);
+    return 0;
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Writes the fuzzers' seed corpora (tests/fuzz/corpus/<harness>/) and the
+regression inputs of the defects the issue names (tests/fuzz/regressions/).
+
+    build/tests/test_avrogen --dump /tmp/avd    # random records of every schema
+    tests/fuzz/make_seeds.py /tmp/avd
+
+Seeds: dialogue requests from unit.avrogen's seeded generator (raw and
+Confluent framing), our schemas with records, a scope snapshot in the
+documented format (src/govern/snapshot.c), model metadata, the shipped
+configuration. Regressions: inputs that crashed, hung or allocated wildly
+before their fixes. Everything is deterministic; the files are committed.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FUZZ = os.path.join(ROOT, "tests", "fuzz")
+
+
+def write(kind, harness, name, data):
+    d = os.path.join(FUZZ, kind, harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def records(dump, writer, limit):
+    out = []
+    with open(os.path.join(dump, "records.jsonl")) as f:
+        for line in f:
+            d = json.loads(line)
+            if d["writer"] == writer and d["case"] == "record":
+                out.append(bytes.fromhex(d["hex"]))
+                if len(out) == limit:
+                    break
+    return out
+
+
+def snapshot(capacity=8, size=2, key=b"tenant-0", wake=8, sleep=4, buf_cap=0, claim=None):
+    """claim: the vector count the header says, when it is not size."""
+    dim = 384
+    b = bytearray(b"GSSN") + struct.pack("<HHII", 1, 0, dim, len(key)) + key
+    b += struct.pack("<id", 12, 0.5)                     # threshold x20, ema
+    b += struct.pack("<IIIQ", wake, sleep, 3, 3)          # rhythm
+    b += struct.pack("<QQ", 2, 1) + b"\x00"              # counts, no synapse
+    b += struct.pack("<II", buf_cap, 0)                   # write buffer
+    b += struct.pack("<III", capacity, size if claim is None else claim, size % capacity)
+    for s in range(size):
+        b += struct.pack("<fff", 0.0, 0.9, 1.0)
+        b += struct.pack("<%df" % dim, *[math.sin(s + i) / 20 for i in range(dim)])
+    return bytes(b) + b"\0\0\0\0"                         # CRC: the harness writes it
+
+
+def nested_schema(depth):
+    t = '"string"'
+    for i in range(depth):
+        t = '{"type":"record","name":"R%d","fields":[{"name":"f","type":%s}]}' % (i, t)
+    return t
+
+
+def dag_schema(levels, leaf='"string"'):
+    """Record L<i> has two fields of type L<i-1>: 2^levels paths, each named
+    type defined once."""
+    t = '{"type":"record","name":"L0","fields":[{"name":"x","type":%s}]}' % leaf
+    for i in range(1, levels + 1):
+        t = ('{"type":"record","name":"L%d","fields":[{"name":"a","type":%s},'
+             '{"name":"b","type":"L%d"}]}' % (i, t, i - 1))
+    return ('{"type":"record","name":"DialogueRequest","fields":['
+            '{"name":"request_id","type":"string"},{"name":"deep","type":%s}]}' % t)
+
+
+META = {"name": "dialogue", "version": "1",
+        "reservoir": {"units": 512, "input_nnz": 8, "density": 0.05, "radius": 0.9},
+        "readout": {"code_dims": 256, "eps": 1e-6, "temperature": 1.3},
+        "context_tokens": 128}
+
+
+def main(dump):
+    schema = open(os.path.join(ROOT, "schemas", "DialogueRequest.avsc"), "rb").read()
+    v2 = open(os.path.join(ROOT, "tests", "data", "DialogueRequest_v2.avsc"), "rb").read()
+    reqs = records(dump, "DialogueRequest", 16)
+    for i, r in enumerate(reqs):
+        write("corpus", "request", "raw-%02d" % i, b"\x00" + r)
+        if i < 4:
+            write("corpus", "request", "confluent-%02d" % i, b"\x01\x00\x00\x00\x00\x07" + r)
+        if i < 6:
+            write("corpus", "resolve", "ours-%02d" % i, schema + b"\x00" + r)
+    with open(os.path.join(dump, "resolution.jsonl")) as f:
+        for i, line in enumerate(f):
+            if i == 6:
+                break
+            d = json.loads(line)
+            w = open(os.path.join(ROOT, d["writer"]), "rb").read() if d["writer"].endswith(".avsc") else v2
+            write("corpus", "resolve", "evolved-%02d" % i, w + b"\x00" + bytes.fromhex(d["hex"]))
+    write("corpus", "snapshot", "two-vectors", b"\x01" + snapshot())
+    write("corpus", "snapshot", "empty", b"\x01" + snapshot(size=0))
+    write("corpus", "modelfile", "meta", b"\x01" + json.dumps(META).encode())
+    write("corpus", "config", "govstream.cfg",
+          open(os.path.join(ROOT, "config", "govstream.cfg"), "rb").read())
+    write("corpus", "config", "override", b"governance.memory_capacity=200")
+
+    # the defects of the issue, each kept as a regression input
+    write("regressions", "resolve", "nested-2000",
+          nested_schema(2000).encode() + b"\x00" + b"\x02a")
+    write("regressions", "resolve", "dag-40", dag_schema(40).encode() + b"\x00" + b"\x02a")
+    # null leaves take no bytes: skipping 2^30 of them needs no payload at all
+    write("regressions", "resolve", "dag-30-null-leaves",
+          dag_schema(30, '"null"').encode() + b"\x00" + b"\x02a")
+    write("regressions", "snapshot", "buffer-claims-terabytes",
+          b"\x01" + snapshot(wake=0xFFFFFFF0, sleep=8, buf_cap=0xFFFFFFF0))
+    write("regressions", "snapshot", "memory-claims-gigabytes",
+          b"\x01" + snapshot(capacity=0x7FFFFFFF, size=1, claim=0x7FFFFFFF))
+    for field, value in (("units", -5), ("units", 1e10), ("context_tokens", -1),
+                         ("context_tokens", 1e10), ("code_dims", -1)):
+        meta = json.loads(json.dumps(META))
+        if field == "units":
+            meta["reservoir"]["units"] = value
+        elif field == "code_dims":
+            meta["readout"]["code_dims"] = value
+        else:
+            meta[field] = value
+        write("regressions", "modelfile", "%s-%s" % (field, value),
+              b"\x01" + json.dumps(meta).encode())
+    # found by ops/fuzz.sh: a request scored against an empty memory bank
+    write("regressions", "request", "empty-memory-bank",
+          b"\x02\x02\x02\x02#\x02\x02\x00\x05\x02\n)N\x02\x02\x02\x02\x02\x02q\x00\x14\x02\x00\x02\x02")
+    write("regressions", "config", "syntax-error", b"governance = { memory_capacity = ; }\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/avd")
