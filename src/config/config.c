@@ -672,43 +672,36 @@ static gs_err_t add_sections(gs_config_t *cfg, const gs_config_section_t *const 
     return GS_OK;
 }
 
-/* libconfig (1.5) leaks the string it was reading when a quoted string
- * holds a NUL byte; a configuration file is text, so it has none. */
-static gs_err_t check_text(const char *path, char *errstr, size_t n)
-{
-    char *text;
-    size_t len;
-    gs_err_t err = gs_read_file(path, &text, &len, errstr, n);
-    if (err)
-        return gs_fail(errstr, n, GS_ERR_CONFIG, "%s: cannot read: %s", path, strerror(errno));
-    const char *nul = memchr(text, '\0', len);
-    if (nul)
-        err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s: a NUL byte at offset %zu: not a text file",
-                      path, (size_t)(nul - text));
-    free(text);
-    return err;
-}
-
+/* Read once, then parsed from memory. A configuration file is text:
+ * libconfig (1.5) leaks the string it was reading when a quoted string holds
+ * a NUL byte, so a file with one is refused first. */
 static gs_err_t read_file(gs_config_t *cfg, const char *path, where_t *w, char *errstr, size_t n)
 {
-    gs_err_t cerr = check_text(path, errstr, n);
-    if (cerr)
-        return cerr;
+    char *text, why[256];
+    size_t len;
+    if (gs_read_file(path, &text, &len, why, sizeof(why)))
+        return gs_fail(errstr, n, GS_ERR_CONFIG, "cannot read: %s", why);
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        gs_err_t err =
+            gs_fail(errstr, n, GS_ERR_CONFIG, "%s: a NUL byte at offset %zu: not a text file", path,
+                    (size_t)(nul - text));
+        free(text);
+        return err;
+    }
     config_t lc;
     config_init(&lc);
     gs_err_t err;
-    if (!config_read_file(&lc, path)) {
-        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-            err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s: cannot read: %s", path, strerror(errno));
-        else
-            err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s:%d: syntax error: %s",
-                          config_error_file(&lc) ? config_error_file(&lc) : path,
-                          config_error_line(&lc), config_error_text(&lc));
+    if (!config_read_string(&lc, text)) {
+        err = gs_fail(errstr, n, GS_ERR_CONFIG, "%s:%d: syntax error: %s",
+                      config_error_file(&lc) ? config_error_file(&lc) : path,
+                      config_error_line(&lc), config_error_text(&lc));
     } else {
         w->file = path;
         err = walk(cfg, config_root_setting(&lc), "", w, errstr, n);
     }
     config_destroy(&lc);
+    free(text);
     return err;
 }
 
