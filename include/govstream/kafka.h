@@ -52,7 +52,11 @@ int gs_offsets_assigned(const gs_offsets_t *o, int slot);
 gs_err_t gs_offsets_track(gs_offsets_t *o, int slot, int64_t offset, void **token);
 /* True while the token's partition is still assigned (same epoch). */
 int gs_offsets_live(const gs_offsets_t *o, void *token);
-/* Marks the offset acknowledged. Returns 0 for a stale token. */
+/* One more record must be acknowledged before the offset counts as done
+ * (a changelog record of the state the input changed). Call before the
+ * offset's first acknowledgement; returns 0 for a stale token. */
+int gs_offsets_hold(gs_offsets_t *o, void *token);
+/* Acknowledges one record of the offset. Returns 0 for a stale token. */
 int gs_offsets_ack(gs_offsets_t *o, void *token);
 /* Offsets of the slot the watermark has not passed yet: in flight, or
  * acknowledged behind one that is not. */
@@ -119,6 +123,15 @@ rd_kafka_topic_t *gs_producer_topic(gs_producer_t *p, const char *name, int side
 /* Produces a tracked record (copied), or holds it for a retry. */
 void gs_producer_send(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
                       const void *value, size_t value_len, void *token);
+/* The token of a record that is retried like a tracked one but holds no
+ * offset back (a changelog tombstone of another partition's scope). */
+#define GS_PRODUCER_UNTRACKED ((void *)1)
+/* The same, to one partition (RD_KAFKA_PARTITION_UA: by key). Tracked
+ * records reach librdkafka in the order they were sent, except one the
+ * broker refused, which is produced again after a backoff. */
+void gs_producer_send_to(gs_producer_t *p, rd_kafka_topic_t *rkt, int32_t partition,
+                         const void *key, size_t key_len, const void *value, size_t value_len,
+                         void *token);
 /* Produces a side record (copied); counted as failed if librdkafka refuses it. */
 void gs_producer_send_side(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
                            const void *value, size_t value_len);
@@ -149,6 +162,8 @@ typedef struct gs_consumer gs_consumer_t;
 typedef struct gs_consumer_hooks {
     void *opaque;
     void (*revoking)(void *opaque, const rd_kafka_topic_partition_list_t *parts, int lost);
+    /* After partitions were assigned (may be NULL). */
+    void (*assigned)(void *opaque, const rd_kafka_topic_partition_list_t *parts);
     /* A librdkafka statistics document (consumer lag); may be NULL. */
     void (*stats)(void *opaque, const char *json, size_t len);
 } gs_consumer_hooks_t;
@@ -175,5 +190,8 @@ int gs_consumer_finish(gs_consumer_t *c);
  * producer side throttles (the loop then waits for acknowledgements). */
 int gs_consumer_flow(gs_consumer_t *c, int queue_full, long queue_len, int registry_down,
                      size_t limit);
+/* Holds an assigned partition paused whatever flow control says (while
+ * its state is restored), or lets it go. */
+void gs_consumer_hold(gs_consumer_t *c, const char *topic, int32_t partition, int hold);
 
 #endif

@@ -11,7 +11,8 @@ struct gs_consumer {
     rd_kafka_t *rk;
     gs_offsets_t *offsets;
     gs_consumer_hooks_t hooks;
-    uint8_t *paused; /* per offsets slot: paused by flow control */
+    uint8_t *paused; /* per offsets slot: paused */
+    uint8_t *held;   /* per offsets slot: held paused by gs_consumer_hold */
     int n_slots;
     int joined;
 };
@@ -22,12 +23,14 @@ static int ensure_slots(gs_consumer_t *c)
     int n = gs_offsets_slots(c->offsets);
     if (n <= c->n_slots)
         return 0;
-    if (gs_grow(&c->paused, (size_t)n, sizeof(*c->paused))) {
+    if (gs_grow(&c->paused, (size_t)n, sizeof(*c->paused)) ||
+        gs_grow(&c->held, (size_t)n, sizeof(*c->held))) {
         gs_log_msg(c->base.log, GS_LOG_ERROR, "out of memory growing partition state; stopping");
         c->base.state->fatal = 1;
         return -1;
     }
     memset(c->paused + c->n_slots, 0, (size_t)(n - c->n_slots));
+    memset(c->held + c->n_slots, 0, (size_t)(n - c->n_slots));
     c->n_slots = n;
     return 0;
 }
@@ -79,7 +82,7 @@ static rd_kafka_error_t *assign(gs_consumer_t *c, rd_kafka_topic_partition_list_
             c->base.state->fatal = 1;
         }
         if (!ensure_slots(c) && s >= 0)
-            c->paused[s] = 0;
+            c->paused[s] = c->held[s] = 0;
     }
     rd_kafka_error_t *error = NULL;
     if (coop)
@@ -87,6 +90,8 @@ static rd_kafka_error_t *assign(gs_consumer_t *c, rd_kafka_topic_partition_list_
     else
         rd_kafka_assign(c->rk, parts);
     c->joined = 1;
+    if (!error && c->hooks.assigned)
+        c->hooks.assigned(c->hooks.opaque, parts);
     gs_log_info(c->base.log, "partitions assigned", GS_LS("partitions", desc),
                 GS_LS("protocol", coop ? "cooperative" : "eager"));
     return error;
@@ -182,6 +187,7 @@ void gs_consumer_destroy(gs_consumer_t *c)
     if (c->rk)
         rd_kafka_destroy(c->rk);
     free(c->paused);
+    free(c->held);
     free(c);
 }
 
@@ -279,7 +285,7 @@ int gs_consumer_flow(gs_consumer_t *c, int queue_full, long queue_len, int regis
         /* an in-flight pause lifts only when half the room is back */
         int full = gs_offsets_inflight(c->offsets, s) > (c->paused[s] ? limit / 2 : limit);
         throttled |= full;
-        int want = queue_full || registry_down || full;
+        int want = queue_full || registry_down || full || c->held[s];
         if (want == c->paused[s])
             continue;
         if (!lists[want])
@@ -291,4 +297,18 @@ int gs_consumer_flow(gs_consumer_t *c, int queue_full, long queue_len, int regis
     apply(c, lists[1], 1, queue_len);
     apply(c, lists[0], 0, queue_len);
     return throttled;
+}
+
+void gs_consumer_hold(gs_consumer_t *c, const char *topic, int32_t partition, int hold)
+{
+    int s = gs_offsets_find(c->offsets, topic, partition);
+    if (s < 0 || ensure_slots(c) || c->held[s] == !!hold)
+        return;
+    c->held[s] = (uint8_t) !!hold;
+    if (c->paused[s] == c->held[s])
+        return;
+    c->paused[s] = c->held[s]; /* flow control pauses it again at once if it must */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    apply(c, l, hold, 0);
 }

@@ -12,7 +12,7 @@
 typedef struct entry {
     int64_t offset;
     uint32_t seq;
-    uint8_t acked;
+    uint32_t pending; /* records not yet acknowledged: the result, changelog records */
 } entry_t;
 
 typedef struct tp {
@@ -145,7 +145,7 @@ gs_err_t gs_offsets_track(gs_offsets_t *o, int slot, int64_t offset, void **toke
     entry_t *e = &t->ring[seq & (o->ring_size - 1)];
     e->offset = offset;
     e->seq = seq;
-    e->acked = 0;
+    e->pending = 1;
     *token = (void *)(uintptr_t)(((uint64_t)(slot + 1) << 48) | ((uint64_t)t->epoch << 32) | seq);
     return GS_OK;
 }
@@ -172,12 +172,22 @@ int gs_offsets_live(const gs_offsets_t *o, void *token)
     return token_entry(o, token) != NULL;
 }
 
+int gs_offsets_hold(gs_offsets_t *o, void *token)
+{
+    entry_t *e = token_entry(o, token);
+    if (!e || !e->pending)
+        return 0;
+    e->pending++;
+    return 1;
+}
+
 int gs_offsets_ack(gs_offsets_t *o, void *token)
 {
     entry_t *e = token_entry(o, token);
     if (!e)
         return 0;
-    e->acked = 1;
+    if (e->pending)
+        e->pending--;
     return 1;
 }
 
@@ -193,7 +203,7 @@ int64_t gs_offsets_advance(gs_offsets_t *o, int slot)
     tp_t *t = &o->tps[slot];
     while (t->head != t->tail) {
         entry_t *e = &t->ring[t->head & (o->ring_size - 1)];
-        if (!e->acked)
+        if (e->pending)
             break;
         t->position = e->offset + 1;
         t->moved = 1;

@@ -10,6 +10,7 @@
  * after a backoff, keeping the input offset unacknowledged meanwhile. */
 typedef struct held {
     rd_kafka_topic_t *rkt;
+    int32_t partition; /* RD_KAFKA_PARTITION_UA: by key */
     void *key, *value;
     size_t key_len, value_len;
     void *token;
@@ -23,16 +24,17 @@ struct gs_producer {
     rd_kafka_t *rk;
     gs_offsets_t *offsets;
     gs_series_t *delivery_failures, *side_failures;
-    held_t *held;
+    held_t *held; /* in the order they were sent */
     size_t n_held, cap_held;
-    long side_inflight; /* metrics and alert records in librdkafka */
-    long queue_max;     /* queue.buffering.max.messages */
+    size_t n_queue_full; /* held because librdkafka's queue was full */
+    long side_inflight;  /* metrics and alert records in librdkafka */
+    long queue_max;      /* queue.buffering.max.messages */
     int queue_full;
     gs_producer_stats_t stats;
 };
 
-static void hold(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
-                 const void *value, size_t value_len, void *token, int backoff_ms)
+static void hold(gs_producer_t *p, rd_kafka_topic_t *rkt, int32_t partition, const void *key,
+                 size_t key_len, const void *value, size_t value_len, void *token, int backoff_ms)
 {
     if (p->n_held == p->cap_held) {
         size_t cap = p->cap_held ? p->cap_held * 2 : 64;
@@ -42,6 +44,7 @@ static void hold(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_
     }
     held_t *h = &p->held[p->n_held];
     *h = (held_t){.rkt = rkt,
+                  .partition = partition,
                   .key_len = key_len,
                   .value_len = value_len,
                   .token = token,
@@ -59,6 +62,7 @@ static void hold(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_
     if (value_len)
         memcpy(h->value, value, value_len);
     p->n_held++;
+    p->n_queue_full += !backoff_ms;
     return;
 oom:
     /* The offset stays unacknowledged, so the input is redelivered after a
@@ -69,11 +73,12 @@ oom:
 }
 
 /* RD_KAFKA_RESP_ERR_NO_ERROR when librdkafka took the record. */
-static rd_kafka_resp_err_t produce(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key,
-                                   size_t key_len, const void *value, size_t value_len, void *token)
+static rd_kafka_resp_err_t produce(gs_producer_t *p, rd_kafka_topic_t *rkt, int32_t partition,
+                                   const void *key, size_t key_len, const void *value,
+                                   size_t value_len, void *token)
 {
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
+        p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_len),
         RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
     if (err && err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -83,13 +88,24 @@ static rd_kafka_resp_err_t produce(gs_producer_t *p, rd_kafka_topic_t *rkt, cons
     return err;
 }
 
+void gs_producer_send_to(gs_producer_t *p, rd_kafka_topic_t *rkt, int32_t partition,
+                         const void *key, size_t key_len, const void *value, size_t value_len,
+                         void *token)
+{
+    /* Behind records held for a full queue, so that records keep the order
+     * they were sent in (a changelog's later value must stay later). */
+    rd_kafka_resp_err_t err =
+        p->n_queue_full ? RD_KAFKA_RESP_ERR__QUEUE_FULL
+                        : produce(p, rkt, partition, key, key_len, value, value_len, token);
+    if (err) /* a full queue is retried on the next poll, errors later */
+        hold(p, rkt, partition, key, key_len, value, value_len, token,
+             err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? 0 : p->cfg->delivery.retry_backoff_ms);
+}
+
 void gs_producer_send(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
                       const void *value, size_t value_len, void *token)
 {
-    rd_kafka_resp_err_t err = produce(p, rkt, key, key_len, value, value_len, token);
-    if (err) /* a full queue is retried on the next poll, errors later */
-        hold(p, rkt, key, key_len, value, value_len, token,
-             err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? 0 : p->cfg->delivery.retry_backoff_ms);
+    gs_producer_send_to(p, rkt, RD_KAFKA_PARTITION_UA, key, key_len, value, value_len, token);
 }
 
 void gs_producer_send_side(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
@@ -102,24 +118,34 @@ void gs_producer_send_side(gs_producer_t *p, rd_kafka_topic_t *rkt, const void *
         p->side_inflight++;
 }
 
-/* Produces the held records that are due; drops those of revoked
- * partitions (their new owner redoes them). */
+static int live(const gs_producer_t *p, void *token)
+{
+    return token == GS_PRODUCER_UNTRACKED || gs_offsets_live(p->offsets, token);
+}
+
+/* Produces the held records that are due, in order, until the queue is
+ * full again; drops those of revoked partitions (their new owner redoes
+ * them). */
 static void retry_held(gs_producer_t *p)
 {
     int64_t now = gs_now_us();
     size_t keep = 0;
+    int full = 0;
+    p->n_queue_full = 0;
     for (size_t i = 0; i < p->n_held; i++) {
         held_t *h = &p->held[i];
         int done = 0;
-        if (!gs_offsets_live(p->offsets, h->token)) {
+        if (!live(p, h->token)) {
             done = 1;
             p->stats.dropped_revoked++;
-        } else if (h->due_us <= now) {
-            rd_kafka_resp_err_t err =
-                produce(p, h->rkt, h->key, h->key_len, h->value, h->value_len, h->token);
+        } else if (h->due_us <= now && !full) {
+            rd_kafka_resp_err_t err = produce(p, h->rkt, h->partition, h->key, h->key_len, h->value,
+                                              h->value_len, h->token);
             if (!err) {
                 done = 1;
-            } else if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                full = 1;
+            } else {
                 h->backoff_ms = gs_backoff_next(h->backoff_ms, p->cfg->delivery.retry_backoff_ms,
                                                 p->cfg->delivery.retry_backoff_max_ms);
                 h->due_us = now + (int64_t)h->backoff_ms * 1000;
@@ -129,6 +155,7 @@ static void retry_held(gs_producer_t *p)
             free(h->key);
             free(h->value);
         } else {
+            p->n_queue_full += !h->backoff_ms;
             p->held[keep++] = *h;
         }
     }
@@ -159,8 +186,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     gs_log_warn(p->base.log, "delivery failed; will retry",
                 GS_LS("topic", rd_kafka_topic_name(m->rkt)),
                 GS_LS("error", rd_kafka_err2name(m->err)));
-    if (gs_offsets_live(p->offsets, m->_private))
-        hold(p, m->rkt, m->key, m->key_len, m->payload, m->len, m->_private,
+    if (live(p, m->_private))
+        hold(p, m->rkt, m->partition, m->key, m->key_len, m->payload, m->len, m->_private,
              p->cfg->delivery.retry_backoff_ms);
 }
 

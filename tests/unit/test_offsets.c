@@ -429,6 +429,31 @@ static void test_random_tight(void **state)
         run_random(state, 0xACC0000ull + seed, 13);
 }
 
+/* A held offset (its changelog record in flight too) is done only when
+ * every record of it is acknowledged, in either order; a stale token
+ * cannot be held. */
+static void test_hold(void **state)
+{
+    gs_offsets_t *o = new_tracker(state, 16);
+    int s = gs_offsets_assign(o, "t", 0);
+    void *t0 = track(o, s, 0), *t1 = track(o, s, 1);
+    assert_int_equal(gs_offsets_hold(o, t0), 1);
+    assert_int_equal(gs_offsets_hold(o, t0), 1); /* and a third record */
+    assert_int_equal(gs_offsets_ack(o, t1), 1);
+    assert_int_equal(gs_offsets_ack(o, t0), 1);
+    assert_int_equal(gs_offsets_advance(o, s), -1);
+    assert_int_equal(gs_offsets_ack(o, t0), 1);
+    assert_int_equal(gs_offsets_advance(o, s), -1);
+    assert_int_equal(gs_offsets_inflight(o, s), 2);
+    assert_int_equal(gs_offsets_ack(o, t0), 1);
+    assert_int_equal(gs_offsets_advance(o, s), 2);
+    assert_int_equal(gs_offsets_inflight(o, s), 0);
+    void *t2 = track(o, s, 2);
+    gs_offsets_revoke(o, s);
+    assert_int_equal(gs_offsets_hold(o, t2), 0);
+    assert_int_equal(gs_offsets_ack(o, t2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +469,7 @@ int main(void)
         cmocka_unit_test_teardown(test_ring_reuse, teardown),
         cmocka_unit_test_teardown(test_random_wide, teardown),
         cmocka_unit_test_teardown(test_random_tight, teardown),
+        cmocka_unit_test_teardown(test_hold, teardown),
     };
     return cmocka_run_group_tests_name("offsets", tests, NULL, NULL);
 }
