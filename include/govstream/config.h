@@ -201,6 +201,11 @@ struct gs_config {
     } governance;
 
     struct {
+        int changelog; /* bool: state stores logged and restored (SPEC 3.6) */
+        char *topic;
+        int replication_factor; /* when we create the topic; -1: broker default */
+    } state;
+    struct {
         char *topic;
         int framing; /* gs_framing_t */
         int interval_ms;

@@ -11,6 +11,7 @@
 #include "govstream/common.h"
 #include "govstream/config.h"
 #include "govstream/memory.h"
+#include "govstream/store.h"
 
 /* ---- moral filter (3.1) ------------------------------------------------
  * The threshold is kept in integer twentieths so that repeated 0.05 steps
@@ -84,6 +85,7 @@ typedef struct gs_govern_conf {
     size_t max_memory_bytes; /* all scopes together, exact */
     int64_t scope_idle_us;   /* evict scopes idle this long; 0: never */
     int memory_off;          /* no retrieval, no memory writes (context_items 0) */
+    int changelog;           /* track changes for gs_govern_changes (SPEC 3.6) */
 } gs_govern_conf_t;
 
 void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg);
@@ -110,23 +112,26 @@ typedef struct gs_verdict {
  *                           sleep: fills v.context_items.
  * Retrieval uses one SGEMM per scope for up to 64 queries and still sees
  * memory exactly as one-by-one processing would. */
-typedef struct gs_govern_req {
+typedef struct gs_govern_req { /* pointers first, then ints: no padding */
     /* in */
     gs_str_t scope;
     const gs_str_t *texts; /* the dialogue window, oldest first */
     size_t n_texts;
     double value;
+    /* out of decide */
+    gs_verdict_t v;
+    /* in to memory */
+    gs_str_t output;
+    void *scope_; /* private to the governor between the two calls */
+    /* in */
+    int32_t partition; /* the input partition: scopes are per (partition, scope) */
     int has_value;
     int context_top_k;
     /* out of decide */
-    gs_verdict_t v;
     gs_err_t err; /* GS_ERR_VALIDATION (bad key or value) or GS_ERR_NOMEM: skipped */
     /* in to memory (decide sets commit = v.accepted) */
     int commit;
-    gs_str_t output;
-    /* private to the governor between the two calls */
-    void *scope_;
-    int entered_sleep_;
+    int entered_sleep_; /* private */
 } gs_govern_req_t;
 
 typedef struct gs_scope_stats {
@@ -134,6 +139,7 @@ typedef struct gs_scope_stats {
     size_t bytes, max_bytes; /* exact: scope table + every scope's memory */
     size_t vectors;          /* PELM vectors over all scopes */
     uint64_t created, evicted, memory_refused;
+    uint64_t changelog_lost; /* changes not logged for want of memory */
 } gs_scope_stats_t;
 
 typedef struct gs_govern gs_govern_t;
@@ -157,6 +163,7 @@ gs_scope_stats_t gs_govern_stats(const gs_govern_t *g);
 
 /* One scope's state, for /state and the governance gauges. */
 typedef struct gs_scope_info {
+    int32_t partition;
     gs_str_t key;
     double threshold, ema;
     gs_phase_t phase;
@@ -180,13 +187,47 @@ size_t gs_govern_scope_max_bytes(const gs_govern_conf_t *conf);
 
 /* *out: a malloc'd snapshot of *out_len bytes (the caller frees it).
  * GS_ERR_NOT_FOUND when the scope does not exist. */
-gs_err_t gs_govern_snapshot(const gs_govern_t *g, gs_str_t key, uint8_t **out, size_t *out_len,
-                            char *errstr, size_t errstr_size);
+gs_err_t gs_govern_snapshot(const gs_govern_t *g, int32_t partition, gs_str_t key, uint8_t **out,
+                            size_t *out_len, char *errstr, size_t errstr_size);
 /* Replaces (or creates) the scope named in the snapshot. GS_ERR_DECODE for
  * a truncated, corrupted (CRC) or inconsistent snapshot, GS_ERR_SCHEMA for
  * an unknown version or a memory shape other than the configured one. */
-gs_err_t gs_govern_restore(gs_govern_t *g, const void *data, size_t len, char *errstr,
+gs_err_t gs_govern_restore(gs_govern_t *g, int32_t partition, const void *data, size_t len,
+                           char *errstr, size_t errstr_size);
+
+/* ---- the changelog (3.6) ----------------------------------------------------
+ * With conf.changelog every change of a scope is noted, and
+ * gs_govern_changes hands the changes out as records of the scope's input
+ * partition, keyed so that a compacted log keeps exactly the live state:
+ *   key 'H' scope          header: filter, rhythm, counters, synaptic
+ *                          memory, write buffer, the PELM's size and head
+ *   key 'S' u32 slot scope one PELM slot (unit vector, phase, confidence,
+ *                          norm), one record per slot written
+ * An evicted scope's keys get tombstones (NULL values). Values start with
+ * a payload version (GS_CHANGELOG_VERSION); the framing around them
+ * (store, sequence, CRC32C) is the state layer's (govstream/state.h). */
+#define GS_CHANGELOG_VERSION 1
+
+/* Emits every change since the last call: tombstones first, then per
+ * changed scope its slots and its header. GS_ERR_NOMEM only. */
+gs_err_t gs_govern_changes(gs_govern_t *g, gs_store_emit_fn *emit, void *opaque, char *errstr,
                            size_t errstr_size);
+/* Applies one changelog record while the partition is restored (value
+ * NULL: a tombstone). seq orders records of one key: a header older than
+ * the one applied is ignored. GS_ERR_DECODE for a record no governor
+ * wrote, GS_ERR_SCHEMA for another payload version or memory shape,
+ * GS_ERR_NOMEM when it does not fit the memory budget; the scope is then
+ * left as it was. */
+gs_err_t gs_govern_apply(gs_govern_t *g, int32_t partition, uint64_t seq, const void *key,
+                         size_t key_len, const void *value, size_t value_len, char *errstr,
+                         size_t errstr_size);
+/* The partition's restore is complete: slots whose scope has no header
+ * (its header was deleted) are dropped. Returns the partition's scopes. */
+size_t gs_govern_restored(gs_govern_t *g, int32_t partition);
+/* The partition was revoked: its scopes leave memory (not the changelog). */
+void gs_govern_drop(gs_govern_t *g, int32_t partition);
+/* The four above as a store's operations (self: the gs_govern_t). */
+extern const gs_store_ops_t gs_govern_store_ops;
 
 /* ---- the BLAS ------------------------------------------------------------ */
 

@@ -21,9 +21,11 @@
 #include "govstream/avrogen.h"
 #include "govstream/config.h"
 #include "govstream/govern.h"
+#include "govstream/store.h"
 
 /* One request of a micro-batch, as the kind sees it. */
 typedef struct gs_item {
+    int32_t partition;   /* its input partition: state is kept per partition (SPEC 3.6) */
     const void *request; /* the decoded request: the kind's generated struct */
     void *result;        /* zeroed; the kind fills it (the worker, the envelope) */
     gs_err_t err;        /* set by the kind: the request becomes a dead letter */
@@ -84,6 +86,10 @@ typedef struct gs_kind_ops {
     void (*process)(gs_kind_t *k, const gs_batch_t *batch);
     /* Its governance state, for /state and the governance gauges; NULL: none. */
     const gs_govern_t *(*governance)(const gs_kind_t *k);
+    /* Its state stores (SPEC 3.6), valid while k lives; *out gets the
+     * array. Every change of the state a batch made must be handed out by
+     * the stores' `changes` before the next batch. NULL: stateless. */
+    size_t (*stores)(gs_kind_t *k, const gs_store_t **out);
     const gs_kind_load_t *load;
     /* `govstream train <name> ...` (argv[0] is the kind's name); NULL: nothing
      * to train. Returns the exit code. */

@@ -100,6 +100,15 @@ gs_err_t gs_pelm_restore(gs_pelm_t *p, size_t size, uint32_t head, const float *
                          const float *phases, const float *confidences, const float *norms,
                          char *errstr, size_t errstr_size);
 
+/* Changelog hooks (SPEC 3.6): one slot at a time, in any order. put
+ * writes a stored (unit) vector into slot, growing the size to slot + 1 if
+ * needed (slots in between are zero until written); set_ring sets the final
+ * size and head, the bank reallocated to exactly what `size` slots take.
+ * GS_ERR_VALIDATION for values no insert could have made. */
+gs_err_t gs_pelm_put(gs_pelm_t *p, uint32_t slot, const float *unit, float phase, float confidence,
+                     float norm);
+gs_err_t gs_pelm_set_ring(gs_pelm_t *p, size_t size, uint32_t head);
+
 /* ---- synaptic memory ------------------------------------------------------
  * Three float vectors L1, L2, L3 of dim: per update, decay by
  * (1 - 0.50 / 0.10 / 0.01), L1 += e, then element-wise where L1 > 1.2 move

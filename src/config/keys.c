@@ -95,6 +95,14 @@ const gs_config_key_t gs_config_core_keys[] = {
         "env var holding the basic auth password"),
     PATH("registry.password_file", registry.password_file, "", "or a file holding it"),
     PATH("registry.ca_file", registry.ca_file, "", "CA bundle for https"),
+    BOOL("state.changelog", state.changelog, "true",
+         "per-partition state (scopes) logged to `state.topic` and restored from it when a "
+         "partition is assigned ([OPERATIONS](OPERATIONS.md#state-and-delivery)); off: state "
+         "starts empty on every assignment"),
+    STR("state.topic", state.topic, "govstream.state",
+        "the compacted changelog, co-partitioned with the inputs; created at start if missing"),
+    INT("state.replication_factor", state.replication_factor, "-1", -1, 32767,
+        "replicas when govstream creates `state.topic`; -1: the broker's default"),
     STR("deadletter.topic", deadletter.topic, "govstream.deadletter", "dead-letter topic"),
     ENUM("deadletter.framing", deadletter.framing, "raw", gs_framing_names,
          "`confluent` registers `DeadLetter` under `<topic>-value`"),

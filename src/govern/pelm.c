@@ -281,3 +281,69 @@ gs_err_t gs_pelm_restore(gs_pelm_t *p, size_t size, uint32_t head, const float *
     p->head = head;
     return GS_OK;
 }
+
+/* ---- the changelog's view: slots one at a time --------------------------- */
+
+/* Sets the slot count to `size`, new slots zero (they score 0 until they
+ * are written), the bank reallocated to what `size` slots take when grown
+ * by inserts, so that a restored bank costs exactly what the original did. */
+static gs_err_t resize(gs_pelm_t *p, size_t size)
+{
+    size_t rows = alloc_for(p, size);
+    if (rows > p->alloc && grow(p, rows))
+        return GS_ERR_NOMEM;
+    if (rows < p->alloc) {
+        if (!rows) {
+            free(p->bank), free(p->phase), free(p->conf), free(p->norm);
+            p->bank = p->phase = p->conf = p->norm = NULL;
+        } else {
+            float *b = realloc(p->bank, rows * p->dim * sizeof(float)); /* shrinking */
+            p->bank = b ? b : p->bank;
+            float **arrays[] = {&p->phase, &p->conf, &p->norm};
+            for (size_t i = 0; i < 3; i++) {
+                float *a = realloc(*arrays[i], rows * sizeof(float));
+                *arrays[i] = a ? a : *arrays[i];
+            }
+        }
+        p->alloc = rows;
+    }
+    if (size > p->size && p->bank) { /* bank NULL only with size 0 */
+        memset(p->bank + p->size * p->dim, 0, (size - p->size) * p->dim * sizeof(float));
+        memset(p->phase + p->size, 0, (size - p->size) * sizeof(float));
+        memset(p->conf + p->size, 0, (size - p->size) * sizeof(float));
+        memset(p->norm + p->size, 0, (size - p->size) * sizeof(float));
+    }
+    p->size = size;
+    return GS_OK;
+}
+
+gs_err_t gs_pelm_put(gs_pelm_t *p, uint32_t slot, const float *unit, float phase, float confidence,
+                     float norm)
+{
+    if (slot >= p->capacity || !(phase >= 0.0f && phase <= 1.0f) ||
+        !(confidence >= GS_PELM_MIN_CONFIDENCE && confidence <= 1.0f) ||
+        !(norm > 0 && norm <= FLT_MAX))
+        return GS_ERR_VALIDATION;
+    double sum = 0;
+    for (size_t i = 0; i < p->dim; i++)
+        sum += (double)unit[i] * unit[i];
+    if (!(fabs(sum - 1.0) < 1e-3)) /* also NaN and infinities */
+        return GS_ERR_VALIDATION;
+    if (slot >= p->size && resize(p, (size_t)slot + 1))
+        return GS_ERR_NOMEM;
+    memcpy(p->bank + (size_t)slot * p->dim, unit, p->dim * sizeof(float));
+    p->phase[slot] = phase;
+    p->conf[slot] = confidence;
+    p->norm[slot] = norm;
+    return GS_OK;
+}
+
+gs_err_t gs_pelm_set_ring(gs_pelm_t *p, size_t size, uint32_t head)
+{
+    if (size > p->capacity || (size < p->capacity && head) || (size && head >= size))
+        return GS_ERR_VALIDATION;
+    if (resize(p, size))
+        return GS_ERR_NOMEM;
+    p->head = head;
+    return GS_OK;
+}

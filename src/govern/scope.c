@@ -78,9 +78,12 @@ static void free_memory(scope_t *s)
     free(s->buf);
     free(s->buf_conf);
     free(s->dirty);
+    free(s->cl_slots);
     s->pelm = NULL;
     s->buf = s->buf_conf = NULL;
     s->dirty = NULL;
+    s->cl_slots = NULL;
+    s->n_cl = s->cap_cl = 0;
     s->buf_n = s->buf_cap = 0;
     s->n_dirty = s->cap_dirty = 0;
 }
@@ -100,14 +103,17 @@ void gs_govern_destroy(gs_govern_t *g)
     free(g->row_size);
     free(g->arena);
     free(g->qblock);
+    free(g->cl_dirty);
+    free(g->tombs);
+    free(g->cl_buf);
     free(g);
 }
 
 /* ---- table and LRU ----------------------------------------------------- */
 
-static size_t bucket_of(const gs_govern_t *g, const char *k, size_t len)
+static size_t bucket_of(const gs_govern_t *g, int32_t partition, const char *k, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
+    uint64_t h = 1469598103934665603ull ^ (uint32_t)partition; /* FNV-1a 64 */
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
     return (size_t)(h & (g->n_buckets - 1));
@@ -136,20 +142,76 @@ static void lru_push_front(gs_govern_t *g, scope_t *s)
         g->lru_tail = s;
 }
 
-void gs_scope_evict(gs_govern_t *g, scope_t *victim)
+void gs_scope_drop(gs_govern_t *g, scope_t *victim)
 {
-    scope_t **pp = &g->buckets[bucket_of(g, victim->key, victim->key_len)];
+    scope_t **pp = &g->buckets[bucket_of(g, victim->partition, victim->key, victim->key_len)];
     while (*pp != victim)
         pp = &(*pp)->hnext;
     *pp = victim->hnext;
     lru_unlink(g, victim);
+    if (victim->cl_idx)
+        g->cl_dirty[victim->cl_idx - 1] = NULL;
     g->dyn_bytes -= victim->bytes;
     free_memory(victim);
     memset(victim, 0, sizeof(*victim));
     victim->hnext = g->free_list;
     g->free_list = victim;
     g->count--;
+}
+
+/* The evicted scope's records go too, or a restore would bring it back. */
+static void add_tombstone(gs_govern_t *g, const scope_t *s)
+{
+    if (g->n_tombs == g->cap_tombs) {
+        size_t cap = g->cap_tombs ? g->cap_tombs * 2 : 16;
+        if (gs_grow(&g->tombs, cap, sizeof(*g->tombs))) {
+            g->changelog_lost++;
+            return;
+        }
+        g->cap_tombs = cap;
+    }
+    tombstone_t *t = &g->tombs[g->n_tombs++];
+    t->partition = s->partition;
+    t->key_len = s->key_len;
+    memcpy(t->key, s->key, s->key_len);
+    t->slots = (uint32_t)gs_pelm_size(s->pelm);
+}
+
+void gs_scope_evict(gs_govern_t *g, scope_t *victim)
+{
+    if (g->conf.changelog)
+        add_tombstone(g, victim);
+    gs_scope_drop(g, victim);
     g->evicted++;
+}
+
+void gs_scope_changed(gs_govern_t *g, scope_t *s, uint32_t slot)
+{
+    if (!g->conf.changelog)
+        return;
+    if (!s->cl_idx) {
+        if (g->n_cl_dirty == g->cap_cl_dirty) {
+            size_t cap = g->cap_cl_dirty ? g->cap_cl_dirty * 2 : 64;
+            if (gs_grow(&g->cl_dirty, cap, sizeof(scope_t *))) {
+                g->changelog_lost++;
+                return;
+            }
+            g->cap_cl_dirty = cap;
+        }
+        g->cl_dirty[g->n_cl_dirty++] = s;
+        s->cl_idx = g->n_cl_dirty;
+    }
+    if (slot == UINT32_MAX)
+        return;
+    if (s->n_cl == s->cap_cl) {
+        size_t cap = s->cap_cl ? s->cap_cl * 2 : 64;
+        if (gs_grow(&s->cl_slots, cap, sizeof(*s->cl_slots))) {
+            g->changelog_lost++;
+            return;
+        }
+        s->cap_cl = cap;
+    }
+    s->cl_slots[s->n_cl++] = slot;
 }
 
 /* Least recently used scope that may go: not pinned by the current batch
@@ -180,21 +242,28 @@ void gs_scope_account_pelm(gs_govern_t *g, scope_t *s, size_t before)
     g->dyn_bytes = g->dyn_bytes - before + now;
 }
 
-scope_t *gs_scope_get(gs_govern_t *g, gs_str_t key)
+scope_t *gs_scope_find(const gs_govern_t *g, int32_t partition, gs_str_t key)
 {
     size_t len = key.len < SCOPE_KEY_MAX ? key.len : SCOPE_KEY_MAX;
-    size_t b = bucket_of(g, key.p, len);
-    int64_t now = gs_now_us();
-    for (scope_t *s = g->buckets[b]; s; s = s->hnext) {
-        if (s->key_len == len && !memcmp(s->key, key.p, len)) {
-            if (g->lru_head != s) {
-                lru_unlink(g, s);
-                lru_push_front(g, s);
-            }
-            s->pin = g->epoch;
-            s->last_used_us = now;
+    for (scope_t *s = g->buckets[bucket_of(g, partition, key.p, len)]; s; s = s->hnext)
+        if (s->partition == partition && s->key_len == len && !memcmp(s->key, key.p, len))
             return s;
+    return NULL;
+}
+
+scope_t *gs_scope_get(gs_govern_t *g, int32_t partition, gs_str_t key)
+{
+    size_t len = key.len < SCOPE_KEY_MAX ? key.len : SCOPE_KEY_MAX;
+    int64_t now = gs_now_us();
+    scope_t *found = gs_scope_find(g, partition, key);
+    if (found) {
+        if (g->lru_head != found) {
+            lru_unlink(g, found);
+            lru_push_front(g, found);
         }
+        found->pin = g->epoch;
+        found->last_used_us = now;
+        return found;
     }
     if (!g->free_list) {
         scope_t *v = victim_for(g, NULL);
@@ -206,10 +275,11 @@ scope_t *gs_scope_get(gs_govern_t *g, gs_str_t key)
     if (gs_scope_budget(g, NULL, gs_pelm_bytes_full(GS_EMBED_DIM, 0)) ||
         gs_pelm_new(GS_EMBED_DIM, g->conf.memory_capacity, &pelm, NULL, 0))
         return NULL;
-    b = bucket_of(g, key.p, len); /* unchanged, but evictions may have run */
+    size_t b = bucket_of(g, partition, key.p, len);
     scope_t *s = g->free_list;
     g->free_list = s->hnext;
     memset(s, 0, sizeof(*s));
+    s->partition = partition;
     memcpy(s->key, key.p, len);
     s->key_len = (uint8_t)len;
     s->used = 1;
@@ -295,7 +365,7 @@ gs_err_t gs_govern_decide(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, char 
             r->err = GS_ERR_VALIDATION;
             continue;
         }
-        scope_t *s = gs_scope_get(g, r->scope);
+        scope_t *s = gs_scope_get(g, r->partition, r->scope);
         if (!s) {
             r->err = GS_ERR_NOMEM;
             continue;
@@ -328,6 +398,7 @@ gs_err_t gs_govern_decide(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, char 
             s->accepted++;
         else
             s->rejected++;
+        gs_scope_changed(g, s, UINT32_MAX);
     }
     return GS_OK;
 }
@@ -446,6 +517,7 @@ static void insert(gs_govern_t *g, scope_t *s, const float *vec, float phase, fl
         return;
     }
     mark_dirty(s, slot);
+    gs_scope_changed(g, s, slot);
     gs_synaptic_update(&s->syn, vec);
 }
 
@@ -559,7 +631,8 @@ gs_scope_stats_t gs_govern_stats(const gs_govern_t *g)
                            0,
                            g->created,
                            g->evicted,
-                           g->memory_refused};
+                           g->memory_refused,
+                           g->changelog_lost};
     for (const scope_t *s = g->lru_head; s; s = s->lru_next)
         st.vectors += gs_pelm_size(s->pelm);
     return st;
@@ -569,6 +642,7 @@ void gs_govern_visit(const gs_govern_t *g, gs_scope_visit_fn *fn, void *opaque)
 {
     for (const scope_t *s = g->lru_head; s; s = s->lru_next) {
         gs_scope_info_t info = {
+            .partition = s->partition,
             .key = {s->key, s->key_len},
             .threshold = gs_moral_threshold(&s->moral),
             .ema = s->moral.ema,

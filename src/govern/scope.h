@@ -8,6 +8,7 @@
 #define SCOPE_KEY_MAX 128
 
 typedef struct scope {
+    int32_t partition; /* the input partition it belongs to (SPEC 3.6) */
     char key[SCOPE_KEY_MAX];
     uint8_t key_len;
     gs_moral_t moral;
@@ -26,10 +27,25 @@ typedef struct scope {
     size_t bytes;    /* dynamic bytes of this scope (PELM, synaptic, buffer) */
     uint32_t *dirty; /* memory pass: slots changed since the scores */
     size_t n_dirty, cap_dirty;
+    /* changelog: slots written since the changes were last taken, and the
+     * scope's place in the list of changed scopes (0: not in it) */
+    uint32_t *cl_slots;
+    size_t n_cl, cap_cl;
+    size_t cl_idx;
+    uint64_t hdr_seq;                  /* sequence of the header record restored */
+    uint8_t hdr_seen;                  /* restoring: a header record was applied */
     struct scope *lru_prev, *lru_next; /* most recent at head */
     struct scope *hnext;               /* hash chain; free list when unused */
     int used;
 } scope_t;
+
+/* An evicted scope whose changelog records must be deleted. */
+typedef struct tombstone {
+    int32_t partition;
+    uint8_t key_len;
+    char key[SCOPE_KEY_MAX];
+    uint32_t slots; /* its PELM size: slot records 0..slots-1 */
+} tombstone_t;
 
 struct gs_govern {
     gs_govern_conf_t conf;
@@ -39,7 +55,7 @@ struct gs_govern {
     size_t n_buckets, count;
     scope_t *lru_head, *lru_tail, *free_list;
     size_t fixed_bytes, dyn_bytes;
-    uint64_t epoch, created, evicted, memory_refused;
+    uint64_t epoch, created, evicted, memory_refused, changelog_lost;
     int64_t next_idle_check_us;
     /* memory-pass scratch, grown to the largest batch */
     float *emb;      /* n x GS_EMBED_DIM query embeddings */
@@ -50,13 +66,29 @@ struct gs_govern {
     float *arena; /* score rows of the pass */
     size_t arena_len, arena_cap;
     float *qblock; /* CHUNK x GS_EMBED_DIM contiguous queries for SGEMM */
+    /* changelog (conf.changelog): scopes changed since the last
+     * gs_govern_changes (NULL entries: evicted since), evicted scopes */
+    scope_t **cl_dirty;
+    size_t n_cl_dirty, cap_cl_dirty;
+    tombstone_t *tombs;
+    size_t n_tombs, cap_tombs;
+    uint8_t *cl_buf; /* one record's key and value */
+    size_t cl_buf_cap;
 };
 
 /* Finds or creates the scope, pinning it for the current batch. NULL when
  * every scope in memory is pinned (or out of memory). */
-scope_t *gs_scope_get(gs_govern_t *g, gs_str_t key);
-/* Removes the scope and frees its memory. */
+scope_t *gs_scope_get(gs_govern_t *g, int32_t partition, gs_str_t key);
+/* The scope if it is in memory (the LRU order untouched), else NULL. */
+scope_t *gs_scope_find(const gs_govern_t *g, int32_t partition, gs_str_t key);
+/* Removes the scope and frees its memory; with the changelog on, its
+ * records are deleted too (tombstones at the next gs_govern_changes). */
 void gs_scope_evict(gs_govern_t *g, scope_t *s);
+/* The same without tombstones: the partition went to another worker. */
+void gs_scope_drop(gs_govern_t *g, scope_t *s);
+/* Notes a change of the scope for the changelog (slot: a PELM slot
+ * written, or UINT32_MAX for the header only). */
+void gs_scope_changed(gs_govern_t *g, scope_t *s, uint32_t slot);
 /* Bytes of the synaptic memory and a consolidation buffer of buf_cap. */
 size_t gs_scope_extras_bytes(uint32_t buf_cap);
 /* Replaces the scope's memory with the given parts (taking ownership; syn

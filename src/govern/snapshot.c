@@ -15,63 +15,18 @@
 #include <string.h>
 
 #include "scope.h"
+#include "wire.h"
 
 static const char magic[4] = {'G', 'S', 'S', 'N'};
 
-typedef struct writer {
-    uint8_t *p;
-    size_t len;
-} writer_t;
-
-static void put(writer_t *w, const void *v, size_t n)
+gs_err_t gs_govern_snapshot(const gs_govern_t *g, int32_t partition, gs_str_t key, uint8_t **out,
+                            size_t *out_len, char *errstr, size_t n)
 {
-    memcpy(w->p + w->len, v, n);
-    w->len += n;
-}
-
-/* x86-64 and aarch64 Linux are little-endian; the format is too. */
-static void put_u8(writer_t *w, uint8_t v)
-{
-    put(w, &v, 1);
-}
-static void put_u16(writer_t *w, uint16_t v)
-{
-    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-    put(w, b, 2);
-}
-static void put_u32(writer_t *w, uint32_t v)
-{
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    put(w, b, 4);
-}
-static void put_u64(writer_t *w, uint64_t v)
-{
-    put_u32(w, (uint32_t)v);
-    put_u32(w, (uint32_t)(v >> 32));
-}
-static void put_f32(writer_t *w, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    put_u32(w, u);
-}
-static void put_f32s(writer_t *w, const float *f, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        put_f32(w, f[i]);
-}
-
-gs_err_t gs_govern_snapshot(const gs_govern_t *g, gs_str_t key, uint8_t **out, size_t *out_len,
-                            char *errstr, size_t n)
-{
-    const scope_t *s = NULL; /* a scan of the table: snapshots do not touch the LRU order */
-    size_t len = key.len;
-    for (size_t i = 0; len <= SCOPE_KEY_MAX && i < g->conf.max_scopes && !s; i++)
-        if (g->pool[i].used && g->pool[i].key_len == len && !memcmp(g->pool[i].key, key.p, len))
-            s = &g->pool[i];
+    /* found without touching the LRU order */
+    const scope_t *s = key.len <= SCOPE_KEY_MAX ? gs_scope_find(g, partition, key) : NULL;
     if (!s)
-        return gs_fail(errstr, n, GS_ERR_NOT_FOUND, "no scope \"%.*s\"",
-                       (int)(len < SCOPE_KEY_MAX ? len : SCOPE_KEY_MAX), key.p);
+        return gs_fail(errstr, n, GS_ERR_NOT_FOUND, "no scope \"%.*s\" in partition %d",
+                       (int)(key.len < SCOPE_KEY_MAX ? key.len : SCOPE_KEY_MAX), key.p, partition);
     const size_t dim = GS_EMBED_DIM, size = gs_pelm_size(s->pelm);
     size_t total = 4 + 2 + 2 + 4 + 4 + s->key_len + 4 + 8 + 4 + 4 + 4 + 8 + 8 + 8 + 1 +
                    (s->syn.l1 ? 3 * dim * 4 : 0) + 4 + 4 + s->buf_n * (1 + dim) * 4 + 4 + 4 + 4 +
@@ -86,9 +41,7 @@ gs_err_t gs_govern_snapshot(const gs_govern_t *g, gs_str_t key, uint8_t **out, s
     put_u32(&w, s->key_len);
     put(&w, s->key, s->key_len);
     put_u32(&w, (uint32_t)s->moral.t20);
-    uint64_t ema;
-    memcpy(&ema, &s->moral.ema, 8);
-    put_u64(&w, ema);
+    put_f64(&w, s->moral.ema);
     put_u32(&w, s->rhythm.wake_steps);
     put_u32(&w, s->rhythm.sleep_steps);
     put_u32(&w, s->rhythm.pos);
@@ -120,51 +73,6 @@ gs_err_t gs_govern_snapshot(const gs_govern_t *g, gs_str_t key, uint8_t **out, s
 }
 
 /* ---- restore ------------------------------------------------------------ */
-
-typedef struct reader {
-    const uint8_t *p;
-    size_t len, off;
-    int short_read;
-} reader_t;
-
-static const uint8_t *take(reader_t *r, size_t n)
-{
-    if (r->short_read || n > r->len - r->off) {
-        r->short_read = 1;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->off;
-    r->off += n;
-    return p;
-}
-static uint32_t get_u32(reader_t *r)
-{
-    const uint8_t *b = take(r, 4);
-    return b ? (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24
-             : 0;
-}
-static uint64_t get_u64(reader_t *r)
-{
-    uint64_t lo = get_u32(r);
-    return lo | (uint64_t)get_u32(r) << 32;
-}
-static uint16_t get_u16(reader_t *r)
-{
-    const uint8_t *b = take(r, 2);
-    return b ? (uint16_t)(b[0] | b[1] << 8) : 0;
-}
-static float get_f32(reader_t *r)
-{
-    uint32_t u = get_u32(r);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-static void get_f32s(reader_t *r, float *f, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        f[i] = get_f32(r);
-}
 
 /* Everything the snapshot holds, decoded before the live scope is touched,
  * so that a bad snapshot leaves the scope as it was. */
@@ -218,8 +126,7 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
         return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot scope key of %u bytes", key_len);
     d->key = (gs_str_t){(const char *)key, key_len};
     d->t20 = (int32_t)get_u32(&r);
-    uint64_t ema = get_u64(&r);
-    memcpy(&d->ema, &ema, 8);
+    d->ema = get_f64(&r);
     d->wake = get_u32(&r);
     d->sleep = get_u32(&r);
     d->pos = get_u32(&r);
@@ -286,7 +193,8 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
 
 /* Builds the scope's new memory completely before touching the live scope,
  * so that a failed restore leaves an existing scope exactly as it was. */
-gs_err_t gs_govern_restore(gs_govern_t *g, const void *data, size_t len, char *errstr, size_t n)
+gs_err_t gs_govern_restore(gs_govern_t *g, int32_t partition, const void *data, size_t len,
+                           char *errstr, size_t n)
 {
     decoded_t d = {0};
     gs_pelm_t *pelm = NULL;
@@ -313,7 +221,7 @@ gs_err_t gs_govern_restore(gs_govern_t *g, const void *data, size_t len, char *e
     }
     scope_t *s = NULL;
     uint64_t created = g->created;
-    if (!err && !(s = gs_scope_get(g, d.key))) {
+    if (!err && !(s = gs_scope_get(g, partition, d.key))) {
         err = GS_ERR_NOMEM;
         gs_errfmt(errstr, n, "no room for the scope in the scope table");
     }

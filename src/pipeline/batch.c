@@ -103,6 +103,21 @@ gs_err_t kinds_init(gs_worker_t *w, const gs_kind_ops_t *const *kinds, char *err
     return GS_OK;
 }
 
+gs_err_t kinds_stores(gs_worker_t *w, char *errstr, size_t n)
+{
+    for (size_t i = 0; i < w->n_kinds && w->cfg->state.changelog; i++) {
+        kind_rt_t *k = &w->kinds[i];
+        const gs_store_t *stores = NULL;
+        size_t count = k->ops->stores ? k->ops->stores(k->k, &stores) : 0;
+        gs_err_t err =
+            count ? gs_state_add(w->state, k->stream->requests_topic, stores, count, errstr, n)
+                  : GS_OK;
+        if (err)
+            return err;
+    }
+    return GS_OK;
+}
+
 void kinds_destroy(gs_worker_t *w)
 {
     for (size_t i = 0; i < w->n_kinds; i++)
@@ -183,7 +198,7 @@ static size_t decode_batch(gs_worker_t *w, int *transport)
         void *request = k->requests + k->n_batch * k->ops->request->node->size;
         void *result = k->results + k->n_batch * k->ops->result->node->size;
         memset(result, 0, k->ops->result->node->size);
-        *it = (witem_t){.pub = {.request = request, .result = result},
+        *it = (witem_t){.pub = {.partition = m->partition, .request = request, .result = result},
                         .msg = m,
                         .slot = slot,
                         .kind = (unsigned)ki,
@@ -297,6 +312,8 @@ static void produce_item(gs_worker_t *w, witem_t *it)
         w->kafka.fatal = 1;
         return;
     }
+    if (!w->first[it->slot])
+        w->first[it->slot] = token;
     obs_item(&w->obs, it->kind,
              &(obs_sample_t){.err = it->pub.err,
                              .accepted = it->pub.accepted,
@@ -312,6 +329,36 @@ static void produce_item(gs_worker_t *w, witem_t *it)
     const gs_str_t *key = AT(it->pub.result, k->env.res_key, const gs_str_t);
     w->c.results++;
     gs_producer_send(w->producer, k->rkt, key->p, key->len, it->out->data, it->out->len, token);
+}
+
+/* ---- state ---------------------------------------------------------------- */
+
+/* A changelog record of the batch is acknowledged with the first request
+ * of its partition in the batch: that offset, and so every later one, is
+ * committed only once the state it led to is in the changelog. */
+static void send_state(void *opaque, const char *topic, int32_t partition, const void *key,
+                       size_t key_len, const void *value, size_t value_len)
+{
+    gs_worker_t *w = opaque;
+    int slot = gs_offsets_find(w->offsets, topic, partition);
+    void *token = slot >= 0 && slot < w->n_taken ? w->first[slot] : NULL;
+    if (!token || !gs_offsets_hold(w->offsets, token))
+        token = GS_PRODUCER_UNTRACKED; /* a partition without a request in this batch */
+    gs_producer_send_to(w->producer, w->state_rkt, partition, key, key_len, value, value_len,
+                        token);
+}
+
+static void log_state(gs_worker_t *w, size_t done)
+{
+    char err[256];
+    if (w->state_rkt && gs_state_flush(w->state, send_state, w, err, sizeof(err))) {
+        /* the offsets stay uncommitted with the state unlogged: stopping
+         * makes the next owner redo them from the logged state */
+        gs_log_error(w->log, "cannot log state changes; stopping", GS_LS("error", err));
+        w->kafka.fatal = 1;
+    }
+    for (size_t i = 0; i < done; i++)
+        w->first[w->items[i].slot] = NULL;
 }
 
 /* ---- the batch ----------------------------------------------------------- */
@@ -351,6 +398,7 @@ void process_queue(gs_worker_t *w)
     run_kinds(w, done, start);
     for (size_t i = 0; i < done && !w->kafka.fatal; i++)
         produce_item(w, &w->items[i]);
+    log_state(w, done);
     for (size_t i = 0; i < done; i++)
         rd_kafka_message_destroy(w->queue[i]);
     memmove(w->queue, w->queue + done, (w->q_len - done) * sizeof(rd_kafka_message_t *));

@@ -11,6 +11,7 @@
 #include "govstream/metrics_codec.h"
 #include "govstream/pipeline.h"
 #include "govstream/registry.h"
+#include "govstream/state.h"
 #include "observe.h"
 
 /* One consumed message of the batch. */
@@ -60,6 +61,8 @@ struct gs_worker {
     gs_consumer_t *consumer;
     gs_producer_t *producer;
     gs_offsets_t *offsets;
+    gs_state_t *state;           /* the kinds' state stores and their changelog */
+    rd_kafka_topic_t *state_rkt; /* NULL: no stores, or state.changelog off */
     gs_registry_t *registry;
     gs_health_t *health;
     gs_metrics_t *metrics;
@@ -84,6 +87,7 @@ struct gs_worker {
     gs_arena_t arena; /* the batch's decoded arrays and results' arrays */
     size_t batch_max;
     uint32_t *taken; /* per offsets slot: items of the current batch */
+    void **first;    /* per offsets slot: offset token of its first item in the batch */
     int n_taken;
 
     int throttled; /* a partition is paused by the producer side */
@@ -97,6 +101,8 @@ struct gs_worker {
 /* batch.c */
 gs_err_t kinds_init(gs_worker_t *w, const gs_kind_ops_t *const *kinds, char *errstr,
                     size_t errstr_size);
+/* Registers the kinds' state stores with w->state. */
+gs_err_t kinds_stores(gs_worker_t *w, char *errstr, size_t errstr_size);
 void kinds_destroy(gs_worker_t *w);
 /* Processes up to batch.max queued messages (see batch.c). */
 void process_queue(gs_worker_t *w);

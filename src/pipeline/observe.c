@@ -51,6 +51,19 @@ static const struct {
     {"govstream_side_records_failed_total",
      "Metrics snapshots and alert records that could not be written (not retried).",
      GS_METRIC_COUNTER, NULL, 0, 1},
+    {"govstream_state_restored_records_total",
+     "Changelog records read while restoring partitions' state.", GS_METRIC_COUNTER, NULL, 0, 1},
+    {"govstream_state_restored_bytes_total", "Bytes of those records (keys and values).",
+     GS_METRIC_COUNTER, NULL, 0, 1},
+    {"govstream_state_restore_seconds_total", "Time spent restoring partitions' state.",
+     GS_METRIC_COUNTER, NULL, 0, 1e-6},
+    {"govstream_state_restoring_partitions", "Assigned partitions held paused for a restore.",
+     GS_METRIC_GAUGE, NULL, 0, 1},
+    {"govstream_state_records_skipped_total",
+     "Changelog records skipped: corrupt, of an unknown version or not applicable.",
+     GS_METRIC_COUNTER, NULL, 0, 1},
+    {"govstream_state_records_written_total", "Changelog records written (tombstones included).",
+     GS_METRIC_COUNTER, NULL, 0, 1},
     {"govstream_moral_threshold",
      "Moral threshold over the scopes in memory (agg: min, max, mean).", GS_METRIC_GAUGE, NULL, 0,
      1},
@@ -150,6 +163,14 @@ gs_err_t obs_init(obs_t *o, gs_metrics_t *m, const char *const *kinds, size_t n_
     o->ready = one(m, "govstream_ready", &oom);
     o->delivery_failures = one(m, "govstream_delivery_failures_total", &oom);
     o->side_failures = one(m, "govstream_side_records_failed_total", &oom);
+    o->state = (gs_state_series_t){
+        .restored_records = one(m, "govstream_state_restored_records_total", &oom),
+        .restored_bytes = one(m, "govstream_state_restored_bytes_total", &oom),
+        .restore_us = one(m, "govstream_state_restore_seconds_total", &oom),
+        .skipped = one(m, "govstream_state_records_skipped_total", &oom),
+        .written = one(m, "govstream_state_records_written_total", &oom),
+        .restoring = one(m, "govstream_state_restoring_partitions", &oom),
+    };
     o->threshold_min = labelled(m, "govstream_moral_threshold", "agg", "min", NULL, NULL, &oom);
     o->threshold_max = labelled(m, "govstream_moral_threshold", "agg", "max", NULL, NULL, &oom);
     o->threshold_mean = labelled(m, "govstream_moral_threshold", "agg", "mean", NULL, NULL, &oom);
@@ -297,12 +318,13 @@ static void visit(const gs_scope_info_t *s, void *opaque)
     if (a->list && a->listed < STATE_MAX_SCOPES) {
         a->listed++;
         json_array_append_new(
-            a->list, json_pack("{s:s%, s:f, s:f, s:s, s:I, s:I, s:I, s:I, s:I}", "scope", s->key.p,
-                               s->key.len, "threshold", s->threshold, "ema", s->ema, "phase",
-                               s->phase == GS_PHASE_WAKE ? "WAKE" : "SLEEP", "step",
-                               (json_int_t)s->step, "memory_used", (json_int_t)s->vectors,
-                               "memory_capacity", (json_int_t)s->capacity, "accepted",
-                               (json_int_t)s->accepted, "rejected", (json_int_t)s->rejected));
+            a->list,
+            json_pack("{s:i, s:s%, s:f, s:f, s:s, s:I, s:I, s:I, s:I, s:I}", "partition",
+                      (int)s->partition, "scope", s->key.p, s->key.len, "threshold", s->threshold,
+                      "ema", s->ema, "phase", s->phase == GS_PHASE_WAKE ? "WAKE" : "SLEEP", "step",
+                      (json_int_t)s->step, "memory_used", (json_int_t)s->vectors, "memory_capacity",
+                      (json_int_t)s->capacity, "accepted", (json_int_t)s->accepted, "rejected",
+                      (json_int_t)s->rejected));
     }
 }
 

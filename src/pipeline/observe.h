@@ -8,6 +8,7 @@
 
 #include "govstream/govern.h"
 #include "govstream/metrics.h"
+#include "govstream/state.h"
 
 enum { OUT_ACCEPTED, OUT_REJECTED, OUT_DEAD_LETTER, OUT__N };
 enum { STAGE_DECODE, STAGE_GOVERN, STAGE_INFER, STAGE_TOTAL, STAGE__N };
@@ -41,6 +42,7 @@ typedef struct obs {
     gs_series_t *threshold_min, *threshold_max, *threshold_mean, *pinned, *scopes, *vectors,
         *util_max, *memory_bytes;
     gs_series_t *cpu, *rss, *vsz, *fds;
+    gs_state_series_t state;
     uint64_t cpu_us; /* CPU time already counted */
 } obs_t;
 

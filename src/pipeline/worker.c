@@ -86,8 +86,31 @@ static void on_revoking(void *opaque, const rd_kafka_topic_partition_list_t *par
             ms = remaining_ms(w->deadline_us);
         gs_producer_flush(w->producer, ms);
     }
-    for (int i = 0; i < parts->cnt; i++)
+    for (int i = 0; i < parts->cnt; i++) {
         obs_lag_hide(&w->obs, parts->elems[i].topic, parts->elems[i].partition);
+        gs_state_revoke(w->state, parts->elems[i].topic, parts->elems[i].partition);
+    }
+}
+
+/* A partition with state stores is held paused until its state is
+ * restored from the changelog (SPEC 3.6); the others start at once. */
+static void on_assigned(void *opaque, const rd_kafka_topic_partition_list_t *parts)
+{
+    gs_worker_t *w = opaque;
+    for (int i = 0; i < parts->cnt; i++) {
+        const char *topic = parts->elems[i].topic;
+        int32_t p = parts->elems[i].partition;
+        gs_state_assign(w->state, topic, p);
+        if (gs_state_restoring(w->state, topic, p))
+            gs_consumer_hold(w->consumer, topic, p, 1);
+    }
+}
+
+static void on_restored(void *opaque, const char *topic, int32_t partition)
+{
+    gs_worker_t *w = opaque;
+    gs_consumer_hold(w->consumer, topic, partition, 0);
+    w->t.gauges = 0; /* /state shows the restored scopes now, not in a second */
 }
 
 static void on_stats(void *opaque, const char *json, size_t len)
@@ -139,12 +162,14 @@ static void ensure_taken(gs_worker_t *w)
     int n = gs_offsets_slots(w->offsets);
     if (n <= w->n_taken)
         return;
-    if (gs_grow(&w->taken, (size_t)n, sizeof(*w->taken))) {
+    if (gs_grow(&w->taken, (size_t)n, sizeof(*w->taken)) ||
+        gs_grow(&w->first, (size_t)n, sizeof(*w->first))) {
         gs_log_msg(w->log, GS_LOG_ERROR, "out of memory growing partition state; stopping");
         w->kafka.fatal = 1;
         return;
     }
     memset(w->taken + w->n_taken, 0, (size_t)(n - w->n_taken) * sizeof(*w->taken));
+    memset(w->first + w->n_taken, 0, (size_t)(n - w->n_taken) * sizeof(*w->first));
     w->n_taken = n;
 }
 
@@ -290,7 +315,8 @@ static gs_err_t new_observability(gs_worker_t *w, char *errstr, size_t n)
 static gs_err_t new_clients(gs_worker_t *w, char *errstr, size_t n)
 {
     const gs_config_t *cfg = w->cfg;
-    gs_consumer_hooks_t hooks = {.opaque = w, .revoking = on_revoking, .stats = on_stats};
+    gs_consumer_hooks_t hooks = {
+        .opaque = w, .revoking = on_revoking, .assigned = on_assigned, .stats = on_stats};
     gs_err_t err =
         gs_offsets_new((size_t)cfg->delivery.max_inflight_per_partition, &w->offsets, errstr, n);
     if (!err)
@@ -303,6 +329,8 @@ static gs_err_t new_clients(gs_worker_t *w, char *errstr, size_t n)
     w->dl_rkt = gs_producer_topic(w->producer, cfg->deadletter.topic, 0);
     for (size_t k = 0; k < w->n_kinds; k++)
         w->kinds[k].rkt = gs_producer_topic(w->producer, w->kinds[k].stream->results_topic, 0);
+    if (w->cfg->state.changelog)
+        w->state_rkt = gs_producer_topic(w->producer, cfg->state.topic, 0);
     w->metrics_rkt = gs_producer_topic(w->producer, cfg->metrics.topic, 1);
     w->alerts_rkt = gs_producer_topic(w->producer, cfg->alerts.topic, 1);
     return GS_OK;
@@ -328,6 +356,10 @@ gs_err_t gs_worker_new(const gs_config_t *cfg, const gs_kind_ops_t *const *kinds
         err = kinds_init(w, kinds, errstr, n);
     if (!err)
         err = new_observability(w, errstr, n);
+    if (!err)
+        err = gs_state_new(cfg, log, &w->kafka, &w->obs.state, &w->state, errstr, n);
+    if (!err)
+        err = kinds_stores(w, errstr, n);
     if (!err)
         err = new_registry(w, errstr, n);
     if (!err) {
@@ -355,7 +387,7 @@ void gs_worker_destroy(gs_worker_t *w)
     for (size_t i = 0; i < w->q_len; i++)
         rd_kafka_message_destroy(w->queue[i]);
     /* topics before their client */
-    rd_kafka_topic_t *topics[] = {w->dl_rkt, w->metrics_rkt, w->alerts_rkt};
+    rd_kafka_topic_t *topics[] = {w->dl_rkt, w->metrics_rkt, w->alerts_rkt, w->state_rkt};
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
         if (topics[i])
             rd_kafka_topic_destroy(topics[i]);
@@ -364,6 +396,7 @@ void gs_worker_destroy(gs_worker_t *w)
             rd_kafka_topic_destroy(w->kinds[k].rkt);
     gs_consumer_destroy(w->consumer);
     gs_producer_destroy(w->producer);
+    gs_state_destroy(w->state); /* before the kinds: it holds their stores */
     kinds_destroy(w);
     for (size_t i = 0; w->bufs && i < w->batch_max; i++)
         gs_buf_free(&w->bufs[i]);
@@ -374,6 +407,7 @@ void gs_worker_destroy(gs_worker_t *w)
     free(w->items);
     free(w->queue);
     free(w->taken);
+    free(w->first);
     gs_offsets_destroy(w->offsets);
     gs_registry_destroy(w->registry);
     gs_deadletter_codec_destroy(w->dlc);
@@ -502,6 +536,31 @@ static int wait_for_topics(gs_worker_t *w, volatile sig_atomic_t *signals)
     return 0;
 }
 
+/* The changelog topic exists (created if need be) and is compacted, and
+ * the restore consumer is ready. Not ready (and retrying) while the
+ * brokers or an input topic are missing; -1 when the topic is unfit or
+ * asked to stop. */
+static int prepare_state(gs_worker_t *w, volatile sig_atomic_t *signals)
+{
+    char err[512];
+    for (int backoff = 0;;) {
+        gs_err_t e = gs_state_prepare(w->state, gs_producer_handle(w->producer), err, sizeof(err));
+        if (!e)
+            return 0;
+        if (e != GS_ERR_TRANSPORT && e != GS_ERR_NOT_FOUND) {
+            gs_log_error(w->log, "state topic unusable", GS_LS("error", err));
+            return -1;
+        }
+        backoff = gs_backoff_next(backoff, 500, 10000);
+        gs_health_set(w->health, e == GS_ERR_TRANSPORT ? GS_NOT_READY_BROKER_DOWN
+                                                       : GS_NOT_READY_TOPIC_MISSING);
+        gs_log_warn(w->log, "state topic not ready; retrying", GS_LS("error", err),
+                    GS_LI("backoff_ms", backoff));
+        if (wait_or_stop(w, signals, backoff, 0) == WAIT_STOP)
+            return -1;
+    }
+}
+
 /* (Re)loads one kind's models; 0 when they loaded. */
 static int load_kind(gs_worker_t *w, size_t k, int at_start)
 {
@@ -589,6 +648,8 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
         return (*signals & GS_SIG_STOP) ? 0 : 1;
     if (wait_for_topics(w, signals) || load_models(w, signals, 1))
         return 0;
+    if (prepare_state(w, signals))
+        return (*signals & GS_SIG_STOP) ? 0 : 1;
     if (subscribe(w))
         return 1;
     gs_health_set(w->health, GS_NOT_READY_NOT_JOINED);
@@ -608,9 +669,10 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
         w->throttled = flow_control(w);
         int64_t now = gs_now_us();
         update_health(w, now);
-        /* While work is held back or throttled, keep serving the group
-         * without waiting. */
-        fill_queue(w, w->q_len || w->throttled ? 0 : 100);
+        size_t restoring = gs_state_poll(w->state, w->q_len ? 5 : 50, on_restored, w);
+        /* While work is held back, throttled or restored, keep serving the
+         * group without waiting. */
+        fill_queue(w, w->q_len || w->throttled || restoring ? 0 : 100);
         process_queue(w);
         observe(w, gs_now_us());
     }

@@ -22,7 +22,7 @@ it_init() {
   id=$1-$$-$RANDOM
   IT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/gs-it-$1.XXXXXX")
   T_REQ=it.$id.requests T_RES=it.$id.results T_DL=it.$id.deadletter
-  T_MET=it.$id.metrics T_ALR=it.$id.alerts
+  T_MET=it.$id.metrics T_ALR=it.$id.alerts T_STATE=it.$id.state
   GROUP=it-$id RUN=$id
   trap it_cleanup EXIT
 }
@@ -70,7 +70,7 @@ start_worker() {
     -o kafka_consumer.session.timeout.ms=6000 -o kafka_consumer.heartbeat.interval.ms=1000 \
     -o dialogue.requests_topic="$T_REQ" -o dialogue.results_topic="$T_RES" \
     -o deadletter.topic="$T_DL" -o metrics.topic="$T_MET" -o alerts.topic="$T_ALR" \
-    -o dialogue.governance_only=true "$@" >"$IT_DIR/$id.log" 2>&1 &
+    -o state.topic="$T_STATE" -o dialogue.governance_only=true "$@" >"$IT_DIR/$id.log" 2>&1 &
   WORKER_PID[$id]=$!
   WORKER_PORT[$id]=$port
 }

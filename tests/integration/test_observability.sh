@@ -134,7 +134,11 @@ retries = [l for l in metrics.splitlines() if l.startswith("govstream_alert_retr
 assert retries and float(retries[0].split()[1]) >= 2, retries
 state = json.load(open(sys.argv[4]))
 scopes = state["kinds"]["dialogue"]["scopes"]
-assert state["kinds"]["dialogue"]["scope_count"] == 5 and len(scopes) == 5, state
+# a scope per (input partition, tenant): 5 tenants over 3 partitions
+pairs = {(s["partition"], s["scope"]) for s in scopes}
+assert {s["scope"] for s in scopes} == {"t%d" % i for i in range(5)}, state
+assert state["kinds"]["dialogue"]["scope_count"] == len(scopes) == len(pairs), state
+assert {s["partition"] for s in scopes} == {0, 1, 2}, state
 assert sum(s["accepted"] + s["rejected"] for s in scopes) == 3000, scopes
 print("alerts ok: %d notifications, %s" % (len(mine), states))
 PYEOF

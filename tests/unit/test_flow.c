@@ -35,7 +35,11 @@ typedef struct fx {
     size_t n_g;
     void *mem[FX_MAX];
     size_t n_mem;
+    struct clog *logs[FX_MAX];
+    size_t n_logs;
 } fx_t;
+
+static void clog_free(struct clog *l);
 
 static int fx_setup(void **state)
 {
@@ -59,6 +63,8 @@ static int fx_teardown(void **state)
         gs_govern_destroy(f->g[i]);
     for (size_t i = 0; i < f->n_mem; i++)
         free(f->mem[i]);
+    for (size_t i = 0; i < f->n_logs; i++)
+        clog_free(f->logs[i]);
     gs_lexicon_destroy(f->lx);
     free(f);
     return 0;
@@ -249,7 +255,7 @@ static uint8_t *take_snapshot(fx_t *f, gs_govern_t *g, const char *key, size_t *
 {
     uint8_t *d = NULL;
     char err[256] = "";
-    gs_err_t e = gs_govern_snapshot(g, S(key), &d, len, err, sizeof(err));
+    gs_err_t e = gs_govern_snapshot(g, 0, S(key), &d, len, err, sizeof(err));
     if (e)
         fail_msg("snapshot of \"%s\": %d %s", key, (int)e, err);
     return fx_own(f, d);
@@ -483,8 +489,8 @@ static void check_same_scopes(fx_t *f, const char *ctx, gs_govern_t *a, gs_gover
         uint8_t *da = NULL, *db = NULL;
         size_t la = 0, lb = 0;
         char err[256];
-        gs_err_t ea = gs_govern_snapshot(a, S(keys[k]), &da, &la, err, sizeof(err));
-        gs_err_t eb = gs_govern_snapshot(b, S(keys[k]), &db, &lb, err, sizeof(err));
+        gs_err_t ea = gs_govern_snapshot(a, 0, S(keys[k]), &da, &la, err, sizeof(err));
+        gs_err_t eb = gs_govern_snapshot(b, 0, S(keys[k]), &db, &lb, err, sizeof(err));
         if (da)
             fx_own(f, da);
         if (db)
@@ -567,7 +573,7 @@ static void test_batch_equivalence(void **state)
                 snap_t s;
                 uint8_t *d = NULL;
                 size_t len;
-                if (gs_govern_snapshot(a, S(keys[k]), &d, &len, NULL, 0))
+                if (gs_govern_snapshot(a, 0, S(keys[k]), &d, &len, NULL, 0))
                     continue;
                 parse_snapshot(fx_own(f, d), len, &s);
                 wraps += s.size == 16 && s.head != 0;
@@ -1094,7 +1100,7 @@ static void check_scopes(fx_t *f, const char *ctx, gs_govern_t *g, const model_t
         uint8_t *d = NULL;
         size_t len;
         char err[256];
-        gs_err_t e = gs_govern_snapshot(g, S(keys[i]), &d, &len, err, sizeof(err));
+        gs_err_t e = gs_govern_snapshot(g, 0, S(keys[i]), &d, &len, err, sizeof(err));
         if (!m->s[i].present) {
             if (e != GS_ERR_NOT_FOUND)
                 fail_msg("%s: scope \"%s\" should have been evicted (snapshot: %d)", ctx, keys[i],
@@ -1241,7 +1247,7 @@ static void test_memory_budget_restore(void **state)
     snap_t ys;
     parse_snapshot(d, len, &ys);
     size_t before = gs_govern_stats(g).bytes;
-    gs_err_t e = gs_govern_restore(g, d, len, err, sizeof(err));
+    gs_err_t e = gs_govern_restore(g, 0, d, len, err, sizeof(err));
     gs_scope_stats_t st = gs_govern_stats(g);
     if (e == GS_OK && st.bytes > st.max_bytes)
         fail_msg("restore of a %zu-byte snapshot (%u vectors, %zu rows' worth) succeeded; bytes "
@@ -1273,7 +1279,7 @@ static void test_idle_eviction(void **state)
     assert_int_equal(st.evicted, 1);
     uint8_t *d = NULL;
     size_t len;
-    assert_int_equal(gs_govern_snapshot(g, S("alpha"), &d, &len, err, sizeof(err)),
+    assert_int_equal(gs_govern_snapshot(g, 0, S("alpha"), &d, &len, err, sizeof(err)),
                      GS_ERR_NOT_FOUND);
     /* within the second after a check: idle scopes stay */
     assert_int_equal(gs_govern_one(g, S("gamma"), 1, 0.95, &t, 1, 1, &v, err, sizeof(err)), 0);
@@ -1328,7 +1334,7 @@ static void run_random(fx_t *f, gs_govern_t *a, gs_govern_t *b, uint64_t seed, s
 static gs_err_t restore(gs_govern_t *g, const uint8_t *d, size_t len, char *err, size_t n)
 {
     err[0] = 0;
-    return gs_govern_restore(g, d, len, err, n);
+    return gs_govern_restore(g, 0, d, len, err, n);
 }
 
 static void test_snapshot_round_trip(void **state)
@@ -1378,7 +1384,7 @@ static void test_snapshot_round_trip(void **state)
     /* unknown key */
     uint8_t *d = NULL;
     size_t len = 0;
-    assert_int_equal(gs_govern_snapshot(a, S("nope"), &d, &len, err, sizeof(err)),
+    assert_int_equal(gs_govern_snapshot(a, 0, S("nope"), &d, &len, err, sizeof(err)),
                      GS_ERR_NOT_FOUND);
     assert_null(d);
     assert_contains(err, "nope");
@@ -1586,13 +1592,372 @@ static void test_snapshot_key_too_long(void **state)
         GS_ERR_VALIDATION);
     uint8_t *d = NULL;
     size_t len = 0;
-    gs_err_t e = gs_govern_snapshot(g, (gs_str_t){key, 129}, &d, &len, err, sizeof(err));
+    gs_err_t e = gs_govern_snapshot(g, 0, (gs_str_t){key, 129}, &d, &len, err, sizeof(err));
     if (d)
         fx_own(f, d);
     if (e != GS_ERR_NOT_FOUND)
         fail_msg("snapshot of a 129-byte key returned %d (a %zu-byte snapshot of the 128-byte "
                  "key's scope), expected GS_ERR_NOT_FOUND",
                  (int)e, len);
+}
+
+/* ==== the changelog (SPEC 3.6) ============================================= */
+
+/* Records as gs_govern_changes emits them, with the sequence numbers the
+ * state layer would give them. */
+typedef struct rec {
+    int32_t partition;
+    uint8_t *key, *val; /* val NULL: a tombstone */
+    size_t klen, vlen;
+    uint64_t seq;
+} rec_t;
+
+typedef struct clog {
+    rec_t *r;
+    size_t n, cap;
+    uint64_t seq;
+} clog_t;
+
+static void clog_free(clog_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->r[i].key);
+        free(l->r[i].val);
+    }
+    free(l->r);
+    free(l);
+}
+
+static clog_t *fx_clog(fx_t *f)
+{
+    assert_true(f->n_logs < FX_MAX);
+    clog_t *l = calloc(1, sizeof(*l));
+    assert_non_null(l);
+    return f->logs[f->n_logs++] = l;
+}
+
+static void *dup_bytes(const void *p, size_t n)
+{
+    void *d = malloc(n ? n : 1);
+    assert_non_null(d);
+    memcpy(d, p, n);
+    return d;
+}
+
+static void collect(void *opaque, int32_t partition, const void *key, size_t klen,
+                    const void *value, size_t vlen)
+{
+    clog_t *l = opaque;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 256;
+        rec_t *r = realloc(l->r, l->cap * sizeof(*r));
+        assert_non_null(r);
+        l->r = r;
+    }
+    l->r[l->n++] = (rec_t){.partition = partition,
+                           .key = dup_bytes(key, klen),
+                           .klen = klen,
+                           .val = value ? dup_bytes(value, vlen) : NULL,
+                           .vlen = vlen,
+                           .seq = ++l->seq};
+}
+
+static void take_changes(gs_govern_t *g, clog_t *l)
+{
+    char err[256] = "";
+    if (gs_govern_changes(g, collect, l, err, sizeof(err)))
+        fail_msg("changes: %s", err);
+}
+
+static const rec_t *sort_base;
+
+static int by_key_then_index(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const rec_t *x = &sort_base[i], *y = &sort_base[j];
+    if (x->klen != y->klen)
+        return x->klen < y->klen ? -1 : 1;
+    int c = memcmp(x->key, y->key, x->klen);
+    return c ? c : (i > j) - (i < j);
+}
+
+static int by_index(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    return (i > j) - (i < j);
+}
+
+/* The records a compacted topic keeps: the last of each key, in log order,
+ * with or without the tombstones (the broker deletes them after
+ * delete.retention.ms). Returns their count; idx is freed by the caller. */
+static size_t compact(const clog_t *l, int keep_tombstones, size_t **idx)
+{
+    size_t *all = calloc(l->n + 1, sizeof(size_t)), n = 0;
+    assert_non_null(all);
+    for (size_t i = 0; i < l->n; i++)
+        all[i] = i;
+    sort_base = l->r;
+    qsort(all, l->n, sizeof(size_t), by_key_then_index);
+    for (size_t i = 0; i < l->n; i++) {
+        const rec_t *r = &l->r[all[i]], *next = i + 1 < l->n ? &l->r[all[i + 1]] : NULL;
+        int last = !next || next->klen != r->klen || memcmp(next->key, r->key, r->klen);
+        if (last && (r->val || keep_tombstones))
+            all[n++] = all[i];
+    }
+    qsort(all, n, sizeof(size_t), by_index);
+    *idx = all;
+    return n;
+}
+
+static void apply_rec(gs_govern_t *g, int32_t partition, const rec_t *r)
+{
+    char err[256] = "";
+    if (gs_govern_apply(g, partition, r->seq, r->key, r->klen, r->val, r->vlen, err, sizeof(err)))
+        fail_msg("apply record %llu: %s", (unsigned long long)r->seq, err);
+}
+
+/* Restores `partition` of g from the log as written or as compacted (mode
+ * 0: everything, 1: compacted with tombstones, 2: compacted without). */
+static size_t restore_log(gs_govern_t *g, int32_t partition, const clog_t *l, int mode)
+{
+    if (!mode) {
+        for (size_t i = 0; i < l->n; i++)
+            apply_rec(g, partition, &l->r[i]);
+    } else {
+        size_t *idx, n = compact(l, mode == 1, &idx);
+        for (size_t i = 0; i < n; i++)
+            apply_rec(g, partition, &l->r[idx[i]]);
+        free(idx);
+    }
+    return gs_govern_restored(g, partition);
+}
+
+/* n requests in slices of 50 with the changes taken after each slice, as
+ * the worker takes them after each batch. */
+static void run_logged(fx_t *f, gs_govern_t *g, clog_t *l, uint64_t seed, size_t n)
+{
+    for (size_t i = 0; i < n; i += 50) {
+        run_random(f, g, NULL, seed + i, 50, "logged");
+        take_changes(g, l);
+    }
+}
+
+static void check_same_accounts(gs_govern_t *a, gs_govern_t *b)
+{
+    gs_scope_stats_t x = gs_govern_stats(a), y = gs_govern_stats(b);
+    assert_int_equal(x.scopes, y.scopes);
+    assert_int_equal(x.vectors, y.vectors);
+    assert_int_equal(x.bytes, y.bytes);
+}
+
+/* Restoring the log (as written, and compacted) gives scopes identical to
+ * the ones that wrote it, byte for byte and in their accounts, and the
+ * restored governor then decides exactly as the original. */
+static void test_changelog_round_trip(void **state)
+{
+    fx_t *f = *state;
+    gs_govern_conf_t conf = make_conf(4, 3, GS_SLEEP_DEGRADE, 64, 64u << 20);
+    conf.changelog = 1;
+    gs_govern_t *a = fx_govern(f, &conf);
+    clog_t *l = fx_clog(f);
+    run_logged(f, a, l, 0xC1A60001ull, 600);
+    size_t max_value = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->r[i].vlen > max_value)
+            max_value = l->r[i].vlen;
+    assert_true(max_value < 64 * 1024); /* incremental: no large values */
+    for (int mode = 0; mode < 3; mode++) {
+        gs_govern_t *b = fx_govern(f, &conf);
+        assert_int_equal(restore_log(b, 0, l, mode), gs_govern_stats(a).scopes);
+        check_same_scopes(f, "restored", a, b, 3);
+        check_same_accounts(a, b);
+        fx_govern_drop(f, b);
+    }
+    /* the restored governor goes on exactly as the original, and logs the
+     * same changes: a restore of its log equals both */
+    gs_govern_t *b = fx_govern(f, &conf);
+    restore_log(b, 0, l, 1);
+    take_changes(b, fx_clog(f)); /* a restore itself logs nothing new */
+    assert_int_equal(f->logs[f->n_logs - 1]->n, 0);
+    run_random(f, a, b, 0xC1A60002ull, 300, "after restore");
+    check_same_scopes(f, "restored, then 300", a, b, 3);
+    check_same_accounts(a, b);
+}
+
+/* Evicted scopes leave tombstones: a restore has exactly the live scopes,
+ * whether the broker still keeps the tombstones or not. */
+static void test_changelog_eviction(void **state)
+{
+    fx_t *f = *state;
+    gs_govern_conf_t conf = make_conf(4, 3, GS_SLEEP_DEGRADE, 16, 64u << 20);
+    conf.changelog = 1;
+    conf.max_scopes = 2; /* three keys: the least recently used goes */
+    gs_govern_t *a = fx_govern(f, &conf);
+    clog_t *l = fx_clog(f);
+    run_logged(f, a, l, 0xC1A60011ull, 800);
+    assert_true(gs_govern_stats(a).evicted > 0);
+    size_t tombs = 0;
+    for (size_t i = 0; i < l->n; i++)
+        tombs += l->r[i].val == NULL;
+    assert_true(tombs > 0);
+    for (int mode = 0; mode < 3; mode++) {
+        gs_govern_t *b = fx_govern(f, &conf);
+        assert_int_equal(restore_log(b, 0, l, mode), gs_govern_stats(a).scopes);
+        check_same_scopes(f, "restored after evictions", a, b, 3);
+        check_same_accounts(a, b);
+        fx_govern_drop(f, b);
+    }
+}
+
+/* One key in two partitions is two scopes; dropping a partition leaves
+ * the other's scopes and accounts as they were. */
+static void test_changelog_partitions(void **state)
+{
+    fx_t *f = *state;
+    gs_govern_conf_t conf = make_conf(4, 3, GS_SLEEP_DEGRADE, 32, 64u << 20);
+    conf.changelog = 1;
+    gs_govern_t *a = fx_govern(f, &conf), *b = fx_govern(f, &conf);
+    clog_t *l = fx_clog(f);
+    run_logged(f, a, l, 0xC1A60021ull, 300);
+    size_t n = gs_govern_stats(a).scopes;
+    assert_int_equal(restore_log(b, 0, l, 1), n);
+    assert_int_equal(restore_log(b, 5, l, 1), n);
+    assert_int_equal(gs_govern_stats(b).scopes, 2 * n);
+    gs_govern_drop(b, 5);
+    check_same_scopes(f, "partition 0 after dropping 5", a, b, 3);
+    check_same_accounts(a, b);
+    uint8_t *d = NULL;
+    size_t len = 0;
+    char err[256];
+    assert_int_equal(gs_govern_snapshot(b, 5, S("alpha"), &d, &len, err, sizeof(err)),
+                     GS_ERR_NOT_FOUND);
+    /* a request of partition 5 starts its scope afresh, not from partition 0's */
+    gs_govern_req_t r = {.scope = S("alpha"), .partition = 5, .has_value = 1, .value = 0.9};
+    assert_int_equal(gs_govern_decide(b, &r, 1, err, sizeof(err)), GS_OK);
+    assert_int_equal(r.err, GS_OK);
+    snap_t s;
+    snapshot_of(f, b, "alpha", &s); /* partition 0: untouched */
+    assert_int_equal(gs_govern_snapshot(b, 5, S("alpha"), &d, &len, err, sizeof(err)), GS_OK);
+    fx_own(f, d);
+    snap_t s5;
+    parse_snapshot(d, len, &s5);
+    assert_int_equal(s5.steps, 1);
+    assert_true(s.steps > 1);
+}
+
+static const rec_t *find_rec(const clog_t *l, char type)
+{
+    for (size_t i = l->n; i-- > 0;)
+        if (l->r[i].val && l->r[i].key[0] == type)
+            return &l->r[i];
+    fail_msg("no '%c' record in the log", type);
+    return NULL;
+}
+
+/* Applies a damaged copy of r: it must be refused with `want`, and the
+ * scope (restored before) must be unchanged. */
+static void check_apply_refused(fx_t *f, gs_govern_t *g, const rec_t *r, const uint8_t *key,
+                                size_t klen, const uint8_t *val, size_t vlen, gs_err_t want,
+                                const char *what)
+{
+    size_t l0, l1;
+    uint8_t *before = take_snapshot(f, g, "alpha", &l0);
+    char err[256] = "";
+    gs_err_t e = gs_govern_apply(g, 0, r->seq + 1000, key, klen, val, vlen, err, sizeof(err));
+    if (e != want)
+        fail_msg("%s: apply returned %d (%s), expected %d", what, (int)e, err, (int)want);
+    assert_true(err[0] != 0);
+    uint8_t *after = take_snapshot(f, g, "alpha", &l1);
+    if (l0 != l1 || memcmp(before, after, l0))
+        fail_msg("%s: the scope changed", what);
+    fx_free(f, before);
+    fx_free(f, after);
+}
+
+/* Records no governor wrote are refused with a reason, and leave the state
+ * as it was: truncated and extended values, another version or dimension,
+ * unknown key types, slots out of range or with out-of-range values. Slots
+ * without their header are dropped when the restore ends, and a late older
+ * header does not overwrite a newer one. */
+static void test_changelog_corrupt_records(void **state)
+{
+    fx_t *f = *state;
+    gs_govern_conf_t conf = make_conf(4, 3, GS_SLEEP_DEGRADE, 32, 64u << 20);
+    conf.changelog = 1;
+    gs_govern_t *a = fx_govern(f, &conf), *b = fx_govern(f, &conf);
+    clog_t *l = fx_clog(f);
+    run_logged(f, a, l, 0xC1A60031ull, 300);
+    restore_log(b, 0, l, 1);
+    const rec_t *h = find_rec(l, 'H'), *sl = find_rec(l, 'S');
+    uint8_t *v = fx_own(f, malloc(h->vlen + 8));
+    memcpy(v, h->val, h->vlen);
+    check_apply_refused(f, b, h, h->key, h->klen, v, h->vlen - 1, GS_ERR_DECODE, "short header");
+    check_apply_refused(f, b, h, h->key, h->klen, v, 3, GS_ERR_DECODE, "3-byte header");
+    check_apply_refused(f, b, h, h->key, h->klen, v, h->vlen + 4, GS_ERR_DECODE, "long header");
+    v[0] = GS_CHANGELOG_VERSION + 1;
+    check_apply_refused(f, b, h, h->key, h->klen, v, h->vlen, GS_ERR_SCHEMA, "next version");
+    v[0] = h->val[0];
+    wr32(v + 4, DIM + 1);
+    check_apply_refused(f, b, h, h->key, h->klen, v, h->vlen, GS_ERR_SCHEMA, "other dimension");
+    uint8_t *k = fx_own(f, dup_bytes(h->key, h->klen));
+    k[0] = 'X';
+    check_apply_refused(f, b, h, k, h->klen, h->val, h->vlen, GS_ERR_DECODE, "key type X");
+    check_apply_refused(f, b, h, k, 1, h->val, h->vlen, GS_ERR_DECODE, "key without a scope");
+    uint8_t *sv = fx_own(f, dup_bytes(sl->val, sl->vlen));
+    check_apply_refused(f, b, sl, sl->key, sl->klen, sv, sl->vlen - 4, GS_ERR_DECODE, "short slot");
+    uint8_t *sk = fx_own(f, dup_bytes(sl->key, sl->klen));
+    wr32(sk + 1, 32); /* capacity 32: slots 0..31 */
+    check_apply_refused(f, b, sl, sk, sl->klen, sv, sl->vlen, GS_ERR_DECODE, "slot 32");
+    float nan = NAN;
+    memcpy(sv + 8, &nan, 4); /* the phase */
+    check_apply_refused(f, b, sl, sl->key, sl->klen, sv, sl->vlen, GS_ERR_DECODE, "NaN phase");
+    check_same_scopes(f, "after refused records", a, b, 3);
+    /* an older header that arrives late is ignored */
+    const rec_t *first = NULL;
+    for (size_t i = 0; i < l->n && !first; i++)
+        if (l->r[i].val && l->r[i].klen == h->klen && !memcmp(l->r[i].key, h->key, h->klen))
+            first = &l->r[i];
+    assert_true(first && first->seq < h->seq);
+    apply_rec(b, 0, first);
+    check_same_scopes(f, "after a late older header", a, b, 3);
+    /* slots alone (the header deleted) do not make a scope */
+    gs_govern_t *c = fx_govern(f, &conf);
+    apply_rec(c, 0, sl);
+    assert_int_equal(gs_govern_restored(c, 0), 0);
+    assert_int_equal(gs_govern_stats(c).scopes, 0);
+    assert_int_equal(gs_govern_stats(c).bytes, gs_govern_stats(fx_govern(f, &conf)).bytes);
+}
+
+/* A restore that does not fit the memory budget refuses the scope (NOMEM)
+ * and keeps the accounts exact. */
+static void test_changelog_budget(void **state)
+{
+    fx_t *f = *state;
+    gs_govern_conf_t conf = make_conf(4, 3, GS_SLEEP_DEGRADE, 64, 64u << 20);
+    conf.changelog = 1;
+    gs_govern_t *a = fx_govern(f, &conf);
+    clog_t *l = fx_clog(f);
+    run_logged(f, a, l, 0xC1A60041ull, 600);
+    gs_govern_conf_t small = conf;
+    small.max_memory_bytes = gs_govern_stats(a).bytes / 2;
+    gs_govern_t *b = fx_govern(f, &small);
+    size_t *idx, n = compact(l, 1, &idx), refused = 0;
+    char err[256];
+    for (size_t i = 0; i < n; i++) {
+        const rec_t *r = &l->r[idx[i]];
+        gs_err_t e =
+            gs_govern_apply(b, 0, r->seq, r->key, r->klen, r->val, r->vlen, err, sizeof(err));
+        assert_true(e == GS_OK || e == GS_ERR_NOMEM);
+        refused += e == GS_ERR_NOMEM;
+    }
+    free(idx);
+    gs_govern_restored(b, 0);
+    assert_true(refused > 0);
+    gs_scope_stats_t st = gs_govern_stats(b);
+    assert_true(st.bytes <= st.max_bytes);
+    gs_govern_drop(b, 0);
+    assert_int_equal(gs_govern_stats(b).scopes, 0);
+    assert_int_equal(gs_govern_stats(b).bytes, gs_govern_stats(fx_govern(f, &small)).bytes);
 }
 
 int main(void)
@@ -1610,6 +1975,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_corruption, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_restore_other_rhythm, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_key_too_long, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_changelog_round_trip, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_changelog_eviction, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_changelog_partitions, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_changelog_corrupt_records, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_changelog_budget, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

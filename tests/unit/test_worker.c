@@ -437,23 +437,28 @@ static gs_err_t load_config(fx_t *f, const char *id, const char *const *extra,
     snprintf(wid, sizeof(wid), "worker.id=%s", id);
     snprintf(harm, sizeof(harm), "governance.harm_lexicon=%s/config/lexicon/harm.txt", root);
     snprintf(care, sizeof(care), "governance.care_lexicon=%s/config/lexicon/care.txt", root);
-    const char *ov[MAX_OVERRIDES] = {bs,
-                                     wid,
-                                     harm,
-                                     care,
-                                     "dialogue.requests_topic=" IN_TOPIC,
-                                     "dialogue.results_topic=" RES_TOPIC,
-                                     "deadletter.topic=" DL_TOPIC,
-                                     "metrics.topic=",
-                                     "alerts.topic=",
-                                     "http.listen=",
-                                     "dialogue.governance_only=true",
-                                     "governance.memory_capacity=200",
-                                     "kafka_consumer.session.timeout.ms=3000",
-                                     "kafka_consumer.heartbeat.interval.ms=250",
-                                     "kafka.log_level=4",
-                                     "log.level=info"};
-    size_t n_ov = 16;
+    /* the mock cluster has no DescribeConfigs: the changelog is tested
+     * against a real broker (it.state) */
+    const char *ov[MAX_OVERRIDES] = {
+        bs,
+        wid,
+        harm,
+        care,
+        "dialogue.requests_topic=" IN_TOPIC,
+        "dialogue.results_topic=" RES_TOPIC,
+        "deadletter.topic=" DL_TOPIC,
+        "metrics.topic=",
+        "alerts.topic=",
+        "http.listen=",
+        "dialogue.governance_only=true",
+        "governance.memory_capacity=200",
+        "kafka_consumer.session.timeout.ms=3000",
+        "kafka_consumer.heartbeat.interval.ms=250",
+        "kafka.log_level=4",
+        "log.level=info",
+        "state.changelog=false",
+    };
+    size_t n_ov = 17;
     for (; extra && *extra && n_ov < MAX_OVERRIDES; extra++)
         ov[n_ov++] = *extra;
     return gs_config_load(NULL, sections, ov, n_ov, cfg, err, n);

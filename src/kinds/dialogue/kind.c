@@ -26,6 +26,7 @@ struct gs_kind {
     const dialogue_conf_t *conf;
     gs_lexicon_t *lexicon;
     gs_govern_t *govern;
+    gs_store_t store;   /* the governor's scopes, per input partition */
     gs_dmodel_t *model; /* NULL: governance only */
     int scope_by;
     size_t cap; /* batch.max, the size of every array below */
@@ -122,6 +123,7 @@ static size_t admit(gs_kind_t *d, const gs_batch_t *b)
         if ((it->err = gs_dialogue_request_validate(req, it->errmsg, sizeof(it->errmsg))))
             continue;
         d->greqs[m] = (gs_govern_req_t){
+            .partition = it->partition,
             .scope = d->scope_by == GS_SCOPE_SESSION ? req->session_id : req->tenant,
             .has_value = req->has_moral_value,
             .value = req->moral_value,
@@ -262,6 +264,7 @@ static gs_err_t create(const gs_config_t *cfg, const void *conf, gs_kind_t **out
     d->notes = calloc(d->cap, sizeof(*d->notes));
     gs_govern_conf_t gc;
     gs_govern_conf_from(&gc, cfg);
+    gc.changelog = cfg->state.changelog;
     gs_err_t err = d->greqs && d->valid && d->queries && d->answers && d->query_of && d->notes
                        ? GS_OK
                        : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
@@ -281,6 +284,13 @@ static gs_err_t create(const gs_config_t *cfg, const void *conf, gs_kind_t **out
 static const gs_govern_t *governance(const gs_kind_t *d)
 {
     return d->govern;
+}
+
+static size_t stores(gs_kind_t *d, const gs_store_t **out)
+{
+    d->store = (gs_store_t){"dialogue.scopes", &gs_govern_store_ops, d->govern};
+    *out = &d->store;
+    return 1;
 }
 
 static gs_err_t check(const gs_config_t *cfg, const void *conf, char *errstr, size_t n)
@@ -326,6 +336,7 @@ const gs_kind_ops_t gs_kind_dialogue = {
     .load_models = load_models,
     .process = process,
     .governance = governance,
+    .stores = stores,
     .load = &gs_dialogue_load,
     .train = gs_dialogue_train,
 };
