@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(request resolve snapshot modelfile config)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(request resolve snapshot changelog modelfile config)
 
 CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGS_FUZZ=ON \
   -DGS_TESTS=OFF >/dev/null

@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             buf[len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
     }
     char err[512];
-    gs_govern_restore(governor(), buf, len, err, sizeof(err));
+    gs_govern_restore(governor(), 0, buf, len, err, sizeof(err));
     free(buf);
     return 0;
 }

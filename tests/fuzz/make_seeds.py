@@ -55,6 +55,31 @@ def snapshot(capacity=8, size=2, key=b"tenant-0", wake=8, sleep=4, buf_cap=0, cl
     return bytes(b) + b"\0\0\0\0"                         # CRC: the harness writes it
 
 
+def cl_record(key, payload, flags=1, seq=1, store=b"dialogue.scopes"):
+    """One record of the changelog harness: framed as the state layer
+    frames it (the harness writes the CRC when flags bit 0 is set)."""
+    k = store + b"\0" + key
+    v = b"" if payload is None else b"GSST" + struct.pack("<HHQ", 1, 0, seq) + payload + b"\0" * 4
+    return struct.pack("<BHH", flags | (2 if payload is None else 0), len(k), len(v)) + k + v
+
+
+def cl_header(size=2, head=0, wake=8, sleep=4, capacity=8):
+    b = struct.pack("<BBHI", 1, 0, 0, 384)
+    b += struct.pack("<id", 12, 0.5)                          # threshold x20, ema
+    b += struct.pack("<III", wake, sleep, 3)                  # rhythm
+    b += struct.pack("<QQQQ", 3, 2, 1, 0)                     # steps, accepted, rejected, at_bound
+    b += struct.pack("<I", 0)                                 # no write buffer (no synapse)
+    return b + struct.pack("<III", capacity, size, head)
+
+
+def cl_slot(s):
+    dim = 384
+    v = [math.sin(s + i) for i in range(dim)]
+    norm = math.sqrt(sum(x * x for x in v))
+    b = struct.pack("<BBHI", 1, 0, 0, dim) + struct.pack("<fff", 0.0, 0.9, 2.0)
+    return b + struct.pack("<%df" % dim, *[x / norm for x in v])
+
+
 def nested_schema(depth):
     t = '"string"'
     for i in range(depth):
@@ -98,6 +123,14 @@ def main(dump):
             write("corpus", "resolve", "evolved-%02d" % i, w + b"\x00" + bytes.fromhex(d["hex"]))
     write("corpus", "snapshot", "two-vectors", b"\x01" + snapshot())
     write("corpus", "snapshot", "empty", b"\x01" + snapshot(size=0))
+    slot = lambda s, scope=b"tenant-0": cl_record(struct.pack("<I", s) + scope, cl_slot(s),
+                                                  seq=1 + s)
+    write("corpus", "changelog", "scope-two-slots",
+          slot(0) + slot(1) + cl_record(b"Htenant-0", cl_header(), seq=3))
+    write("corpus", "changelog", "evicted",
+          slot(0) + cl_record(b"Htenant-0", cl_header(size=1), seq=2) +
+          cl_record(b"Htenant-0", None) + cl_record(b"\0\0\0\0tenant-0", None))
+    write("corpus", "changelog", "slots-without-header", slot(0, b"s-1") + slot(3, b"s-1"))
     write("corpus", "modelfile", "meta", b"\x01" + json.dumps(META).encode())
     write("corpus", "config", "govstream.cfg",
           open(os.path.join(ROOT, "config", "govstream.cfg"), "rb").read())
