@@ -160,6 +160,11 @@ static json_t *dump(const void *result)
         json_pack("{s:I,s:I,s:I,s:I}", "decode_us", (json_int_t)r->timings.decode_us, "govern_us",
                   (json_int_t)r->timings.govern_us, "infer_us", (json_int_t)r->timings.infer_us,
                   "total_us", (json_int_t)r->timings.total_us));
+    json_object_set_new(j, "source",
+                        json_pack("{s:o,s:i,s:I}", "topic", str_json(r->source.topic), "partition",
+                                  (int)r->source.partition, "offset",
+                                  (json_int_t)r->source.offset));
+    json_object_set_new(j, "processed_at_ms", json_integer(r->processed_at_ms));
     return j;
 }
 

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Issue 11, item 3 (a) and (b): the same input gives the same decisions
+# (SPEC 3.6) through 1 worker and through 3 workers with a fourth added and
+# one stopped (SIGTERM) during the run, with governance.scope tenant and
+# session. 20,000 scripted requests (seeded generator: 8 tenants, 300
+# sessions, half with a caller moral value, half scored by the lexicon) are
+# produced live at 1,000/s while the two scaled groups (one per scope)
+# process them; then one single worker per scope reads the same topic.
+# Every result field but worker_id, timings and processed_at_ms must be
+# identical per request_id. Eviction is sized away (OPERATIONS.md: State
+# and delivery): no idle eviction, scopes and memory that fit.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init determinism
+N=${GS_IT_DETERMINISM_N:-20000}
+create_topics 6
+COMMON=(-o governance.scope_idle_s=0 -o governance.memory_capacity=2000
+  -o governance.max_memory_mb=1024)
+
+# group SCOPE RUN: the options of one run's group, results and changelog
+group() {
+  "$LOAD" topics -b "$BS" --create "$T_RES.$2" --partitions 6 -q
+  echo -o kafka_consumer.group.id="$GROUP.$2" -o dialogue.results_topic="$T_RES.$2" \
+    -o state.topic="$T_STATE.$2" -o governance.scope="$1"
+}
+
+read -ra TB <<<"$(group tenant b-tenant)"
+read -ra SB <<<"$(group session b-session)"
+for w in 1 2 3; do
+  start_worker "bt$w" "${COMMON[@]}" "${TB[@]}"
+  start_worker "bs$w" "${COMMON[@]}" "${SB[@]}"
+done
+for w in 1 2 3; do wait_ready "bt$w" && wait_ready "bs$w"; done
+
+rate=1000
+produce "$N" --rate "$rate" --tenants 8 --sessions 300 --moral-given 0.5 --seed 11 \
+  >"$IT_DIR/produce.json" &
+producer=$!
+sleep $((N / rate * 3 / 10))
+start_worker bt4 "${COMMON[@]}" "${TB[@]}"
+start_worker bs4 "${COMMON[@]}" "${SB[@]}"
+log "fourth workers added"
+sleep $((N / rate * 3 / 10))
+stop_worker bt2
+expect_eq "$STOP_RC" 0 "exit code of bt2"
+stop_worker bs2
+expect_eq "$STOP_RC" 0 "exit code of bs2"
+log "second workers stopped (SIGTERM)"
+wait "$producer" || fail "producer failed"
+
+# dump RUN: every result of a run's topic, one JSON object per line
+dump() {
+  local res
+  res=$("$LOAD" verify -b "$BS" --run-id "$RUN" --results "$T_RES.$1" --deadletter "$T_DL" \
+    --expect-results "$N" --timeout 180 --dump "$IT_DIR/$1.jsonl" || true)
+  expect_eq "$(jqv "$res" .unique)" "$N" "results of $1"
+  log "$1: $(jqv "$res" '{results, duplicates, workers}' | tr -d ' \n')"
+}
+dump b-tenant
+dump b-session
+for w in bt1 bt3 bt4 bs1 bs3 bs4; do stop_worker "$w"; done
+
+read -ra TA <<<"$(group tenant a-tenant)"
+read -ra SA <<<"$(group session a-session)"
+start_worker at "${COMMON[@]}" "${TA[@]}"
+start_worker as "${COMMON[@]}" "${SA[@]}"
+dump a-tenant
+dump a-session
+stop_worker at
+stop_worker as
+
+python3 - "$IT_DIR" <<'PYEOF'
+import json, sys
+d = sys.argv[1]
+IGNORED = ("worker_id", "timings", "processed_at_ms", "partition", "offset")
+
+def load(name):
+    out = {}
+    for line in open("%s/%s.jsonl" % (d, name)):
+        r = json.loads(line)
+        for k in IGNORED:
+            r.pop(k, None)
+        out.setdefault(r["request_id"], []).append(r)
+    return out
+
+for scope in ("tenant", "session"):
+    a, b = load("a-" + scope), load("b-" + scope)
+    assert a.keys() == b.keys(), (scope, len(a), len(b))
+    differ = {}
+    for rid, copies in b.items():
+        for c in copies + a[rid][1:]:
+            if c != a[rid][0]:
+                for k in c:
+                    if c[k] != a[rid][0].get(k):
+                        differ[k] = differ.get(k, 0) + 1
+    # governance only: what governance accepted says so in the note
+    accepted = sum(r[0]["note"].startswith("no model") for r in a.values())
+    ctx = sum(r[0]["context_items"] > 0 for r in a.values())
+    print("%s scope: %d requests, %d accepted by governance, %d with context; fields that differ: %s"
+          % (scope, len(a), accepted, ctx, differ or "none"))
+    assert not differ, differ
+    assert 0 < accepted < len(a) and ctx > 0
+PYEOF
+log "ok: identical decisions with 1 worker and with 3 (+1, -1), for tenant and session scope"
