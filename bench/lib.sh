@@ -64,7 +64,8 @@ bench_worker_up() {
   build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen="127.0.0.1:$HTTP_PORT" \
     -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
     -o dialogue.requests_topic="$in" -o dialogue.results_topic="$res" -o deadletter.topic="$dl" \
-    -o dialogue.governance_only=true "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
+    -o state.topic="gs-$RUN-$name.state" -o dialogue.governance_only=true "$@" \
+    2>"/tmp/gs-bench-$RUN-$name.log" &
   WORKER=$!
   BENCH_PIDS+=("$WORKER")
   for _ in $(seq 300); do
