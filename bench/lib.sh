@@ -41,7 +41,8 @@ bench_worker() {
   $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
   # GS_BENCH_BINARY and GS_BENCH_CFG: another build (bench/e2e.sh's "before"),
   # which may predate dialogue.governance_only (it then had no model by default)
-  local gov=(-o dialogue.governance_only=true)
+  # and state.topic (its own changelog: no worker restores another's state)
+  local gov=(-o dialogue.governance_only=true -o state.topic="gs-$RUN-$name.state")
   [ -z "${GS_BENCH_BINARY:-}" ] || gov=()
   "${GS_BENCH_BINARY:-build/govstream}" run -c "${GS_BENCH_CFG:-config/govstream.cfg}" \
     -o log.level=warn -o http.listen= \
