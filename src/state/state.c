@@ -104,7 +104,7 @@ gs_err_t gs_state_parse(const void *key, size_t key_len, const void *value, size
                                .key_len = key_len - (size_t)(nul - k) - 1};
     if (!v)
         return GS_OK; /* a tombstone */
-    if (value_len < GS_STATE_FRAME_BYTES || memcmp(v, magic, 4))
+    if (value_len < GS_STATE_FRAME_BYTES || memcmp(v, magic, 4) != 0)
         return gs_fail(errstr, n, GS_ERR_DECODE, "not a govstream changelog value");
     uint32_t crc = (uint32_t)from_le(v + value_len - 4, 4);
     if (gs_crc32c(gs_crc32c(0, k, key_len), v, value_len - 4) != crc)
