@@ -70,6 +70,9 @@ void gs_errfmt(char *errstr, size_t errstr_size, const char *fmt, ...)
  * array as it was, so several arrays can be grown in turn and each stays
  * valid: `if (gs_grow(&a, n, sizeof(*a)) || gs_grow(&b, n, sizeof(*b)))`. */
 int gs_grow(void *array, size_t n, size_t size);
+/* Room for element `len` of an array of *cap elements: doubles *cap (the
+ * first time to `first`) when it is full. -1 as gs_grow. */
+int gs_grow_one(void *array, size_t len, size_t *cap, size_t size, size_t first);
 
 /* A growable byte buffer reused across messages (encoded records).
  * Zero-initialise; release with gs_buf_free. */

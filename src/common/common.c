@@ -56,6 +56,17 @@ int gs_grow(void *array, size_t n, size_t size)
     return 0;
 }
 
+int gs_grow_one(void *array, size_t len, size_t *cap, size_t size, size_t first)
+{
+    if (len < *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : first;
+    if (gs_grow(array, n, size))
+        return -1;
+    *cap = n;
+    return 0;
+}
+
 void gs_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

@@ -44,14 +44,7 @@ static void emit_header(const scope_t *s, uint8_t *buf, gs_store_emit_fn *emit, 
     put_u8(&w, s->syn.l1 != NULL);
     put_u16(&w, 0);
     put_u32(&w, (uint32_t)DIM);
-    put_u32(&w, (uint32_t)s->moral.t20);
-    put_f64(&w, s->moral.ema);
-    put_u32(&w, s->rhythm.wake_steps);
-    put_u32(&w, s->rhythm.sleep_steps);
-    put_u32(&w, s->rhythm.pos);
-    put_u64(&w, s->rhythm.steps);
-    put_u64(&w, s->accepted);
-    put_u64(&w, s->rejected);
+    gs_scope_put_core(&w, s);
     put_u64(&w, s->at_bound);
     if (s->syn.l1)
         put_f32s(&w, s->syn.l1, 3 * DIM); /* l1, l2, l3 are one allocation */
@@ -132,10 +125,8 @@ gs_err_t gs_govern_changes(gs_govern_t *g, gs_store_emit_fn *emit, void *opaque,
 
 typedef struct header {
     int has_syn;
-    int32_t t20;
-    double ema;
-    uint32_t wake, sleep, pos;
-    uint64_t steps, accepted, rejected, at_bound;
+    scope_core_t core;
+    uint64_t at_bound;
     const uint8_t *syn, *buf; /* in the record */
     uint32_t buf_n, capacity, size, head;
 } header_t;
@@ -160,13 +151,12 @@ static gs_err_t check_prefix(reader_t *r, char *errstr, size_t n)
 
 static gs_err_t check_header(const gs_govern_t *g, const header_t *h, char *errstr, size_t n)
 {
-    uint64_t cycle = (uint64_t)h->wake + h->sleep;
+    uint64_t cycle = (uint64_t)h->core.rhythm.wake_steps + h->core.rhythm.sleep_steps;
     if (h->capacity != g->conf.memory_capacity)
         return gs_fail(errstr, n, GS_ERR_SCHEMA,
                        "changelog memory capacity %u, configured governance.memory_capacity %zu",
                        h->capacity, g->conf.memory_capacity);
-    if (h->t20 < GS_MORAL_T20_MIN || h->t20 > GS_MORAL_T20_MAX || !(h->ema >= 0 && h->ema <= 1) ||
-        !h->wake || !h->sleep || h->pos >= cycle || h->buf_n > cycle || (h->buf_n && !h->has_syn) ||
+    if (!gs_scope_core_valid(&h->core) || h->buf_n > cycle || (h->buf_n && !h->has_syn) ||
         cycle > UINT32_MAX || gs_scope_extras_bytes((uint32_t)cycle) > g->conf.max_memory_bytes ||
         h->size > h->capacity || (h->size < h->capacity && h->head) ||
         (h->size && h->head >= h->size))
@@ -182,14 +172,7 @@ static gs_err_t decode_header(const gs_govern_t *g, const uint8_t *v, size_t len
     if (err)
         return err;
     h->has_syn = v[1] != 0;
-    h->t20 = (int32_t)get_u32(&r);
-    h->ema = get_f64(&r);
-    h->wake = get_u32(&r);
-    h->sleep = get_u32(&r);
-    h->pos = get_u32(&r);
-    h->steps = get_u64(&r);
-    h->accepted = get_u64(&r);
-    h->rejected = get_u64(&r);
+    h->core = gs_scope_get_core(&r);
     h->at_bound = get_u64(&r);
     h->syn = h->has_syn ? take(&r, 3 * DIM * 4) : NULL;
     h->buf_n = get_u32(&r);
@@ -208,7 +191,8 @@ static gs_err_t decode_header(const gs_govern_t *g, const uint8_t *v, size_t len
  * budget if the scope has none yet, or none of this rhythm). */
 static gs_err_t install_extras(gs_govern_t *g, scope_t *s, const header_t *h)
 {
-    if (s->syn.l1 && (!h->has_syn || s->buf_cap != h->wake + h->sleep)) {
+    if (s->syn.l1 &&
+        (!h->has_syn || s->buf_cap != h->core.rhythm.wake_steps + h->core.rhythm.sleep_steps)) {
         g->dyn_bytes -= gs_scope_extras_bytes(s->buf_cap);
         s->bytes -= gs_scope_extras_bytes(s->buf_cap);
         gs_synaptic_free(&s->syn);
@@ -255,10 +239,7 @@ static gs_err_t apply_header(gs_govern_t *g, int32_t partition, uint64_t seq, gs
         return GS_OK; /* a retried older value that arrived late */
     if (!s && !(s = gs_scope_get(g, partition, scope)))
         return gs_fail(errstr, n, GS_ERR_NOMEM, "no room for the scope in the scope table");
-    s->moral = (gs_moral_t){h.t20, h.ema};
-    s->rhythm = (gs_rhythm_t){h.wake, h.sleep, h.pos, h.steps};
-    s->accepted = h.accepted;
-    s->rejected = h.rejected;
+    gs_scope_set_core(s, &h.core);
     s->at_bound = h.at_bound;
     size_t before = gs_pelm_bytes(s->pelm);
     err = install_extras(g, s, &h);

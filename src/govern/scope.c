@@ -162,13 +162,9 @@ void gs_scope_drop(gs_govern_t *g, scope_t *victim)
 /* The evicted scope's records go too, or a restore would bring it back. */
 static void add_tombstone(gs_govern_t *g, const scope_t *s)
 {
-    if (g->n_tombs == g->cap_tombs) {
-        size_t cap = g->cap_tombs ? g->cap_tombs * 2 : 16;
-        if (gs_grow(&g->tombs, cap, sizeof(*g->tombs))) {
-            g->changelog_lost++;
-            return;
-        }
-        g->cap_tombs = cap;
+    if (gs_grow_one(&g->tombs, g->n_tombs, &g->cap_tombs, sizeof(*g->tombs), 16)) {
+        g->changelog_lost++;
+        return;
     }
     tombstone_t *t = &g->tombs[g->n_tombs++];
     t->partition = s->partition;
@@ -190,26 +186,18 @@ void gs_scope_changed(gs_govern_t *g, scope_t *s, uint32_t slot)
     if (!g->conf.changelog)
         return;
     if (!s->cl_idx) {
-        if (g->n_cl_dirty == g->cap_cl_dirty) {
-            size_t cap = g->cap_cl_dirty ? g->cap_cl_dirty * 2 : 64;
-            if (gs_grow(&g->cl_dirty, cap, sizeof(scope_t *))) {
-                g->changelog_lost++;
-                return;
-            }
-            g->cap_cl_dirty = cap;
+        if (gs_grow_one(&g->cl_dirty, g->n_cl_dirty, &g->cap_cl_dirty, sizeof(scope_t *), 64)) {
+            g->changelog_lost++;
+            return;
         }
         g->cl_dirty[g->n_cl_dirty++] = s;
         s->cl_idx = g->n_cl_dirty;
     }
     if (slot == UINT32_MAX)
         return;
-    if (s->n_cl == s->cap_cl) {
-        size_t cap = s->cap_cl ? s->cap_cl * 2 : 64;
-        if (gs_grow(&s->cl_slots, cap, sizeof(*s->cl_slots))) {
-            g->changelog_lost++;
-            return;
-        }
-        s->cap_cl = cap;
+    if (gs_grow_one(&s->cl_slots, s->n_cl, &s->cap_cl, sizeof(*s->cl_slots), 64)) {
+        g->changelog_lost++;
+        return;
     }
     s->cl_slots[s->n_cl++] = slot;
 }
@@ -427,14 +415,8 @@ static void mark_dirty(scope_t *s, uint32_t slot)
     for (size_t i = 0; i < s->n_dirty; i++)
         if (s->dirty[i] == slot)
             return;
-    if (s->n_dirty == s->cap_dirty) {
-        size_t cap = s->cap_dirty ? s->cap_dirty * 2 : 64;
-        uint32_t *d = realloc(s->dirty, cap * sizeof(*d));
-        if (!d)
-            return; /* the stale score stays: retrieval degrades, never corrupts */
-        s->dirty = d;
-        s->cap_dirty = cap;
-    }
+    if (gs_grow_one(&s->dirty, s->n_dirty, &s->cap_dirty, sizeof(*s->dirty), 64))
+        return; /* the stale score stays: retrieval degrades, never corrupts */
     s->dirty[s->n_dirty++] = slot;
 }
 

@@ -105,4 +105,20 @@ int gs_scope_budget(gs_govern_t *g, const scope_t *s, size_t bytes);
 /* Re-reads the scope's PELM footprint into the byte accounts. */
 void gs_scope_account_pelm(gs_govern_t *g, scope_t *s, size_t before);
 
+/* A scope's filter, rhythm and counts, as snapshots and changelog headers
+ * both carry them (snapshot.c): i32 threshold_x20, f64 ema, u32 wake,
+ * u32 sleep, u32 pos, u64 steps, u64 accepted, u64 rejected. */
+typedef struct scope_core {
+    gs_moral_t moral;
+    gs_rhythm_t rhythm;
+    uint64_t accepted, rejected;
+} scope_core_t;
+struct writer;
+struct reader;
+void gs_scope_put_core(struct writer *w, const scope_t *s);
+scope_core_t gs_scope_get_core(struct reader *r);
+/* 1 when the threshold, the EMA and the rhythm are in range. */
+int gs_scope_core_valid(const scope_core_t *c);
+void gs_scope_set_core(scope_t *s, const scope_core_t *c);
+
 #endif

@@ -19,6 +19,52 @@
 
 static const char magic[4] = {'G', 'S', 'S', 'N'};
 
+void gs_scope_put_core(writer_t *w, const scope_t *s)
+{
+    put_u32(w, (uint32_t)s->moral.t20);
+    put_f64(w, s->moral.ema);
+    put_u32(w, s->rhythm.wake_steps);
+    put_u32(w, s->rhythm.sleep_steps);
+    put_u32(w, s->rhythm.pos);
+    put_u64(w, s->rhythm.steps);
+    put_u64(w, s->accepted);
+    put_u64(w, s->rejected);
+}
+
+scope_core_t gs_scope_get_core(reader_t *r)
+{
+    scope_core_t c;
+    c.moral.t20 = (int32_t)get_u32(r);
+    c.moral.ema = get_f64(r);
+    c.rhythm.wake_steps = get_u32(r);
+    c.rhythm.sleep_steps = get_u32(r);
+    c.rhythm.pos = get_u32(r);
+    c.rhythm.steps = get_u64(r);
+    c.accepted = get_u64(r);
+    c.rejected = get_u64(r);
+    return c;
+}
+
+static uint64_t cycle(const scope_core_t *c)
+{
+    return (uint64_t)c->rhythm.wake_steps + c->rhythm.sleep_steps;
+}
+
+int gs_scope_core_valid(const scope_core_t *c)
+{
+    return c->moral.t20 >= GS_MORAL_T20_MIN && c->moral.t20 <= GS_MORAL_T20_MAX &&
+           c->moral.ema >= 0 && c->moral.ema <= 1 && c->rhythm.wake_steps &&
+           c->rhythm.sleep_steps && c->rhythm.pos < cycle(c);
+}
+
+void gs_scope_set_core(scope_t *s, const scope_core_t *c)
+{
+    s->moral = c->moral;
+    s->rhythm = c->rhythm;
+    s->accepted = c->accepted;
+    s->rejected = c->rejected;
+}
+
 gs_err_t gs_govern_snapshot(const gs_govern_t *g, int32_t partition, gs_str_t key, uint8_t **out,
                             size_t *out_len, char *errstr, size_t n)
 {
@@ -40,14 +86,7 @@ gs_err_t gs_govern_snapshot(const gs_govern_t *g, int32_t partition, gs_str_t ke
     put_u32(&w, (uint32_t)dim);
     put_u32(&w, s->key_len);
     put(&w, s->key, s->key_len);
-    put_u32(&w, (uint32_t)s->moral.t20);
-    put_f64(&w, s->moral.ema);
-    put_u32(&w, s->rhythm.wake_steps);
-    put_u32(&w, s->rhythm.sleep_steps);
-    put_u32(&w, s->rhythm.pos);
-    put_u64(&w, s->rhythm.steps);
-    put_u64(&w, s->accepted);
-    put_u64(&w, s->rejected);
+    gs_scope_put_core(&w, s);
     put_u8(&w, s->syn.l1 != NULL);
     if (s->syn.l1)
         put_f32s(&w, s->syn.l1, 3 * dim); /* l1, l2, l3 are one allocation */
@@ -78,10 +117,7 @@ gs_err_t gs_govern_snapshot(const gs_govern_t *g, int32_t partition, gs_str_t ke
  * so that a bad snapshot leaves the scope as it was. */
 typedef struct decoded {
     gs_str_t key;
-    int32_t t20;
-    double ema;
-    uint32_t wake, sleep, pos;
-    uint64_t steps, accepted, rejected;
+    scope_core_t core;
     float *syn; /* 3 x dim, or NULL */
     uint32_t buf_cap, buf_n;
     float *buf, *buf_conf;
@@ -125,14 +161,7 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
     if (!key)
         return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot scope key of %u bytes", key_len);
     d->key = (gs_str_t){(const char *)key, key_len};
-    d->t20 = (int32_t)get_u32(&r);
-    d->ema = get_f64(&r);
-    d->wake = get_u32(&r);
-    d->sleep = get_u32(&r);
-    d->pos = get_u32(&r);
-    d->steps = get_u64(&r);
-    d->accepted = get_u64(&r);
-    d->rejected = get_u64(&r);
+    d->core = gs_scope_get_core(&r);
     const uint8_t *has_syn = take(&r, 1);
     if (has_syn && *has_syn) {
         if (!(d->syn = malloc(3 * dim * sizeof(float))))
@@ -148,7 +177,7 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
         return gs_fail(errstr, n, GS_ERR_SCHEMA,
                        "snapshot write buffer of %u entries, this configuration has %llu",
                        d->buf_cap, (unsigned long long)conf_cap);
-    if (d->buf_n > d->buf_cap || (uint64_t)d->buf_cap > (uint64_t)d->wake + d->sleep ||
+    if (d->buf_n > d->buf_cap || (uint64_t)d->buf_cap > cycle(&d->core) ||
         (size_t)d->buf_n * (dim + 1) * 4 > r.len - r.off)
         return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot buffer of %u/%u entries", d->buf_n,
                        d->buf_cap);
@@ -185,8 +214,7 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
     }
     if (r.short_read || r.off != r.len)
         return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot length does not match its content");
-    if (d->t20 < GS_MORAL_T20_MIN || d->t20 > GS_MORAL_T20_MAX || !(d->ema >= 0 && d->ema <= 1) ||
-        !d->wake || !d->sleep || (uint64_t)d->pos >= (uint64_t)d->wake + d->sleep)
+    if (!gs_scope_core_valid(&d->core))
         return gs_fail(errstr, n, GS_ERR_DECODE, "snapshot governance state out of range");
     return GS_OK;
 }
@@ -207,7 +235,7 @@ gs_err_t gs_govern_restore(gs_govern_t *g, int32_t partition, const void *data, 
     if (!err)
         err = gs_pelm_restore(pelm, d.size, d.head, d.vec, d.phase, d.conf, d.norm, errstr, n);
     if (!err && (d.syn || d.buf_n)) {
-        buf_cap = d.wake + d.sleep; /* the scope keeps the snapshot's rhythm */
+        buf_cap = (uint32_t)cycle(&d.core); /* the scope keeps the snapshot's rhythm */
         buf = malloc((size_t)buf_cap * GS_EMBED_DIM * sizeof(float));
         buf_conf = malloc(buf_cap * sizeof(float));
         if (!buf || !buf_conf || gs_synaptic_init(&syn, GS_EMBED_DIM))
@@ -239,11 +267,7 @@ gs_err_t gs_govern_restore(gs_govern_t *g, int32_t partition, const void *data, 
         syn = (gs_synaptic_t){0};
         buf = buf_conf = NULL;
         s->buf_n = d.buf_n;
-        s->moral.t20 = d.t20;
-        s->moral.ema = d.ema;
-        s->rhythm = (gs_rhythm_t){d.wake, d.sleep, d.pos, d.steps};
-        s->accepted = d.accepted;
-        s->rejected = d.rejected;
+        gs_scope_set_core(s, &d.core);
     }
     gs_pelm_destroy(pelm);
     gs_synaptic_free(&syn);

@@ -591,7 +591,9 @@ static void emit(void *opaque, int32_t partition, const void *key, size_t key_le
     gs_state_t *st = c->st;
     tp_t *t = find_tp(st, c->topic, partition);
     if (!t || partition >= st->n_partitions) {
-        gs_counter_add(st->series.skipped, 1); /* state of a partition we do not hold */
+        /* a store changes only partitions it holds: this is a bug */
+        gs_log_error(st->base.log, "state change of a partition not held; not logged",
+                     GS_LS("store", c->store), GS_LI("partition", partition));
         return;
     }
     size_t voff;

@@ -10,32 +10,9 @@
 #include "fuzz.h"
 
 #include "govstream/common.h"
-#include "govstream/govern.h"
 #include "govstream/state.h"
 
 #define PARTITIONS 4
-
-static gs_govern_t *governor(void)
-{
-    static gs_lexicon_t *lx;
-    static gs_govern_t *g;
-    if (g)
-        return g;
-    static const char *const harm[] = {"harm"}, *const care[] = {"care"};
-    gs_govern_conf_t gc = {.wake_steps = 8,
-                           .sleep_steps = 4,
-                           .max_scopes = 4,
-                           .memory_capacity = 8,
-                           .max_memory_bytes = 64u << 20,
-                           .changelog = 1};
-    char err[512];
-    if (gs_lexicon_new(harm, 1, care, 1, &lx, err, sizeof(err)) ||
-        gs_govern_new(&gc, lx, &g, err, sizeof(err))) {
-        fprintf(stderr, "fuzz_changelog: %s\n", err);
-        abort();
-    }
-    return g;
-}
 
 static void sink(void *opaque, int32_t partition, const void *key, size_t key_len,
                  const void *value, size_t value_len)
@@ -77,7 +54,7 @@ static int one_record(gs_govern_t *g, const uint8_t *data, size_t size, size_t *
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    gs_govern_t *g = governor();
+    gs_govern_t *g = fuzz_governor(1);
     uint8_t *buf = malloc(size ? size : 1);
     if (!buf)
         return 0;

@@ -6,28 +6,6 @@
 #include "fuzz.h"
 
 #include "govstream/common.h"
-#include "govstream/govern.h"
-
-static gs_govern_t *governor(void)
-{
-    static gs_lexicon_t *lx;
-    static gs_govern_t *g;
-    if (g)
-        return g;
-    static const char *const harm[] = {"harm"}, *const care[] = {"care"};
-    gs_govern_conf_t gc = {.wake_steps = 8,
-                           .sleep_steps = 4,
-                           .max_scopes = 4,
-                           .memory_capacity = 8,
-                           .max_memory_bytes = 64u << 20};
-    char err[512];
-    if (gs_lexicon_new(harm, 1, care, 1, &lx, err, sizeof(err)) ||
-        gs_govern_new(&gc, lx, &g, err, sizeof(err))) {
-        fprintf(stderr, "fuzz_snapshot: %s\n", err);
-        abort();
-    }
-    return g;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             buf[len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
     }
     char err[512];
-    gs_govern_restore(governor(), 0, buf, len, err, sizeof(err));
+    gs_govern_restore(fuzz_governor(0), 0, buf, len, err, sizeof(err));
     free(buf);
     return 0;
 }
