@@ -35,7 +35,9 @@ if [ -n "$BEFORE" ]; then
     rm -rf "$dir" && mkdir -p "$(dirname "$dir")"
     git worktree add -f --detach "$dir" "$BEFORE" >/dev/null 2>&1 ||
       { echo "cannot check out $BEFORE" >&2; exit 2; }
-    cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGS_TESTS=OFF >/dev/null
+    # the same librdkafka as ours: the comparison is of govstream's code
+    PKG_CONFIG_PATH=$PWD/.cache/deps/librdkafka/lib/pkgconfig \
+      cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGS_TESTS=OFF >/dev/null
     cmake --build "$dir/build" -j 2 --target govstream >/dev/null
   fi
   before_bin=$dir/build/govstream

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs every Debian package that the build, the tests and the local Kafka
-# broker need. Idempotent: packages already present are skipped, so a second
-# run costs one dpkg query.
+# broker need, then builds librdkafka (ops/deps/librdkafka.sh). Idempotent:
+# packages already present are skipped and the library is built once, so a
+# second run costs one dpkg query and one file test.
 set -euo pipefail
 
 PKGS=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   # product libraries (SPEC: librdkafka, avro-c, OpenBLAS+LAPACKE, libconfig,
-  # libcurl, jansson, libmicrohttpd)
-  librdkafka-dev libavro-dev libopenblas-dev liblapacke-dev libconfig-dev
+  # libcurl, jansson, libmicrohttpd); librdkafka is built below, not Debian's
+  libavro-dev libopenblas-dev liblapacke-dev libconfig-dev
   libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libssl-dev zlib1g-dev
+  # what ops/deps/librdkafka.sh builds librdkafka 2.12 with
+  libzstd-dev liblz4-dev libsasl2-dev
   # tests and checks
   libcmocka-dev valgrind cppcheck clang-tidy clang-format shellcheck jq socat python3
   # fuzzing (tests/fuzz/): clang with libFuzzer
@@ -33,12 +36,15 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# librdkafka >= 2.6.1 is not in bookworm: build it once into .cache/deps
+# (CMakeLists.txt looks there first)
+echo "install-deps: librdkafka in $("$(dirname "$0")/deps/librdkafka.sh")"
