@@ -75,6 +75,7 @@ void gs_kafka_docs(FILE *fp);
 /* What librdkafka's error callback tells the loop. */
 typedef struct gs_kafka_state {
     int brokers_down; /* "all brokers down" until a metadata probe succeeds */
+    int auth_failed;  /* a broker refused our SASL credentials, until a probe succeeds */
     int fatal;        /* a fatal client error: the worker must stop */
 } gs_kafka_state_t;
 

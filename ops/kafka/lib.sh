@@ -14,6 +14,9 @@ GS_JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 # base ports further apart than the node count never collide.
 # shellcheck disable=SC2034 # used by start.sh
 GS_CONTROLLER_OFFSET=100
+# start.sh --sasl-ssl: SASL_SSL client listeners on client port + this offset.
+# shellcheck disable=SC2034 # used by start.sh
+GS_SASL_SSL_OFFSET=200
 
 die() { echo "${0##*/}: $*" >&2; exit 1; }
 log() { echo "${0##*/}: $*" >&2; }

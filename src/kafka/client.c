@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct kv {
     const char *name, *value, *why;
@@ -112,6 +113,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     gs_kafka_base_t *b = opaque;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         b->state->brokers_down = 1;
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+        b->state->auth_failed = 1;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char buf[256];
         rd_kafka_fatal_error(rk, buf, sizeof(buf));
@@ -138,9 +141,29 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
                  3);
 }
 
+/* librdkafka before 2.6.1 repeats its nonce in the SCRAM client-final
+ * message; Kafka 4.0 and later refuse that as invalid credentials
+ * (librdkafka#4895). Warned once per process, as the brokers' answer blames
+ * the password. */
+static void warn_old_scram(const rd_kafka_conf_t *conf, gs_log_t *log)
+{
+    static int warned;
+    char proto[32], mech[64];
+    size_t lp = sizeof(proto), lm = sizeof(mech);
+    if (warned || rd_kafka_version() >= 0x02060100 ||
+        rd_kafka_conf_get(conf, "security.protocol", proto, &lp) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_get(conf, "sasl.mechanisms", mech, &lm) != RD_KAFKA_CONF_OK ||
+        strncasecmp(proto, "sasl", 4) != 0 || strncasecmp(mech, "SCRAM", 5) != 0)
+        return;
+    warned = 1;
+    gs_log_warn(log, "this librdkafka cannot authenticate with SCRAM to Kafka 4.0 or later",
+                GS_LS("librdkafka", rd_kafka_version_str()), GS_LS("needed", "2.6.1"));
+}
+
 gs_err_t gs_kafka_client_new(rd_kafka_conf_t *conf, gs_kafka_role_t role, gs_kafka_base_t *base,
                              rd_kafka_t **out, char *errstr, size_t n)
 {
+    warn_old_scram(conf, base->log);
     rd_kafka_conf_set_opaque(conf, base);
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);

@@ -30,6 +30,7 @@ static const char *const reasons[GS_READINESS__COUNT] = {
     [GS_NOT_READY_STARTING] = "starting",
     [GS_NOT_READY_NOT_JOINED] = "consumer group not joined yet",
     [GS_NOT_READY_BROKER_DOWN] = "all brokers are down",
+    [GS_NOT_READY_AUTH] = "broker authentication failed",
     [GS_NOT_READY_REGISTRY_DOWN] = "schema registry unreachable",
     [GS_NOT_READY_TOPIC_MISSING] = "an output topic does not exist",
     [GS_NOT_READY_MODEL] = "model not loaded",

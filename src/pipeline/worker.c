@@ -188,14 +188,24 @@ static int flow_control(gs_worker_t *w)
 
 /* ---- health, observability ------------------------------------------------- */
 
+/* Why the brokers cannot be used: they refused our credentials (an error
+ * the producer's poll reports), or they are unreachable. */
+static gs_readiness_t brokers_unusable(gs_worker_t *w)
+{
+    gs_producer_poll(w->producer, 0);
+    return w->kafka.auth_failed ? GS_NOT_READY_AUTH : GS_NOT_READY_BROKER_DOWN;
+}
+
 static void update_health(gs_worker_t *w, int64_t now)
 {
-    if (w->kafka.brokers_down && due(&w->t.probe, now, PROBE_INTERVAL_US) &&
+    if ((w->kafka.brokers_down || w->kafka.auth_failed) &&
+        due(&w->t.probe, now, PROBE_INTERVAL_US) &&
         gs_kafka_probe(gs_producer_handle(w->producer), 500)) {
-        w->kafka.brokers_down = 0;
+        w->kafka.brokers_down = w->kafka.auth_failed = 0;
         gs_log_msg(w->log, GS_LOG_INFO, "brokers reachable again");
     }
-    gs_readiness_t state = w->kafka.brokers_down              ? GS_NOT_READY_BROKER_DOWN
+    gs_readiness_t state = w->kafka.auth_failed               ? GS_NOT_READY_AUTH
+                           : w->kafka.brokers_down            ? GS_NOT_READY_BROKER_DOWN
                            : w->registry_down                 ? GS_NOT_READY_REGISTRY_DOWN
                            : !gs_consumer_joined(w->consumer) ? GS_NOT_READY_NOT_JOINED
                                                               : GS_READY;
@@ -497,8 +507,10 @@ static gs_readiness_t topic_state(gs_worker_t *w, rd_kafka_topic_t *rkt, int64_t
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(gs_producer_handle(w->producer), 0, rkt, &md, 5000);
     gs_readiness_t why = GS_READY;
+    if (!err)
+        w->kafka.auth_failed = 0;
     if (err || md->topic_cnt != 1 || md->topics[0].err) {
-        why = err ? GS_NOT_READY_BROKER_DOWN : GS_NOT_READY_TOPIC_MISSING;
+        why = err ? brokers_unusable(w) : GS_NOT_READY_TOPIC_MISSING;
         if (gs_now_us() >= *next_log) {
             gs_log_error(w->log, gs_readiness_reason(why), GS_LS("topic", rd_kafka_topic_name(rkt)),
                          GS_LS("error", rd_kafka_err2name(err ? err : md->topics[0].err)));
@@ -552,8 +564,8 @@ static int prepare_state(gs_worker_t *w, volatile sig_atomic_t *signals)
             return -1;
         }
         backoff = gs_backoff_next(backoff, 500, 10000);
-        gs_health_set(w->health, e == GS_ERR_TRANSPORT ? GS_NOT_READY_BROKER_DOWN
-                                                       : GS_NOT_READY_TOPIC_MISSING);
+        gs_health_set(w->health,
+                      e == GS_ERR_TRANSPORT ? brokers_unusable(w) : GS_NOT_READY_TOPIC_MISSING);
         gs_log_warn(w->log, "state topic not ready; retrying", GS_LS("error", err),
                     GS_LI("backoff_ms", backoff));
         if (wait_or_stop(w, signals, backoff, 0) == WAIT_STOP)

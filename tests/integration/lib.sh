@@ -11,6 +11,9 @@ REG=http://127.0.0.1:$GS_IT_REGISTRY_PORT/apis/ccompat/v7
 CFG=$GS_SOURCE_DIR/config/govstream.cfg
 declare -A WORKER_PID WORKER_PORT
 BG_PIDS=() # other helpers a test starts (receivers): killed on exit
+# Commands run on exit after that (a test's own broker: its stop). Not in a
+# trap of the test's own: that would hand it_cleanup their exit code.
+AT_EXIT=()
 
 log() { printf '[%s %s] %s\n' "$(date +%T)" "${IT_NAME:-it}" "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
@@ -35,6 +38,9 @@ it_cleanup() {
   for p in "${BG_PIDS[@]}"; do
     kill "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
+  done
+  for c in "${AT_EXIT[@]}"; do
+    $c || true
   done
   if [ "$rc" -ne 0 ]; then
     for f in "$IT_DIR"/*.log; do

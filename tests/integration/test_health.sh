@@ -8,7 +8,8 @@ GS_IT_KAFKA_PORT=$(free_port)
 BS=127.0.0.1:$GS_IT_KAFKA_PORT
 it_init health
 KAFKA_UP=1
-trap '[ -z "$KAFKA_UP" ] || "$GS_SOURCE_DIR/ops/kafka/stop.sh" --port "$GS_IT_KAFKA_PORT" >/dev/null 2>&1; it_cleanup' EXIT
+stop_kafka() { [ -z "$KAFKA_UP" ] || "$GS_SOURCE_DIR/ops/kafka/stop.sh" --port "$GS_IT_KAFKA_PORT" >/dev/null 2>&1; }
+AT_EXIT+=(stop_kafka)
 "$GS_SOURCE_DIR/ops/kafka/start.sh" --port "$GS_IT_KAFKA_PORT" >"$IT_DIR/kafka.log" 2>&1 ||
   fail "broker did not start"
 

@@ -22,8 +22,7 @@ expect_eq "$reason" "schema registry unreachable" "readiness reason"
 grep -q '"msg":"schema registry unreachable; pausing"' "$IT_DIR/w1.log" || fail "no pause logged"
 
 socat "TCP-LISTEN:$proxy_port,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$GS_IT_REGISTRY_PORT" &
-proxy=$!
-trap 'kill $proxy 2>/dev/null; it_cleanup' EXIT
+BG_PIDS+=("$!")
 res=$(verify 500 0 --timeout 60)
 log "after the outage: $res"
 expect_eq "$(jqv "$res" .unique)" 500 "results after the outage"
