@@ -171,6 +171,10 @@ lib_pkg() {
 }
 declare -A used owner
 missing=()
+# Libraries the project builds itself (ops/deps/) are in no package: the
+# Dockerfile copies each, and what they link counts as the binaries' own.
+deps_dir=$(readlink -f "$S/.cache/deps")
+built=()
 # ctest may run on the sanitizer build (ops/test.sh: build-asan); the image is
 # a release build, which does not link the sanitizer runtimes.
 sanitizer='/lib(asan|ubsan|tsan|lsan)\.so'
@@ -180,6 +184,11 @@ for b in govstream govstream-load; do
   grep -q 'not found' <<<"$libs" && fail "ldd $b: a library is not found:"$'\n'"$libs"
   while read -r so; do
     [[ ! $so =~ $sanitizer ]] || continue
+    if [[ $(readlink -f "$so") == "$deps_dir"/* ]]; then
+      built+=("$so")
+      owner[$so]=built
+      continue
+    fi
     pkg=${owner[$so]:-}
     [ -n "$pkg" ] || pkg=$(lib_pkg "$so") || fail "no Debian package owns $so (ldd $b)"
     owner[$so]=$pkg
@@ -194,8 +203,13 @@ for b in govstream govstream-load; do
     [ -n "$so" ] || fail "$b needs $n, which ldd does not resolve"
     [[ ! $so =~ $sanitizer ]] || continue
     pkg=${owner[$so]}
+    [ "$pkg" != built ] || continue
     [[ " ${base[*]} ${listed[*]} " == *" $pkg "* ]] || missing+=("$pkg ($n, needed by $b)")
   done
+done
+for so in $(printf '%s\n' "${built[@]}" | sort -u); do
+  grep -qE "^COPY --from=build /src/${so#"$S"/}( |$)" <<<"$joined" ||
+    fail "Dockerfile does not copy ${so#"$S"/}, which the binaries link"
 done
 [ ${#missing[@]} -eq 0 ] || fail "Dockerfile runtime stage lacks packages for: ${missing[*]}"
 # and nothing stale: every listed package provides a library of the binaries

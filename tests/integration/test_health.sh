@@ -16,16 +16,15 @@ AT_EXIT+=(stop_kafka)
 # readiness JSON: {"status": ..., "reason": ...}
 status() { curl -s -o "$IT_DIR/ready.json" -w '%{http_code}' "http://127.0.0.1:${WORKER_PORT[w1]}/health/ready" || true; }
 
-# expect_503 WHEN REASON SECONDS: waits for a 503 and checks its reason
+# expect_503 WHEN REASON SECONDS: waits for a 503 with that reason (the
+# worker says "starting" until its first check has answered)
 expect_503() {
   local deadline=$((SECONDS + $3))
-  until [ "$(status)" = 503 ]; do
-    [ $SECONDS -lt $deadline ] || fail "no 503 $1 within $3 s"
+  until [ "$(status)" = 503 ] && grep -q "\"reason\":\"$2\"" "$IT_DIR/ready.json"; do
+    [ $SECONDS -lt $deadline ] || fail "no 503 \"$2\" $1 within $3 s (last: $(cat "$IT_DIR/ready.json" 2>/dev/null))"
     sleep 0.2
   done
   log "$1: 503 $(cat "$IT_DIR/ready.json")"
-  grep -q "\"reason\":\"$2\"" "$IT_DIR/ready.json" ||
-    fail "unexpected reason $(cat "$IT_DIR/ready.json")"
 }
 
 start_worker w1 -o metrics.topic= -o alerts.topic=
@@ -34,7 +33,8 @@ expect_503 "before joining" "an output topic does not exist" 30
 create_topics 3
 wait_ready w1 60
 log "joined: $(status) $(cat "$IT_DIR/ready.json")"
-curl -sf "http://127.0.0.1:${WORKER_PORT[w1]}/metrics" | grep -q '^govstream_ready 1' ||
+# grep -q on curl's pipe would make a long answer's curl die of SIGPIPE
+grep -q '^govstream_ready 1' <<<"$(curl -sf "http://127.0.0.1:${WORKER_PORT[w1]}/metrics")" ||
   fail "govstream_ready is not 1 while ready"
 
 "$GS_SOURCE_DIR/ops/kafka/stop.sh" --port "$GS_IT_KAFKA_PORT" >/dev/null 2>&1

@@ -200,7 +200,7 @@ RUN=$RUN-b produce 2000 --rate 1000 >/dev/null
 res=$(RUN=$RUN-b verify 2000 0 --timeout 60)
 expect_eq "$(jqv "$res" .unique)" 2000 "results with the receiver unreachable"
 deadline=$((SECONDS + 20))
-until curl -sf "http://127.0.0.1:${WORKER_PORT[w2]}/metrics" | grep -q '^govstream_alerts_failed_total [1-9]'; do
+until grep -q '^govstream_alerts_failed_total [1-9]' <<<"$(curl -sf "http://127.0.0.1:${WORKER_PORT[w2]}/metrics")"; do
   [ $SECONDS -lt $deadline ] || fail "no failed delivery counted with the receiver unreachable"
   sleep 0.5
 done

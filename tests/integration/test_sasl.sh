@@ -55,32 +55,6 @@ mkdir -m 700 "$S" "$IT_DIR/http"
     -passout file:broker.p12.password
 ) >"$IT_DIR/openssl.log" 2>&1
 
-# SCRAM with Kafka 4.0 and later needs librdkafka 2.6.1 or later: older ones
-# repeat the client nonce, which these brokers refuse whatever the password.
-# With an older system librdkafka the workers here run on the one the
-# confluent-kafka wheel bundles (the peer tests' venv), and one more worker
-# checks that the system one warns and says why it is not ready.
-rdk_version() { "$GS" version | sed -n 's/.*librdkafka \([0-9][0-9.]*\).*/\1/p'; }
-with_lib() { # with_lib DIR CMD...: CMD with DIR (if any) first in LD_LIBRARY_PATH
-  local dir=$1
-  shift
-  if [ -n "$dir" ]; then LD_LIBRARY_PATH=$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$@"; else "$@"; fi
-}
-SYS_RDK=$(rdk_version)
-RDK=
-if ! printf '2.6.1\n%s\n' "$SYS_RDK" | sort -V -C; then
-  PY=$(py_venv)
-  lib=$("$PY" -c 'import glob, os, confluent_kafka as c
-print(sorted(glob.glob(os.path.dirname(c.__file__) + ".libs/librdkafka*.so*"))[0])') ||
-    fail "no librdkafka in the confluent-kafka wheel"
-  RDK=$IT_DIR/rdkafka
-  mkdir "$RDK"
-  ln -s "$lib" "$RDK/librdkafka.so.1"
-  v=$(with_lib "$RDK" rdk_version)
-  printf '2.6.1\n%s\n' "$v" | sort -V -C || fail "the wheel's librdkafka is $v, not 2.6.1 or later"
-  log "system librdkafka $SYS_RDK is too old for SCRAM with Kafka 4; workers use the wheel's $v"
-fi
-
 # A broker left by an interrupted run of this test would hold the ports.
 "$GS_SOURCE_DIR/ops/kafka/stop.sh" --port "$GS_IT_KAFKA_PORT" >/dev/null 2>&1 || true
 KAFKA_UP=1
@@ -91,12 +65,12 @@ export GS_IT_SASL_PASSWORD GS_IT_SASL_WRONG
 GS_IT_SASL_PASSWORD=$(<"$S/password")
 GS_IT_SASL_WRONG=$(<"$S/wrong")
 
-# sasl_worker ID LIBDIR [-o key=value]...: a worker that knows the broker
-# only by its SASL_SSL listener (later -o settings win over start_worker's).
+# sasl_worker ID [-o key=value]...: a worker that knows the broker only by
+# its SASL_SSL listener (later -o settings win over start_worker's).
 sasl_worker() {
-  local id=$1 dir=$2
-  shift 2
-  with_lib "$dir" start_worker "$id" -o kafka.bootstrap.servers="$SASL_BS" \
+  local id=$1
+  shift
+  start_worker "$id" -o kafka.bootstrap.servers="$SASL_BS" \
     -o kafka.security.protocol=SASL_SSL -o kafka.sasl.mechanisms=SCRAM-SHA-512 \
     -o kafka.sasl.username=gsworker -o kafka.ssl.ca.location="$S/ca.pem" "$@"
 }
@@ -122,22 +96,13 @@ endpoints() {
 }
 
 # ---- a wrong password: not ready, and why (librdkafka's security debug on)
-sasl_worker bad "$RDK" -o kafka.sasl.password_env=GS_IT_SASL_WRONG \
+sasl_worker bad -o kafka.sasl.password_env=GS_IT_SASL_WRONG \
   -o log.level=debug -o kafka.debug=security
-[ -z "$RDK" ] || sasl_worker old "" -o kafka.sasl.password_env=GS_IT_SASL_PASSWORD
 expect_reason bad "broker authentication failed" 30
 grep -q 'SASL authentication error' "$IT_DIR/bad.log" || fail "no authentication error logged"
 endpoints bad
 kill9_worker bad
 log "wrong password: 503 broker authentication failed"
-if [ -n "$RDK" ]; then
-  expect_reason old "broker authentication failed" 30
-  grep -q '"msg":"this librdkafka cannot authenticate with SCRAM to Kafka 4.0 or later"' \
-    "$IT_DIR/old.log" || fail "no warning about librdkafka $SYS_RDK and SCRAM"
-  endpoints old
-  kill9_worker old
-  log "system librdkafka $SYS_RDK: warned, 503 broker authentication failed"
-fi
 
 # ---- the right password, from an env var and then from a file
 BASE_RUN=$RUN
@@ -145,7 +110,7 @@ BASE_RUN=$RUN
 right_password() {
   local id=$1 n=30 res
   RUN=$BASE_RUN-$id
-  sasl_worker "$id" "$RDK" -o "$2"
+  sasl_worker "$id" -o "$2"
   wait_ready "$id" 60
   produce "$n" >/dev/null
   res=$(verify "$n" 0 --timeout 60)
