@@ -15,6 +15,7 @@
 
 typedef enum { GS_FRAMING_RAW = 0, GS_FRAMING_CONFLUENT = 1 } gs_framing_t;
 typedef enum { GS_SCOPE_TENANT = 0, GS_SCOPE_SESSION = 1 } gs_scope_by_t;
+typedef enum { GS_DELIVERY_AT_LEAST_ONCE = 0, GS_DELIVERY_EXACTLY_ONCE = 1 } gs_delivery_mode_t;
 typedef enum { GS_SLEEP_DEGRADE = 0, GS_SLEEP_REJECT = 1 } gs_sleep_policy_t;
 typedef enum { GS_LOG_DEBUG = 0, GS_LOG_INFO, GS_LOG_WARN, GS_LOG_ERROR } gs_log_level_t;
 
@@ -181,6 +182,9 @@ struct gs_config {
         int retry_backoff_ms;
         int retry_backoff_max_ms;
         int flush_timeout_ms;
+        int mode; /* gs_delivery_mode_t */
+        int transaction_interval_ms;
+        int transaction_timeout_ms;
     } delivery;
     struct {
         int timeout_ms;

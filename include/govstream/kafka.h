@@ -17,11 +17,14 @@
 #include "govstream/log.h"
 #include "govstream/metrics.h"
 
-typedef enum { GS_KAFKA_CONSUMER, GS_KAFKA_PRODUCER } gs_kafka_role_t;
+/* GS_KAFKA_SIDE: a producer that is never transactional (metrics and
+ * alerts in exactly-once mode, which are not part of its contract). */
+typedef enum { GS_KAFKA_CONSUMER, GS_KAFKA_PRODUCER, GS_KAFKA_SIDE } gs_kafka_role_t;
 
 /* librdkafka configuration for one client: govstream's defaults, then
- * kafka.*, then kafka_consumer.* or kafka_producer.*. An unknown or invalid
- * property is reported with the file, line and key it came from. */
+ * kafka.*, then kafka_consumer.* or kafka_producer.*, then what the
+ * delivery mode needs. An unknown or invalid property is reported with the
+ * file, line and key it came from. */
 gs_err_t gs_kafka_conf_build(const gs_config_t *cfg, gs_kafka_role_t role, rd_kafka_conf_t **out,
                              char *errstr, size_t errstr_size);
 
@@ -75,6 +78,7 @@ void gs_kafka_docs(FILE *fp);
 /* What librdkafka's error callback tells the loop. */
 typedef struct gs_kafka_state {
     int brokers_down; /* "all brokers down" until a metadata probe succeeds */
+    int transport;    /* a connection failed: the loop probes whether any broker answers */
     int auth_failed;  /* a broker refused our SASL credentials, until a probe succeeds */
     int fatal;        /* a fatal client error: the worker must stop */
 } gs_kafka_state_t;
@@ -105,7 +109,7 @@ int gs_kafka_probe(rd_kafka_t *rk, int timeout_ms);
 typedef struct gs_producer gs_producer_t;
 
 typedef struct gs_producer_stats {
-    uint64_t acked, delivery_failures, dropped_revoked;
+    uint64_t acked, delivery_failures, dropped_revoked, txn_committed, txn_aborted;
 } gs_producer_stats_t;
 
 /* offsets, log, state and the series are borrowed. delivery_failures and
@@ -152,13 +156,41 @@ void gs_producer_purge(gs_producer_t *p);
 int gs_producer_queue_full(gs_producer_t *p, long *len);
 gs_producer_stats_t gs_producer_stats(const gs_producer_t *p);
 
+/* ---- exactly-once (delivery.mode = exactly_once) --------------------------
+ * The producer is transactional, with transactional.id
+ * <group.id>.<worker.id>: a restarted worker fences the producer of the
+ * one it replaces and aborts what that left open. Tracked records (results,
+ * dead letters, changelog records) open a transaction; a commit adds the
+ * input positions they complete (send_offsets_to_transaction with the
+ * group's metadata) and commits all of it, or none. Metrics and alerts go
+ * through a second, plain producer: they are outside the contract and must
+ * not abort a transaction. */
+
+typedef enum { GS_TXN_NONE, GS_TXN_COMMITTED, GS_TXN_ABORTED, GS_TXN_FATAL } gs_txn_result_t;
+
+typedef struct gs_consumer gs_consumer_t;
+
+/* Registers the transactional id with its coordinator (fencing). At start,
+ * before anything is produced. GS_ERR_TRANSPORT: not now, retry. */
+gs_err_t gs_producer_txn_init(gs_producer_t *p, int timeout_ms, char *errstr, size_t errstr_size);
+/* 1 while a transaction is open (records were sent since the last commit). */
+int gs_producer_txn_open(const gs_producer_t *p);
+/* Commits the open transaction: held records go out, every record is
+ * acknowledged, then the consumer's positions (gs_consumer_positions) are
+ * sent and the transaction committed, all within timeout_ms. Otherwise it
+ * is aborted (GS_TXN_ABORTED): the caller rewinds inputs and state to the
+ * last commit. GS_TXN_FATAL: fenced or broken, the worker must stop. */
+gs_txn_result_t gs_producer_txn_commit(gs_producer_t *p, gs_consumer_t *c, int timeout_ms);
+/* Aborts the open transaction (partitions were lost). */
+gs_txn_result_t gs_producer_txn_abort(gs_producer_t *p, int timeout_ms);
+
 /* ---- the consumer: one group member, partitions tracked by gs_offsets -----
  * Rebalances are cooperative-sticky and incremental. On revoke the hook
  * drops what is queued for the partitions and, unless they were lost,
  * waits for what is in flight; the watermark is then committed (exactly
- * what the broker acknowledged) and the partitions are unassigned. */
-
-typedef struct gs_consumer gs_consumer_t;
+ * what the broker acknowledged) and the partitions are unassigned. In
+ * exactly-once mode the consumer commits nothing itself: the hook commits
+ * the transaction. */
 
 typedef struct gs_consumer_hooks {
     void *opaque;
@@ -194,5 +226,13 @@ int gs_consumer_flow(gs_consumer_t *c, int queue_full, long queue_len, int regis
 /* Holds an assigned partition paused whatever flow control says (while
  * its state is restored), or lets it go. */
 void gs_consumer_hold(gs_consumer_t *c, const char *topic, int32_t partition, int hold);
+rd_kafka_t *gs_consumer_handle(gs_consumer_t *c);
+/* The watermark of every assigned partition (the next offset to read), for
+ * a transaction's offsets; the caller destroys the list. */
+rd_kafka_topic_partition_list_t *gs_consumer_positions(gs_consumer_t *c);
+/* Exactly-once, after an abort: every assigned partition is unassigned
+ * (the revoking hook runs with lost = 1) and assigned again from its
+ * committed offset (the assigned hook runs), as a rebalance would. */
+void gs_consumer_rewind(gs_consumer_t *c);
 
 #endif

@@ -547,6 +547,11 @@ static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
     if (cfg->delivery.queue_low_pct >= cfg->delivery.queue_high_pct)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: delivery.queue_low_pct: must be below delivery.queue_high_pct", f);
+    if (cfg->delivery.transaction_interval_ms >= cfg->delivery.transaction_timeout_ms)
+        return gs_fail(errstr, n, GS_ERR_CONFIG,
+                       "%s: delivery.transaction_interval_ms: must be below "
+                       "delivery.transaction_timeout_ms",
+                       f);
     if (cfg->governance.max_scopes < cfg->batch.max)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "%s: governance.max_scopes: must be at least batch.max (a batch's scopes "
@@ -576,6 +581,16 @@ static gs_err_t check_cross(gs_config_t *cfg, char *errstr, size_t n)
                            "%s:%d: kafka.enable_auto_offset_store: owned by govstream "
                            "(offsets are stored only after results are acknowledged)",
                            f, kv->line);
+    }
+    for (size_t i = 0; i < cfg->kafka.count + cfg->kafka_producer.count; i++) {
+        const gs_config_kv_t *kv = i < cfg->kafka.count
+                                       ? &cfg->kafka.items[i]
+                                       : &cfg->kafka_producer.items[i - cfg->kafka.count];
+        if (!strcmp(kv->name, "transactional.id") || !strcmp(kv->name, "transaction.timeout.ms"))
+            return gs_fail(errstr, n, GS_ERR_CONFIG,
+                           "%s:%d: %s: owned by govstream (delivery.mode, "
+                           "delivery.transaction_timeout_ms)",
+                           f, kv->line, kv->name);
     }
     long worst = 0;
     int backoff = 0;

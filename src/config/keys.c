@@ -7,6 +7,7 @@
 
 const char *const gs_framing_names[] = {"raw", "confluent", NULL};
 static const char *const scope_names[] = {"tenant", "session", NULL};
+static const char *const delivery_names[] = {"at_least_once", "exactly_once", NULL};
 static const char *const policy_names[] = {"degrade", "reject", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 const char *const gs_alert_agg_names[] = {"value", "max", "min", "rate", "ratio", "quantile", NULL};
@@ -124,6 +125,16 @@ const gs_config_key_t gs_config_core_keys[] = {
         "cap of that delay"),
     INT("delivery.flush_timeout_ms", delivery.flush_timeout_ms, "10000", 0, 600000,
         "wait for acknowledgements when partitions are revoked"),
+    ENUM("delivery.mode", delivery.mode, "at_least_once", delivery_names,
+         "`at_least_once`, or `exactly_once`: results, dead letters, changelog records and input "
+         "offsets commit in one Kafka transaction "
+         "([OPERATIONS](OPERATIONS.md#delivery-guarantees))"),
+    INT("delivery.transaction_interval_ms", delivery.transaction_interval_ms, "100", 1, 600000,
+        "`exactly_once`: commit the open transaction this often (results are visible to "
+        "`read_committed` readers only then)"),
+    INT("delivery.transaction_timeout_ms", delivery.transaction_timeout_ms, "10000", 1000, 900000,
+        "`exactly_once`: librdkafka `transaction.timeout.ms`; a crashed worker's open transaction "
+        "holds back its partitions' readers until the broker aborts it after this"),
     INT("shutdown.timeout_ms", shutdown.timeout_ms, "30000", 100, 3600000,
         "SIGTERM: drain, flush, commit, close and exit within this"),
     ENUM("governance.scope", governance.scope, "tenant", scope_names,
@@ -184,6 +195,7 @@ const char gs_config_doc_intro[] =
     "- Checks that span keys: confluent framing needs `registry.url`;\n"
     "  `delivery.queue_low_pct < delivery.queue_high_pct`;\n"
     "  `delivery.max_inflight_per_partition >= batch.max`;\n"
+    "  `delivery.transaction_interval_ms < delivery.transaction_timeout_ms`;\n"
     "  `deadletter.max_value_bytes >= limits.max_request_bytes`, so every dead letter below the\n"
     "  request limit carries its whole input. The registry's worst case, all attempts timing out,\n"
     "  must stay under half of `max.poll.interval.ms`: a hung registry must not get the worker\n"

@@ -4,7 +4,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 typedef struct kv {
     const char *name, *value, *why;
@@ -37,6 +36,12 @@ static const kv_t producer_defaults[] = {
 /* Owned by govstream (config.c refuses them from the user). */
 static const kv_t consumer_forced[] = {{"enable.auto.offset.store", "false", ""},
                                        {NULL, NULL, NULL}};
+/* delivery.mode = exactly_once: offsets are committed by the producer's
+ * transactions only, and only committed records are read (the inputs may
+ * come from transactional producers too). */
+static const kv_t consumer_eos[] = {{"enable.auto.commit", "false", ""},
+                                    {"isolation.level", "read_committed", ""},
+                                    {NULL, NULL, NULL}};
 
 static rd_kafka_conf_res_t set_prop(rd_kafka_conf_t *conf, const char *name, const char *value,
                                     char *err, size_t n)
@@ -77,6 +82,40 @@ static gs_err_t apply_list(rd_kafka_conf_t *conf, const gs_config_t *cfg, const 
     return GS_OK;
 }
 
+static void set_all(rd_kafka_conf_t *conf, const kv_t *list)
+{
+    for (const kv_t *d = list; d->name; d++)
+        rd_kafka_conf_set(conf, d->name, d->value, NULL, 0);
+}
+
+/* The transactional producer: its id is stable per worker (group and
+ * worker.id), so a restarted worker fences its predecessor's producer and
+ * aborts what that left open. A record may wait no longer than its
+ * transaction may stay open. */
+static gs_err_t set_transactional(rd_kafka_conf_t *conf, const gs_config_t *cfg, char *errstr,
+                                  size_t n)
+{
+    rd_kafka_conf_t *cc;
+    gs_err_t e = gs_kafka_conf_build(cfg, GS_KAFKA_CONSUMER, &cc, errstr, n);
+    if (e)
+        return e;
+    char group[256], id[600], ms[16], err[256];
+    size_t len = sizeof(group);
+    if (rd_kafka_conf_get(cc, "group.id", group, &len) != RD_KAFKA_CONF_OK)
+        snprintf(group, sizeof(group), "govstream");
+    rd_kafka_conf_destroy(cc);
+    snprintf(id, sizeof(id), "%s.%s", group, cfg->worker.id);
+    snprintf(ms, sizeof(ms), "%d", cfg->delivery.transaction_timeout_ms);
+    const kv_t eos[] = {{"transactional.id", id, ""},
+                        {"transaction.timeout.ms", ms, ""},
+                        {"message.timeout.ms", ms, ""},
+                        {NULL, NULL, NULL}};
+    for (const kv_t *d = eos; d->name; d++)
+        if (rd_kafka_conf_set(conf, d->name, d->value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
+            return gs_fail(errstr, n, GS_ERR_CONFIG, "exactly_once: %s: %s", d->name, err);
+    return GS_OK;
+}
+
 gs_err_t gs_kafka_conf_build(const gs_config_t *cfg, gs_kafka_role_t role, rd_kafka_conf_t **out,
                              char *errstr, size_t n)
 {
@@ -94,10 +133,14 @@ gs_err_t gs_kafka_conf_build(const gs_config_t *cfg, gs_kafka_role_t role, rd_ka
         e = role == GS_KAFKA_CONSUMER
                 ? apply_list(conf, cfg, "kafka_consumer", &cfg->kafka_consumer, errstr, n)
                 : apply_list(conf, cfg, "kafka_producer", &cfg->kafka_producer, errstr, n);
+    int eos = cfg->delivery.mode == GS_DELIVERY_EXACTLY_ONCE;
     if (!e && role == GS_KAFKA_CONSUMER) {
-        for (const kv_t *d = consumer_forced; d->name; d++)
-            rd_kafka_conf_set(conf, d->name, d->value, err, sizeof(err));
+        set_all(conf, consumer_forced);
+        if (eos)
+            set_all(conf, consumer_eos);
     }
+    if (!e && role == GS_KAFKA_PRODUCER && eos)
+        e = set_transactional(conf, cfg, errstr, n);
     if (e) {
         rd_kafka_conf_destroy(conf);
         return e;
@@ -113,6 +156,11 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     gs_kafka_base_t *b = opaque;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         b->state->brokers_down = 1;
+    /* librdkafka 2.10 and later report all brokers down only once each
+     * known broker was tried since the last success, which may be never
+     * while nothing needs them: the loop asks instead */
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
+        b->state->transport = 1;
     if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
         b->state->auth_failed = 1;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -141,29 +189,21 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
                  3);
 }
 
-/* librdkafka before 2.6.1 repeats its nonce in the SCRAM client-final
- * message; Kafka 4.0 and later refuse that as invalid credentials
- * (librdkafka#4895). Warned once per process, as the brokers' answer blames
- * the password. */
-static void warn_old_scram(const rd_kafka_conf_t *conf, gs_log_t *log)
-{
-    static int warned;
-    char proto[32], mech[64];
-    size_t lp = sizeof(proto), lm = sizeof(mech);
-    if (warned || rd_kafka_version() >= 0x02060100 ||
-        rd_kafka_conf_get(conf, "security.protocol", proto, &lp) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_get(conf, "sasl.mechanisms", mech, &lm) != RD_KAFKA_CONF_OK ||
-        strncasecmp(proto, "sasl", 4) != 0 || strncasecmp(mech, "SCRAM", 5) != 0)
-        return;
-    warned = 1;
-    gs_log_warn(log, "this librdkafka cannot authenticate with SCRAM to Kafka 4.0 or later",
-                GS_LS("librdkafka", rd_kafka_version_str()), GS_LS("needed", "2.6.1"));
-}
+/* The build needs librdkafka 2.6.1 or later (CMakeLists.txt); a loader that
+ * finds an older librdkafka.so.1 first would bring back what 2.6.1 fixed:
+ * SCRAM refused by Kafka 4.0 and later whatever the password
+ * (librdkafka#4895). Refused, not warned, so the supervisor sees why. */
+#define GS_KAFKA_MIN_VERSION 0x02060100
 
 gs_err_t gs_kafka_client_new(rd_kafka_conf_t *conf, gs_kafka_role_t role, gs_kafka_base_t *base,
                              rd_kafka_t **out, char *errstr, size_t n)
 {
-    warn_old_scram(conf, base->log);
+    if (rd_kafka_version() < GS_KAFKA_MIN_VERSION) {
+        rd_kafka_conf_destroy(conf);
+        return gs_fail(errstr, n, GS_ERR_KAFKA,
+                       "librdkafka %s is loaded; govstream needs 2.6.1 or later",
+                       rd_kafka_version_str());
+    }
     rd_kafka_conf_set_opaque(conf, base);
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
@@ -227,5 +267,12 @@ void gs_kafka_docs(FILE *fp)
     docs_rows(fp, producer_defaults, consumer_defaults, "producer");
     fprintf(fp, "\n`enable.auto.offset.store` belongs to govstream and is always `false`. "
                 "Offsets are stored only\nafter the broker acknowledged the result or dead "
-                "letter for them (at-least-once). Setting it\nis an error.\n\n");
+                "letter for them (at-least-once). Setting it\nis an error.\n\n"
+                "With `delivery.mode = \"exactly_once\"` govstream also sets: on the consumer "
+                "`enable.auto.commit=false`\nand `isolation.level=read_committed`; on the "
+                "producer `transactional.id=<group.id>.<worker.id>`\nand "
+                "`transaction.timeout.ms` = `message.timeout.ms` = "
+                "`delivery.transaction_timeout_ms`.\n`transactional.id` and "
+                "`transaction.timeout.ms` belong to govstream in both modes. Metrics and\nalerts "
+                "then go through a second producer without transactions.\n\n");
 }

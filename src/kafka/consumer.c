@@ -15,6 +15,7 @@ struct gs_consumer {
     uint8_t *held;   /* per offsets slot: held paused by gs_consumer_hold */
     int n_slots;
     int joined;
+    int eos; /* delivery.mode = exactly_once: the producer's transactions commit */
 };
 
 /* Grows the per-slot state with the offset tracker's slot count. */
@@ -105,7 +106,7 @@ static rd_kafka_error_t *revoke(gs_consumer_t *c, rd_kafka_topic_partition_list_
 {
     int lost = rd_kafka_assignment_lost(c->rk);
     c->hooks.revoking(c->hooks.opaque, parts, lost);
-    if (!lost)
+    if (!lost && !c->eos)
         commit_partitions(c, parts);
     for (int i = 0; i < parts->cnt; i++)
         gs_offsets_revoke(c->offsets, gs_offsets_find(c->offsets, parts->elems[i].topic,
@@ -160,7 +161,10 @@ gs_err_t gs_consumer_new(const gs_config_t *cfg, gs_log_t *log, gs_offsets_t *of
     gs_consumer_t *c = calloc(1, sizeof(*c));
     if (!c)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-    *c = (gs_consumer_t){.base = {log, state}, .offsets = offsets, .hooks = *hooks};
+    *c = (gs_consumer_t){.base = {log, state},
+                         .offsets = offsets,
+                         .hooks = *hooks,
+                         .eos = cfg->delivery.mode == GS_DELIVERY_EXACTLY_ONCE};
     rd_kafka_conf_t *conf;
     gs_err_t err = gs_kafka_conf_build(cfg, GS_KAFKA_CONSUMER, &conf, errstr, n);
     if (!err) {
@@ -225,6 +229,8 @@ rd_kafka_message_t *gs_consumer_poll(gs_consumer_t *c, int ms)
 
 void gs_consumer_store(gs_consumer_t *c)
 {
+    if (c->eos)
+        return;
     rd_kafka_topic_partition_list_t *l = NULL;
     for (int s = 0; s < gs_offsets_slots(c->offsets); s++) {
         int64_t pos = gs_offsets_advance(c->offsets, s);
@@ -248,7 +254,7 @@ int gs_consumer_finish(gs_consumer_t *c)
 {
     gs_consumer_store(c);
     int clean = 1;
-    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+    rd_kafka_resp_err_t err = c->eos ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(c->rk, NULL, 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         gs_log_warn(c->base.log, "final commit failed", GS_LS("error", rd_kafka_err2name(err)));
         clean = 0;
@@ -311,4 +317,58 @@ void gs_consumer_hold(gs_consumer_t *c, const char *topic, int32_t partition, in
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, partition);
     apply(c, l, hold, 0);
+}
+
+rd_kafka_t *gs_consumer_handle(gs_consumer_t *c)
+{
+    return c->rk;
+}
+
+rd_kafka_topic_partition_list_t *gs_consumer_positions(gs_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (int s = 0; s < gs_offsets_slots(c->offsets); s++) {
+        if (!gs_offsets_assigned(c->offsets, s))
+            continue;
+        gs_offsets_advance(c->offsets, s);
+        int64_t pos = gs_offsets_position(c->offsets, s);
+        if (pos >= 0)
+            rd_kafka_topic_partition_list_add(l, gs_offsets_topic(c->offsets, s),
+                                              gs_offsets_partition(c->offsets, s))
+                ->offset = pos;
+    }
+    return l;
+}
+
+void gs_consumer_rewind(gs_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_assignment(c->rk, &parts);
+    if (err || !parts->cnt) {
+        if (parts)
+            rd_kafka_topic_partition_list_destroy(parts);
+        return;
+    }
+    char desc[512];
+    list_str(parts, desc, sizeof(desc));
+    int coop = !strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE");
+    c->hooks.revoking(c->hooks.opaque, parts, 1);
+    for (int i = 0; i < parts->cnt; i++) {
+        gs_offsets_revoke(c->offsets, gs_offsets_find(c->offsets, parts->elems[i].topic,
+                                                      parts->elems[i].partition));
+        parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID; /* from the committed offset */
+    }
+    rd_kafka_error_t *error = coop ? rd_kafka_incremental_unassign(c->rk, parts) : NULL;
+    if (!coop)
+        rd_kafka_assign(c->rk, NULL);
+    gs_log_info(c->base.log, "rewinding to the committed offsets", GS_LS("partitions", desc));
+    if (!error)
+        error = assign(c, parts, coop, desc);
+    if (error) {
+        gs_log_error(c->base.log, "rewind failed; stopping",
+                     GS_LS("error", rd_kafka_error_string(error)));
+        rd_kafka_error_destroy(error);
+        c->base.state->fatal = 1;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
 }

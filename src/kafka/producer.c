@@ -1,6 +1,8 @@
 /* The worker's producer: tracked records (results, dead letters) that are
  * held and produced again until the broker has them, and side records
- * (metrics, alerts) that expire. See govstream/kafka.h. */
+ * (metrics, alerts) that expire; in exactly-once mode, the transactions
+ * that commit tracked records with the input positions. See
+ * govstream/kafka.h. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,7 @@ struct gs_producer {
     gs_kafka_base_t base; /* first: the shared callbacks' opaque */
     const gs_config_t *cfg;
     rd_kafka_t *rk;
+    rd_kafka_t *side; /* metrics and alerts: rk, or a plain producer next to a transactional rk */
     gs_offsets_t *offsets;
     gs_series_t *delivery_failures, *side_failures;
     held_t *held; /* in the order they were sent */
@@ -30,8 +33,25 @@ struct gs_producer {
     long side_inflight;  /* metrics and alert records in librdkafka */
     long queue_max;      /* queue.buffering.max.messages */
     int queue_full;
+    int eos;        /* delivery.mode = exactly_once: rk is transactional */
+    int in_txn;     /* a transaction is open */
+    int txn_failed; /* a record of it was refused: it can only abort */
     gs_producer_stats_t stats;
 };
+
+/* Exactly-once: the first record after a commit opens the next transaction. */
+static void begin_txn(gs_producer_t *p)
+{
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(p->rk);
+    if (!e) {
+        p->in_txn = 1;
+        return;
+    }
+    gs_log_error(p->base.log, "cannot begin a transaction; stopping",
+                 GS_LS("error", rd_kafka_error_string(e)));
+    rd_kafka_error_destroy(e);
+    p->base.state->fatal = 1;
+}
 
 static void hold(gs_producer_t *p, rd_kafka_topic_t *rkt, int32_t partition, const void *key,
                  size_t key_len, const void *value, size_t value_len, void *token, int backoff_ms)
@@ -77,11 +97,14 @@ static rd_kafka_resp_err_t produce(gs_producer_t *p, rd_kafka_topic_t *rkt, int3
                                    const void *key, size_t key_len, const void *value,
                                    size_t value_len, void *token)
 {
+    if (p->eos && !p->in_txn)
+        begin_txn(p);
     rd_kafka_resp_err_t err = rd_kafka_producev(
         p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_len),
         RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(token), RD_KAFKA_V_END);
-    if (err && err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    /* a fatal error (a fenced producer) is logged once, by the error callback */
+    if (err && err != RD_KAFKA_RESP_ERR__QUEUE_FULL && err != RD_KAFKA_RESP_ERR__FATAL)
         gs_log_warn(p->base.log, "produce refused; will retry",
                     GS_LS("topic", rd_kafka_topic_name(rkt)),
                     GS_LS("error", rd_kafka_err2name(err)));
@@ -181,12 +204,19 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         gs_offsets_ack(p->offsets, m->_private);
         return;
     }
+    if (p->eos) {
+        /* The transaction aborts and its inputs are read again: no retry.
+         * Records purged by an abort are not failures. */
+        p->txn_failed = 1;
+        if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+            return;
+    }
     p->stats.delivery_failures++;
     gs_counter_add(p->delivery_failures, 1);
     gs_log_warn(p->base.log, "delivery failed; will retry",
                 GS_LS("topic", rd_kafka_topic_name(m->rkt)),
                 GS_LS("error", rd_kafka_err2name(m->err)));
-    if (live(p, m->_private))
+    if (!p->eos && live(p, m->_private))
         hold(p, m->rkt, m->partition, m->key, m->key_len, m->payload, m->len, m->_private,
              p->cfg->delivery.retry_backoff_ms);
 }
@@ -194,6 +224,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 void gs_producer_poll(gs_producer_t *p, int ms)
 {
     rd_kafka_poll(p->rk, ms);
+    if (p->side != p->rk)
+        rd_kafka_poll(p->side, 0);
     if (p->n_held)
         retry_held(p);
 }
@@ -201,9 +233,14 @@ void gs_producer_poll(gs_producer_t *p, int ms)
 /* Records the stream waits for: results and dead letters, not metrics or
  * alerts (those may sit in librdkafka for a missing topic until they
  * expire, and must not delay a rebalance or a shutdown). */
+static long tracked_outq(const gs_producer_t *p)
+{
+    return rd_kafka_outq_len(p->rk) - (p->side == p->rk ? p->side_inflight : 0);
+}
+
 long gs_producer_unacked(const gs_producer_t *p)
 {
-    return rd_kafka_outq_len(p->rk) - p->side_inflight + (long)p->n_held;
+    return tracked_outq(p) + (long)p->n_held;
 }
 
 size_t gs_producer_held(const gs_producer_t *p)
@@ -214,14 +251,18 @@ size_t gs_producer_held(const gs_producer_t *p)
 void gs_producer_flush(gs_producer_t *p, int ms)
 {
     int64_t deadline = gs_now_us() + (int64_t)ms * 1000;
-    while (rd_kafka_outq_len(p->rk) - p->side_inflight > 0 && gs_now_us() < deadline)
+    while (tracked_outq(p) > 0 && gs_now_us() < deadline)
         rd_kafka_poll(p->rk, 10);
 }
 
 void gs_producer_purge(gs_producer_t *p)
 {
-    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_poll(p->rk, 0);
+    rd_kafka_purge(p->side, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(p->side, 0);
+    if (!p->eos) { /* a transactional producer's records leave with an abort only */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0);
+    }
 }
 
 int gs_producer_queue_full(gs_producer_t *p, long *len)
@@ -257,7 +298,23 @@ rd_kafka_topic_t *gs_producer_topic(gs_producer_t *p, const char *name, int side
         snprintf(ms, sizeof(ms), "%d", 2 * p->cfg->metrics.interval_ms + 30000);
         rd_kafka_topic_conf_set(tc, "message.timeout.ms", ms, NULL, 0);
     }
-    return rd_kafka_topic_new(p->rk, name, tc);
+    return rd_kafka_topic_new(side ? p->side : p->rk, name, tc);
+}
+
+static gs_err_t new_client(gs_producer_t *p, gs_kafka_role_t role, rd_kafka_t **rk, char *errstr,
+                           size_t n)
+{
+    rd_kafka_conf_t *conf;
+    gs_err_t err = gs_kafka_conf_build(p->cfg, role, &conf, errstr, n);
+    if (err)
+        return err;
+    char buf[32];
+    size_t sz = sizeof(buf);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    if (role == GS_KAFKA_PRODUCER &&
+        rd_kafka_conf_get(conf, "queue.buffering.max.messages", buf, &sz) == RD_KAFKA_CONF_OK)
+        p->queue_max = atol(buf);
+    return gs_kafka_client_new(conf, role, &p->base, rk, errstr, n);
 }
 
 gs_err_t gs_producer_new(const gs_config_t *cfg, gs_log_t *log, gs_offsets_t *offsets,
@@ -272,19 +329,14 @@ gs_err_t gs_producer_new(const gs_config_t *cfg, gs_log_t *log, gs_offsets_t *of
                          .offsets = offsets,
                          .delivery_failures = delivery_failures,
                          .side_failures = side_failures,
-                         .queue_max = 100000};
-    rd_kafka_conf_t *conf;
-    gs_err_t err = gs_kafka_conf_build(cfg, GS_KAFKA_PRODUCER, &conf, errstr, n);
-    if (!err) {
-        char buf[32];
-        size_t sz = sizeof(buf);
-        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-        if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", buf, &sz) == RD_KAFKA_CONF_OK)
-            p->queue_max = atol(buf);
-        err = gs_kafka_client_new(conf, GS_KAFKA_PRODUCER, &p->base, &p->rk, errstr, n);
-    }
+                         .queue_max = 100000,
+                         .eos = cfg->delivery.mode == GS_DELIVERY_EXACTLY_ONCE};
+    gs_err_t err = new_client(p, GS_KAFKA_PRODUCER, &p->rk, errstr, n);
+    p->side = p->rk;
+    if (!err && p->eos)
+        err = new_client(p, GS_KAFKA_SIDE, &p->side, errstr, n);
     if (err) {
-        free(p);
+        gs_producer_destroy(p);
         return err;
     }
     *out = p;
@@ -295,6 +347,8 @@ void gs_producer_destroy(gs_producer_t *p)
 {
     if (!p)
         return;
+    if (p->side && p->side != p->rk)
+        rd_kafka_destroy(p->side);
     if (p->rk)
         rd_kafka_destroy(p->rk);
     for (size_t i = 0; i < p->n_held; i++) {
@@ -303,4 +357,126 @@ void gs_producer_destroy(gs_producer_t *p)
     }
     free(p->held);
     free(p);
+}
+
+/* ---- transactions (delivery.mode = exactly_once) ------------------------------ */
+
+gs_err_t gs_producer_txn_init(gs_producer_t *p, int timeout_ms, char *errstr, size_t n)
+{
+    rd_kafka_error_t *e = rd_kafka_init_transactions(p->rk, timeout_ms);
+    if (!e)
+        return GS_OK;
+    gs_err_t err = rd_kafka_error_is_fatal(e) ? GS_ERR_KAFKA : GS_ERR_TRANSPORT;
+    gs_fail(errstr, n, err, "init_transactions: %s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return err;
+}
+
+int gs_producer_txn_open(const gs_producer_t *p)
+{
+    return p->in_txn;
+}
+
+typedef enum { CALL_OFFSETS, CALL_COMMIT, CALL_ABORT } call_t;
+static const char *const call_names[] = {"send_offsets_to_transaction", "commit_transaction",
+                                         "abort_transaction"};
+
+/* One transactional call, repeated while librdkafka calls its error
+ * retriable and time is left. */
+static gs_txn_result_t txn_call(gs_producer_t *p, call_t call, rd_kafka_t *consumer,
+                                const rd_kafka_topic_partition_list_t *offsets, int64_t deadline)
+{
+    for (;;) {
+        int ms = (int)((deadline - gs_now_us()) / 1000);
+        ms = ms < 1 ? 1 : ms;
+        rd_kafka_error_t *e = NULL;
+        if (call == CALL_OFFSETS) {
+            rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(consumer);
+            e = rd_kafka_send_offsets_to_transaction(p->rk, offsets, md, ms);
+            rd_kafka_consumer_group_metadata_destroy(md);
+        } else {
+            e = call == CALL_COMMIT ? rd_kafka_commit_transaction(p->rk, ms)
+                                    : rd_kafka_abort_transaction(p->rk, ms);
+        }
+        if (!e)
+            return GS_TXN_COMMITTED;
+        int retry = rd_kafka_error_is_retriable(e) && gs_now_us() < deadline;
+        gs_txn_result_t r = rd_kafka_error_is_fatal(e) ? GS_TXN_FATAL
+                            : rd_kafka_error_txn_requires_abort(e) || call != CALL_ABORT
+                                ? GS_TXN_ABORTED
+                                : GS_TXN_FATAL; /* an abort that cannot complete */
+        if (!retry)
+            gs_log_error(p->base.log,
+                         r == GS_TXN_FATAL ? "transaction failed; stopping"
+                                           : "transaction failed; aborting it",
+                         GS_LS("call", call_names[call]), GS_LS("error", rd_kafka_error_string(e)));
+        rd_kafka_error_destroy(e);
+        if (!retry)
+            return r;
+        rd_kafka_poll(p->rk, 10);
+    }
+}
+
+/* Records held for a full queue go into librdkafka before the commit, or
+ * the commit would cover inputs whose results it lacks. */
+static int push_held(gs_producer_t *p, int64_t deadline)
+{
+    while (p->n_held && !p->txn_failed && gs_now_us() < deadline) {
+        rd_kafka_poll(p->rk, 5);
+        retry_held(p);
+    }
+    return p->n_held == 0;
+}
+
+static void drop_held(gs_producer_t *p)
+{
+    for (size_t i = 0; i < p->n_held; i++) {
+        free(p->held[i].key);
+        free(p->held[i].value);
+    }
+    p->n_held = p->n_queue_full = 0;
+}
+
+gs_txn_result_t gs_producer_txn_abort(gs_producer_t *p, int timeout_ms)
+{
+    if (!p->in_txn)
+        return GS_TXN_NONE;
+    drop_held(p);
+    gs_txn_result_t r =
+        txn_call(p, CALL_ABORT, NULL, NULL, gs_now_us() + (int64_t)timeout_ms * 1000);
+    p->in_txn = p->txn_failed = 0;
+    p->stats.txn_aborted++;
+    return r == GS_TXN_FATAL ? GS_TXN_FATAL : GS_TXN_ABORTED;
+}
+
+/* Every record of the transaction acknowledged: the input watermarks are
+ * then exactly the positions processed. */
+static int flush_txn(gs_producer_t *p, int64_t deadline)
+{
+    while (tracked_outq(p) > 0 && !p->txn_failed && gs_now_us() < deadline)
+        rd_kafka_poll(p->rk, 5);
+    return tracked_outq(p) == 0 && !p->txn_failed;
+}
+
+gs_txn_result_t gs_producer_txn_commit(gs_producer_t *p, gs_consumer_t *c, int timeout_ms)
+{
+    if (!p->in_txn)
+        return GS_TXN_NONE;
+    int64_t deadline = gs_now_us() + (int64_t)timeout_ms * 1000;
+    gs_txn_result_t r = GS_TXN_ABORTED;
+    if (push_held(p, deadline) && flush_txn(p, deadline)) {
+        rd_kafka_topic_partition_list_t *offsets = gs_consumer_positions(c);
+        r = offsets->cnt ? txn_call(p, CALL_OFFSETS, gs_consumer_handle(c), offsets, deadline)
+                         : GS_TXN_COMMITTED;
+        rd_kafka_topic_partition_list_destroy(offsets);
+        if (r == GS_TXN_COMMITTED)
+            r = txn_call(p, CALL_COMMIT, NULL, NULL, deadline);
+    }
+    /* a delivery refused during the commit's flush fails it too */
+    if (r == GS_TXN_COMMITTED) {
+        p->in_txn = 0;
+        p->stats.txn_committed++;
+        return r;
+    }
+    return r == GS_TXN_FATAL ? r : gs_producer_txn_abort(p, timeout_ms);
 }

@@ -47,7 +47,7 @@ typedef struct kind_rt {
 
 /* The loop's periodic work, in one place. */
 typedef struct timers {
-    int64_t gauges, snapshot, last_snapshot, stats, probe, registry_retry;
+    int64_t gauges, snapshot, last_snapshot, stats, probe, registry_retry, txn;
 } timers_t;
 
 typedef struct counters {
@@ -91,6 +91,7 @@ struct gs_worker {
     int n_taken;
 
     int throttled; /* a partition is paused by the producer side */
+    int rewind;    /* exactly-once: a transaction aborted, inputs and state go back */
     int registry_down;
     int registry_backoff_ms;
     int64_t deadline_us; /* shutdown deadline once draining, else 0 */

@@ -51,6 +51,8 @@ static const struct {
     {"govstream_side_records_failed_total",
      "Metrics snapshots and alert records that could not be written (not retried).",
      GS_METRIC_COUNTER, NULL, 0, 1},
+    {"govstream_transactions_total", "Exactly-once transactions, by outcome (committed, aborted).",
+     GS_METRIC_COUNTER, NULL, 0, 1},
     {"govstream_state_restored_records_total",
      "Changelog records read while restoring partitions' state.", GS_METRIC_COUNTER, NULL, 0, 1},
     {"govstream_state_restored_bytes_total", "Bytes of those records (keys and values).",
@@ -163,6 +165,10 @@ gs_err_t obs_init(obs_t *o, gs_metrics_t *m, const char *const *kinds, size_t n_
     o->ready = one(m, "govstream_ready", &oom);
     o->delivery_failures = one(m, "govstream_delivery_failures_total", &oom);
     o->side_failures = one(m, "govstream_side_records_failed_total", &oom);
+    o->txn_committed =
+        labelled(m, "govstream_transactions_total", "outcome", "committed", NULL, NULL, &oom);
+    o->txn_aborted =
+        labelled(m, "govstream_transactions_total", "outcome", "aborted", NULL, NULL, &oom);
     o->state = (gs_state_series_t){
         .restored_records = one(m, "govstream_state_restored_records_total", &oom),
         .restored_bytes = one(m, "govstream_state_restored_bytes_total", &oom),

@@ -39,6 +39,7 @@ typedef struct obs {
     size_t n_kinds;
     gs_series_t *deadletters[GS_ERR__COUNT];
     gs_series_t *batch, *producer_queue, *pending, *ready, *delivery_failures, *side_failures;
+    gs_series_t *txn_committed, *txn_aborted;
     gs_series_t *threshold_min, *threshold_max, *threshold_mean, *pinned, *scopes, *vectors,
         *util_max, *memory_bytes;
     gs_series_t *cpu, *rss, *vsz, *fds;

@@ -10,7 +10,11 @@
  * - infrastructure failures (registry down, producer refusing) never become
  *   dead letters: the message stays queued, partitions pause, we retry;
  * - messages of revoked partitions are dropped unprocessed, so the new owner
- *   processes them (at-least-once). */
+ *   processes them (at-least-once);
+ * - exactly-once: what a transaction produced and the input positions it
+ *   reached commit together (every delivery.transaction_interval_ms, and
+ *   before partitions are revoked); an aborted one rewinds every partition
+ *   to its committed offset and its state to the changelog. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +59,49 @@ static int due(int64_t *at, int64_t now, int64_t period_us)
     return 1;
 }
 
+/* ---- exactly-once ----------------------------------------------------------- */
+
+static int eos(const gs_worker_t *w)
+{
+    return w->cfg->delivery.mode == GS_DELIVERY_EXACTLY_ONCE;
+}
+
+static int txn_timeout_ms(const gs_worker_t *w)
+{
+    int ms = w->cfg->delivery.transaction_timeout_ms / 2;
+    if (w->deadline_us && remaining_ms(w->deadline_us) < ms)
+        ms = remaining_ms(w->deadline_us);
+    return ms;
+}
+
+/* An aborted transaction leaves inputs and state behind what was processed:
+ * both go back to the last commit (gs_consumer_rewind, in the loop). */
+static void txn_done(gs_worker_t *w, gs_txn_result_t r)
+{
+    if (r == GS_TXN_COMMITTED)
+        gs_counter_add(w->obs.txn_committed, 1);
+    if (r == GS_TXN_ABORTED || r == GS_TXN_FATAL)
+        gs_counter_add(w->obs.txn_aborted, 1);
+    if (r == GS_TXN_ABORTED)
+        w->rewind = 1;
+    if (r == GS_TXN_FATAL)
+        w->kafka.fatal = 1;
+}
+
+static void txn_commit(gs_worker_t *w)
+{
+    if (eos(w) && !w->kafka.fatal)
+        txn_done(w, gs_producer_txn_commit(w->producer, w->consumer, txn_timeout_ms(w)));
+}
+
+static void rewind_inputs(gs_worker_t *w)
+{
+    w->rewind = 0;
+    gs_log_warn(w->log, "transaction aborted; rewinding inputs and state to the last commit",
+                GS_LI("queued", w->q_len));
+    gs_consumer_rewind(w->consumer);
+}
+
 /* ---- the consumer's hooks ------------------------------------------------- */
 
 static int in_list(const rd_kafka_topic_partition_list_t *l, const char *topic, int32_t p)
@@ -80,7 +127,12 @@ static void on_revoking(void *opaque, const rd_kafka_topic_partition_list_t *par
             w->queue[keep++] = m;
     }
     w->q_len = keep;
-    if (!lost) {
+    if (eos(w) && !lost) {
+        txn_commit(w); /* the revoked partitions' positions with their results */
+    } else if (eos(w)) {
+        /* a lost partition's offsets cannot commit: nothing of it may */
+        txn_done(w, gs_producer_txn_abort(w->producer, txn_timeout_ms(w)));
+    } else if (!lost) {
         int ms = w->cfg->delivery.flush_timeout_ms;
         if (w->deadline_us && remaining_ms(w->deadline_us) < ms)
             ms = remaining_ms(w->deadline_us);
@@ -196,21 +248,37 @@ static gs_readiness_t brokers_unusable(gs_worker_t *w)
     return w->kafka.auth_failed ? GS_NOT_READY_AUTH : GS_NOT_READY_BROKER_DOWN;
 }
 
+/* While librdkafka reports the brokers down or a connection failing, a
+ * metadata request tells whether any broker answers (one node of a
+ * cluster down is not "all brokers down"). */
+static void probe_brokers(gs_worker_t *w, int64_t now)
+{
+    gs_kafka_state_t *k = &w->kafka;
+    if (!(k->brokers_down || k->auth_failed || k->transport) ||
+        !due(&w->t.probe, now, PROBE_INTERVAL_US))
+        return;
+    k->transport = 0;
+    int up = gs_kafka_probe(gs_producer_handle(w->producer), 500);
+    if (up && (k->brokers_down || k->auth_failed)) {
+        k->brokers_down = k->auth_failed = 0;
+        gs_log_msg(w->log, GS_LOG_INFO, "brokers reachable again");
+    } else if (!up && !k->brokers_down && !k->auth_failed) {
+        k->brokers_down = 1;
+        gs_log_msg(w->log, GS_LOG_WARN, "no broker answers");
+    }
+}
+
 static void update_health(gs_worker_t *w, int64_t now)
 {
-    if ((w->kafka.brokers_down || w->kafka.auth_failed) &&
-        due(&w->t.probe, now, PROBE_INTERVAL_US) &&
-        gs_kafka_probe(gs_producer_handle(w->producer), 500)) {
-        w->kafka.brokers_down = w->kafka.auth_failed = 0;
-        gs_log_msg(w->log, GS_LOG_INFO, "brokers reachable again");
-    }
+    probe_brokers(w, now);
     gs_readiness_t state = w->kafka.auth_failed               ? GS_NOT_READY_AUTH
                            : w->kafka.brokers_down            ? GS_NOT_READY_BROKER_DOWN
                            : w->registry_down                 ? GS_NOT_READY_REGISTRY_DOWN
                            : !gs_consumer_joined(w->consumer) ? GS_NOT_READY_NOT_JOINED
                                                               : GS_READY;
-    gs_health_set(w->health, state);
+    /* the gauge first: whoever sees /health/ready answer 200 finds it 1 */
     gs_gauge_set(w->obs.ready, state == GS_READY);
+    gs_health_set(w->health, state);
     gs_health_beat(w->health);
 }
 
@@ -613,6 +681,30 @@ static int load_models(gs_worker_t *w, volatile sig_atomic_t *signals, int at_st
     }
 }
 
+/* Exactly-once: the transactional id is registered (and a predecessor
+ * with it fenced) before anything is produced; retried while the
+ * coordinator cannot be reached. -1 when refused or asked to stop. */
+static int init_transactions(gs_worker_t *w, volatile sig_atomic_t *signals)
+{
+    char err[512];
+    for (int backoff = 0; eos(w);) {
+        gs_err_t e = gs_producer_txn_init(w->producer, 10000, err, sizeof(err));
+        if (!e)
+            return 0;
+        if (e != GS_ERR_TRANSPORT) {
+            gs_log_error(w->log, "transactions refused", GS_LS("error", err));
+            return -1;
+        }
+        backoff = gs_backoff_next(backoff, 500, 10000);
+        gs_health_set(w->health, brokers_unusable(w));
+        gs_log_warn(w->log, "transaction coordinator not ready; retrying", GS_LS("error", err),
+                    GS_LI("backoff_ms", backoff));
+        if (wait_or_stop(w, signals, backoff, 0) == WAIT_STOP)
+            return -1;
+    }
+    return 0;
+}
+
 static int subscribe(gs_worker_t *w)
 {
     const char *topics[w->n_kinds];
@@ -641,7 +733,8 @@ static int drain(gs_worker_t *w, int64_t deadline_us)
         process_queue(w);
     while (gs_producer_unacked(w->producer) > 0 && gs_now_us() < work_deadline)
         gs_producer_poll(w->producer, 50);
-    int clean = gs_producer_unacked(w->producer) == 0;
+    txn_commit(w); /* the positions processed: what is still queued is not in them */
+    int clean = gs_producer_unacked(w->producer) == 0 && !w->rewind && !w->kafka.fatal;
     clean &= gs_consumer_finish(w->consumer);
     gs_producer_flush(w->producer, remaining_ms(deadline_us));
     /* metrics and alerts still queued (a missing topic?) are dropped */
@@ -660,7 +753,7 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
         return (*signals & GS_SIG_STOP) ? 0 : 1;
     if (wait_for_topics(w, signals) || load_models(w, signals, 1))
         return 0;
-    if (prepare_state(w, signals))
+    if (prepare_state(w, signals) || init_transactions(w, signals))
         return (*signals & GS_SIG_STOP) ? 0 : 1;
     if (subscribe(w))
         return 1;
@@ -686,7 +779,12 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
          * group without waiting. */
         fill_queue(w, w->q_len || w->throttled || restoring ? 0 : 100);
         process_queue(w);
-        observe(w, gs_now_us());
+        now = gs_now_us();
+        if (eos(w) && due(&w->t.txn, now, (int64_t)w->cfg->delivery.transaction_interval_ms * 1000))
+            txn_commit(w);
+        if (w->rewind)
+            rewind_inputs(w);
+        observe(w, now);
     }
     /* 10% margin under shutdown.timeout_ms, where the tool's watchdog fires */
     int64_t budget_ms = w->cfg->shutdown.timeout_ms - w->cfg->shutdown.timeout_ms / 10;

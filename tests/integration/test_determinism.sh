@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Issue 11, item 3 (a) and (b): the same input gives the same decisions
-# (SPEC 3.6) through 1 worker and through 3 workers with a fourth added and
-# one stopped (SIGTERM) during the run, with governance.scope tenant and
-# session. 20,000 scripted requests (seeded generator: 8 tenants, 300
-# sessions, half with a caller moral value, half scored by the lexicon) are
-# produced live at 1,000/s while the two scaled groups (one per scope)
-# process them; then one single worker per scope reads the same topic.
+# Issue 11, item 3: the same input gives the same decisions (SPEC 3.6)
+# through (a) 1 worker, (b) 3 workers with a fourth added and one stopped
+# (SIGTERM) during the run, and (c) 3 workers in exactly-once mode, two of
+# them SIGKILLed in turn and restarted and the third stalled (SIGSTOP) past
+# its session timeout, so that it comes back as a zombie whose partitions
+# were taken over and whose open transaction must abort; with
+# governance.scope tenant and session. 20,000 scripted requests (seeded
+# generator: 8 tenants, 300 sessions, half with a caller moral value, half
+# scored by the lexicon) are produced live at 1,000/s while the scaled
+# groups (one per scope and mode) process them; then one single worker per scope reads the same topic.
 # Every result field but worker_id, timings and processed_at_ms must be
 # identical per request_id. A third group (tenant scope, at-least-once)
 # loses a worker to SIGKILL half-way and gets it back: its redelivered
 # requests apply their state changes twice, and how far its decisions then
-# diverge is measured and printed (the price of at-least-once, OPERATIONS). Eviction is sized away (OPERATIONS.md: State
-# and delivery): no idle eviction, scopes and memory that fit.
+# diverge is measured and printed (the price of at-least-once, OPERATIONS).
+# Eviction is sized away (OPERATIONS.md: State and delivery): no idle
+# eviction, scopes and memory that fit.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init determinism
@@ -30,26 +34,54 @@ group() {
 read -ra TB <<<"$(group tenant b-tenant)"
 read -ra SB <<<"$(group session b-session)"
 read -ra KB <<<"$(group tenant k-tenant)"
+EOS=(-o delivery.mode=exactly_once)
+read -ra ET <<<"$(group tenant c-tenant) ${EOS[*]}"
+read -ra ES <<<"$(group session c-session) ${EOS[*]}"
 for w in 1 2 3; do
   start_worker "bt$w" "${COMMON[@]}" "${TB[@]}"
   start_worker "bs$w" "${COMMON[@]}" "${SB[@]}"
   start_worker "bk$w" "${COMMON[@]}" "${KB[@]}"
+  start_worker "et$w" "${COMMON[@]}" "${ET[@]}"
+  start_worker "es$w" "${COMMON[@]}" "${ES[@]}"
 done
-for w in 1 2 3; do wait_ready "bt$w" && wait_ready "bs$w" && wait_ready "bk$w"; done
+for w in 1 2 3; do
+  for g in bt bs bk et es; do wait_ready "$g$w" 120; done
+done
+# kill9_restart ID OPTS...: SIGKILL, and the same worker.id again
+kill9_restart() {
+  kill9_worker "$1"
+  start_worker "$@"
+}
 
 rate=1000
 produce "$N" --rate "$rate" --tenants 8 --sessions 300 --moral-given 0.5 --seed 11 \
   >"$IT_DIR/produce.json" &
 producer=$!
-sleep $((N * 3 / 10 / rate))
+stall() { # the exactly-once groups' second workers: 9 s > session.timeout.ms
+  sleep $((N * 35 / 100 / rate))
+  kill -STOP "${WORKER_PID[et2]}" "${WORKER_PID[es2]}"
+  log "et2 and es2 stopped (SIGSTOP)"
+  sleep 9
+  kill -CONT "${WORKER_PID[et2]}" "${WORKER_PID[es2]}"
+  log "et2 and es2 continued (SIGCONT)"
+}
+stall &
+BG_PIDS+=($!)
+sleep $((N * 2 / 10 / rate))
+kill9_restart et1 "${COMMON[@]}" "${ET[@]}"
+kill9_restart es1 "${COMMON[@]}" "${ES[@]}"
+log "et1 and es1 killed (SIGKILL) and restarted"
+sleep $((N / 10 / rate))
 start_worker bt4 "${COMMON[@]}" "${TB[@]}"
 start_worker bs4 "${COMMON[@]}" "${SB[@]}"
 log "fourth workers added"
 sleep $((N * 2 / 10 / rate))
-kill9_worker bk2
-start_worker bk2 "${COMMON[@]}" "${KB[@]}"
+kill9_restart bk2 "${COMMON[@]}" "${KB[@]}"
 log "bk2 killed (SIGKILL) and restarted"
 sleep $((N / 10 / rate))
+kill9_restart et3 "${COMMON[@]}" "${ET[@]}"
+kill9_restart es3 "${COMMON[@]}" "${ES[@]}"
+log "et3 and es3 killed (SIGKILL) and restarted"
 stop_worker bt2
 expect_eq "$STOP_RC" 0 "exit code of bt2"
 stop_worker bs2
@@ -68,7 +100,17 @@ dump() {
 dump b-tenant
 dump b-session
 dump k-tenant
-for w in bt1 bt3 bt4 bs1 bs3 bs4 bk1 bk2 bk3; do stop_worker "$w"; done
+dump c-tenant
+dump c-session
+# the zombies noticed (their partitions lost, or a transactional call
+# refused) and aborted what they had done meanwhile
+for w in et2 es2; do
+  grep -q '"msg":"transaction aborted; rewinding' "$IT_DIR/$w.log" || fail "$w did not abort"
+done
+for w in bt1 bt3 bt4 bs1 bs3 bs4 bk1 bk2 bk3 et1 et2 et3 es1 es2 es3; do
+  stop_worker "$w"
+  expect_eq "$STOP_RC" 0 "exit code of $w"
+done
 
 read -ra TA <<<"$(group tenant a-tenant)"
 read -ra SA <<<"$(group session a-session)"
@@ -93,9 +135,10 @@ def load(name):
         out.setdefault(r["request_id"], []).append(r)
     return out
 
-for scope in ("tenant", "session"):
-    a, b = load("a-" + scope), load("b-" + scope)
-    assert a.keys() == b.keys(), (scope, len(a), len(b))
+for run, scope in [(r, s) for r in ("b", "c") for s in ("tenant", "session")]:
+    a, b = load("a-" + scope), load(run + "-" + scope)
+    assert a.keys() == b.keys(), (run, scope, len(a), len(b))
+    dups = sum(len(c) - 1 for c in b.values())
     differ = {}
     for rid, copies in b.items():
         for c in copies + a[rid][1:]:
@@ -106,9 +149,11 @@ for scope in ("tenant", "session"):
     # governance only: what governance accepted says so in the note
     accepted = sum(r[0]["note"].startswith("no model") for r in a.values())
     ctx = sum(r[0]["context_items"] > 0 for r in a.values())
-    print("%s scope: %d requests, %d accepted by governance, %d with context; fields that differ: %s"
-          % (scope, len(a), accepted, ctx, differ or "none"))
+    print("(%s) %s scope: %d requests, %d accepted by governance, %d with context, %d "
+          "duplicates; fields that differ: %s"
+          % (run, scope, len(a), accepted, ctx, dups, differ or "none"))
     assert not differ, differ
+    assert run != "c" or not dups, "exactly-once duplicates"
     assert 0 < accepted < len(a) and ctx > 0
 
 # at-least-once after a SIGKILL: measured, not asserted (all results are there)
@@ -129,4 +174,4 @@ print("at-least-once, one SIGKILL: %d redelivered; %d of %d requests (%.2f%%) di
       "1-worker run, %d verdicts flipped; fields: %s"
       % (dups, differ, len(k), 100.0 * differ / len(k), flips, fields))
 PYEOF
-log "ok: identical decisions with 1 worker and with 3 (+1, -1), for tenant and session scope"
+log "ok: identical decisions with 1 worker, with 3 (+1, -1) and with 3 exactly-once (2 SIGKILLs), for tenant and session scope"
