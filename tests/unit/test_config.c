@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "govstream/config.h"
+#include "govstream/kafka.h"
 #include "govstream/kinds.h"
 
 /* The sections of the product's kinds (the dialogue keys are its). */
@@ -51,6 +52,7 @@ typedef struct ctx {
     int n_files;
     char last[64];
     char err[1024];
+    char out[512]; /* client_prop */
     char *dump;
     size_t dump_len;
 } ctx_t;
@@ -739,6 +741,59 @@ static void test_auto_offset_store_refused(void **state)
     assert_contains(c->err, "enable_auto_offset_store");
 }
 
+/* librdkafka property `name` of a client built from c->cfg, "" if unset;
+ * in c->out. */
+static const char *client_prop(ctx_t *c, gs_kafka_role_t role, const char *name)
+{
+    char *buf = c->out;
+    rd_kafka_conf_t *conf;
+    if (gs_kafka_conf_build(c->cfg, role, &conf, c->err, sizeof(c->err)))
+        fail_msg("%s", c->err);
+    size_t n = sizeof(c->out);
+    if (rd_kafka_conf_get(conf, name, buf, &n) != RD_KAFKA_CONF_OK)
+        buf[0] = '\0';
+    rd_kafka_conf_destroy(conf);
+    return buf;
+}
+
+static void test_delivery_mode(void **state)
+{
+    ctx_t *c = *state;
+    if (load_defaults(c, NULL, 0))
+        fail_msg("%s", c->err);
+    assert_int_equal(c->cfg->delivery.mode, GS_DELIVERY_AT_LEAST_ONCE);
+    assert_string_equal(client_prop(c, GS_KAFKA_PRODUCER, "transactional.id"), "");
+    assert_string_equal(client_prop(c, GS_KAFKA_CONSUMER, "enable.auto.commit"), "true");
+
+    const char *eos[] = {"delivery.mode=exactly_once", "worker.id=w7",
+                         "kafka_consumer.group.id=blue", "delivery.transaction_timeout_ms=20000",
+                         "kafka_consumer.enable.auto.commit=true"};
+    if (load_defaults(c, eos, 5))
+        fail_msg("%s", c->err);
+    assert_int_equal(c->cfg->delivery.mode, GS_DELIVERY_EXACTLY_ONCE);
+    assert_string_equal(client_prop(c, GS_KAFKA_PRODUCER, "transactional.id"), "blue.w7");
+    assert_string_equal(client_prop(c, GS_KAFKA_PRODUCER, "transaction.timeout.ms"), "20000");
+    assert_string_equal(client_prop(c, GS_KAFKA_PRODUCER, "message.timeout.ms"), "20000");
+    /* the mode wins over the user's auto-commit */
+    assert_string_equal(client_prop(c, GS_KAFKA_CONSUMER, "enable.auto.commit"), "false");
+    assert_string_equal(client_prop(c, GS_KAFKA_CONSUMER, "isolation.level"), "read_committed");
+    /* metrics and alerts: a producer outside the transactions */
+    assert_string_equal(client_prop(c, GS_KAFKA_SIDE, "transactional.id"), "");
+
+    const char *bad[] = {"delivery.mode=twice"};
+    assert_int_equal(load_defaults(c, bad, 1), GS_ERR_CONFIG);
+    assert_contains(c->err, "delivery.mode");
+    const char *owned[] = {"kafka_producer.transactional.id=mine"};
+    assert_int_equal(load_defaults(c, owned, 1), GS_ERR_CONFIG);
+    assert_contains(c->err, "transactional.id");
+    const char *owned2[] = {"kafka.transaction.timeout.ms=5000"};
+    assert_int_equal(load_defaults(c, owned2, 1), GS_ERR_CONFIG);
+    assert_contains(c->err, "transaction.timeout.ms");
+    const char *slow[] = {"delivery.transaction_interval_ms=10000"};
+    assert_int_equal(load_defaults(c, slow, 1), GS_ERR_CONFIG);
+    assert_contains(c->err, "transaction_interval_ms");
+}
+
 /* ---- rules over several keys ------------------------------------------------------------ */
 
 static void test_cross_checks(void **state)
@@ -895,6 +950,7 @@ int main(void)
         T(test_registry_password),
         T(test_registry_password_file_crlf),
         T(test_auto_offset_store_refused),
+        T(test_delivery_mode),
         T(test_cross_checks),
         T(test_dump),
         T(test_paths_relative_to_file),
