@@ -166,7 +166,16 @@ gs_producer_stats_t gs_producer_stats(const gs_producer_t *p);
  * through a second, plain producer: they are outside the contract and must
  * not abort a transaction. */
 
-typedef enum { GS_TXN_NONE, GS_TXN_COMMITTED, GS_TXN_ABORTED, GS_TXN_FATAL } gs_txn_result_t;
+/* GS_TXN_PENDING: it must abort, but the abort could not complete yet
+ * (brokers unreachable): call gs_producer_txn_abort again, and produce
+ * nothing meanwhile. */
+typedef enum {
+    GS_TXN_NONE,
+    GS_TXN_COMMITTED,
+    GS_TXN_ABORTED,
+    GS_TXN_PENDING,
+    GS_TXN_FATAL
+} gs_txn_result_t;
 
 typedef struct gs_consumer gs_consumer_t;
 

@@ -401,14 +401,16 @@ static gs_txn_result_t txn_call(gs_producer_t *p, call_t call, rd_kafka_t *consu
         if (!e)
             return GS_TXN_COMMITTED;
         int retry = rd_kafka_error_is_retriable(e) && gs_now_us() < deadline;
+        /* an abort that cannot complete now (brokers unreachable) is tried
+         * again by the caller */
         gs_txn_result_t r = rd_kafka_error_is_fatal(e) ? GS_TXN_FATAL
-                            : rd_kafka_error_txn_requires_abort(e) || call != CALL_ABORT
-                                ? GS_TXN_ABORTED
-                                : GS_TXN_FATAL; /* an abort that cannot complete */
+                            : call == CALL_ABORT       ? GS_TXN_PENDING
+                                                       : GS_TXN_ABORTED;
         if (!retry)
             gs_log_error(p->base.log,
-                         r == GS_TXN_FATAL ? "transaction failed; stopping"
-                                           : "transaction failed; aborting it",
+                         r == GS_TXN_FATAL     ? "transaction failed; stopping"
+                         : r == GS_TXN_PENDING ? "transaction abort not complete; retrying"
+                                               : "transaction failed; aborting it",
                          GS_LS("call", call_names[call]), GS_LS("error", rd_kafka_error_string(e)));
         rd_kafka_error_destroy(e);
         if (!retry)
@@ -444,9 +446,11 @@ gs_txn_result_t gs_producer_txn_abort(gs_producer_t *p, int timeout_ms)
     drop_held(p);
     gs_txn_result_t r =
         txn_call(p, CALL_ABORT, NULL, NULL, gs_now_us() + (int64_t)timeout_ms * 1000);
+    if (r != GS_TXN_COMMITTED)
+        return r;
     p->in_txn = p->txn_failed = 0;
     p->stats.txn_aborted++;
-    return r == GS_TXN_FATAL ? GS_TXN_FATAL : GS_TXN_ABORTED;
+    return GS_TXN_ABORTED;
 }
 
 /* Every record of the transaction acknowledged: the input watermarks are

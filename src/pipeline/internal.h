@@ -92,6 +92,7 @@ struct gs_worker {
 
     int throttled; /* a partition is paused by the producer side */
     int rewind;    /* exactly-once: a transaction aborted, inputs and state go back */
+    int aborting;  /* exactly-once: an abort to complete before anything is produced */
     int registry_down;
     int registry_backoff_ms;
     int64_t deadline_us; /* shutdown deadline once draining, else 0 */

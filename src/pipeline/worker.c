@@ -82,6 +82,7 @@ static void txn_done(gs_worker_t *w, gs_txn_result_t r)
         gs_counter_add(w->obs.txn_committed, 1);
     if (r == GS_TXN_ABORTED || r == GS_TXN_FATAL)
         gs_counter_add(w->obs.txn_aborted, 1);
+    w->aborting = r == GS_TXN_PENDING;
     if (r == GS_TXN_ABORTED)
         w->rewind = 1;
     if (r == GS_TXN_FATAL)
@@ -92,6 +93,16 @@ static void txn_commit(gs_worker_t *w)
 {
     if (eos(w) && !w->kafka.fatal)
         txn_done(w, gs_producer_txn_commit(w->producer, w->consumer, txn_timeout_ms(w)));
+}
+
+/* The loop's exactly-once work after a batch: an abort to finish, a commit
+ * that is due, a rewind after an abort. */
+static void txn_tick(gs_worker_t *w, int64_t now)
+{
+    if (w->aborting)
+        txn_done(w, gs_producer_txn_abort(w->producer, 500));
+    else if (due(&w->t.txn, now, (int64_t)w->cfg->delivery.transaction_interval_ms * 1000))
+        txn_commit(w);
 }
 
 static void rewind_inputs(gs_worker_t *w)
@@ -235,7 +246,8 @@ static int flow_control(gs_worker_t *w)
     gs_gauge_set(w->obs.pending, (double)gs_producer_held(w->producer));
     ensure_taken(w);
     size_t limit = (size_t)(w->cfg->delivery.max_inflight_per_partition - w->cfg->batch.max);
-    return gs_consumer_flow(w->consumer, full, qlen, w->registry_down, limit);
+    /* an abort that has not completed holds every input like a registry outage */
+    return gs_consumer_flow(w->consumer, full, qlen, w->registry_down || w->aborting, limit);
 }
 
 /* ---- health, observability ------------------------------------------------- */
@@ -729,12 +741,17 @@ static int drain(gs_worker_t *w, int64_t deadline_us)
                 GS_LI("unacknowledged", gs_producer_unacked(w->producer)));
     /* Keep a third of the budget for the commit and the group leave. */
     int64_t work_deadline = gs_now_us() + (deadline_us - gs_now_us()) * 2 / 3;
-    while (w->q_len && !w->kafka.fatal && !w->registry_down && gs_now_us() < work_deadline)
+    while (w->q_len && !w->kafka.fatal && !w->registry_down && !w->aborting &&
+           gs_now_us() < work_deadline)
         process_queue(w);
     while (gs_producer_unacked(w->producer) > 0 && gs_now_us() < work_deadline)
         gs_producer_poll(w->producer, 50);
-    txn_commit(w); /* the positions processed: what is still queued is not in them */
-    int clean = gs_producer_unacked(w->producer) == 0 && !w->rewind && !w->kafka.fatal;
+    if (w->aborting)
+        txn_done(w, gs_producer_txn_abort(w->producer, txn_timeout_ms(w)));
+    else
+        txn_commit(w); /* the positions processed: what is still queued is not in them */
+    int clean = gs_producer_unacked(w->producer) == 0 && !w->rewind && !w->aborting &&
+                !w->kafka.fatal;
     clean &= gs_consumer_finish(w->consumer);
     gs_producer_flush(w->producer, remaining_ms(deadline_us));
     /* metrics and alerts still queued (a missing topic?) are dropped */
@@ -778,10 +795,11 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
         /* While work is held back, throttled or restored, keep serving the
          * group without waiting. */
         fill_queue(w, w->q_len || w->throttled || restoring ? 0 : 100);
-        process_queue(w);
+        if (!w->aborting)
+            process_queue(w);
         now = gs_now_us();
-        if (eos(w) && due(&w->t.txn, now, (int64_t)w->cfg->delivery.transaction_interval_ms * 1000))
-            txn_commit(w);
+        if (eos(w))
+            txn_tick(w, now);
         if (w->rewind)
             rewind_inputs(w);
         observe(w, now);
