@@ -51,7 +51,7 @@ for m in "${modes[@]}"; do
   kill -TERM "$WORKER"
   wait "$WORKER"
   lat+=("$(jq -c --arg m "$m" '{($m): .}' "/tmp/gs-bench-$RUN-lat$m.json")")
-  progress "latency $m: $(jq -c '{p50_ms, p99_ms, max_ms}' "/tmp/gs-bench-$RUN-lat$m.json" 2>/dev/null)"
+  progress "latency $m: $(jq -c .latency_ms "/tmp/gs-bench-$RUN-lat$m.json" 2>/dev/null)"
 done
 
 json=$(for m in "${modes[@]}"; do
