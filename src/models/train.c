@@ -62,9 +62,11 @@ static void phase(progress_t *p, const char *name, double total)
     p->start_us = gs_now_us();
 }
 
+/* Percentages on a terminal only: in a pipe or a log, the phases' one line
+ * each is enough. */
 static void tick(progress_t *p, double done)
 {
-    if (!p->fp)
+    if (!p->fp || !p->tty)
         return;
     double t = secs_since(p->start_us);
     if (t - p->last_print < 2.0 && done < p->total)
@@ -72,8 +74,7 @@ static void tick(progress_t *p, double done)
     p->last_print = t;
     double frac = p->total > 0 ? done / p->total : 1;
     double eta = frac > 0.001 ? t / frac - t : 0;
-    fprintf(p->fp, "%s[train] %-28s %5.1f%%  %6.1f s  eta %6.1f s%s", p->tty ? "\r" : "", p->phase,
-            100 * frac, t, eta, p->tty ? "" : "\n");
+    fprintf(p->fp, "\r[train] %-28s %5.1f%%  %6.1f s  eta %6.1f s", p->phase, 100 * frac, t, eta);
     fflush(p->fp);
 }
 
