@@ -750,8 +750,8 @@ static int drain(gs_worker_t *w, int64_t deadline_us)
         txn_done(w, gs_producer_txn_abort(w->producer, txn_timeout_ms(w)));
     else
         txn_commit(w); /* the positions processed: what is still queued is not in them */
-    int clean = gs_producer_unacked(w->producer) == 0 && !w->rewind && !w->aborting &&
-                !w->kafka.fatal;
+    int clean =
+        gs_producer_unacked(w->producer) == 0 && !w->rewind && !w->aborting && !w->kafka.fatal;
     clean &= gs_consumer_finish(w->consumer);
     gs_producer_flush(w->producer, remaining_ms(deadline_us));
     /* metrics and alerts still queued (a missing topic?) are dropped */
