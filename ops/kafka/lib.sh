@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by start.sh, stop.sh, topics.sh and wait-ready.sh; not run directly.
+# Sourced by start.sh, stop.sh, node.sh, topics.sh and wait-ready.sh; not run directly.
 # Layout of the cache (git-ignored, override with GS_KAFKA_CACHE):
 #   libs/          jars copied from Maven Central (+ .stamp = sha256 of pom.xml)
 #   run/PORT.state variables of the instance started on base port PORT
@@ -70,6 +70,22 @@ owns_pid() {
 }
 
 state_file() { echo "$GS_KAFKA_RUN/$1.state"; }
+
+# Starts the broker of node dir $1 (server.properties and data in it) in the
+# background: $! is its JVM's pid. Used by start.sh and, to restart one node
+# on the data it had, by node.sh. nohup + own cwd: the broker outlives the
+# script and its terminal. It must not inherit lock fd 9, or the next
+# stop.sh would wait on it forever.
+launch_node() {
+  local dir=$1
+  # shellcheck disable=SC2086 # GS_KAFKA_HEAP is a list of JVM flags
+  (exec 9>&- && cd "$dir" && exec nohup "$GS_JAVA" ${GS_KAFKA_HEAP:--Xms256m -Xmx512m} \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$GS_KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$dir" \
+    -cp "$GS_KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
+    >>"$dir/kafka.log" 2>&1 </dev/null) &
+}
 
 # Stops the instance on base port $1 (caller holds its lock). Idempotent.
 stop_instance() {

@@ -11,6 +11,7 @@
 # Env: GS_KAFKA_PORT (base port, default 9092), GS_KAFKA_CACHE (jar/state cache),
 #      GS_KAFKA_START_TIMEOUT (default 60 s), GS_KAFKA_HEAP (default -Xms256m -Xmx512m).
 # Starting an instance that is already up with the same options is a no-op.
+# One node of it is stopped, killed or restarted on its data by node.sh.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,7 +24,7 @@ while (($#)); do
     --nodes) nodes=${2:?}; shift 2 ;;
     --port) port=${2:?}; shift 2 ;;
     --sasl-ssl) sasl_dir=${2:?}; shift 2 ;;
-    -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
@@ -195,16 +196,7 @@ for ((i = 1; i <= nodes; i++)); do
 done
 
 for ((i = 1; i <= nodes; i++)); do
-  dir=$data_dir/node-$i
-  # nohup + own cwd: the broker outlives this script and its terminal. It must
-  # not inherit lock fd 9, or the next stop.sh would wait on it forever.
-  # shellcheck disable=SC2086 # GS_KAFKA_HEAP is a list of JVM flags
-  (exec 9>&- && cd "$dir" && exec nohup "$GS_JAVA" ${GS_KAFKA_HEAP:--Xms256m -Xmx512m} \
-    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$GS_KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$dir" \
-    -cp "$GS_KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
-    >>"$dir/kafka.log" 2>&1 </dev/null) &
+  launch_node "$data_dir/node-$i"
   pids+=("$!")
   write_state
 done
