@@ -74,6 +74,9 @@ static rd_kafka_t *client(const opts_t *o, rd_kafka_type_t type, dr_fn *on_dr, v
         rd_kafka_conf_set(conf, "group.id", "govstream-load-verify", err, sizeof(err));
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
         rd_kafka_conf_set(conf, "enable.partition.eof", "false", err, sizeof(err));
+        /* librdkafka's default, said here: results of aborted transactions
+         * (exactly-once workers) are never counted */
+        rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof(err));
     }
     rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
     if (!rk)
