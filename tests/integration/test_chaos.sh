@@ -10,8 +10,8 @@
 # requests produced live while the test SIGKILLs a worker and restarts it
 # with the same worker.id (>= 10 times), SIGKILLs one broker and restarts
 # it on its data, and stops another one gracefully and starts it again; a
-# worker that exits by itself is restarted, as a supervisor would, and
-# counted. Then a read_committed reader (govstream-load verify) counts the
+# worker that exits by itself, or whose /health/live says it is stalled,
+# is restarted, as a supervisor would, and counted. Then a read_committed reader (govstream-load verify) counts the
 # results. Figures per mode, one JSON line each, in the log and in
 # GS_IT_CHAOS_OUT (default $GS_BUILD_DIR/it.chaos.json): sent (requests in
 # the input topic), results, unique, lost (sent - unique), duplicates, dead
@@ -132,18 +132,35 @@ restart() {
   start_worker "$1" "${WOPTS[@]}"
 }
 
-# supervise: what a supervisor would do: a worker that exited by itself is
-# restarted (and the exit is counted: figures' worker_exits).
+# supervise: what a supervisor would do. A worker that exited by itself is
+# restarted; so is one whose /health/live answers 503 (its poll loop has not
+# run for 30 s: OPERATIONS.md says to restart on it), after a SIGKILL. Both
+# are counted (figures' worker_exits: code, or "stalled"). Liveness is
+# probed every 2 s at most.
+LIVE_CHECK=0
 supervise() {
-  local w id rc
+  local w id rc why probe=0
+  if [ "$(now_ms)" -ge "$LIVE_CHECK" ]; then
+    probe=1
+    LIVE_CHECK=$(($(now_ms) + 2000))
+  fi
   for w in 1 2 3; do
     id=$PREFIX$w
-    kill -0 "${WORKER_PID[$id]}" 2>/dev/null && continue
-    rc=0
-    wait "${WORKER_PID[$id]}" || rc=$?
+    if kill -0 "${WORKER_PID[$id]}" 2>/dev/null; then
+      [ $probe = 1 ] || continue
+      [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:${WORKER_PORT[$id]}/health/live")" = 503 ] || continue
+      kill -KILL "${WORKER_PID[$id]}" 2>/dev/null || true
+      wait "${WORKER_PID[$id]}" 2>/dev/null || true
+      rc=stalled why="/health/live: stalled; SIGKILLed"
+    else
+      rc=0
+      wait "${WORKER_PID[$id]}" || rc=$?
+      why=$(grep '"level":"error"' "$IT_DIR/$id.log" | tail -n 1 | jq -r '"last error: " + .msg + ": " + (.error // "")' 2>/dev/null) || true
+      why="exited with code $rc${why:+; $why}"
+    fi
     unset "WORKER_PID[$id]"
     echo "$id $rc $(($(now_ms) - T0))" >>"$IT_DIR/$MODE.exits"
-    event "worker $id exited by itself with code $rc ($(grep '"level":"error"' "$IT_DIR/$id.log" | tail -n 1 | jq -r '.msg + ": " + (.error // "")' 2>/dev/null)); restarted"
+    event "worker $id: $why; restarted"
     restart "$id"
   done
 }
@@ -290,7 +307,7 @@ print(json.dumps({
     "longest_wait_created_at_s": round((created[worst[1]] - t0) / 1000, 1) if worst[1] else None,
     "wait_ms_p50": pct(0.5), "wait_ms_p99": pct(0.99),
     "worker_kills": int(kills), "broker_kills": int(rounds), "broker_graceful_restarts": int(rounds),
-    "worker_exits": [dict(zip(("worker", "code", "at_s"), (w, int(c), round(int(t) / 1000, 1))))
+    "worker_exits": [dict(zip(("worker", "code", "at_s"), (w, int(c) if c.isdigit() else c, round(int(t) / 1000, 1))))
                      for w, c, t in (l.split() for l in open(exits) if l.strip())],
     "workers": v["workers"]}, separators=(",", ":")))
 PY
