@@ -19,6 +19,13 @@ jobs=${GS_TEST_JOBS:-2}
 
 ops/install-deps.sh
 
+# The Java parts come from Maven Central on a fresh clone (minutes, mostly
+# waiting on the network): fetch them while the C builds run. The ctest
+# fixtures take the same flock'ed caches, so they wait for these if needed.
+prefetch_log=$(mktemp)
+(ops/registry/start.sh --build-only && bash -c '. ops/kafka/lib.sh && ensure_jars') >"$prefetch_log" 2>&1 &
+prefetch=$!
+
 # GS_TESTS explicitly: the quickstart configures build/ without tests
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGS_TESTS=ON >/dev/null
 cmake --build build -j "$jobs"
@@ -28,6 +35,9 @@ cmake --build build-asan -j "$jobs"
 # every build type must build: -O3 warns about things -O2 does not
 cmake -S . -B build-o3 -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-o3 -j "$jobs"
+
+wait "$prefetch" || { cat "$prefetch_log" >&2; exit 1; }
+rm -f "$prefetch_log"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

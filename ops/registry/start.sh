@@ -3,6 +3,7 @@
 # in-memory H2 storage) on 127.0.0.1, in the background.
 #
 #   ops/registry/start.sh [--port 8081] [--kafka BOOTSTRAP] [--compat LEVEL]
+#   ops/registry/start.sh --build-only     (build into the cache, start nothing)
 #
 # On success prints exactly one line on stdout, the base URL of the
 # Confluent-compatible API, e.g.  http://127.0.0.1:8081/apis/ccompat/v7
@@ -42,6 +43,7 @@ COMPAT=BACKWARD
 HEAP=${GS_REGISTRY_HEAP:-384m}
 TIMEOUT=${GS_REGISTRY_START_TIMEOUT:-180}
 CANONICAL=${GS_REGISTRY_CANONICAL:-0}
+BUILD_ONLY=0
 
 log() { echo "registry: $*" >&2; }
 die() { echo "registry: ERROR: $*" >&2; exit 1; }
@@ -55,6 +57,7 @@ while [ $# -gt 0 ]; do
     --kafka=*) KAFKA=${1#*=}; shift ;;
     --compat) COMPAT=${2:?--compat needs a value}; shift 2 ;;
     --compat=*) COMPAT=${1#*=}; shift ;;
+    --build-only) BUILD_ONLY=1; shift ;;
     -h|--help) usage 0 ;;
     *) log "unknown argument: $1"; usage 2 ;;
   esac
@@ -77,14 +80,14 @@ mkdir -p "$CACHE/run"
 http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null || true; }
 
 # ---- already running? -------------------------------------------------------
-if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
+if [ "$BUILD_ONLY" = 0 ] && [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
   if [ "$(http_code "$BASE/subjects")" = 200 ]; then
     log "already running (pid $(cat "$RUN/pid")) on port $PORT"
     echo "$BASE"; exit 0
   fi
   die "pid $(cat "$RUN/pid") from an earlier start on port $PORT is alive but not answering; run $HERE/stop.sh --port $PORT"
 fi
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+if [ "$BUILD_ONLY" = 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   die "port $PORT on 127.0.0.1 is already in use by another process"
 fi
 
@@ -138,6 +141,7 @@ build() {
     build
   fi
 ) 9>"$CACHE/build.lock"
+[ "$BUILD_ONLY" = 1 ] && exit 0
 
 # ---- start ------------------------------------------------------------------
 rm -rf "$RUN"
