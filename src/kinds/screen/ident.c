@@ -15,9 +15,11 @@
  *   (invalid). Without a context word, the one type of that length (8
  *   EDRPOU, 10 and 12 INN, 13 OGRN, 15 OGRNIP), and only when its checksum
  *   holds: a number that fails it is any number (amounts, references).
- * - BIC: after SWIFT/BIC any 8- or 11-character token of the BIC shape;
- *   without one, only in capitals, not between other words in capitals
- *   (names, all-caps payment texts) and not a common word of that shape.
+ * - BIC: after SWIFT/BIC any 8- or 11-character token of the BIC shape
+ *   (an invalid one only in capitals or with a digit: "swift transfer" is
+ *   words); without one, only valid, in capitals, not between other words
+ *   in capitals (names, all-caps payment texts) and not a common word of
+ *   that shape.
  * - Passport: only after a context word (паспорт, passport, серия).
  * Digit runs inside decimal numbers ("10000000.00") and phone numbers
  * ("+380441234567") are not identifiers. */
