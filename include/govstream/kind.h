@@ -66,6 +66,15 @@ typedef struct gs_kind_load {
     json_t *(*dump)(const void *result);
 } gs_kind_load_t;
 
+/* A command of the `govstream` binary that a kind brings, such as
+ * `govstream watchlist build ...`: argv[0] is its name. Returns the exit
+ * code (0 done, 1 failed, 2 usage). */
+typedef struct gs_kind_command {
+    const char *name;
+    const char *usage; /* what follows the name on the usage line */
+    int (*run)(int argc, char **argv);
+} gs_kind_command_t;
+
 typedef struct gs_kind_ops {
     const char *name;                       /* config prefix, metrics label, dead letter "kind" */
     const gs_avro_type_t *request, *result; /* generated from schemas/ */
@@ -94,6 +103,8 @@ typedef struct gs_kind_ops {
     /* `govstream train <name> ...` (argv[0] is the kind's name); NULL: nothing
      * to train. Returns the exit code. */
     int (*train)(int argc, char **argv);
+    /* Its own commands, ended by one with a NULL name; NULL: none. */
+    const gs_kind_command_t *commands;
 } gs_kind_ops_t;
 
 /* The stream keys every kind's table starts with; T is its struct, whose

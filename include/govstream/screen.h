@@ -12,6 +12,8 @@
 #include <stddef.h>
 
 #include "govstream/common.h"
+#include "govstream/kind.h"
+#include "govstream/schemas.h"
 
 /* ---- identifiers (ident.c) ------------------------------------------------------ */
 
@@ -140,5 +142,15 @@ typedef struct gs_screen_span {
 /* The words of the text (as govstream/text.h splits them) with both scripts.
  * Writes the first cap to out and returns how many there are. */
 size_t gs_screen_mixed_tokens(const char *text, size_t len, gs_screen_span_t *out, size_t cap);
+
+/* ---- the kind's requests (validate.c) ----------------------------------------- */
+
+#define GS_SCREEN_MAX_TEXT         10000 /* characters (code points) of `text` */
+#define GS_SCREEN_MAX_COUNTERPARTY 512
+
+/* SPEC 1.5 limits: GS_ERR_VALIDATION naming the field and the limit. Text
+ * fields must be valid UTF-8 without NUL bytes. */
+gs_err_t gs_screen_request_validate(const gs_avro_screen_request_t *req, char *errstr,
+                                    size_t errstr_size);
 
 #endif

@@ -7,6 +7,7 @@
  *   govstream schema print [--resolved] NAME | schema list
  *   govstream train KIND ...
  *   govstream model info|validate FILE
+ *   govstream <a kind's command> ...   (for example: watchlist build)
  *   govstream version
  */
 #include <pthread.h>
@@ -49,6 +50,9 @@ static void usage(FILE *fp, const gs_kind_ops_t *const *kinds)
     for (size_t i = 0; kinds[i]; i++)
         if (kinds[i]->train)
             fprintf(fp, "       govstream train %s ... (--help)\n", kinds[i]->name);
+    for (size_t i = 0; kinds[i]; i++)
+        for (const gs_kind_command_t *c = kinds[i]->commands; c && c->name; c++)
+            fprintf(fp, "       govstream %s %s\n", c->name, c->usage);
     fprintf(fp, "       govstream model info|validate FILE\n"
                 "       govstream version\n");
 }
@@ -266,6 +270,16 @@ static int cmd_config(int argc, char **argv, const gs_kind_ops_t *const *kinds)
     return 0;
 }
 
+/* A command some kind brings, by its name; NULL: none does. */
+static const gs_kind_command_t *find_command(const gs_kind_ops_t *const *kinds, const char *name)
+{
+    for (size_t i = 0; kinds[i]; i++)
+        for (const gs_kind_command_t *c = kinds[i]->commands; c && c->name; c++)
+            if (!strcmp(c->name, name))
+                return c;
+    return NULL;
+}
+
 /* govstream train KIND ...: the kind's own training command. */
 static int cmd_train(int argc, char **argv, const gs_kind_ops_t *const *kinds)
 {
@@ -344,6 +358,9 @@ int gs_govstream_main(int argc, char **argv, const gs_kind_ops_t *const *kinds)
     }
     if (!strcmp(cmd, "run") || !strcmp(cmd, "check-config"))
         return cmd_config_file(cmd, argc, argv, kinds);
+    const gs_kind_command_t *kc = find_command(kinds, cmd);
+    if (kc)
+        return kc->run(argc - 1, argv + 1);
     fprintf(stderr, "govstream: unknown command \"%s\"\n", cmd);
     usage(stderr, kinds);
     return 2;
