@@ -65,6 +65,25 @@ gs_err_t gs_alerter_check(const gs_config_t *cfg, gs_metrics_t *m, char *errstr,
  * called every loop iteration). emit may be NULL. */
 void gs_alerter_tick(gs_alerter_t *a, int64_t now_us, gs_alert_emit_fn *emit, void *opaque);
 
+/* An alert one request raises (a screening's HIGH), as opposed to a rule
+ * over the metrics. Its labels stay bounded (alertname, severity, worker
+ * and the event's own, such as the list): what names the request goes in
+ * the annotations. It fires once, with endsAt GS_ALERT_EVENT_TTL_S later, so
+ * that Alertmanager resolves it by itself; the same labels make the same
+ * fingerprint, so Alertmanager groups the requests' alerts into one. */
+#define GS_ALERT_EVENT_TTL_S 900
+typedef struct gs_alert_event {
+    const char *name, *severity;
+    const char *const *labels; /* name, value pairs */
+    size_t n_labels;
+    const char *const *annotations; /* name, value pairs */
+    size_t n_annotations;
+} gs_alert_event_t;
+
+/* Sends ev to the webhook (when configured) and to emit (may be NULL). */
+void gs_alerter_raise(gs_alerter_t *a, const gs_alert_event_t *ev, int64_t wall_ms,
+                      gs_alert_emit_fn *emit, void *opaque);
+
 /* Prometheus' label fingerprint (FNV-1a 64 over sorted name, value pairs
  * with 0xff separators), as 16 hex digits. */
 void gs_alert_fingerprint(const char *const *labels, size_t n_pairs, char out[17]);

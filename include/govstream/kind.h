@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "govstream/alert.h"
 #include "govstream/avrogen.h"
 #include "govstream/config.h"
 #include "govstream/govern.h"
@@ -31,6 +32,9 @@ typedef struct gs_item {
     gs_err_t err;        /* set by the kind: the request becomes a dead letter */
     char errmsg[256];    /* its reason, naming the field */
     bool accepted;       /* the verdict, for the metrics */
+    /* An alert this request raises (a screening's HIGH), or NULL; valid
+     * until the batch is encoded (the batch's arena, or the kind's). */
+    const gs_alert_event_t *alert;
     int64_t govern_us, infer_us;
 } gs_item_t;
 

@@ -382,34 +382,67 @@ static json_t *pairs_obj(char *const *arr, size_t n)
     return o;
 }
 
-/* The Alertmanager webhook payload (version 4) for one alert. */
-static char *payload(gs_alerter_t *a, const rule_t *r, int resolved, int64_t wall_ms)
+/* What one alert of a payload is made of. */
+typedef struct alert_doc {
+    const char *status, *name, *fingerprint;
+    char *const *pairs; /* labels, sorted by name */
+    size_t n_pairs;
+    json_t *ann; /* annotations (taken) */
+    char starts[32], ends[32];
+} alert_doc_t;
+
+/* The Alertmanager webhook payload (version 4) of one alert. */
+static char *payload_of(gs_alerter_t *a, alert_doc_t *d)
 {
-    char starts[32], ends[32], value[64], gk[512];
-    rfc3339(r->fired_ms, starts);
-    if (resolved)
-        rfc3339(wall_ms, ends);
-    else
-        snprintf(ends, sizeof(ends), "0001-01-01T00:00:00Z");
-    snprintf(value, sizeof(value), "%.6g", r->value);
-    const char *status = resolved ? "resolved" : "firing";
-    const char *name = r->name, *worker = a->cfg->worker.id;
-    snprintf(gk, sizeof(gk), "{}:{alertname=\"%s\", worker=\"%s\"}", name, worker);
-    json_t *ann = pairs_obj(r->ann, r->n_ann);
-    if (ann && !isnan(r->value))
-        json_object_set_new(ann, "value", json_string(value));
-    json_t *alert = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:s}", "status", status, "labels",
-                              pairs_obj(r->pairs, r->n_pairs), "annotations", json_copy(ann),
-                              "startsAt", starts, "endsAt", ends, "generatorURL", a->external_url,
-                              "fingerprint", r->fingerprint);
+    char gk[512];
+    const char *worker = a->cfg->worker.id;
+    snprintf(gk, sizeof(gk), "{}:{alertname=\"%s\", worker=\"%s\"}", d->name, worker);
+    json_t *alert = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:s}", "status", d->status, "labels",
+                              pairs_obj(d->pairs, d->n_pairs), "annotations", json_copy(d->ann),
+                              "startsAt", d->starts, "endsAt", d->ends, "generatorURL",
+                              a->external_url, "fingerprint", d->fingerprint);
     json_t *root = json_pack(
         "{s:s, s:s, s:i, s:s, s:s, s:{s:s, s:s}, s:o, s:o, s:s, s:[o]}", "version", "4", "groupKey",
-        gk, "truncatedAlerts", 0, "status", status, "receiver", "govstream", "groupLabels",
-        "alertname", name, "worker", worker, "commonLabels", pairs_obj(r->pairs, r->n_pairs),
-        "commonAnnotations", ann, "externalURL", a->external_url, "alerts", alert);
+        gk, "truncatedAlerts", 0, "status", d->status, "receiver", "govstream", "groupLabels",
+        "alertname", d->name, "worker", worker, "commonLabels", pairs_obj(d->pairs, d->n_pairs),
+        "commonAnnotations", d->ann, "externalURL", a->external_url, "alerts", alert);
     char *s = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(root);
     return s;
+}
+
+static char *payload(gs_alerter_t *a, const rule_t *r, int resolved, int64_t wall_ms)
+{
+    alert_doc_t d = {
+        .status = resolved ? "resolved" : "firing",
+        .name = r->name,
+        .fingerprint = r->fingerprint,
+        .pairs = r->pairs,
+        .n_pairs = r->n_pairs,
+        .ann = pairs_obj(r->ann, r->n_ann),
+    };
+    rfc3339(r->fired_ms, d.starts);
+    if (resolved)
+        rfc3339(wall_ms, d.ends);
+    else
+        snprintf(d.ends, sizeof(d.ends), "0001-01-01T00:00:00Z");
+    char value[64];
+    snprintf(value, sizeof(value), "%.6g", r->value);
+    if (d.ann && !isnan(r->value))
+        json_object_set_new(d.ann, "value", json_string(value));
+    return payload_of(a, &d);
+}
+
+/* Hands a payload to the webhook and to emit. */
+static void deliver(gs_alerter_t *a, const char *fingerprint, char *body, gs_alert_emit_fn *emit,
+                    void *opaque)
+{
+    size_t len = strlen(body);
+    if (a->webhook)
+        gs_webhook_send(a->webhook, body, len);
+    if (emit)
+        emit(fingerprint, body, len, opaque);
+    free(body);
 }
 
 static void notify(gs_alerter_t *a, rule_t *r, int resolved, int64_t now_us, int64_t wall_ms,
@@ -421,12 +454,54 @@ static void notify(gs_alerter_t *a, rule_t *r, int resolved, int64_t now_us, int
         gs_log_error(a->log, "cannot build an alert payload", GS_LS("alertname", r->name));
         return;
     }
-    size_t len = strlen(body);
-    if (a->webhook)
-        gs_webhook_send(a->webhook, body, len);
-    if (emit)
-        emit(r->fingerprint, body, len, opaque);
-    free(body);
+    deliver(a, r->fingerprint, body, emit, opaque);
+}
+
+/* Labels sorted by name (a handful: insertion sort of the pairs). */
+static void sort_pairs(char **pairs, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j && strcmp(pairs[2 * (j - 1)], pairs[2 * j]) > 0; j--) {
+            char *k = pairs[2 * j], *v = pairs[2 * j + 1];
+            pairs[2 * j] = pairs[2 * (j - 1)];
+            pairs[2 * j + 1] = pairs[2 * (j - 1) + 1];
+            pairs[2 * (j - 1)] = k;
+            pairs[2 * (j - 1) + 1] = v;
+        }
+}
+
+void gs_alerter_raise(gs_alerter_t *a, const gs_alert_event_t *ev, int64_t wall_ms,
+                      gs_alert_emit_fn *emit, void *opaque)
+{
+    char *pairs[2 * MAX_PAIRS];
+    size_t n = 0;
+    const char *base[] = {"alertname",  ev->name, "severity",
+                          ev->severity, "worker", a->cfg->worker.id};
+    for (size_t i = 0; i < 3; i++, n++) {
+        pairs[2 * n] = (char *)base[2 * i];
+        pairs[2 * n + 1] = (char *)base[2 * i + 1];
+    }
+    for (size_t i = 0; i < ev->n_labels && n < MAX_PAIRS; i++, n++) {
+        pairs[2 * n] = (char *)ev->labels[2 * i];
+        pairs[2 * n + 1] = (char *)ev->labels[2 * i + 1];
+    }
+    sort_pairs(pairs, n);
+    alert_doc_t d = {
+        .status = "firing", .name = ev->name, .pairs = pairs, .n_pairs = n, .ann = json_object()};
+    char fp[17];
+    gs_alert_fingerprint((const char *const *)pairs, n, fp);
+    d.fingerprint = fp;
+    for (size_t i = 0; d.ann && i < ev->n_annotations; i++)
+        json_object_set_new(d.ann, ev->annotations[2 * i], json_string(ev->annotations[2 * i + 1]));
+    rfc3339(wall_ms, d.starts);
+    rfc3339(wall_ms + (int64_t)GS_ALERT_EVENT_TTL_S * 1000, d.ends);
+    char *body = payload_of(a, &d);
+    if (!body) {
+        gs_log_error(a->log, "cannot build an alert payload", GS_LS("alertname", ev->name));
+        return;
+    }
+    gs_log_info(a->log, "alert raised", GS_LS("alertname", ev->name), GS_LS("fingerprint", fp));
+    deliver(a, fp, body, emit, opaque);
 }
 
 void gs_alerter_tick(gs_alerter_t *a, int64_t now_us, gs_alert_emit_fn *emit, void *opaque)

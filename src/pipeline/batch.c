@@ -263,6 +263,8 @@ static void run_kinds(gs_worker_t *w, size_t done, int64_t start)
                                              it->pub.errmsg, sizeof(it->pub.errmsg));
         if (it->pub.err)
             it->pub.err = GS_ERR_INTERNAL; /* our bug, dead-lettered with its reason */
+        else if (it->pub.alert)
+            raise_alert(w, it->pub.alert, wall);
     }
 }
 

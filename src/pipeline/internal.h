@@ -109,4 +109,7 @@ void kinds_destroy(gs_worker_t *w);
 /* Processes up to batch.max queued messages (see batch.c). */
 void process_queue(gs_worker_t *w);
 
+/* worker.c: an alert a request raised, to the webhook and the alerts topic */
+void raise_alert(gs_worker_t *w, const gs_alert_event_t *ev, int64_t wall_ms);
+
 #endif

@@ -317,6 +317,12 @@ static void emit_alert(const char *fingerprint, const char *payload, size_t len,
                               len);
 }
 
+void raise_alert(gs_worker_t *w, const gs_alert_event_t *ev, int64_t wall_ms)
+{
+    if (w->alerter)
+        gs_alerter_raise(w->alerter, ev, wall_ms, emit_alert, w);
+}
+
 static void snapshot(gs_worker_t *w, int64_t now)
 {
     char err[256];

@@ -384,6 +384,55 @@ static void test_rule_lifecycle(void **state)
     teardown(&s, a, cfg, m);
 }
 
+/* An alert one request raises: bounded labels, the request in the
+ * annotations, an end time so that Alertmanager resolves it itself. */
+static void test_event_alert(void **state)
+{
+    (void)state;
+    gs_metrics_t *m = registry();
+    gs_config_t *cfg = config(NULL, "alerts.events.enabled=false");
+    gs_alerter_t *a = alerter(cfg, m);
+    sink_t s = {0};
+    const char *labels[] = {"list", "UN"};
+    const char *ann[] = {"request_id", "r-1", "account_id", "acc-9"};
+    gs_alert_event_t ev = {.name = "GovstreamScreenHigh",
+                           .severity = "page",
+                           .labels = labels,
+                           .n_labels = 1,
+                           .annotations = ann,
+                           .n_annotations = 2};
+    int64_t wall = 1795000000000; /* 2026-11-18T... */
+    gs_alerter_raise(a, &ev, wall, collect, &s);
+    ann[1] = "r-2";
+    gs_alerter_raise(a, &ev, wall + 1000, collect, &s);
+    assert_int_equal(s.n, 2);
+    json_t *n = s.notes[0];
+    assert_string_equal(str_at(n, "status"), "firing");
+    assert_string_equal(str_at(n, "alerts.0.labels.alertname"), "GovstreamScreenHigh");
+    assert_string_equal(str_at(n, "alerts.0.labels.severity"), "page");
+    assert_string_equal(str_at(n, "alerts.0.labels.worker"), "w-7");
+    assert_string_equal(str_at(n, "alerts.0.labels.list"), "UN");
+    assert_int_equal(json_object_size(json_object_get(
+                         json_array_get(json_object_get(n, "alerts"), 0), "labels")),
+                     4);
+    assert_string_equal(str_at(n, "alerts.0.annotations.request_id"), "r-1");
+    assert_string_equal(str_at(s.notes[1], "alerts.0.annotations.request_id"), "r-2");
+    assert_string_equal(str_at(n, "alerts.0.annotations.account_id"), "acc-9");
+    /* 15 minutes later, to the millisecond */
+    const char *starts = str_at(n, "alerts.0.startsAt"), *ends = str_at(n, "alerts.0.endsAt");
+    assert_int_equal(strlen(ends), 24);
+    assert_string_not_equal(starts, ends);
+    assert_memory_equal(starts + 19, ends + 19, 5); /* .sssZ */
+    const char *l[] = {
+        "alertname", "GovstreamScreenHigh", "list", "UN", "severity", "page", "worker", "w-7"};
+    char fp[17];
+    gs_alert_fingerprint(l, 4, fp);
+    assert_string_equal(str_at(n, "alerts.0.fingerprint"), fp);
+    assert_string_equal(s.keys[0], fp);
+    assert_string_equal(s.keys[1], fp); /* the same labels: one alert group */
+    teardown(&s, a, cfg, m);
+}
+
 static void test_rule_windows(void **state)
 {
     (void)state;
@@ -836,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_fingerprint_vectors),
         cmocka_unit_test(test_hmac_rfc4231),
         cmocka_unit_test(test_rule_lifecycle),
+        cmocka_unit_test(test_event_alert),
         cmocka_unit_test(test_rule_windows),
         cmocka_unit_test(test_rule_errors),
         cmocka_unit_test(test_builtin_alerts),
