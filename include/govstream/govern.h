@@ -241,4 +241,27 @@ typedef struct gs_blas_info {
 
 gs_blas_info_t gs_blas_info(void);
 
+/* ---- rate limits (SPEC 1.2) ---------------------------------------------
+ * A token bucket per (input partition, tenant): `rate` tokens a second up
+ * to `burst`, one per request. The clock is the request record's Kafka
+ * timestamp, so replays and restores decide the same way. It is a state
+ * store (gs_ratelimit_store_ops; the changelog keeps one 17-byte value per
+ * bucket). */
+typedef struct gs_ratelimit_conf {
+    double rate, burst;
+    size_t max_buckets; /* live buckets kept; beyond it requests pass, counted */
+} gs_ratelimit_conf_t;
+
+typedef struct gs_ratelimit gs_ratelimit_t;
+
+gs_err_t gs_ratelimit_new(const gs_ratelimit_conf_t *conf, gs_ratelimit_t **out, char *errstr,
+                          size_t errstr_size);
+void gs_ratelimit_destroy(gs_ratelimit_t *rl);
+/* 1: the request may pass (a token was taken), 0: over the limit. */
+int gs_ratelimit_take(gs_ratelimit_t *rl, int32_t partition, gs_str_t tenant, int64_t now_ms);
+/* Requests refused so far. */
+uint64_t gs_ratelimit_refused(const gs_ratelimit_t *rl);
+
+extern const gs_store_ops_t gs_ratelimit_store_ops;
+
 #endif

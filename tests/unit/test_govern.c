@@ -1061,6 +1061,211 @@ static void test_govern_model(void **state)
     }
 }
 
+/* ---- rate limits ---------------------------------------------------------- */
+
+static gs_ratelimit_t *limiter(double rate, double burst, size_t max)
+{
+    gs_ratelimit_t *rl = NULL;
+    char err[256];
+    gs_ratelimit_conf_t c = {.rate = rate, .burst = burst, .max_buckets = max};
+    if (gs_ratelimit_new(&c, &rl, err, sizeof(err)))
+        fail_msg("%s", err);
+    return rl;
+}
+
+/* The changelog as a list of records: the last one per key wins. */
+typedef struct rl_log {
+    int32_t part[64];
+    char key[64][32];
+    uint8_t value[64][32];
+    size_t value_len[64];
+    int tomb[64];
+    size_t n;
+} rl_log_t;
+
+static void rl_emit(void *opaque, int32_t partition, const void *key, size_t key_len,
+                    const void *value, size_t value_len)
+{
+    rl_log_t *l = opaque;
+    assert_true(l->n < 64 && key_len < 32 && value_len <= 32);
+    l->part[l->n] = partition;
+    memcpy(l->key[l->n], key, key_len);
+    l->key[l->n][key_len] = 0;
+    l->tomb[l->n] = value == NULL;
+    if (value)
+        memcpy(l->value[l->n], value, value_len);
+    l->value_len[l->n++] = value_len;
+}
+
+static void rl_changes(gs_ratelimit_t *rl, rl_log_t *l)
+{
+    char err[256];
+    assert_int_equal(gs_ratelimit_store_ops.changes(rl, rl_emit, l, err, sizeof(err)), GS_OK);
+}
+
+static void test_ratelimit_bucket(void **state)
+{
+    (void)state;
+    gs_ratelimit_t *rl = limiter(2, 3, 100); /* 2/s, burst 3 */
+    int64_t t = 1000000;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gs_ratelimit_take(rl, 0, S("a"), t), 1);
+    assert_int_equal(gs_ratelimit_take(rl, 0, S("a"), t), 0);
+    /* another tenant, and the same tenant on another partition, are apart */
+    assert_int_equal(gs_ratelimit_take(rl, 0, S("b"), t), 1);
+    assert_int_equal(gs_ratelimit_take(rl, 1, S("a"), t), 1);
+    /* 499 ms give 0.998 tokens, 500 ms one */
+    assert_int_equal(gs_ratelimit_take(rl, 0, S("a"), t + 499), 0);
+    assert_int_equal(gs_ratelimit_take(rl, 0, S("a"), t + 500), 1);
+    /* a timestamp that goes back adds nothing */
+    assert_int_equal(gs_ratelimit_take(rl, 0, S("a"), t - 60000), 0);
+    /* an hour later: full again, no more than the burst */
+    int passed = 0;
+    for (int i = 0; i < 10; i++)
+        passed += gs_ratelimit_take(rl, 0, S("a"), t + 3600000);
+    assert_int_equal(passed, 3);
+    assert_int_equal(gs_ratelimit_refused(rl), 3 + 7);
+    gs_ratelimit_destroy(rl);
+}
+
+/* What a worker logs, a new owner restores: the same decisions after. */
+static void test_ratelimit_restore(void **state)
+{
+    (void)state;
+    gs_ratelimit_t *a = limiter(1, 2, 100), *b = limiter(1, 2, 100);
+    rl_log_t l = {0};
+    int64_t t = 5000;
+    gs_ratelimit_take(a, 3, S("tenant-1"), t);
+    gs_ratelimit_take(a, 3, S("tenant-1"), t);
+    gs_ratelimit_take(a, 4, S("tenant-2"), t);
+    rl_changes(a, &l);
+    assert_int_equal(l.n, 2);
+    rl_changes(a, &l); /* nothing changed since */
+    assert_int_equal(l.n, 2);
+    char err[256];
+    for (size_t i = 0; i < l.n; i++)
+        assert_int_equal(gs_ratelimit_store_ops.apply(b, l.part[i], i, l.key[i], strlen(l.key[i]),
+                                                      l.value[i], l.value_len[i], err, sizeof(err)),
+                         GS_OK);
+    assert_int_equal(gs_ratelimit_store_ops.restored(b, 3), 1);
+    assert_int_equal(gs_ratelimit_store_ops.restored(b, 4), 1);
+    for (int64_t dt = 0; dt < 5000; dt += 250)
+        assert_int_equal(gs_ratelimit_take(a, 3, S("tenant-1"), t + dt),
+                         gs_ratelimit_take(b, 3, S("tenant-1"), t + dt));
+    /* a corrupt value is refused, the bucket unchanged */
+    uint8_t bad[17] = {9};
+    assert_int_not_equal(gs_ratelimit_store_ops.apply(b, 3, 9, "x", 1, bad, 17, err, sizeof(err)),
+                         GS_OK);
+    assert_int_not_equal(gs_ratelimit_store_ops.apply(b, 3, 9, "x", 1, bad, 5, err, sizeof(err)),
+                         GS_OK);
+    assert_int_equal(gs_ratelimit_store_ops.restored(b, 3), 1);
+    /* a tombstone removes it */
+    assert_int_equal(
+        gs_ratelimit_store_ops.apply(b, 3, 10, "tenant-1", 8, NULL, 0, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_ratelimit_store_ops.restored(b, 3), 0);
+    gs_ratelimit_destroy(a);
+    gs_ratelimit_destroy(b);
+}
+
+/* Full buckets go first when the table is full (a tombstone each); a
+ * dropped partition is never logged again. */
+static void test_ratelimit_evict_and_drop(void **state)
+{
+    (void)state;
+    gs_ratelimit_t *rl = limiter(1, 1, 2);
+    rl_log_t l = {0};
+    gs_ratelimit_take(rl, 0, S("a"), 0); /* empty until t = 1000 */
+    gs_ratelimit_take(rl, 0, S("b"), 0);
+    rl_changes(rl, &l);
+    l.n = 0;
+    /* both empty at t = 500: nothing to evict, c passes uncounted */
+    assert_int_equal(gs_ratelimit_take(rl, 0, S("c"), 500), 1);
+    assert_int_equal(gs_ratelimit_store_ops.restored(rl, 0), 2);
+    /* at t = 2000 both are full: evicted, c gets a bucket */
+    assert_int_equal(gs_ratelimit_take(rl, 0, S("c"), 2000), 1);
+    assert_int_equal(gs_ratelimit_take(rl, 0, S("c"), 2000), 0);
+    rl_changes(rl, &l);
+    int tombs = 0, c = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        tombs += l.tomb[i];
+        c += !strcmp(l.key[i], "c") && !l.tomb[i];
+    }
+    assert_int_equal(tombs, 2);
+    assert_int_equal(c, 1);
+    gs_ratelimit_take(rl, 0, S("c"), 9000);
+    gs_ratelimit_store_ops.drop(rl, 0);
+    l.n = 0;
+    rl_changes(rl, &l);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(gs_ratelimit_store_ops.restored(rl, 0), 0);
+    /* the partition comes back: a new bucket, full */
+    assert_int_equal(gs_ratelimit_take(rl, 0, S("c"), 9000), 1);
+    gs_ratelimit_destroy(rl);
+}
+
+/* Tombstones restored in between live records: every lookup still finds
+ * its bucket (deletion keeps the probe chains whole). */
+static void test_ratelimit_tombstones(void **state)
+{
+    (void)state;
+    gs_ratelimit_t *rl = limiter(1, 4, 600);
+    char key[32], err[256];
+    uint8_t empty[17] = {1}; /* version 1, 0 tokens at t = 0 */
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(gs_ratelimit_store_ops.apply(rl, i % 3, (uint64_t)i, key, strlen(key),
+                                                      empty, sizeof(empty), err, sizeof(err)),
+                         GS_OK);
+    }
+    for (int i = 0; i < 500; i += 2) {
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(gs_ratelimit_store_ops.apply(rl, i % 3, 1000, key, strlen(key), NULL, 0,
+                                                      err, sizeof(err)),
+                         GS_OK);
+    }
+    size_t live = 0;
+    for (int32_t p = 0; p < 3; p++)
+        live += gs_ratelimit_store_ops.restored(rl, p);
+    assert_int_equal(live, 250);
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        /* deleted: a new, full bucket; kept: still empty at t = 0 */
+        assert_int_equal(gs_ratelimit_take(rl, i % 3, S(key), 0), i % 2 == 0);
+    }
+    gs_ratelimit_destroy(rl);
+}
+
+static void count_emit(void *opaque, int32_t partition, const void *key, size_t key_len,
+                       const void *value, size_t value_len)
+{
+    (void)partition, (void)key, (void)key_len, (void)value, (void)value_len;
+    ++*(size_t *)opaque;
+}
+
+static void test_ratelimit_many(void **state)
+{
+    (void)state;
+    gs_ratelimit_t *rl = limiter(10, 5, 1000);
+    char key[32], err[256];
+    size_t records = 0;
+    /* far more tenants than buckets, over time: the table never jams, and
+     * never holds more than max_buckets */
+    for (int i = 0; i < 200000; i++) {
+        snprintf(key, sizeof(key), "t%d", i % 5000);
+        gs_ratelimit_take(rl, i % 7, S(key), (int64_t)i);
+        if (i % 1000 == 999)
+            assert_int_equal(
+                gs_ratelimit_store_ops.changes(rl, count_emit, &records, err, sizeof(err)), GS_OK);
+    }
+    size_t live = 0;
+    for (int32_t p = 0; p < 7; p++)
+        live += gs_ratelimit_store_ops.restored(rl, p);
+    if (!(live > 0 && live <= 1000))
+        fail_msg("%zu live buckets", live);
+    assert_true(records >= 200000 / 1000);
+    gs_ratelimit_destroy(rl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1093,6 +1298,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_govern_invalid, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_govern_lru, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_govern_model, fixture_setup, fixture_teardown),
+        cmocka_unit_test(test_ratelimit_bucket),
+        cmocka_unit_test(test_ratelimit_restore),
+        cmocka_unit_test(test_ratelimit_evict_and_drop),
+        cmocka_unit_test(test_ratelimit_tombstones),
+        cmocka_unit_test(test_ratelimit_many),
     };
     return cmocka_run_group_tests_name("govern", tests, NULL, NULL);
 }
