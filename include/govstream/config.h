@@ -57,6 +57,7 @@ typedef enum {
     GS_CFG_INT,
     GS_CFG_BOOL,
     GS_CFG_ENUM,
+    GS_CFG_DOUBLE, /* a finite number within [dmin, dmax] */
     GS_CFG_SPECIAL /* not a scalar: parsed by its own code (alerts.rules) */
 } gs_config_type_t;
 
@@ -66,6 +67,7 @@ typedef struct gs_config_key {
     size_t offset;            /* of the int or char * in the section's struct */
     const char *def;          /* default, in the syntax of `-o key=value` */
     long min, max;            /* GS_CFG_INT */
+    double dmin, dmax;        /* GS_CFG_DOUBLE */
     const char *const *names; /* GS_CFG_ENUM: NULL-terminated; the index is the value */
     const char *doc;          /* what it does, one line of Markdown */
 } gs_config_key_t;
@@ -79,6 +81,11 @@ typedef struct gs_config_key {
 #define GS_CONFIG_PATH(k, T, m, d, doc) GS_CONFIG_KEY(k, GS_CFG_PATH, T, m, d, 0, 0, NULL, doc)
 #define GS_CONFIG_INT(k, T, m, d, lo, hi, doc)                                                     \
     GS_CONFIG_KEY(k, GS_CFG_INT, T, m, d, lo, hi, NULL, doc)
+#define GS_CONFIG_DOUBLE(k, T, m, d, lo, hi, doc_)                                                 \
+    {                                                                                              \
+        .key = (k), .type = GS_CFG_DOUBLE, .offset = offsetof(T, m), .def = (d), .dmin = (lo),     \
+        .dmax = (hi), .doc = (doc_)                                                                \
+    }
 #define GS_CONFIG_BOOL(k, T, m, d, doc) GS_CONFIG_KEY(k, GS_CFG_BOOL, T, m, d, 0, 0, NULL, doc)
 #define GS_CONFIG_ENUM(k, T, m, d, names, doc)                                                     \
     GS_CONFIG_KEY(k, GS_CFG_ENUM, T, m, d, 0, 0, names, doc)

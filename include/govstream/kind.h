@@ -26,12 +26,13 @@
 
 /* One request of a micro-batch, as the kind sees it. */
 typedef struct gs_item {
-    int32_t partition;   /* its input partition: state is kept per partition (SPEC 3.6) */
-    const void *request; /* the decoded request: the kind's generated struct */
-    void *result;        /* zeroed; the kind fills it (the worker, the envelope) */
-    gs_err_t err;        /* set by the kind: the request becomes a dead letter */
-    char errmsg[256];    /* its reason, naming the field */
-    bool accepted;       /* the verdict, for the metrics */
+    int32_t partition;    /* its input partition: state is kept per partition (SPEC 3.6) */
+    int64_t timestamp_ms; /* the record's Kafka timestamp (-1: none): the clock of rate limits */
+    const void *request;  /* the decoded request: the kind's generated struct */
+    void *result;         /* zeroed; the kind fills it (the worker, the envelope) */
+    gs_err_t err;         /* set by the kind: the request becomes a dead letter */
+    char errmsg[256];     /* its reason, naming the field */
+    bool accepted;        /* the verdict, for the metrics */
     /* An alert this request raises (a screening's HIGH), or NULL; valid
      * until the batch is encoded (the batch's arena, or the kind's). */
     const gs_alert_event_t *alert;

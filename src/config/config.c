@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <libconfig.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -135,6 +136,18 @@ static gs_err_t set_value(void *conf, const gs_config_key_t *d, const char *text
             return failw(errstr, n, w, d->key, "must be between %ld and %ld (got %ld)", d->min,
                          d->max, v);
         *(int *)base = (int)v;
+        return GS_OK;
+    }
+    case GS_CFG_DOUBLE: {
+        char *end;
+        errno = 0;
+        double v = strtod(text, &end);
+        if (end == text || *end || errno || !isfinite(v))
+            return failw(errstr, n, w, d->key, "expected a number, got \"%s\"", text);
+        if (v < d->dmin || v > d->dmax)
+            return failw(errstr, n, w, d->key, "must be between %g and %g (got %g)", d->dmin,
+                         d->dmax, v);
+        *(double *)base = v;
         return GS_OK;
     }
     case GS_CFG_BOOL:
@@ -465,12 +478,14 @@ static gs_err_t walk(gs_config_t *cfg, const config_setting_t *s, const char *pr
         } else {
             if (!d)
                 return failw(errstr, n, w, path, "unknown key");
-            if ((d->type == GS_CFG_INT || d->type == GS_CFG_BOOL) ==
-                (config_setting_type(c) == CONFIG_TYPE_STRING))
+            int numeric =
+                d->type == GS_CFG_INT || d->type == GS_CFG_BOOL || d->type == GS_CFG_DOUBLE;
+            if (numeric == (config_setting_type(c) == CONFIG_TYPE_STRING))
                 return failw(errstr, n, w, path, "expected %s",
-                             d->type == GS_CFG_INT    ? "an integer"
-                             : d->type == GS_CFG_BOOL ? "true or false"
-                                                      : "a string");
+                             d->type == GS_CFG_INT      ? "an integer"
+                             : d->type == GS_CFG_BOOL   ? "true or false"
+                             : d->type == GS_CFG_DOUBLE ? "a number"
+                                                        : "a string");
             err = set_value(base, d, text, w, errstr, n);
         }
         if (err)
@@ -853,6 +868,16 @@ static void dump_key(FILE *fp, const gs_config_key_t *d, const void *conf)
         break;
     case GS_CFG_ENUM:
         fprintf(fp, "%s = \"%s\"\n", d->key, d->names[*(const int *)base]);
+        break;
+    case GS_CFG_DOUBLE: /* the shortest form that reads back the same, with a point */
+        for (int prec = 1; prec <= 17; prec++) {
+            char buf[40];
+            snprintf(buf, sizeof(buf), "%.*g", prec, *(const double *)base);
+            if (strtod(buf, NULL) == *(const double *)base || prec == 17) {
+                fprintf(fp, "%s = %s%s\n", d->key, buf, strpbrk(buf, ".eEn") ? "" : ".0");
+                break;
+            }
+        }
         break;
     case GS_CFG_SPECIAL:
         break;

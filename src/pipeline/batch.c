@@ -198,7 +198,10 @@ static size_t decode_batch(gs_worker_t *w, int *transport)
         void *request = k->requests + k->n_batch * k->ops->request->node->size;
         void *result = k->results + k->n_batch * k->ops->result->node->size;
         memset(result, 0, k->ops->result->node->size);
-        *it = (witem_t){.pub = {.partition = m->partition, .request = request, .result = result},
+        *it = (witem_t){.pub = {.partition = m->partition,
+                                .timestamp_ms = rd_kafka_message_timestamp(m, NULL),
+                                .request = request,
+                                .result = result},
                         .msg = m,
                         .slot = slot,
                         .kind = (unsigned)ki,

@@ -896,6 +896,65 @@ static void test_dump(void **state)
     assert_int_equal(lines, keys);
 }
 
+/* A number key: file integers and floats, overrides, bounds, the dump. */
+typedef struct dbl_conf {
+    double x;
+} dbl_conf_t;
+
+static void test_double_key(void **state)
+{
+    ctx_t *c = *state;
+    static const gs_config_key_t keys[] = {
+        GS_CONFIG_DOUBLE("t.x", dbl_conf_t, x, "0.75", 0.0, 1.0, "a share"),
+    };
+    static const gs_config_section_t sec = {
+        .name = "t", .doc = "test", .keys = keys, .n_keys = 1, .size = sizeof(dbl_conf_t)};
+    const gs_config_section_t *secs[] = {&sec, NULL};
+    char err[512];
+    struct {
+        const char *file, *ov;
+        double want; /* < 0: refused */
+    } cases[] = {
+        {"", NULL, 0.75},
+        {"t: { x = 0.9; };", NULL, 0.9},
+        {"t: { x = 1; };", NULL, 1},
+        {"", "t.x=0.125", 0.125},
+        {"t: { x = 1.5; };", NULL, -1},
+        {"t: { x = \"0.5\"; };", NULL, -1},
+        {"", "t.x=abc", -1},
+        {"", "t.x=nan", -1},
+        {"", "t.x=0.5x", -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *path = temp_file(c, cases[i].file);
+        gs_config_t *cfg = NULL;
+        gs_err_t e = gs_config_load(path, secs, cases[i].ov ? &cases[i].ov : NULL,
+                                    cases[i].ov ? 1 : 0, &cfg, err, sizeof(err));
+        unlink(path);
+        c->n_files--;
+        if (cases[i].want < 0) {
+            if (e == GS_OK)
+                fail_msg("case %zu: accepted", i);
+            assert_non_null(strstr(err, "t.x"));
+            continue;
+        }
+        if (e)
+            fail_msg("case %zu: %s", i, err);
+        const dbl_conf_t *d = gs_config_section(cfg, "t");
+        assert_true(d->x == cases[i].want);
+        if (i == 1) {
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *fp = open_memstream(&buf, &len);
+            gs_config_dump(cfg, fp);
+            fclose(fp);
+            assert_non_null(strstr(buf, "\nt.x = 0.9\n"));
+            free(buf);
+        }
+        gs_config_destroy(cfg);
+    }
+}
+
 /* Relative paths (and only those) resolve against the file's directory. */
 static void test_paths_relative_to_file(void **state)
 {
@@ -952,6 +1011,7 @@ int main(void)
         T(test_auto_offset_store_refused),
         T(test_delivery_mode),
         T(test_cross_checks),
+        T(test_double_key),
         T(test_dump),
         T(test_paths_relative_to_file),
     };
