@@ -1,0 +1,30 @@
+/* govstream - pictures of reports, drawn as SVG by the tools themselves
+ * (no plotting library): a report a person would rather look at than read
+ * is written as JSON and as one of these next to it. */
+#ifndef GOVSTREAM_SVG_H
+#define GOVSTREAM_SVG_H
+
+#include <stdio.h>
+
+#include "govstream/common.h"
+
+/* Horizontal grouped bars: one row per category, one bar per series. */
+typedef struct gs_svg_bars {
+    const char *title;
+    const char *axis;              /* what the bars measure, under the axis */
+    const char *const *categories; /* row labels */
+    size_t n_categories;
+    const char *const *series; /* legend, one colour each (at most 6) */
+    size_t n_series;
+    const double *values;     /* n_categories x n_series, row-major; NaN: no bar */
+    double max;               /* the axis' end; <= 0: the largest value */
+    const char *value_format; /* printf format of the number after a bar, e.g. "%.2f" */
+} gs_svg_bars_t;
+
+/* Writes the SVG document to fp. GS_ERR_IO when writing fails. */
+gs_err_t gs_svg_bars_write(FILE *fp, const gs_svg_bars_t *b, char *errstr, size_t errstr_size);
+
+/* Writes s with XML's five special characters escaped. */
+void gs_svg_text(FILE *fp, const char *s);
+
+#endif

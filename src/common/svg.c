@@ -1,0 +1,120 @@
+/* SVG pictures of reports (govstream/svg.h). Plain SVG 1.1 text: it opens in
+ * any browser and diffs in review. */
+#include <math.h>
+#include <string.h>
+
+#include "govstream/svg.h"
+
+#define ROW_H    18
+#define BAR_GAP  6
+#define LABEL_W  190
+#define PLOT_W   420
+#define NUMBER_W 60
+#define TOP      56
+
+static const char *const colours[] = {"#1f77b4", "#ff7f0e", "#2ca02c",
+                                      "#d62728", "#9467bd", "#8c564b"};
+
+void gs_svg_text(FILE *fp, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", fp);
+            break;
+        case '>':
+            fputs("&gt;", fp);
+            break;
+        case '&':
+            fputs("&amp;", fp);
+            break;
+        case '"':
+            fputs("&quot;", fp);
+            break;
+        case '\'':
+            fputs("&apos;", fp);
+            break;
+        default:
+            fputc(*s, fp);
+        }
+    }
+}
+
+static double axis_max(const gs_svg_bars_t *b)
+{
+    if (b->max > 0)
+        return b->max;
+    double m = 0;
+    for (size_t i = 0; i < b->n_categories * b->n_series; i++)
+        if (isfinite(b->values[i]) && b->values[i] > m)
+            m = b->values[i];
+    return m > 0 ? m : 1;
+}
+
+static void legend(FILE *fp, const gs_svg_bars_t *b)
+{
+    for (size_t s = 0; s < b->n_series; s++) {
+        int x = LABEL_W + (int)s * 140;
+        fprintf(fp, "<rect x=\"%d\" y=\"30\" width=\"12\" height=\"12\" fill=\"%s\"/>", x,
+                colours[s % 6]);
+        fprintf(fp, "<text x=\"%d\" y=\"40\">", x + 16);
+        gs_svg_text(fp, b->series[s]);
+        fputs("</text>\n", fp);
+    }
+}
+
+static void rows(FILE *fp, const gs_svg_bars_t *b, double max, int group_h)
+{
+    for (size_t c = 0; c < b->n_categories; c++) {
+        int y0 = TOP + (int)c * group_h;
+        fprintf(fp, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LABEL_W - 8,
+                y0 + group_h / 2 + 2);
+        gs_svg_text(fp, b->categories[c]);
+        fputs("</text>\n", fp);
+        for (size_t s = 0; s < b->n_series; s++) {
+            double v = b->values[c * b->n_series + s];
+            if (!isfinite(v))
+                continue;
+            int y = y0 + (int)s * ROW_H / (int)b->n_series;
+            double w = PLOT_W * (v < 0 ? 0 : v > max ? 1 : v / max);
+            fprintf(fp,
+                    "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
+                    "<text x=\"%.1f\" y=\"%d\" font-size=\"10\">",
+                    LABEL_W, y, w, ROW_H / (int)b->n_series - 1, colours[s % 6], LABEL_W + w + 4,
+                    y + ROW_H / (int)b->n_series - 3);
+            fprintf(fp, b->value_format ? b->value_format : "%.3g", v);
+            fputs("</text>\n", fp);
+        }
+    }
+}
+
+gs_err_t gs_svg_bars_write(FILE *fp, const gs_svg_bars_t *b, char *errstr, size_t n)
+{
+    int group_h = ROW_H + BAR_GAP;
+    int height = TOP + (int)b->n_categories * group_h + 40;
+    int width = LABEL_W + PLOT_W + NUMBER_W;
+    double max = axis_max(b);
+    fprintf(fp,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            "<text x=\"8\" y=\"18\" font-size=\"14\" font-weight=\"bold\">",
+            width, height);
+    gs_svg_text(fp, b->title);
+    fputs("</text>\n", fp);
+    legend(fp, b);
+    rows(fp, b, max, group_h);
+    int axis_y = TOP + (int)b->n_categories * group_h;
+    fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", LABEL_W,
+            axis_y, LABEL_W + PLOT_W, axis_y);
+    for (int t = 0; t <= 4; t++)
+        fprintf(fp, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\">%.3g</text>\n",
+                LABEL_W + PLOT_W * t / 4, axis_y + 14, max * t / 4);
+    fprintf(fp, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", LABEL_W + PLOT_W / 2,
+            axis_y + 30);
+    gs_svg_text(fp, b->axis);
+    fputs("</text>\n</svg>\n", fp);
+    if (ferror(fp))
+        return gs_fail(errstr, n, GS_ERR_IO, "cannot write the SVG");
+    return GS_OK;
+}
