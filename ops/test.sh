@@ -16,8 +16,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${GS_TEST_JOBS:-2}
+# stage NAME: how long the previous stage took (CI must stay under 25 min)
+t_stage=$SECONDS
+stage() {
+  echo "ops/test.sh: $1 took $((SECONDS - t_stage)) s (total $SECONDS s)"
+  t_stage=$SECONDS
+}
 
 ops/install-deps.sh
+stage "install-deps"
 
 # The Java parts come from Maven Central on a fresh clone (minutes, mostly
 # waiting on the network): fetch them while the C builds run. The ctest
@@ -35,6 +42,7 @@ cmake --build build-asan -j "$jobs"
 # every build type must build: -O3 warns about things -O2 does not
 cmake -S . -B build-o3 -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-o3 -j "$jobs"
+stage "builds"
 
 wait "$prefetch" || { cat "$prefetch_log" >&2; exit 1; }
 rm -f "$prefetch_log"
@@ -42,6 +50,7 @@ rm -f "$prefetch_log"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (cd build-asan && ctest --output-on-failure --timeout 900)
+stage "ctest"
 
 if [ "${GS_TEST_SKIP_VALGRIND:-0}" != 1 ]; then
   # $jobs at a time; xargs fails if any of them does. --fair-sched: valgrind
@@ -52,14 +61,17 @@ if [ "${GS_TEST_SKIP_VALGRIND:-0}" != 1 ]; then
     valgrind -q --fair-sched=yes --error-exitcode=1 --leak-check=full \
       --errors-for-leak-kinds=definite,indirect \
       {} >/dev/null'
+  stage "valgrind"
 fi
 
 if [ "${GS_TEST_SKIP_FUZZ:-0}" != 1 ]; then
   # every harness replays its regression inputs and corpus, then fuzzes
   ops/fuzz.sh "${GS_TEST_FUZZ_SECONDS:-20}"
+  stage "fuzz"
 fi
 
 if [ "${GS_TEST_SKIP_LINT:-0}" != 1 ]; then
   ops/lint.sh
+  stage "lint"
 fi
 echo "ops/test.sh: all tests passed"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: node.sh [--port BASE] --node I stop|kill|start|status
+# Usage: node.sh [--port BASE] --node I stop|kill|start [--no-wait]|status
 # Stops, kills or restarts node I (1-based) of the instance start.sh started
 # on BASE (default GS_KAFKA_PORT or 9092), keeping its data dir and config,
 # so that a restarted node rejoins the quorum and its replicas catch up.
@@ -7,6 +7,8 @@
 #   kill    SIGKILL (a crash: the node recovers its logs when it restarts)
 #   start   start it again if it is down (else a no-op), then wait up to
 #           GS_KAFKA_START_TIMEOUT (60) s until every live node is registered
+#           (--no-wait: return once launched, e.g. to start every node of
+#           a cluster that lost its quorum; wait-ready.sh waits for them)
 #   status  print "up PID" or "down" (exit 0 either way)
 # A node restarted sooner than broker.session.timeout.ms (9 s) after a kill
 # may still be counted by its old registration; that its replicas have
@@ -17,13 +19,14 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 port=${GS_KAFKA_PORT:-9092}
-node='' action=''
+node='' action='' wait=1
 while (($#)); do
   case $1 in
     --port) port=${2:?}; shift 2 ;;
     --node) node=${2:?}; shift 2 ;;
     stop | kill | start | status) action=$1; shift ;;
-    -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    --no-wait) wait=0; shift ;;
+    -h | --help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
@@ -91,6 +94,10 @@ case $action in
     printf 'DATA_DIR=%q\nNODES=%q\nBOOTSTRAP=%q\nPIDS=%q\nSASL_DIR=%q\nSASL_BOOTSTRAP=%q\n' \
       "$DATA_DIR" "$NODES" "$BOOTSTRAP" "${pids[*]}" "$SASL_DIR" "$SASL_BOOTSTRAP" >"$state.tmp"
     mv "$state.tmp" "$state"
+    if ((!wait)); then
+      log "node $node launched (pid ${pids[node - 1]}) on $dir"
+      exit 0
+    fi
     # ready when the brokers of all live nodes (this one included) are registered
     live_bs=''
     for ((i = 1; i <= NODES; i++)); do

@@ -9,7 +9,8 @@
 # at-least-once, then delivery.mode=exactly_once. In each, 3 workers read
 # requests produced live while the test SIGKILLs a worker and restarts it
 # with the same worker.id (>= 10 times), SIGKILLs one broker and restarts
-# it on its data, and stops another one gracefully and starts it again; a
+# it on its data, and stops another one gracefully and starts it again
+# (exactly-once also loses all three brokers at once for 15 s); a
 # worker that exits by itself, or whose /health/live says it is stalled,
 # is restarted, as a supervisor would, and counted. Then a read_committed reader (govstream-load verify) counts the
 # results. Figures per mode, one JSON line each, in the log and in
@@ -91,29 +92,54 @@ wait_in_sync() {
   done
 }
 
-# node I ACTION: ops/kafka/node.sh on this test's cluster.
-node() { GS_KAFKA_START_TIMEOUT=120 "$KAFKA/node.sh" --port "$P" --node "$1" "$2" 2>>"$IT_DIR/nodes.log"; }
+# node I ACTION [--no-wait]: ops/kafka/node.sh on this test's cluster.
+node() { GS_KAFKA_START_TIMEOUT=120 "$KAFKA/node.sh" --port "$P" --node "$@" 2>>"$IT_DIR/nodes.log"; }
+
+# outage SECONDS: every node SIGKILLed at once (the cluster, its quorum
+# and every transaction coordinator gone), then all started again. The
+# workers' open transactions cannot commit nor even abort meanwhile:
+# exactly-once must pause its inputs and retry the abort until the
+# brokers are back, then rewind; nothing may be lost or doubled.
+outage() {
+  local i
+  for i in 1 2 3; do node "$i" kill || return 1; done
+  event "full outage: all 3 nodes killed (SIGKILL) for $1 s"
+  sleep "$1"
+  for i in 1 2 3; do node "$i" start --no-wait || return 1; done
+  "$KAFKA/wait-ready.sh" "$BS" 120 2>>"$IT_DIR/nodes.log" || return 1
+  event "all 3 nodes back and registered"
+  wait_in_sync 120 || { event "partitions still under-replicated 120 s after the outage"; return 1; }
+  event "all partitions in sync"
+}
 
 # broker_chaos A B MS (in the background): in each of BROKER_ROUNDS equal
 # slices of the MS the producer runs, node A is SIGKILLed and, 12 s or more
 # later (longer than broker.session.timeout.ms, so the controller fences
 # it and its leaders move), restarted on its data; once every partition is
-# in sync again node B is stopped gracefully and started again. The exit
-# code says whether every node came back.
+# in sync again node B is stopped gracefully and started again. With
+# OUTAGE, the first slice starts with the full outage and the rest comes
+# later in it. The exit code says whether every node came back.
 broker_chaos() {
   local a=$1 b=$2 slice=$(($3 / BROKER_ROUNDS)) r t
+  # shares of the slice at which A is killed, restarted, and B stopped
+  local kill_at=15 start_at=35 stop_at=60
+  [ -z "$OUTAGE" ] || kill_at=55 start_at=70 stop_at=85
   for ((r = 0; r < BROKER_ROUNDS; r++)); do
     t=$((r * slice))
-    at $((t + slice * 15 / 100))
+    if [ $r = 0 ] && [ -n "$OUTAGE" ]; then # first, while requests come in
+      at $((t + slice * 10 / 100))
+      outage "$OUTAGE" || return 1
+    fi
+    at $((t + slice * kill_at / 100))
     node "$a" kill || return 1
     event "broker node $a killed (SIGKILL)"
     sleep 12
-    at $((t + slice * 35 / 100))
+    at $((t + slice * start_at / 100))
     node "$a" start || return 1
     event "broker node $a restarted and registered"
     wait_in_sync 90 || { event "partitions still under-replicated 90 s after node $a came back"; return 1; }
     event "all partitions in sync"
-    at $((t + slice * 60 / 100))
+    at $((t + slice * stop_at / 100))
     node "$b" stop || return 1
     event "broker node $b stopped (SIGTERM)"
     sleep 5
@@ -165,11 +191,15 @@ supervise() {
   done
 }
 
-# chaos_run MODE PREFIX NODE_KILLED NODE_STOPPED [-o key=value]...
+# chaos_run MODE PREFIX NODE_KILLED NODE_STOPPED OUTAGE_S [-o key=value]...
+# (OUTAGE_S "": no full outage)
 chaos_run() {
-  MODE=$1 PREFIX=$2
-  local node_a=$3 node_b=$4 k w id t res unique deadline ms
-  shift 4
+  MODE=$1 PREFIX=$2 OUTAGE=$5
+  local node_a=$3 node_b=$4 k w id t res unique deadline ms rate=$RATE
+  shift 5
+  # the outage takes about 40 s: a slower input keeps the faults after it
+  # within the input
+  [ -z "$OUTAGE" ] || rate=$((RATE * 2 / 3))
   WOPTS=(-o state.replication_factor=3 "$@")
   local id0=$BASE_ID-$MODE
   T_REQ=it.$id0.requests T_RES=it.$id0.results T_DL=it.$id0.deadletter
@@ -181,11 +211,11 @@ chaos_run() {
   "$LOAD" topics -b "$BS" --create "$T_MET,$T_ALR" --partitions 1 --replication 3 -q
   for w in 1 2 3; do start_worker "$PREFIX$w" "${WOPTS[@]}"; done
   for w in 1 2 3; do wait_ready "$PREFIX$w" 90; done
-  log "$MODE: 3 workers ready; $N requests at $RATE/s, $KILLS worker kills, $BROKER_ROUNDS broker kill(s)"
+  log "$MODE: 3 workers ready; $N requests at $rate/s, $KILLS worker kills, $BROKER_ROUNDS broker kill(s)"
 
   T0=$(now_ms)
-  ms=$((N * 1000 / RATE))
-  produce "$N" --rate "$RATE" --tenants 8 --sessions 200 --moral-given 0.5 --seed 11 \
+  ms=$((N * 1000 / rate))
+  produce "$N" --rate "$rate" --tenants 8 --sessions 200 --moral-given 0.5 --seed 11 \
     >"$IT_DIR/$MODE.produce.json" 2>"$IT_DIR/$MODE.produce.log" &
   local producer=$!
   BG_PIDS+=("$producer")
@@ -259,9 +289,9 @@ chaos_run() {
 # figures MODE VERIFY_JSON WORKER_KILLS: the JSON line of a run.
 figures() {
   python3 - "$1" "$2" "$3" "$BROKER_ROUNDS" "$IT_DIR/$1.results.jsonl" "$IT_DIR/$1.requests.txt" \
-    "$T0" "$IT_DIR/$1.exits" <<'PY'
+    "$T0" "$IT_DIR/$1.exits" "${OUTAGE:-0}" <<'PY'
 import json, re, sys
-mode, verified, kills, rounds, dump, reqs, t0, exits = sys.argv[1:]
+mode, verified, kills, rounds, dump, reqs, t0, exits, outage = sys.argv[1:]
 v, t0 = json.loads(verified), int(t0)
 created = {}  # (partition, offset) -> CreateTime ms
 for line in open(reqs):
@@ -307,6 +337,7 @@ print(json.dumps({
     "longest_wait_created_at_s": round((created[worst[1]] - t0) / 1000, 1) if worst[1] else None,
     "wait_ms_p50": pct(0.5), "wait_ms_p99": pct(0.99),
     "worker_kills": int(kills), "broker_kills": int(rounds), "broker_graceful_restarts": int(rounds),
+    "full_outage_s": int(outage),
     "worker_exits": [dict(zip(("worker", "code", "at_s"), (w, int(c) if c.isdigit() else c, round(int(t) / 1000, 1))))
                      for w, c, t in (l.split() for l in open(exits) if l.strip())],
     "workers": v["workers"]}, separators=(",", ":")))
@@ -315,8 +346,8 @@ PY
 
 : >"$OUT"
 log "figures go to $OUT"
-chaos_run at_least_once a 2 3
-chaos_run exactly_once e 1 2 -o delivery.mode=exactly_once
+chaos_run at_least_once a 2 3 ""
+chaos_run exactly_once e 1 2 15 -o delivery.mode=exactly_once
 for m in at_least_once exactly_once; do
   f=$IT_DIR/$m.figures.json
   expect_eq "$(jq .lost "$f")" 0 "$m: lost requests"
