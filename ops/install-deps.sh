@@ -14,6 +14,8 @@ PKGS=(
   libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libssl-dev zlib1g-dev
   # what ops/deps/librdkafka.sh builds librdkafka 2.12 with
   libzstd-dev liblz4-dev libsasl2-dev
+  # watch-list files (the screen kind's builder reads XML lists)
+  libxml2-dev
   # tests and checks
   libcmocka-dev valgrind cppcheck clang-tidy clang-format shellcheck jq socat python3
   # fuzzing (tests/fuzz/): clang with libFuzzer

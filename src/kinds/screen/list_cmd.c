@@ -1,0 +1,222 @@
+/* govstream watchlist build|info|validate: official list files compiled
+ * into one watch-list file, and what a file holds. */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "govstream/screen_list.h"
+
+#define MAX_SOURCES 32
+
+static int usage(FILE *fp)
+{
+    fprintf(fp, "usage: govstream watchlist build [--list LABEL] --format un-xml FILE... "
+                "[[--list LABEL] --format F FILE...]... --out LIST [--name N] [--version V]\n"
+                "       govstream watchlist info [--json] LIST\n"
+                "       govstream watchlist validate LIST\n"
+                "Formats: un-xml (the UN Security Council Consolidated List). ofac-sdn-xml,\n"
+                "ofac-sdn-csv, eu-fsf-xml and uk-csv are not built yet.\n");
+    return fp == stdout ? 0 : 2;
+}
+
+typedef struct source {
+    const char *file, *format, *list;
+} source_t;
+
+typedef struct build_args {
+    source_t src[MAX_SOURCES];
+    size_t n;
+    const char *out, *name, *version;
+} build_args_t;
+
+static const char *default_label(const char *format)
+{
+    return !strcmp(format, "un-xml") ? "UN" : "";
+}
+
+/* Flat: --list and --format apply to the FILEs after them. */
+static int parse_build(int argc, char **argv, build_args_t *a)
+{
+    const char *format = NULL, *list = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *o = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(o, "--format") && has) {
+            format = argv[++i];
+            list = NULL;
+        } else if (!strcmp(o, "--list") && has) {
+            list = argv[++i];
+        } else if (!strcmp(o, "--out") && has) {
+            a->out = argv[++i];
+        } else if (!strcmp(o, "--name") && has) {
+            a->name = argv[++i];
+        } else if (!strcmp(o, "--version") && has) {
+            a->version = argv[++i];
+        } else if (o[0] == '-' || !format || a->n == MAX_SOURCES) {
+            fprintf(stderr, "govstream watchlist build: %s\n",
+                    o[0] == '-' ? "unknown option or missing value"
+                    : !format   ? "a FILE before --format"
+                                : "too many files");
+            return -1;
+        } else {
+            a->src[a->n++] = (source_t){o, format, list ? list : default_label(format)};
+        }
+    }
+    if (!a->n || !a->out) {
+        fprintf(stderr, "govstream watchlist build: give --format F FILE... and --out LIST\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int file_sha256(const char *path, char out[65])
+{
+    FILE *fp = fopen(path, "rb");
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char buf[65536], sha[32];
+    unsigned len = 0;
+    int ok = fp && md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    for (size_t got; ok && (got = fread(buf, 1, sizeof(buf), fp)) > 0;)
+        ok = EVP_DigestUpdate(md, buf, got);
+    ok = ok && !ferror(fp) && EVP_DigestFinal_ex(md, sha, &len);
+    for (unsigned i = 0; ok && i < 32; i++)
+        snprintf(out + (size_t)2 * i, 3, "%02x", sha[i]);
+    if (fp)
+        fclose(fp);
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
+}
+
+/* The version when none is given: the list's own date (one source), else
+ * the build date. */
+static void today(char out[16])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+static json_t *counts_json(gs_screen_list_counts_t c)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "entries", (json_int_t)c.entries, "persons",
+                     (json_int_t)c.persons, "entities", (json_int_t)c.entities, "names",
+                     (json_int_t)c.names, "identifiers", (json_int_t)c.identifiers,
+                     "skipped_without_name", (json_int_t)c.skipped);
+}
+
+/* Parses every source into d; the metadata's "sources". */
+static int parse_sources(const build_args_t *a, gs_screen_listdata_t *d, json_t *sources)
+{
+    char err[512], sha[65];
+    for (size_t i = 0; i < a->n; i++) {
+        const source_t *s = &a->src[i];
+        if (strcmp(s->format, "un-xml") != 0) {
+            fprintf(stderr, "govstream watchlist build: format %s is not built yet (un-xml is)\n",
+                    s->format);
+            return 2;
+        }
+        size_t before = gs_screen_listdata_counts(d).entries;
+        if (file_sha256(s->file, sha) ||
+            gs_screen_parse_un_xml(s->file, s->list, d, err, sizeof(err))) {
+            fprintf(stderr, "govstream watchlist build: %s\n",
+                    file_sha256(s->file, sha) ? "cannot read a source file" : err);
+            return 1;
+        }
+        const char *base = strrchr(s->file, '/');
+        json_array_append_new(
+            sources, json_pack("{s:s,s:s,s:s,s:s,s:I}", "format", s->format, "file",
+                               base ? base + 1 : s->file, "list", s->list, "sha256", sha, "entries",
+                               (json_int_t)(gs_screen_listdata_counts(d).entries - before)));
+    }
+    return 0;
+}
+
+static int cmd_build(int argc, char **argv)
+{
+    build_args_t a = {0};
+    if (parse_build(argc, argv, &a))
+        return usage(stderr);
+    gs_screen_listdata_t *d;
+    char err[512], date[16];
+    if (gs_screen_listdata_new(&d, err, sizeof(err))) {
+        fprintf(stderr, "govstream watchlist build: %s\n", err);
+        return 1;
+    }
+    json_t *sources = json_array();
+    int rc = parse_sources(&a, d, sources);
+    today(date);
+    gs_screen_list_counts_t c = gs_screen_listdata_counts(d);
+    const char *version = a.version                                 ? a.version
+                          : *gs_screen_listdata_date(d) && a.n == 1 ? gs_screen_listdata_date(d)
+                                                                    : date;
+    json_t *meta =
+        json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", a.name ? a.name : a.src[0].list, "version",
+                  version, "built_at", date, "sources", sources, "counts", counts_json(c));
+    char *text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    if (!rc && (!text || gs_screen_list_write(a.out, d, text, NULL, 0, err, sizeof(err)))) {
+        fprintf(stderr, "govstream watchlist build: %s\n", text ? err : "out of memory");
+        rc = 1;
+    }
+    if (!rc)
+        fprintf(stderr,
+                "%s: %zu entries (%zu persons, %zu entities), %zu names, %zu identifiers; "
+                "%zu entries without a name skipped\n",
+                a.out, c.entries, c.persons, c.entities, c.names, c.identifiers, c.skipped);
+    free(text);
+    json_decref(meta);
+    gs_screen_listdata_destroy(d);
+    return rc;
+}
+
+static int cmd_info(int argc, char **argv, int validate)
+{
+    int json = argc == 4 && !strcmp(argv[2], "--json");
+    if (argc != 3 + json || (validate && json))
+        return usage(stderr);
+    const char *path = argv[argc - 1];
+    gs_screen_list_t *l;
+    char err[512];
+    if (gs_screen_list_open(path, &l, err, sizeof(err))) {
+        fprintf(stderr, "%s: refused: %s\n", path, err);
+        return 1;
+    }
+    const gs_modelfile_t *mf = gs_screen_list_file(l);
+    if (validate) {
+        printf("%s: valid watch list %s %s, sha256 %s\n", path, gs_screen_list_name(l),
+               gs_screen_list_version(l), gs_modelfile_sha256(mf));
+    } else if (json) {
+        printf("{\"sha256\":\"%s\",\"bytes\":%zu,\"meta\":%s}\n", gs_modelfile_sha256(mf),
+               gs_modelfile_size(mf), gs_modelfile_meta(mf));
+    } else {
+        printf("%s: watch list %s, version %s\nsha256 %s, %zu bytes\n%zu entries, %zu names, "
+               "%zu identifiers\nmetadata %s\n",
+               path, gs_screen_list_name(l), gs_screen_list_version(l), gs_modelfile_sha256(mf),
+               gs_modelfile_size(mf), gs_screen_list_entries(l), gs_screen_list_names(l),
+               gs_screen_list_idents(l), gs_modelfile_meta(mf));
+        for (size_t i = 0; i < gs_modelfile_count(mf); i++)
+            printf("section %-24s %12llu bytes\n", gs_modelfile_at(mf, i)->name,
+                   (unsigned long long)gs_modelfile_at(mf, i)->nbytes);
+    }
+    gs_screen_list_close(l);
+    return 0;
+}
+
+int gs_screen_watchlist_cmd(int argc, char **argv)
+{
+    if (argc < 2) /* argv[0] is "watchlist" */
+        return usage(stderr);
+    const char *sub = argv[1];
+    if (!strcmp(sub, "build"))
+        return cmd_build(argc, argv);
+    if (!strcmp(sub, "info"))
+        return cmd_info(argc, argv, 0);
+    if (!strcmp(sub, "validate"))
+        return cmd_info(argc, argv, 1);
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
+        return usage(stdout);
+    return usage(stderr);
+}
