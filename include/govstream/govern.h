@@ -249,7 +249,7 @@ gs_blas_info_t gs_blas_info(void);
  * bucket). */
 typedef struct gs_ratelimit_conf {
     double rate, burst;
-    size_t max_buckets; /* live buckets kept; beyond it requests pass, counted */
+    size_t max_buckets; /* live buckets kept; when none is full, new tenants' requests pass */
 } gs_ratelimit_conf_t;
 
 typedef struct gs_ratelimit gs_ratelimit_t;

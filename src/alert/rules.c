@@ -78,20 +78,28 @@ void gs_alert_fingerprint(const char *const *labels, size_t n_pairs, char out[17
 
 /* ---- building rules ------------------------------------------------------ */
 
+/* Inserts the pair (k, v) into arr[0..2n), kept sorted by name; returns
+ * its index. There must be room. */
+static size_t insert_pair(char **arr, size_t *n, char *k, char *v)
+{
+    size_t i = *n;
+    while (i && strcmp(arr[2 * (i - 1)], k) > 0) {
+        arr[2 * i] = arr[2 * (i - 1)];
+        arr[2 * i + 1] = arr[2 * (i - 1) + 1];
+        i--;
+    }
+    arr[2 * i] = k;
+    arr[2 * i + 1] = v;
+    (*n)++;
+    return i;
+}
+
 static gs_err_t add_pair(char **arr, size_t *n, const char *k, const char *v, char *errstr,
                          size_t en)
 {
     if (*n == MAX_PAIRS)
         return gs_fail(errstr, en, GS_ERR_CONFIG, "more than %d labels or annotations", MAX_PAIRS);
-    size_t i = *n;
-    while (i && strcmp(arr[2 * (i - 1)], k) > 0) { /* keep sorted by name */
-        arr[2 * i] = arr[2 * (i - 1)];
-        arr[2 * i + 1] = arr[2 * (i - 1) + 1];
-        i--;
-    }
-    arr[2 * i] = strdup(k);
-    arr[2 * i + 1] = strdup(v);
-    (*n)++;
+    size_t i = insert_pair(arr, n, strdup(k), strdup(v));
     if (!arr[2 * i] || !arr[2 * i + 1])
         return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
     return GS_OK;
@@ -457,35 +465,18 @@ static void notify(gs_alerter_t *a, rule_t *r, int resolved, int64_t now_us, int
     deliver(a, r->fingerprint, body, emit, opaque);
 }
 
-/* Labels sorted by name (a handful: insertion sort of the pairs). */
-static void sort_pairs(char **pairs, size_t n)
-{
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j && strcmp(pairs[2 * (j - 1)], pairs[2 * j]) > 0; j--) {
-            char *k = pairs[2 * j], *v = pairs[2 * j + 1];
-            pairs[2 * j] = pairs[2 * (j - 1)];
-            pairs[2 * j + 1] = pairs[2 * (j - 1) + 1];
-            pairs[2 * (j - 1)] = k;
-            pairs[2 * (j - 1) + 1] = v;
-        }
-}
-
 void gs_alerter_raise(gs_alerter_t *a, const gs_alert_event_t *ev, int64_t wall_ms,
                       gs_alert_emit_fn *emit, void *opaque)
 {
-    char *pairs[2 * MAX_PAIRS];
+    char *pairs[2 * MAX_PAIRS] = {0};
     size_t n = 0;
     const char *base[] = {"alertname",  ev->name, "severity",
                           ev->severity, "worker", a->cfg->worker.id};
-    for (size_t i = 0; i < 3; i++, n++) {
-        pairs[2 * n] = (char *)base[2 * i];
-        pairs[2 * n + 1] = (char *)base[2 * i + 1];
-    }
-    for (size_t i = 0; i < ev->n_labels && n < MAX_PAIRS; i++, n++) {
-        pairs[2 * n] = (char *)ev->labels[2 * i];
-        pairs[2 * n + 1] = (char *)ev->labels[2 * i + 1];
-    }
-    sort_pairs(pairs, n);
+    /* the pairs are not written through: the casts only fit the rules' type */
+    for (size_t i = 0; i < 3; i++)
+        insert_pair(pairs, &n, (char *)base[2 * i], (char *)base[2 * i + 1]);
+    for (size_t i = 0; i < ev->n_labels && n < MAX_PAIRS; i++)
+        insert_pair(pairs, &n, (char *)ev->labels[2 * i], (char *)ev->labels[2 * i + 1]);
     alert_doc_t d = {
         .status = "firing", .name = ev->name, .pairs = pairs, .n_pairs = n, .ann = json_object()};
     char fp[17];

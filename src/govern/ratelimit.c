@@ -39,7 +39,7 @@ struct gs_ratelimit {
     size_t n_dirty;
     tomb_t *tombs; /* evicted buckets to log as deleted */
     size_t n_tombs, cap_tombs;
-    uint64_t refused, overflow;
+    uint64_t refused;
 };
 
 static uint64_t hash_of(int32_t partition, const char *key, size_t len)
@@ -169,10 +169,8 @@ int gs_ratelimit_take(gs_ratelimit_t *rl, int32_t partition, gs_str_t tenant, in
             rebuild(rl, DROP_FULL, now_ms, 0);
             b = find(rl, partition, tenant.p, len);
         }
-        if (rl->count >= rl->conf.max_buckets) {
-            rl->overflow++; /* every bucket is in use: let it through, counted */
-            return 1;
-        }
+        if (rl->count >= rl->conf.max_buckets)
+            return 1; /* no bucket is full and every one is in use: let it through */
         *b = (bucket_t){.partition = partition,
                         .key_len = (uint8_t)len,
                         .used = 1,

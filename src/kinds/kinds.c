@@ -1,7 +1,10 @@
 /* The kinds this build serves, and what every kind shares. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "govstream/dialogue.h"
+#include "govstream/kind_load.h"
 #include "govstream/kinds.h"
 
 const gs_kind_ops_t *const gs_kinds[] = {
@@ -54,4 +57,44 @@ gs_err_t gs_kind_check_id(const char *field, gs_str_t s, char *errstr, size_t n)
     if (memchr(s.p, '\0', s.len) || !gs_utf8_valid(s.p, s.len))
         return gs_fail(errstr, n, GS_ERR_VALIDATION, "%s: not valid UTF-8 text", field);
     return GS_OK;
+}
+
+gs_str_t gs_kind_printf(gs_arena_t *a, const char *fmt, ...)
+{
+    char *p = gs_arena_alloc(a, 400);
+    if (!p)
+        return (gs_str_t){"", 0};
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(p, 400, fmt, ap);
+    va_end(ap);
+    return (gs_str_t){p, len < 0 ? 0 : len >= 400 ? 399 : (size_t)len};
+}
+
+void gs_kind_json_str(json_t *j, const char *field, gs_str_t *dst)
+{
+    json_t *v = json_object_get(j, field);
+    if (json_is_string(v))
+        *dst = (gs_str_t){json_string_value(v), json_string_length(v)};
+}
+
+static json_t *str_json(gs_str_t s)
+{
+    return json_stringn(s.p, s.len);
+}
+
+void gs_kind_dump_envelope(json_t *j, const gs_avro_model_ref_t *model, const gs_avro_timings_t *t,
+                           const gs_avro_source_t *src, int64_t processed_at_ms)
+{
+    json_object_set_new(j, "model",
+                        json_pack("{s:o,s:o,s:o}", "name", str_json(model->name), "version",
+                                  str_json(model->version), "sha256", str_json(model->sha256)));
+    json_object_set_new(j, "timings",
+                        json_pack("{s:I,s:I,s:I,s:I}", "decode_us", (json_int_t)t->decode_us,
+                                  "govern_us", (json_int_t)t->govern_us, "infer_us",
+                                  (json_int_t)t->infer_us, "total_us", (json_int_t)t->total_us));
+    json_object_set_new(j, "source",
+                        json_pack("{s:o,s:i,s:I}", "topic", str_json(src->topic), "partition",
+                                  (int)src->partition, "offset", (json_int_t)src->offset));
+    json_object_set_new(j, "processed_at_ms", json_integer(processed_at_ms));
 }

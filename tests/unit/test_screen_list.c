@@ -248,7 +248,7 @@ static void test_damage_refused(void **state)
     expect_refused(bad, "not a watch list");
     assert_int_equal(gs_modelfile_write(bad, GS_MODEL_KIND_SCREEN_LIST, "{}", t, 3, err, 256),
                      GS_OK);
-    expect_refused(bad, "no section list.idents");
+    expect_refused(bad, "tensor list.idents is missing");
     unlink(bad);
     free(bad);
     unlink(path);

@@ -2,6 +2,7 @@
 #ifndef GS_KINDS_DIALOGUE_INTERNAL_H
 #define GS_KINDS_DIALOGUE_INTERNAL_H
 
+#include "govstream/kind_load.h"
 #include "govstream/dialogue.h"
 
 /* load.c: govstream-load's generator and verifier */

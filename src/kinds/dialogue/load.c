@@ -2,7 +2,6 @@
  * built from a fixed phrase list (deterministic per --seed), requests from
  * JSON (--from), and the verifier's JSON line of a result. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -29,30 +28,16 @@ static const char *const phrases[] = {"hello there",
                                       "see you tomorrow"};
 #define N_PHRASES (sizeof(phrases) / sizeof(phrases[0]))
 
-/* A printf into the arena. */
-__attribute__((format(printf, 2, 3))) static gs_str_t arena_printf(gs_arena_t *a, const char *fmt,
-                                                                   ...)
-{
-    char *p = gs_arena_alloc(a, 200);
-    if (!p)
-        return (gs_str_t){"", 0};
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(p, 200, fmt, ap);
-    va_end(ap);
-    return (gs_str_t){p, len < 0 ? 0 : (size_t)len};
-}
-
 /* The draws happen in a fixed order (statements, not an initializer list,
  * whose order C leaves open), so a seed always makes the same run. */
 static void generate(const gs_load_params_t *p, long i, gs_rng_t *rng, void *request, gs_arena_t *a)
 {
     gs_avro_dialogue_request_t *r = request;
     *r = (gs_avro_dialogue_request_t){.top_k = 5, .max_tokens = 32, .context_top_k = 5};
-    r->request_id = arena_printf(a, "%s-%ld", p->run_id, i);
+    r->request_id = gs_kind_printf(a, "%s-%ld", p->run_id, i);
     r->session_id =
-        arena_printf(a, "%s-s%ld", p->run_id, (long)(gs_rng_next(rng) % (uint64_t)p->keys));
-    r->tenant = arena_printf(a, "tenant-%ld", (long)(gs_rng_next(rng) % (uint64_t)p->tenants));
+        gs_kind_printf(a, "%s-s%ld", p->run_id, (long)(gs_rng_next(rng) % (uint64_t)p->keys));
+    r->tenant = gs_kind_printf(a, "tenant-%ld", (long)(gs_rng_next(rng) % (uint64_t)p->tenants));
     r->op = (gs_avro_dialogue_op_t)(gs_rng_next(rng) % 3);
     r->n_turns = 1 + gs_rng_next(rng) % 4;
     r->turns = gs_arena_alloc(a, r->n_turns * sizeof(*r->turns));
@@ -66,13 +51,6 @@ static void generate(const gs_load_params_t *p, long i, gs_rng_t *rng, void *req
     r->has_moral_value = gs_rng_unit(rng) < p->moral_given;
     r->moral_value = gs_rng_unit(rng);
     r->created_at_ms = (int64_t)time(NULL) * 1000;
-}
-
-static void take_str(json_t *j, const char *field, gs_str_t *dst)
-{
-    json_t *v = json_object_get(j, field);
-    if (json_is_string(v))
-        *dst = (gs_str_t){json_string_value(v), json_string_length(v)};
 }
 
 static void take_int(json_t *j, const char *field, int32_t *dst)
@@ -94,9 +72,9 @@ static gs_err_t from_json(json_t *j, void *request, gs_arena_t *a, char *errstr,
         return err;
     r->request_id = r->session_id = gs_avro_cstr("");
     r->op = GS_AVRO_DIALOGUE_OP_TOP_K;
-    take_str(j, "request_id", &r->request_id);
-    take_str(j, "session_id", &r->session_id);
-    take_str(j, "tenant", &r->tenant);
+    gs_kind_json_str(j, "request_id", &r->request_id);
+    gs_kind_json_str(j, "session_id", &r->session_id);
+    gs_kind_json_str(j, "tenant", &r->tenant);
     take_int(j, "top_k", &r->top_k);
     take_int(j, "max_tokens", &r->max_tokens);
     take_int(j, "context_top_k", &r->context_top_k);
@@ -152,19 +130,7 @@ static json_t *dump(const void *result)
                                                r->predictions[i].probability));
     json_object_set_new(j, "predictions", preds);
     json_object_set_new(j, "text", r->has_text ? str_json(r->text) : json_null());
-    json_object_set_new(j, "model",
-                        json_pack("{s:o,s:o,s:o}", "name", str_json(r->model.name), "version",
-                                  str_json(r->model.version), "sha256", str_json(r->model.sha256)));
-    json_object_set_new(
-        j, "timings",
-        json_pack("{s:I,s:I,s:I,s:I}", "decode_us", (json_int_t)r->timings.decode_us, "govern_us",
-                  (json_int_t)r->timings.govern_us, "infer_us", (json_int_t)r->timings.infer_us,
-                  "total_us", (json_int_t)r->timings.total_us));
-    json_object_set_new(j, "source",
-                        json_pack("{s:o,s:i,s:I}", "topic", str_json(r->source.topic), "partition",
-                                  (int)r->source.partition, "offset",
-                                  (json_int_t)r->source.offset));
-    json_object_set_new(j, "processed_at_ms", json_integer(r->processed_at_ms));
+    gs_kind_dump_envelope(j, &r->model, &r->timings, &r->source, r->processed_at_ms);
     return j;
 }
 

@@ -309,22 +309,17 @@ struct gs_screen_list {
     char name[128], version[64];
 };
 
+/* A section of whole records (the container has checked its size). */
 static const gs_tensor_t *need(gs_modelfile_t *mf, const char *name, gs_dtype_t dt, size_t width,
                                char *errstr, size_t n)
 {
-    for (size_t i = 0; i < gs_modelfile_count(mf); i++) {
-        const gs_tensor_t *t = gs_modelfile_at(mf, i);
-        if (strcmp(t->name, name) != 0)
-            continue;
-        if (t->dtype != (uint32_t)dt || t->ndim != 1 || t->nbytes % width ||
-            t->dims[0] * (dt == GS_DT_U32 ? 4 : 1) != t->nbytes) {
-            gs_errfmt(errstr, n, "section %s: wrong type or shape", name);
-            return NULL;
-        }
-        return t;
+    const gs_tensor_t *t = gs_modelfile_get(mf, name, dt, 0, errstr, n);
+    if (t && t->nbytes % width) {
+        gs_errfmt(errstr, n, "section %s: %llu bytes, not whole records of %zu", name,
+                  (unsigned long long)t->nbytes, width);
+        return NULL;
     }
-    gs_errfmt(errstr, n, "no section %s", name);
-    return NULL;
+    return t;
 }
 
 static int str_ok(const gs_screen_list_t *l, uint32_t off)

@@ -3,7 +3,6 @@
  * made up and on no list), requests from JSON (--from), and the verifier's
  * JSON line of a result. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -25,51 +24,30 @@ static const char *const names[] = {
 };
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* A printf into the arena. */
-__attribute__((format(printf, 2, 3))) static gs_str_t arena_printf(gs_arena_t *a, const char *fmt,
-                                                                   ...)
-{
-    char *p = gs_arena_alloc(a, 400);
-    if (!p)
-        return (gs_str_t){"", 0};
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(p, 400, fmt, ap);
-    va_end(ap);
-    return (gs_str_t){p, len < 0 ? 0 : (size_t)len};
-}
-
 /* The draws happen in a fixed order (statements), so a seed always makes
  * the same run. */
 static void generate(const gs_load_params_t *p, long i, gs_rng_t *rng, void *request, gs_arena_t *a)
 {
     gs_avro_screen_request_t *r = request;
     *r = (gs_avro_screen_request_t){.has_amount = true, .has_currency = true};
-    r->request_id = arena_printf(a, "%s-%ld", p->run_id, i);
+    r->request_id = gs_kind_printf(a, "%s-%ld", p->run_id, i);
     r->account_id =
-        arena_printf(a, "%s-a%ld", p->run_id, (long)(gs_rng_next(rng) % (uint64_t)p->keys));
-    r->tenant = arena_printf(a, "tenant-%ld", (long)(gs_rng_next(rng) % (uint64_t)p->tenants));
+        gs_kind_printf(a, "%s-a%ld", p->run_id, (long)(gs_rng_next(rng) % (uint64_t)p->keys));
+    r->tenant = gs_kind_printf(a, "tenant-%ld", (long)(gs_rng_next(rng) % (uint64_t)p->tenants));
     const char *t = templates[gs_rng_next(rng) % N_OF(templates)];
     const char *name = names[gs_rng_next(rng) % N_OF(names)];
     unsigned number = (unsigned)(gs_rng_next(rng) % 100000);
-    r->text = arena_printf(a, t, number, name);
+    r->text = gs_kind_printf(a, t, number, name);
     r->amount = round(gs_rng_unit(rng) * 1e7) / 100;
     r->currency = gs_avro_cstr(gs_rng_next(rng) % 2 ? "RUB" : "UAH");
     r->created_at_ms = (int64_t)time(NULL) * 1000;
-}
-
-static void take_str(json_t *j, const char *field, gs_str_t *dst)
-{
-    json_t *v = json_object_get(j, field);
-    if (json_is_string(v))
-        *dst = (gs_str_t){json_string_value(v), json_string_length(v)};
 }
 
 /* A nullable string: present when the object has a string there. */
 static void take_opt_str(json_t *j, const char *field, bool *has, gs_str_t *dst)
 {
     *has = json_is_string(json_object_get(j, field));
-    take_str(j, field, dst);
+    gs_kind_json_str(j, field, dst);
 }
 
 /* Strings stay owned by the JSON document; the schema's defaults fill what
@@ -82,10 +60,10 @@ static gs_err_t from_json(json_t *j, void *request, gs_arena_t *a, char *errstr,
     if (err)
         return err;
     r->request_id = r->account_id = r->text = gs_avro_cstr("");
-    take_str(j, "request_id", &r->request_id);
-    take_str(j, "account_id", &r->account_id);
-    take_str(j, "tenant", &r->tenant);
-    take_str(j, "text", &r->text);
+    gs_kind_json_str(j, "request_id", &r->request_id);
+    gs_kind_json_str(j, "account_id", &r->account_id);
+    gs_kind_json_str(j, "tenant", &r->tenant);
+    gs_kind_json_str(j, "text", &r->text);
     take_opt_str(j, "counterparty", &r->has_counterparty, &r->counterparty);
     take_opt_str(j, "currency", &r->has_currency, &r->currency);
     json_t *amount = json_object_get(j, "amount");
@@ -148,19 +126,7 @@ static json_t *dump(const void *result)
     for (size_t i = 0; i < r->n_reasons; i++)
         json_array_append_new(reasons, str_json(r->reasons[i]));
     json_object_set_new(j, "reasons", reasons);
-    json_object_set_new(j, "model",
-                        json_pack("{s:o,s:o,s:o}", "name", str_json(r->model.name), "version",
-                                  str_json(r->model.version), "sha256", str_json(r->model.sha256)));
-    json_object_set_new(
-        j, "timings",
-        json_pack("{s:I,s:I,s:I,s:I}", "decode_us", (json_int_t)r->timings.decode_us, "govern_us",
-                  (json_int_t)r->timings.govern_us, "infer_us", (json_int_t)r->timings.infer_us,
-                  "total_us", (json_int_t)r->timings.total_us));
-    json_object_set_new(j, "source",
-                        json_pack("{s:o,s:i,s:I}", "topic", str_json(r->source.topic), "partition",
-                                  (int)r->source.partition, "offset",
-                                  (json_int_t)r->source.offset));
-    json_object_set_new(j, "processed_at_ms", json_integer(r->processed_at_ms));
+    gs_kind_dump_envelope(j, &r->model, &r->timings, &r->source, r->processed_at_ms);
     return j;
 }
 

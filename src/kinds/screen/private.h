@@ -3,6 +3,7 @@
 #ifndef GS_KINDS_SCREEN_PRIVATE_H
 #define GS_KINDS_SCREEN_PRIVATE_H
 
+#include "govstream/kind_load.h"
 #include "govstream/screen.h"
 
 /* load.c: govstream-load's generator and verifier */
