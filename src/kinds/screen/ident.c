@@ -584,6 +584,19 @@ static const keyword_t keywords[] = {
 static const char *const glued[] = {"rnokpp", "ogrnip", "edrpou", "usreou",
                                     "ogrn",   "iban",   "inn",    "ipn"};
 
+/* The context words for the dictionaries (dict.c), so that they are not
+ * listed twice. */
+const char *gs_screen_ident_context_word(size_t i, int *prefix, int *glued_ok)
+{
+    if (i >= NELEM(keywords))
+        return NULL;
+    *prefix = keywords[i].prefix;
+    *glued_ok = 0;
+    for (size_t g = 0; g < NELEM(glued); g++)
+        *glued_ok |= strcmp(glued[g], keywords[i].word) == 0;
+    return keywords[i].word;
+}
+
 /* Words a context word may be away from its identifier ("ИНН получателя",
  * "паспорт серии 4506 номер"). */
 #define CONTEXT_WORDS 3

@@ -90,4 +90,9 @@ static inline int gs_cp_upper(uint32_t cp)
     return gs_cp_lower(cp) != cp;
 }
 
+/* Context word i of the identifier finder (ident.c), lower case, or NULL
+ * past the last; *prefix: it also starts longer words; *glued_ok: digits may
+ * follow it directly ("inn7707083893"). */
+const char *gs_screen_ident_context_word(size_t i, int *prefix, int *glued_ok);
+
 #endif
