@@ -88,7 +88,7 @@ static void test_un_list(void **state)
     assert_string_equal(en.countries, "Democratic People's Republic of Korea");
     assert_int_equal(en.n_idents, 1);
     gs_screen_list_ident_t id = gs_screen_list_ident_at(l, en.first_ident);
-    assert_string_equal(id.type, "Passport");
+    assert_string_equal(id.type, "PASSPORT");
     assert_string_equal(id.value, "381310014");
     /* an alias of quality Good */
     en = gs_screen_list_entry(l, (size_t)find_entry(l, "KPi.037"));
@@ -286,7 +286,9 @@ static void test_bad_xml(void **state)
     }
     gs_screen_listdata_destroy(d);
     char *argv[] = {"watchlist", "build", "--format", "ofac-sdn-xml", x, "--out", x, NULL};
-    assert_int_equal(gs_screen_watchlist_cmd(7, argv), 2); /* not built yet, said so */
+    assert_int_equal(gs_screen_watchlist_cmd(7, argv), 1); /* a UN file is not sdn.xml */
+    argv[3] = "no-such-format";
+    assert_int_equal(gs_screen_watchlist_cmd(7, argv), 2);
     char *argv2[] = {"watchlist", "build", x, NULL};
     assert_int_equal(gs_screen_watchlist_cmd(3, argv2), 2);
     unlink(x);

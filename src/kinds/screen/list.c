@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -112,10 +113,26 @@ static uint32_t *cur(gs_screen_listdata_t *d)
     return d->entries.v + d->entries.n - ENTRY_U32;
 }
 
+/* Does the "; "-joined b hold s as one of its items? */
+static int joined_has(const gs_buf_t *b, const char *s, size_t len)
+{
+    const char *p = (const char *)b->data, *end = p + b->len;
+    while (p < end) {
+        const char *q = p;
+        while (q < end && !(q + 1 < end && q[0] == ';' && q[1] == ' '))
+            q++;
+        if ((size_t)(q - p) == len && !memcmp(p, s, len))
+            return 1;
+        p = q + 2;
+    }
+    return 0;
+}
+
+/* Appended once: lists that give one row per name (UK) repeat the facts. */
 static gs_err_t join(gs_buf_t *b, const char *s, char *errstr, size_t n)
 {
     size_t len = strlen(s);
-    if (!len)
+    if (!len || joined_has(b, s, len))
         return GS_OK;
     if (gs_buf_reserve(b, len + 3))
         return nomem(errstr, n);
@@ -178,6 +195,46 @@ gs_err_t gs_screen_listdata_name(gs_screen_listdata_t *d, gs_screen_name_kind_t 
     return err;
 }
 
+/* Does the type text have this word (ASCII case folded; bytes >= 0x80
+ * are word characters, so Cyrillic words compare as written)? */
+static int has_word(const char *s, const char *w)
+{
+    size_t wl = strlen(w);
+    for (const char *p = s; *p;) {
+        while (*p && !isalnum((unsigned char)*p) && (unsigned char)*p < 0x80)
+            p++;
+        const char *q = p;
+        while (*q && (isalnum((unsigned char)*q) || (unsigned char)*q >= 0x80))
+            q++;
+        if ((size_t)(q - p) == wl && !strncasecmp(p, w, wl))
+            return 1;
+        p = q;
+    }
+    return 0;
+}
+
+/* The source's type words mapped to the identifier types of screen.h
+ * where the meaning is clear, so a list entry and a payment's identifier
+ * compare by type; anything else keeps the source's text. */
+static const char *ident_type(const char *src)
+{
+    static const struct {
+        const char *word, *type;
+    } map[] = {{"passport", "PASSPORT"}, {"паспорт", "PASSPORT"}, {"iban", "IBAN"},
+               {"swift", "BIC"},         {"bic", "BIC"},          {"inn", "INN"},
+               {"ИНН", "INN"},           {"ogrnip", "OGRNIP"},    {"ОГРНИП", "OGRNIP"},
+               {"ogrn", "OGRN"},         {"ОГРН", "OGRN"},        {"edrpou", "EDRPOU"},
+               {"ЄДРПОУ", "EDRPOU"},     {"ЕДРПОУ", "EDRPOU"},    {"rnokpp", "RNOKPP"},
+               {"РНОКПП", "RNOKPP"}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
+        if (has_word(src, map[i].word))
+            return map[i].type;
+    if (has_word(src, "national") &&
+        (has_word(src, "id") || has_word(src, "identification") || has_word(src, "identity")))
+        return "NATIONAL_ID";
+    return *src ? src : "document";
+}
+
 gs_err_t gs_screen_listdata_ident(gs_screen_listdata_t *d, const char *type, const char *number,
                                   char *errstr, size_t n)
 {
@@ -192,9 +249,17 @@ gs_err_t gs_screen_listdata_ident(gs_screen_listdata_t *d, const char *type, con
             v[k++] = (char)toupper((unsigned char)number[i]);
     v[k] = 0;
     gs_err_t err = GS_OK;
+    const char *t = ident_type(type);
+    const uint32_t *e = cur(d);
+    for (uint32_t i = 0; k && i < e[6]; i++) { /* the entry has it already */
+        const uint32_t *r = d->idents.v + (size_t)(e[5] + i) * IDENT_U32;
+        if (!strcmp((const char *)d->strings.data + r[1], t) &&
+            !strcmp((const char *)d->strings.data + r[2], v))
+            k = 0;
+    }
     if (k) {
         uint32_t rec[IDENT_U32] = {(uint32_t)(d->entries.n / ENTRY_U32 - 1),
-                                   intern(d, type, strlen(type)), intern(d, v, k),
+                                   intern(d, t, strlen(t)), intern(d, v, k),
                                    intern(d, number, len)};
         if (rec[1] == UINT32_MAX || rec[2] == UINT32_MAX || rec[3] == UINT32_MAX ||
             push(&d->idents, rec, IDENT_U32))
