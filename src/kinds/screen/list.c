@@ -128,10 +128,14 @@ static int joined_has(const gs_buf_t *b, const char *s, size_t len)
     return 0;
 }
 
-/* Appended once: lists that give one row per name (UK) repeat the facts. */
-static gs_err_t join(gs_buf_t *b, const char *s, char *errstr, size_t n)
+/* Tidied and appended once: lists that give one row per name (UK) repeat
+ * the facts. */
+static gs_err_t join(gs_buf_t *b, const char *raw, char *errstr, size_t n)
 {
-    size_t len = strlen(s);
+    char s[512];
+    if (strlen(raw) >= sizeof(s))
+        return GS_OK; /* no date or country is that long: not one */
+    size_t len = tidy(raw, s);
     if (!len || joined_has(b, s, len))
         return GS_OK;
     if (gs_buf_reserve(b, len + 3))

@@ -84,7 +84,10 @@ static gs_err_t eu_child(gs_screen_listdata_t *d, xmlNodePtr c, int *names, char
     if (!strcmp(name, "nameAlias"))
         return name_alias(d, c, names, errstr, n);
     if (!strcmp(name, "identification")) {
-        gs_screen_xml_attr(c, "identificationTypeCode", type, sizeof(type));
+        /* the description ("National passport") maps and reads better
+         * than the code ("id") */
+        if (!*gs_screen_xml_attr(c, "identificationTypeDescription", type, sizeof(type)))
+            gs_screen_xml_attr(c, "identificationTypeCode", type, sizeof(type));
         return gs_screen_listdata_ident(
             d, type, gs_screen_xml_attr(c, "number", number, sizeof(number)), errstr, n);
     }
