@@ -42,7 +42,7 @@ static int field(char **s, char **out)
     }
     while (*r && *r != ',' && *r != '\n')
         *w++ = *r++;
-    int sep = *r;
+    int sep = (unsigned char)*r;
     if (w > *out && w[-1] == '\r')
         w--;
     *w = 0;
