@@ -110,6 +110,15 @@ gs_screen_name_t gs_screen_list_name_at(const gs_screen_list_t *l, size_t i);
 gs_screen_list_ident_t gs_screen_list_ident_at(const gs_screen_list_t *l, size_t i);
 /* An extra section by name, or NULL. */
 const gs_tensor_t *gs_screen_list_section(const gs_screen_list_t *l, const char *name);
+/* The sections whose names start with prefix ("index."), copied into
+ * out[0..cap) (their data still points into the mapping, valid until
+ * _close); returns how many there are, which may exceed cap. */
+size_t gs_screen_list_sections(const gs_screen_list_t *l, const char *prefix, gs_tensor_t *out,
+                               size_t cap);
+/* The SHA-256 of the whole file (64 hex digits), and the counts (skipped:
+ * 0, the file does not keep it; the metadata's counts do). */
+const char *gs_screen_list_sha256(const gs_screen_list_t *l);
+gs_screen_list_counts_t gs_screen_list_counts(const gs_screen_list_t *l);
 
 /* ---- list formats --------------------------------------------------------- */
 

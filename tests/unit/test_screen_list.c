@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "govstream/screen_list.h"
@@ -168,6 +169,16 @@ static void test_round_trip(void **state)
     assert_non_null(t);
     assert_int_equal(((const uint32_t *)t->data)[2], 9);
     assert_null(gs_screen_list_section(l, "index.none"));
+    gs_tensor_t got[2];
+    assert_int_equal(gs_screen_list_sections(l, "index.", got, 2), 1);
+    assert_string_equal(got[0].name, "index.test");
+    assert_ptr_equal(got[0].data, t->data);
+    assert_int_equal(gs_screen_list_sections(l, "list.", got, 2), 4); /* more than cap */
+    gs_screen_list_counts_t c = gs_screen_list_counts(l);
+    assert_int_equal(c.persons, 1);
+    assert_int_equal(c.entities, 0);
+    assert_int_equal(c.names, 2);
+    assert_int_equal(strlen(gs_screen_list_sha256(l)), 64);
     gs_screen_list_close(l);
     unlink(path);
     free(path);
@@ -244,6 +255,14 @@ static void test_damage_refused(void **state)
     assert_int_equal(gs_modelfile_write(bad, GS_MODEL_KIND_SCREEN_LIST, "{}", t, 4, err, 256),
                      GS_OK);
     expect_refused(bad, "name 0");
+    /* two entries, the first with name 0, which says it is the second's */
+    uint32_t two[18] = {1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0};
+    t[1].data = two, t[1].dims[0] = 18, t[1].nbytes = 72;
+    names[0] = 1;
+    assert_int_equal(gs_modelfile_write(bad, GS_MODEL_KIND_SCREEN_LIST, "{}", t, 4, err, 256),
+                     GS_OK);
+    expect_refused(bad, "name 0 is not its own");
+    t[1].data = entries, t[1].dims[0] = 9, t[1].nbytes = 36;
     names[0] = 0;
     assert_int_equal(gs_modelfile_write(bad, 1, "{}", t, 4, err, 256), GS_OK);
     expect_refused(bad, "not a watch list");
@@ -455,6 +474,28 @@ static void test_uk_csv(void **state)
     char *args[] = {"--format", "uk-csv", path, NULL};
     gs_screen_list_t *l = build_list(args, &out);
     assert_string_equal(gs_screen_list_name(l), "UK");
+    /* info --json, its stdout caught in a file */
+    char *js = tmp_path("json"), *text;
+    size_t len;
+    fflush(stdout);
+    int saved = dup(1), fd = open(js, O_WRONLY | O_TRUNC);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 1);
+    close(fd);
+    char *iargv[] = {"watchlist", "info", "--json", out, NULL};
+    int rc = gs_screen_watchlist_cmd(4, iargv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    assert_int_equal(rc, 0);
+    assert_int_equal(gs_read_file(js, &text, &len, buf, sizeof(buf)), GS_OK);
+    assert_non_null(strstr(text, "\"sections\":[{\"name\":\"list.strings\""));
+    assert_non_null(strstr(text, "\"counts\":{\"entries\":2,\"persons\":1,\"entities\":1"));
+    assert_non_null(strstr(text, "\"skipped_without_name\":1"));
+    assert_non_null(strstr(text, "\"file\":\"uk-conlist.csv\""));
+    free(text);
+    unlink(js);
+    free(js);
     assert_string_equal(gs_screen_list_version(l), "2020-11-24");
     assert_int_equal(gs_screen_list_entries(l), 2); /* 90103 has no name */
     names_of(l, "90101", buf, sizeof(buf));

@@ -374,7 +374,7 @@ struct gs_screen_list {
     const char *strings;
     size_t strings_len;
     const uint32_t *entries, *names, *idents;
-    size_t n_entries, n_names, n_idents;
+    size_t n_entries, n_names, n_idents, persons;
     char name[128], version[64];
 };
 
@@ -401,9 +401,27 @@ static int str_ok(const gs_screen_list_t *l, uint32_t off)
     return off < l->strings_len;
 }
 
+/* The names and identifiers in an entry's ranges say they are its own: a
+ * file that mixes them up would report a hit on the wrong entry. */
+static gs_err_t check_owners(const gs_screen_list_t *l, char *errstr, size_t n)
+{
+    for (size_t i = 0; i < l->n_entries; i++) {
+        const uint32_t *e = l->entries + i * ENTRY_U32;
+        for (uint32_t k = 0; k < e[4]; k++)
+            if (l->names[(size_t)(e[3] + k) * NAME_U32] != i)
+                return gs_fail(errstr, n, GS_ERR_DECODE, "entry %zu: name %u is not its own", i,
+                               e[3] + k);
+        for (uint32_t k = 0; k < e[6]; k++)
+            if (l->idents[(size_t)(e[5] + k) * IDENT_U32] != i)
+                return gs_fail(errstr, n, GS_ERR_DECODE, "entry %zu: identifier %u is not its own",
+                               i, e[5] + k);
+    }
+    return GS_OK;
+}
+
 /* Every offset is inside the strings (which end in a NUL, so each is a
  * C string), and every range inside its array. */
-static gs_err_t check_records(const gs_screen_list_t *l, char *errstr, size_t n)
+static gs_err_t check_records(gs_screen_list_t *l, char *errstr, size_t n)
 {
     for (size_t i = 0; i < l->n_entries; i++) {
         const uint32_t *e = l->entries + i * ENTRY_U32;
@@ -411,6 +429,7 @@ static gs_err_t check_records(const gs_screen_list_t *l, char *errstr, size_t n)
             e[4] > l->n_names - e[3] || e[5] > l->n_idents || e[6] > l->n_idents - e[5] ||
             !str_ok(l, e[7]) || !str_ok(l, e[8]))
             return gs_fail(errstr, n, GS_ERR_DECODE, "entry %zu: a field out of range", i);
+        l->persons += e[2] == GS_SCREEN_PERSON;
     }
     for (size_t i = 0; i < l->n_names; i++) {
         const uint32_t *r = l->names + i * NAME_U32;
@@ -423,7 +442,7 @@ static gs_err_t check_records(const gs_screen_list_t *l, char *errstr, size_t n)
         if (r[0] >= l->n_entries || !str_ok(l, r[1]) || !str_ok(l, r[2]) || !str_ok(l, r[3]))
             return gs_fail(errstr, n, GS_ERR_DECODE, "identifier %zu: a field out of range", i);
     }
-    return GS_OK;
+    return check_owners(l, errstr, n);
 }
 
 static void meta_str(const char *meta, const char *key, char *out, size_t size)
@@ -544,4 +563,34 @@ const gs_tensor_t *gs_screen_list_section(const gs_screen_list_t *l, const char 
         if (!strcmp(gs_modelfile_at(l->mf, i)->name, name))
             return gs_modelfile_at(l->mf, i);
     return NULL;
+}
+
+size_t gs_screen_list_sections(const gs_screen_list_t *l, const char *prefix, gs_tensor_t *out,
+                               size_t cap)
+{
+    size_t k = 0, plen = strlen(prefix);
+    for (size_t i = 0; i < gs_modelfile_count(l->mf); i++) {
+        const gs_tensor_t *t = gs_modelfile_at(l->mf, i);
+        if (strncmp(t->name, prefix, plen) != 0)
+            continue;
+        if (k < cap)
+            out[k] = *t; /* the data stays in the mapping */
+        k++;
+    }
+    return k;
+}
+
+const char *gs_screen_list_sha256(const gs_screen_list_t *l)
+{
+    return gs_modelfile_sha256(l->mf);
+}
+
+gs_screen_list_counts_t gs_screen_list_counts(const gs_screen_list_t *l)
+{
+    return (gs_screen_list_counts_t){.entries = l->n_entries,
+                                     .persons = l->persons,
+                                     .entities = l->n_entries - l->persons,
+                                     .names = l->n_names,
+                                     .identifiers = l->n_idents,
+                                     .skipped = 0};
 }

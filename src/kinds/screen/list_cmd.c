@@ -2,6 +2,7 @@
  * into one watch-list file, and what a file holds. */
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,6 +246,25 @@ static int cmd_build(int argc, char **argv)
     return rc;
 }
 
+/* info --json: the metadata as stored, the file's digest and size, and
+ * its sections. */
+static void print_json(const gs_modelfile_t *mf)
+{
+    json_error_t je;
+    json_t *sections = json_array();
+    for (size_t i = 0; i < gs_modelfile_count(mf); i++)
+        json_array_append_new(sections,
+                              json_pack("{s:s,s:I}", "name", gs_modelfile_at(mf, i)->name, "bytes",
+                                        (json_int_t)gs_modelfile_at(mf, i)->nbytes));
+    json_t *j = json_pack("{s:s,s:I,s:o,s:o}", "sha256", gs_modelfile_sha256(mf), "bytes",
+                          (json_int_t)gs_modelfile_size(mf), "meta",
+                          json_loads(gs_modelfile_meta(mf), 0, &je), "sections", sections);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    printf("%s\n", text ? text : "{}");
+    free(text);
+    json_decref(j);
+}
+
 static int cmd_info(int argc, char **argv, int validate)
 {
     int json = argc == 4 && !strcmp(argv[2], "--json");
@@ -262,8 +282,7 @@ static int cmd_info(int argc, char **argv, int validate)
         printf("%s: valid watch list %s %s, sha256 %s\n", path, gs_screen_list_name(l),
                gs_screen_list_version(l), gs_modelfile_sha256(mf));
     } else if (json) {
-        printf("{\"sha256\":\"%s\",\"bytes\":%zu,\"meta\":%s}\n", gs_modelfile_sha256(mf),
-               gs_modelfile_size(mf), gs_modelfile_meta(mf));
+        print_json(mf);
     } else {
         printf("%s: watch list %s, version %s\nsha256 %s, %zu bytes\n%zu entries, %zu names, "
                "%zu identifiers\nmetadata %s\n",
