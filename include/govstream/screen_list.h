@@ -42,8 +42,10 @@ gs_err_t gs_screen_listdata_entry(gs_screen_listdata_t *d, const char *list, con
 gs_err_t gs_screen_listdata_name(gs_screen_listdata_t *d, gs_screen_name_kind_t kind,
                                  const char *text, const char *family, char *errstr,
                                  size_t errstr_size);
-/* An identifier of the current entry: its type as the source says it and
- * its number (normalised here: capitals, no spaces, dashes or dots). */
+/* An identifier of the current entry: its type as the source says it
+ * (mapped here to screen.h's type names where clear: PASSPORT, IBAN, BIC,
+ * INN, OGRN, OGRNIP, EDRPOU, RNOKPP, and NATIONAL_ID; else kept) and its
+ * number (normalised here: capitals, no spaces, dashes, dots or slashes). */
 gs_err_t gs_screen_listdata_ident(gs_screen_listdata_t *d, const char *type, const char *number,
                                   char *errstr, size_t errstr_size);
 /* A date of birth ("1964-07-17", "1960", "1960-1965") or a country. */
@@ -108,11 +110,34 @@ gs_screen_name_t gs_screen_list_name_at(const gs_screen_list_t *l, size_t i);
 gs_screen_list_ident_t gs_screen_list_ident_at(const gs_screen_list_t *l, size_t i);
 /* An extra section by name, or NULL. */
 const gs_tensor_t *gs_screen_list_section(const gs_screen_list_t *l, const char *name);
+/* The sections whose names start with prefix ("index."), copied into
+ * out[0..cap) (their data still points into the mapping, valid until
+ * _close); returns how many there are, which may exceed cap. */
+size_t gs_screen_list_sections(const gs_screen_list_t *l, const char *prefix, gs_tensor_t *out,
+                               size_t cap);
+/* The SHA-256 of the whole file (64 hex digits), and the counts (skipped:
+ * 0, the file does not keep it; the metadata's counts do). */
+const char *gs_screen_list_sha256(const gs_screen_list_t *l);
+gs_screen_list_counts_t gs_screen_list_counts(const gs_screen_list_t *l);
 
 /* ---- list formats --------------------------------------------------------- */
 
 /* The UN Security Council Consolidated List XML (list label, e.g. "UN"). */
 gs_err_t gs_screen_parse_un_xml(const char *path, const char *list, gs_screen_listdata_t *d,
+                                char *errstr, size_t errstr_size);
+
+/* OFAC SDN, sdn.xml (list label, e.g. "OFAC-SDN"). */
+gs_err_t gs_screen_parse_ofac_sdn_xml(const char *path, const char *list, gs_screen_listdata_t *d,
+                                      char *errstr, size_t errstr_size);
+/* OFAC SDN CSV: sdn.csv with, optionally, alt.csv and add.csv (known by
+ * their widths, in any order). */
+gs_err_t gs_screen_parse_ofac_sdn_csv(const char *const *paths, size_t n_paths, const char *list,
+                                      gs_screen_listdata_t *d, char *errstr, size_t errstr_size);
+/* The EU Financial Sanctions Files XML export ("EU-FSF"). */
+gs_err_t gs_screen_parse_eu_fsf_xml(const char *path, const char *list, gs_screen_listdata_t *d,
+                                    char *errstr, size_t errstr_size);
+/* The UK HM Treasury / OFSI consolidated list CSV ("UK"). */
+gs_err_t gs_screen_parse_uk_csv(const char *path, const char *list, gs_screen_listdata_t *d,
                                 char *errstr, size_t errstr_size);
 
 /* `govstream watchlist build|info|validate ...` (argv[0] = "watchlist"). */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -112,10 +113,30 @@ static uint32_t *cur(gs_screen_listdata_t *d)
     return d->entries.v + d->entries.n - ENTRY_U32;
 }
 
-static gs_err_t join(gs_buf_t *b, const char *s, char *errstr, size_t n)
+/* Does the "; "-joined b hold s as one of its items? */
+static int joined_has(const gs_buf_t *b, const char *s, size_t len)
 {
-    size_t len = strlen(s);
-    if (!len)
+    const char *p = (const char *)b->data, *end = p + b->len;
+    while (p < end) {
+        const char *q = p;
+        while (q < end && !(q + 1 < end && q[0] == ';' && q[1] == ' '))
+            q++;
+        if ((size_t)(q - p) == len && !memcmp(p, s, len))
+            return 1;
+        p = q + 2;
+    }
+    return 0;
+}
+
+/* Tidied and appended once: lists that give one row per name (UK) repeat
+ * the facts. */
+static gs_err_t join(gs_buf_t *b, const char *raw, char *errstr, size_t n)
+{
+    char s[512];
+    if (strlen(raw) >= sizeof(s))
+        return GS_OK; /* no date or country is that long: not one */
+    size_t len = tidy(raw, s);
+    if (!len || joined_has(b, s, len))
         return GS_OK;
     if (gs_buf_reserve(b, len + 3))
         return nomem(errstr, n);
@@ -178,6 +199,46 @@ gs_err_t gs_screen_listdata_name(gs_screen_listdata_t *d, gs_screen_name_kind_t 
     return err;
 }
 
+/* Does the type text have this word (ASCII case folded; bytes >= 0x80
+ * are word characters, so Cyrillic words compare as written)? */
+static int has_word(const char *s, const char *w)
+{
+    size_t wl = strlen(w);
+    for (const char *p = s; *p;) {
+        while (*p && !isalnum((unsigned char)*p) && (unsigned char)*p < 0x80)
+            p++;
+        const char *q = p;
+        while (*q && (isalnum((unsigned char)*q) || (unsigned char)*q >= 0x80))
+            q++;
+        if ((size_t)(q - p) == wl && !strncasecmp(p, w, wl))
+            return 1;
+        p = q;
+    }
+    return 0;
+}
+
+/* The source's type words mapped to the identifier types of screen.h
+ * where the meaning is clear, so a list entry and a payment's identifier
+ * compare by type; anything else keeps the source's text. */
+static const char *ident_type(const char *src)
+{
+    static const struct {
+        const char *word, *type;
+    } map[] = {{"passport", "PASSPORT"}, {"паспорт", "PASSPORT"}, {"iban", "IBAN"},
+               {"swift", "BIC"},         {"bic", "BIC"},          {"inn", "INN"},
+               {"ИНН", "INN"},           {"ogrnip", "OGRNIP"},    {"ОГРНИП", "OGRNIP"},
+               {"ogrn", "OGRN"},         {"ОГРН", "OGRN"},        {"edrpou", "EDRPOU"},
+               {"ЄДРПОУ", "EDRPOU"},     {"ЕДРПОУ", "EDRPOU"},    {"rnokpp", "RNOKPP"},
+               {"РНОКПП", "RNOKPP"}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
+        if (has_word(src, map[i].word))
+            return map[i].type;
+    if (has_word(src, "national") &&
+        (has_word(src, "id") || has_word(src, "identification") || has_word(src, "identity")))
+        return "NATIONAL_ID";
+    return *src ? src : "document";
+}
+
 gs_err_t gs_screen_listdata_ident(gs_screen_listdata_t *d, const char *type, const char *number,
                                   char *errstr, size_t n)
 {
@@ -192,9 +253,17 @@ gs_err_t gs_screen_listdata_ident(gs_screen_listdata_t *d, const char *type, con
             v[k++] = (char)toupper((unsigned char)number[i]);
     v[k] = 0;
     gs_err_t err = GS_OK;
+    const char *t = ident_type(type);
+    const uint32_t *e = cur(d);
+    for (uint32_t i = 0; k && i < e[6]; i++) { /* the entry has it already */
+        const uint32_t *r = d->idents.v + (size_t)(e[5] + i) * IDENT_U32;
+        if (!strcmp((const char *)d->strings.data + r[1], t) &&
+            !strcmp((const char *)d->strings.data + r[2], v))
+            k = 0;
+    }
     if (k) {
         uint32_t rec[IDENT_U32] = {(uint32_t)(d->entries.n / ENTRY_U32 - 1),
-                                   intern(d, type, strlen(type)), intern(d, v, k),
+                                   intern(d, t, strlen(t)), intern(d, v, k),
                                    intern(d, number, len)};
         if (rec[1] == UINT32_MAX || rec[2] == UINT32_MAX || rec[3] == UINT32_MAX ||
             push(&d->idents, rec, IDENT_U32))
@@ -305,7 +374,7 @@ struct gs_screen_list {
     const char *strings;
     size_t strings_len;
     const uint32_t *entries, *names, *idents;
-    size_t n_entries, n_names, n_idents;
+    size_t n_entries, n_names, n_idents, persons;
     char name[128], version[64];
 };
 
@@ -327,9 +396,27 @@ static int str_ok(const gs_screen_list_t *l, uint32_t off)
     return off < l->strings_len;
 }
 
+/* The names and identifiers in an entry's ranges say they are its own: a
+ * file that mixes them up would report a hit on the wrong entry. */
+static gs_err_t check_owners(const gs_screen_list_t *l, char *errstr, size_t n)
+{
+    for (size_t i = 0; i < l->n_entries; i++) {
+        const uint32_t *e = l->entries + i * ENTRY_U32;
+        for (uint32_t k = 0; k < e[4]; k++)
+            if (l->names[(size_t)(e[3] + k) * NAME_U32] != i)
+                return gs_fail(errstr, n, GS_ERR_DECODE, "entry %zu: name %u is not its own", i,
+                               e[3] + k);
+        for (uint32_t k = 0; k < e[6]; k++)
+            if (l->idents[(size_t)(e[5] + k) * IDENT_U32] != i)
+                return gs_fail(errstr, n, GS_ERR_DECODE, "entry %zu: identifier %u is not its own",
+                               i, e[5] + k);
+    }
+    return GS_OK;
+}
+
 /* Every offset is inside the strings (which end in a NUL, so each is a
  * C string), and every range inside its array. */
-static gs_err_t check_records(const gs_screen_list_t *l, char *errstr, size_t n)
+static gs_err_t check_records(gs_screen_list_t *l, char *errstr, size_t n)
 {
     for (size_t i = 0; i < l->n_entries; i++) {
         const uint32_t *e = l->entries + i * ENTRY_U32;
@@ -337,6 +424,7 @@ static gs_err_t check_records(const gs_screen_list_t *l, char *errstr, size_t n)
             e[4] > l->n_names - e[3] || e[5] > l->n_idents || e[6] > l->n_idents - e[5] ||
             !str_ok(l, e[7]) || !str_ok(l, e[8]))
             return gs_fail(errstr, n, GS_ERR_DECODE, "entry %zu: a field out of range", i);
+        l->persons += e[2] == GS_SCREEN_PERSON;
     }
     for (size_t i = 0; i < l->n_names; i++) {
         const uint32_t *r = l->names + i * NAME_U32;
@@ -349,7 +437,7 @@ static gs_err_t check_records(const gs_screen_list_t *l, char *errstr, size_t n)
         if (r[0] >= l->n_entries || !str_ok(l, r[1]) || !str_ok(l, r[2]) || !str_ok(l, r[3]))
             return gs_fail(errstr, n, GS_ERR_DECODE, "identifier %zu: a field out of range", i);
     }
-    return GS_OK;
+    return check_owners(l, errstr, n);
 }
 
 static void meta_str(const char *meta, const char *key, char *out, size_t size)
@@ -470,4 +558,34 @@ const gs_tensor_t *gs_screen_list_section(const gs_screen_list_t *l, const char 
         if (!strcmp(gs_modelfile_at(l->mf, i)->name, name))
             return gs_modelfile_at(l->mf, i);
     return NULL;
+}
+
+size_t gs_screen_list_sections(const gs_screen_list_t *l, const char *prefix, gs_tensor_t *out,
+                               size_t cap)
+{
+    size_t k = 0, plen = strlen(prefix);
+    for (size_t i = 0; i < gs_modelfile_count(l->mf); i++) {
+        const gs_tensor_t *t = gs_modelfile_at(l->mf, i);
+        if (strncmp(t->name, prefix, plen) != 0)
+            continue;
+        if (k < cap)
+            out[k] = *t; /* the data stays in the mapping */
+        k++;
+    }
+    return k;
+}
+
+const char *gs_screen_list_sha256(const gs_screen_list_t *l)
+{
+    return gs_modelfile_sha256(l->mf);
+}
+
+gs_screen_list_counts_t gs_screen_list_counts(const gs_screen_list_t *l)
+{
+    return (gs_screen_list_counts_t){.entries = l->n_entries,
+                                     .persons = l->persons,
+                                     .entities = l->n_entries - l->persons,
+                                     .names = l->n_names,
+                                     .identifiers = l->n_idents,
+                                     .skipped = 0};
 }

@@ -2,8 +2,10 @@
  * into one watch-list file, and what a file holds. */
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -13,17 +15,19 @@
 
 static int usage(FILE *fp)
 {
-    fprintf(fp, "usage: govstream watchlist build [--list LABEL] --format un-xml FILE... "
+    fprintf(fp, "usage: govstream watchlist build [--list LABEL] --format F FILE... "
                 "[[--list LABEL] --format F FILE...]... --out LIST [--name N] [--version V]\n"
                 "       govstream watchlist info [--json] LIST\n"
                 "       govstream watchlist validate LIST\n"
-                "Formats: un-xml (the UN Security Council Consolidated List). ofac-sdn-xml,\n"
-                "ofac-sdn-csv, eu-fsf-xml and uk-csv are not built yet.\n");
+                "Formats (default labels): un-xml (UN), ofac-sdn-xml (OFAC-SDN),\n"
+                "ofac-sdn-csv (OFAC-SDN: sdn.csv [alt.csv] [add.csv]), eu-fsf-xml (EU-FSF),\n"
+                "uk-csv (UK). --list LABEL labels the entries of the next --format group.\n");
     return fp == stdout ? 0 : 2;
 }
 
 typedef struct source {
     const char *file, *format, *list;
+    int group; /* the --format group it came in (ofac-sdn-csv reads a group at once) */
 } source_t;
 
 typedef struct build_args {
@@ -32,43 +36,70 @@ typedef struct build_args {
     const char *out, *name, *version;
 } build_args_t;
 
-static const char *default_label(const char *format)
+typedef gs_err_t (*parse_fn)(const char *path, const char *list, gs_screen_listdata_t *d,
+                             char *errstr, size_t errstr_size);
+
+static const struct format {
+    const char *name, *label;
+    parse_fn parse; /* NULL: ofac-sdn-csv, several files at once */
+} formats[] = {
+    {"un-xml", "UN", gs_screen_parse_un_xml},
+    {"ofac-sdn-xml", "OFAC-SDN", gs_screen_parse_ofac_sdn_xml},
+    {"ofac-sdn-csv", "OFAC-SDN", NULL},
+    {"eu-fsf-xml", "EU-FSF", gs_screen_parse_eu_fsf_xml},
+    {"uk-csv", "UK", gs_screen_parse_uk_csv},
+};
+
+static const struct format *format_of(const char *name)
 {
-    return !strcmp(format, "un-xml") ? "UN" : "";
+    for (size_t i = 0; i < sizeof(formats) / sizeof(*formats); i++)
+        if (!strcmp(formats[i].name, name))
+            return &formats[i];
+    return NULL;
 }
 
-/* Flat: --list and --format apply to the FILEs after them. */
+static int build_error(const char *what, const char *o)
+{
+    fprintf(stderr, "govstream watchlist build: %s%s%s\n", what, o ? ": " : "", o ? o : "");
+    return -1;
+}
+
+/* Flat: --list and --format apply to the FILEs after them; a --list is
+ * used by the next --format group only. */
 static int parse_build(int argc, char **argv, build_args_t *a)
 {
-    const char *format = NULL, *list = NULL;
+    const struct format *f = NULL;
+    const char *list = NULL, *next_list = NULL;
+    int group = 0;
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
         int has = i + 1 < argc;
         if (!strcmp(o, "--format") && has) {
-            format = argv[++i];
-            list = NULL;
+            if (!(f = format_of(argv[++i])))
+                return build_error("unknown format", argv[i]);
+            list = next_list ? next_list : f->label;
+            next_list = NULL;
+            group++;
         } else if (!strcmp(o, "--list") && has) {
-            list = argv[++i];
+            next_list = argv[++i];
         } else if (!strcmp(o, "--out") && has) {
             a->out = argv[++i];
         } else if (!strcmp(o, "--name") && has) {
             a->name = argv[++i];
         } else if (!strcmp(o, "--version") && has) {
             a->version = argv[++i];
-        } else if (o[0] == '-' || !format || a->n == MAX_SOURCES) {
-            fprintf(stderr, "govstream watchlist build: %s\n",
-                    o[0] == '-' ? "unknown option or missing value"
-                    : !format   ? "a FILE before --format"
-                                : "too many files");
-            return -1;
+        } else if (o[0] == '-') {
+            return build_error("unknown option or missing value", o);
+        } else if (!f || a->n == MAX_SOURCES) {
+            return build_error(!f ? "a FILE before --format" : "too many files", o);
         } else {
-            a->src[a->n++] = (source_t){o, format, list ? list : default_label(format)};
+            a->src[a->n++] = (source_t){o, f->name, list, group};
         }
     }
-    if (!a->n || !a->out) {
-        fprintf(stderr, "govstream watchlist build: give --format F FILE... and --out LIST\n");
-        return -1;
-    }
+    if (!a->n || !a->out || next_list)
+        return build_error(next_list ? "--list without a --format after it"
+                                     : "give --format F FILE... and --out LIST",
+                           NULL);
     return 0;
 }
 
@@ -108,31 +139,72 @@ static json_t *counts_json(gs_screen_list_counts_t c)
                      "skipped_without_name", (json_int_t)c.skipped);
 }
 
-/* Parses every source into d; the metadata's "sources". */
-static int parse_sources(const build_args_t *a, gs_screen_listdata_t *d, json_t *sources)
+static const char *base_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+/* Sources i..*end (one ofac-sdn-csv group, else one file) into d. */
+static gs_err_t parse_one(const build_args_t *a, size_t i, size_t *end, gs_screen_listdata_t *d,
+                          char *err, size_t n)
+{
+    const source_t *s = &a->src[i];
+    const struct format *f = format_of(s->format);
+    *end = i + 1;
+    if (f->parse)
+        return f->parse(s->file, s->list, d, err, n);
+    const char *paths[MAX_SOURCES];
+    size_t k = 0;
+    for (; i + k < a->n && a->src[i + k].group == s->group; k++)
+        paths[k] = a->src[i + k].file;
+    *end = i + k;
+    return gs_screen_parse_ofac_sdn_csv(paths, k, s->list, d, err, n);
+}
+
+/* Parses every source into d; the metadata's "sources" (a CSV group's
+ * entries are counted on its first file). */
+static int parse_sources(const build_args_t *a, gs_screen_listdata_t *d, json_t *sources,
+                         size_t *calls)
 {
     char err[512], sha[65];
-    for (size_t i = 0; i < a->n; i++) {
-        const source_t *s = &a->src[i];
-        if (strcmp(s->format, "un-xml") != 0) {
-            fprintf(stderr, "govstream watchlist build: format %s is not built yet (un-xml is)\n",
-                    s->format);
-            return 2;
-        }
+    int tty = isatty(2);
+    for (size_t i = 0, end; i < a->n; i = end, ++*calls) {
         size_t before = gs_screen_listdata_counts(d).entries;
-        if (file_sha256(s->file, sha) ||
-            gs_screen_parse_un_xml(s->file, s->list, d, err, sizeof(err))) {
-            fprintf(stderr, "govstream watchlist build: %s\n",
-                    file_sha256(s->file, sha) ? "cannot read a source file" : err);
+        if (tty)
+            fprintf(stderr, "reading %s (%s) ...\r", base_name(a->src[i].file), a->src[i].format);
+        if (parse_one(a, i, &end, d, err, sizeof(err))) {
+            fprintf(stderr, "govstream watchlist build: %s\n", err);
             return 1;
         }
-        const char *base = strrchr(s->file, '/');
-        json_array_append_new(
-            sources, json_pack("{s:s,s:s,s:s,s:s,s:I}", "format", s->format, "file",
-                               base ? base + 1 : s->file, "list", s->list, "sha256", sha, "entries",
-                               (json_int_t)(gs_screen_listdata_counts(d).entries - before)));
+        for (size_t k = i; k < end; k++) {
+            const source_t *s = &a->src[k];
+            if (file_sha256(s->file, sha)) {
+                fprintf(stderr, "govstream watchlist build: %s: cannot read\n", s->file);
+                return 1;
+            }
+            size_t got = k == i ? gs_screen_listdata_counts(d).entries - before : 0;
+            json_array_append_new(sources, json_pack("{s:s,s:s,s:s,s:s,s:I}", "format", s->format,
+                                                     "file", base_name(s->file), "list", s->list,
+                                                     "sha256", sha, "entries", (json_int_t)got));
+        }
     }
     return 0;
+}
+
+/* The sources' labels, each once, joined by "+": "UN", "UN+OFAC-SDN". */
+static const char *default_name(const build_args_t *a, char *out, size_t size)
+{
+    out[0] = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < i; k++)
+            seen |= !strcmp(a->src[k].list, a->src[i].list);
+        size_t len = strlen(out);
+        if (!seen)
+            snprintf(out + len, size - len, "%s%s", len ? "+" : "", a->src[i].list);
+    }
+    return out;
 }
 
 static int cmd_build(int argc, char **argv)
@@ -147,15 +219,17 @@ static int cmd_build(int argc, char **argv)
         return 1;
     }
     json_t *sources = json_array();
-    int rc = parse_sources(&a, d, sources);
+    size_t calls = 0;
+    char name[256];
+    int rc = parse_sources(&a, d, sources, &calls);
     today(date);
     gs_screen_list_counts_t c = gs_screen_listdata_counts(d);
-    const char *version = a.version                                 ? a.version
-                          : *gs_screen_listdata_date(d) && a.n == 1 ? gs_screen_listdata_date(d)
-                                                                    : date;
-    json_t *meta =
-        json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", a.name ? a.name : a.src[0].list, "version",
-                  version, "built_at", date, "sources", sources, "counts", counts_json(c));
+    const char *version = a.version                                   ? a.version
+                          : *gs_screen_listdata_date(d) && calls == 1 ? gs_screen_listdata_date(d)
+                                                                      : date;
+    json_t *meta = json_pack(
+        "{s:s,s:s,s:s,s:o,s:o}", "name", a.name ? a.name : default_name(&a, name, sizeof(name)),
+        "version", version, "built_at", date, "sources", sources, "counts", counts_json(c));
     char *text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     if (!rc && (!text || gs_screen_list_write(a.out, d, text, NULL, 0, err, sizeof(err)))) {
         fprintf(stderr, "govstream watchlist build: %s\n", text ? err : "out of memory");
@@ -170,6 +244,25 @@ static int cmd_build(int argc, char **argv)
     json_decref(meta);
     gs_screen_listdata_destroy(d);
     return rc;
+}
+
+/* info --json: the metadata as stored, the file's digest and size, and
+ * its sections. */
+static void print_json(const gs_modelfile_t *mf)
+{
+    json_error_t je;
+    json_t *sections = json_array();
+    for (size_t i = 0; i < gs_modelfile_count(mf); i++)
+        json_array_append_new(sections,
+                              json_pack("{s:s,s:I}", "name", gs_modelfile_at(mf, i)->name, "bytes",
+                                        (json_int_t)gs_modelfile_at(mf, i)->nbytes));
+    json_t *j = json_pack("{s:s,s:I,s:o,s:o}", "sha256", gs_modelfile_sha256(mf), "bytes",
+                          (json_int_t)gs_modelfile_size(mf), "meta",
+                          json_loads(gs_modelfile_meta(mf), 0, &je), "sections", sections);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    printf("%s\n", text ? text : "{}");
+    free(text);
+    json_decref(j);
 }
 
 static int cmd_info(int argc, char **argv, int validate)
@@ -189,8 +282,7 @@ static int cmd_info(int argc, char **argv, int validate)
         printf("%s: valid watch list %s %s, sha256 %s\n", path, gs_screen_list_name(l),
                gs_screen_list_version(l), gs_modelfile_sha256(mf));
     } else if (json) {
-        printf("{\"sha256\":\"%s\",\"bytes\":%zu,\"meta\":%s}\n", gs_modelfile_sha256(mf),
-               gs_modelfile_size(mf), gs_modelfile_meta(mf));
+        print_json(mf);
     } else {
         printf("%s: watch list %s, version %s\nsha256 %s, %zu bytes\n%zu entries, %zu names, "
                "%zu identifiers\nmetadata %s\n",

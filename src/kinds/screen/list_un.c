@@ -1,27 +1,13 @@
 /* The UN Security Council Consolidated List XML (sc-sanctions.xsd): one
  * INDIVIDUAL or ENTITY element at a time from a streaming reader, each
- * expanded into a small tree. No network, no entity expansion, no DTD. */
+ * expanded into a small tree (list_xml.c: no network, no entity expansion,
+ * no DTD). */
 #include <stdio.h>
 #include <string.h>
 
-#include <libxml/xmlreader.h>
+#include "list_parse.h"
 
-#include "govstream/screen_list.h"
-
-/* The text of the first child element named `name`, or "". */
-static const char *child_text(xmlNodePtr n, const char *name, char *buf, size_t size)
-{
-    buf[0] = 0;
-    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, name) != 0)
-            continue;
-        xmlChar *t = xmlNodeGetContent(c);
-        snprintf(buf, size, "%s", t ? (const char *)t : "");
-        xmlFree(t);
-        break;
-    }
-    return buf;
-}
+#define child_text gs_screen_xml_child
 
 #define TEXT_MAX 2048
 
@@ -55,13 +41,13 @@ static gs_err_t alias(gs_screen_listdata_t *d, xmlNodePtr a, char *errstr, size_
 /* EXACT / BETWEEN / year: "1964-07-17", "1960-1965", "1960". */
 static gs_err_t dob(gs_screen_listdata_t *d, xmlNodePtr b, char *errstr, size_t n)
 {
-    char date[64], year[16], from[16], to[16], out[80];
-    child_text(b, "DATE", date, sizeof(date));
+    char raw[64], date[64], year[16], from[16], to[16], out[80];
+    gs_screen_date_norm(child_text(b, "DATE", raw, sizeof(raw)), date, sizeof(date));
     child_text(b, "YEAR", year, sizeof(year));
     child_text(b, "FROM_YEAR", from, sizeof(from));
     child_text(b, "TO_YEAR", to, sizeof(to));
     if (*date)
-        snprintf(out, sizeof(out), "%.10s", date);
+        snprintf(out, sizeof(out), "%s", date);
     else if (*from && *to)
         snprintf(out, sizeof(out), "%s-%s", from, to);
     else
@@ -122,58 +108,30 @@ static gs_err_t entry(gs_screen_listdata_t *d, const char *list, xmlNodePtr e, i
     return err;
 }
 
-/* The document's root must be CONSOLIDATED_LIST; its dateGenerated
- * (2020-11-24T20:23:07.617-05:00) dates the list. */
-static gs_err_t check_root(xmlTextReaderPtr r, gs_screen_listdata_t *d, const char *path,
-                           const char *name, char *errstr, size_t n)
+typedef struct un_ctx {
+    gs_screen_listdata_t *d;
+    const char *list;
+} un_ctx_t;
+
+static gs_err_t on_entry(void *ctx, xmlNodePtr e, char *errstr, size_t n)
 {
-    if (!strcmp(name, "CONSOLIDATED_LIST")) {
-        xmlChar *date = xmlTextReaderGetAttribute(r, (const xmlChar *)"dateGenerated");
-        char day[11] = "";
-        snprintf(day, sizeof(day), "%s", date ? (const char *)date : "");
-        gs_screen_listdata_set_date(d, day);
-        xmlFree(date);
-        return GS_OK;
-    }
-    return gs_fail(errstr, n, GS_ERR_DECODE, "%s: the root is <%.64s>, not <CONSOLIDATED_LIST>",
-                   path, name);
+    const un_ctx_t *c = ctx;
+    return entry(c->d, c->list, e, !strcmp((const char *)e->name, "INDIVIDUAL"), errstr, n);
 }
 
+/* The root CONSOLIDATED_LIST's dateGenerated (2020-11-24T20:23:07.617-05:00)
+ * dates the list. */
 gs_err_t gs_screen_parse_un_xml(const char *path, const char *list, gs_screen_listdata_t *d,
                                 char *errstr, size_t n)
 {
-    xmlTextReaderPtr r =
-        xmlReaderForFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!r)
-        return gs_fail(errstr, n, GS_ERR_IO, "%s: cannot open", path);
-    gs_err_t err = GS_OK;
-    int rc = xmlTextReaderRead(r), root = 0;
-    while (!err && rc == 1) {
-        const char *name = (const char *)xmlTextReaderConstName(r);
-        int element = xmlTextReaderNodeType(r) == XML_READER_TYPE_ELEMENT;
-        int person = element && !strcmp(name, "INDIVIDUAL");
-        if (element && xmlTextReaderDepth(r) == 0) {
-            err = check_root(r, d, path, name, errstr, n);
-            root = 1;
-        } else if (person || (element && !strcmp(name, "ENTITY"))) {
-            xmlNodePtr e = xmlTextReaderExpand(r);
-            if (!e) {
-                rc = -1;
-                break;
-            }
-            err = entry(d, list, e, person, errstr, n);
-            rc = xmlTextReaderNext(r); /* past the entry, onto what follows it */
-            continue;
-        }
-        rc = xmlTextReaderRead(r);
-    }
-    if (!err && rc != 0) {
-        const xmlError *x = xmlGetLastError();
-        err = gs_fail(errstr, n, GS_ERR_DECODE, "%s:%d: not well-formed XML: %s", path,
-                      x ? x->line : 0, x && x->message ? x->message : "?");
-    }
-    if (!err && !root)
-        err = gs_fail(errstr, n, GS_ERR_DECODE, "%s: no <CONSOLIDATED_LIST>", path);
-    xmlFreeTextReader(r);
-    return err;
+    static const char *const elems[] = {"INDIVIDUAL", "ENTITY", NULL};
+    un_ctx_t c = {d, list};
+    gs_screen_xml_walk_t w = {.path = path,
+                              .root = "CONSOLIDATED_LIST",
+                              .elems = elems,
+                              .fn = on_entry,
+                              .ctx = &c,
+                              .date_attr = "dateGenerated",
+                              .d = d};
+    return gs_screen_xml_walk(&w, errstr, n);
 }
