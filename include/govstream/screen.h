@@ -10,6 +10,7 @@
 #define GOVSTREAM_SCREEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "govstream/common.h"
 #include "govstream/kind.h"
@@ -142,6 +143,49 @@ typedef struct gs_screen_span {
 /* The words of the text (as govstream/text.h splits them) with both scripts.
  * Writes the first cap to out and returns how many there are. */
 size_t gs_screen_mixed_tokens(const char *text, size_t len, gs_screen_span_t *out, size_t cap);
+
+/* ---- normalisation (norm.c) ----------------------------------------------------- */
+
+/* ICU's normaliser and the folding tables: immutable once made, shared by
+ * threads. */
+typedef struct gs_screen_norm gs_screen_norm_t;
+
+gs_err_t gs_screen_norm_new(gs_screen_norm_t **out, char *errstr, size_t errstr_size);
+void gs_screen_norm_destroy(gs_screen_norm_t *nm);
+
+typedef enum gs_screen_script {
+    GS_SCREEN_SCRIPT_LATIN = 0, /* letters (and maybe digits), Latin after folding */
+    GS_SCREEN_SCRIPT_CYRILLIC,  /* letters (and maybe digits), Cyrillic after folding */
+    GS_SCREEN_SCRIPT_DIGITS,    /* digits only */
+    GS_SCREEN_SCRIPT_OTHER      /* letters of another script (Arabic, CJK, ...) */
+} gs_screen_script_t;
+
+/* What happened to a token on its way (flags). */
+#define GS_SCREEN_TOK_HOMOGLYPH 0x01u /* letters of the other script were folded */
+#define GS_SCREEN_TOK_STRIPPED  0x02u /* zero-width or bidi characters were removed */
+#define GS_SCREEN_TOK_INITIAL   0x04u /* one letter followed by "." in the text */
+
+typedef struct gs_screen_tok {
+    uint32_t start, end; /* its bytes in the original text: [start, end) */
+    uint32_t off, len;   /* the normalised form: buf + off, len bytes, NUL-terminated */
+    uint8_t script;      /* gs_screen_script_t */
+    uint8_t flags;       /* GS_SCREEN_TOK_* */
+} gs_screen_tok_t;
+
+/* Longest normalised token kept (bytes); longer ones are cut there. */
+#define GS_SCREEN_TOK_MAX 128
+
+/* Room in buf always enough for the tokens of `len` input bytes. */
+#define GS_SCREEN_NORM_SIZE(len) (4 * (len) + 64)
+
+/* Splits text[0..len) into words and normalises each (docs/SCREEN.md,
+ * "Normalisation"): NFKC and case folding, zero-width and bidi characters
+ * removed, homoglyphs of a mixed Latin/Cyrillic word folded to its main
+ * script, "ё" -> "е", Latin diacritics removed. Writes the first `cap`
+ * tokens (text order) to toks and their forms to buf, and returns how many
+ * were written: fewer than the text has when cap or buf_size ran out. */
+size_t gs_screen_norm_tokens(const gs_screen_norm_t *nm, const char *text, size_t len, char *buf,
+                             size_t buf_size, gs_screen_tok_t *toks, size_t cap);
 
 /* ---- the kind's requests (validate.c) ----------------------------------------- */
 
