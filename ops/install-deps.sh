@@ -16,6 +16,8 @@ PKGS=(
   libzstd-dev liblz4-dev libsasl2-dev
   # watch-list files (the screen kind's builder reads XML lists)
   libxml2-dev
+  # text normalisation of the screen kind (NFKC, case folding, spoof skeletons)
+  libicu-dev
   # tests and checks
   libcmocka-dev valgrind cppcheck clang-tidy clang-format shellcheck jq socat python3
   # fuzzing (tests/fuzz/): clang with libFuzzer

@@ -197,4 +197,7 @@ size_t gs_screen_norm_tokens(const gs_screen_norm_t *nm, const char *text, size_
 gs_err_t gs_screen_request_validate(const gs_avro_screen_request_t *req, char *errstr,
                                     size_t errstr_size);
 
+/* The kind (kind.c), for src/kinds/kinds.c. */
+extern const gs_kind_ops_t gs_kind_screen;
+
 #endif

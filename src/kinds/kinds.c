@@ -6,9 +6,11 @@
 #include "govstream/dialogue.h"
 #include "govstream/kind_load.h"
 #include "govstream/kinds.h"
+#include "govstream/screen.h"
 
 const gs_kind_ops_t *const gs_kinds[] = {
     &gs_kind_dialogue,
+    &gs_kind_screen,
     NULL,
 };
 

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "govstream/screen_list.h"
+#include "index.h"
 
 #define MAX_SOURCES 32
 
@@ -207,6 +208,33 @@ static const char *default_name(const build_args_t *a, char *out, size_t size)
     return out;
 }
 
+/* The list with its search index: written once without it, opened (so the
+ * index is built from exactly what readers see), then written with it. */
+static gs_err_t write_indexed(const char *out, const gs_screen_listdata_t *d, const char *meta,
+                              char *err, size_t n)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.noindex", out);
+    gs_err_t e = gs_screen_list_write(tmp, d, meta, NULL, 0, err, n);
+    gs_screen_list_t *l = NULL;
+    screen_text_tools_t tools = {0};
+    gs_tensor_t *sections = NULL;
+    size_t n_sections = 0;
+    if (!e)
+        e = gs_screen_list_open(tmp, &l, err, n);
+    if (!e)
+        e = screen_tools_new(&tools, err, n);
+    if (!e)
+        e = screen_index_build(l, &tools, &sections, &n_sections, err, n);
+    if (!e)
+        e = gs_screen_list_write(out, d, meta, sections, n_sections, err, n);
+    screen_index_sections_free(sections, n_sections);
+    screen_tools_free(&tools);
+    gs_screen_list_close(l);
+    unlink(tmp);
+    return e;
+}
+
 static int cmd_build(int argc, char **argv)
 {
     build_args_t a = {0};
@@ -231,7 +259,7 @@ static int cmd_build(int argc, char **argv)
         "{s:s,s:s,s:s,s:o,s:o}", "name", a.name ? a.name : default_name(&a, name, sizeof(name)),
         "version", version, "built_at", date, "sources", sources, "counts", counts_json(c));
     char *text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
-    if (!rc && (!text || gs_screen_list_write(a.out, d, text, NULL, 0, err, sizeof(err)))) {
+    if (!rc && (!text || write_indexed(a.out, d, text, err, sizeof(err)))) {
         fprintf(stderr, "govstream watchlist build: %s\n", text ? err : "out of memory");
         rc = 1;
     }
@@ -278,6 +306,13 @@ static int cmd_info(int argc, char **argv, int validate)
         return 1;
     }
     const gs_modelfile_t *mf = gs_screen_list_file(l);
+    screen_index_t *ix = NULL;
+    if (validate && screen_index_open(l, &ix, err, sizeof(err))) {
+        fprintf(stderr, "%s: refused: %s\n", path, err);
+        gs_screen_list_close(l);
+        return 1;
+    }
+    screen_index_close(ix);
     if (validate) {
         printf("%s: valid watch list %s %s, sha256 %s\n", path, gs_screen_list_name(l),
                gs_screen_list_version(l), gs_modelfile_sha256(mf));

@@ -1,0 +1,461 @@
+/* Candidate search and name-part alignment (docs/SCREEN.md, "Candidates
+ * and scores"). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "match.h"
+
+#define MAX_TOKENS  4096 /* a 10,000-character text has fewer words */
+#define TOK_HITS    8
+#define DF_SEED     400 /* a key in more forms than this seeds only next to another */
+#define NEAR        3   /* words between two common hits that pair */
+#define MAX_CANDS   8192
+#define CAND_SLOTS  16384
+#define SEEDS       4
+#define MAX_BEST    64
+#define FUZZY_MIN   0.84f /* Jaro-Winkler a typo must reach */
+#define INITIAL_SIM 0.8f
+#define WIN         (2 * FORM_MAX_PARTS + 3)
+
+typedef struct tok_hit {
+    uint32_t key;
+    float sim;
+    uint8_t how;
+} tok_hit_t;
+
+typedef struct text_tok {
+    gs_screen_tok_t t;
+    tok_hit_t hits[TOK_HITS];
+    uint8_t n_hits, common, exact, single;
+    char initial; /* first letter of its key, for initials */
+} text_tok_t;
+
+typedef struct cand {
+    uint32_t form;
+    uint16_t seed[SEEDS];
+    uint8_t n_seeds;
+} cand_t;
+
+struct match_scratch {
+    const char *text; /* the one being matched */
+    size_t text_len;
+    char *norm;
+    size_t norm_cap;
+    gs_screen_tok_t toks[MAX_TOKENS];
+    text_tok_t tt[MAX_TOKENS];
+    size_t n_tok;
+    cand_t cands[MAX_CANDS];
+    uint32_t slots[CAND_SLOTS]; /* cand index + 1 */
+    size_t n_cands;
+    screen_hit_t best[MAX_BEST];
+    size_t n_best;
+};
+
+gs_err_t match_scratch_new(match_scratch_t **out, char *errstr, size_t n)
+{
+    match_scratch_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    *out = s;
+    return GS_OK;
+}
+
+void match_scratch_destroy(match_scratch_t *s)
+{
+    if (s)
+        free(s->norm);
+    free(s);
+}
+
+/* ---- the words' hits ---------------------------------------------------------- */
+
+static void add_hit(text_tok_t *tt, uint32_t key, float sim, uint8_t how)
+{
+    for (size_t i = 0; i < tt->n_hits; i++)
+        if (tt->hits[i].key == key) {
+            if (sim > tt->hits[i].sim)
+                tt->hits[i] = (tok_hit_t){key, sim, how};
+            return;
+        }
+    if (tt->n_hits < TOK_HITS)
+        tt->hits[tt->n_hits++] = (tok_hit_t){key, sim, how};
+}
+
+static void fuzzy_hits(const screen_index_t *ix, text_tok_t *tt, const screen_key_t *k)
+{
+    uint32_t ids[16];
+    size_t n = screen_index_fuzzy(ix, k->s, k->len, k->len >= 8 ? 2 : 1, ids, 16);
+    for (size_t i = 0; i < n; i++) {
+        size_t klen;
+        const char *key = screen_index_key(ix, ids[i], &klen);
+        float jw = (float)screen_jaro_winkler(k->s, k->len, key, klen);
+        if (jw >= FUZZY_MIN)
+            add_hit(tt, ids[i], jw * k->factor, HOW_FUZZY);
+    }
+}
+
+static void token_hits(const screen_matcher_t *m, text_tok_t *tt, const char *form)
+{
+    screen_key_t keys[KEYS_PER_TOKEN];
+    int cyr = tt->t.script == GS_SCREEN_SCRIPT_CYRILLIC;
+    size_t nk =
+        screen_token_keys(m->tools.keys, form, tt->t.len, tt->t.script, cyr, keys, KEYS_PER_TOKEN);
+    tt->initial = nk ? keys[0].s[0] : 0;
+    tt->single = nk && (tt->t.len == 1 || (cyr && tt->t.len == 2));
+    for (size_t i = 0; i < nk && !tt->single; i++) {
+        int64_t id = screen_index_find(m->index, keys[i].s, keys[i].len);
+        if (id >= 0) {
+            add_hit(tt, (uint32_t)id, keys[i].factor, keys[i].how == KEY_ENDING ? HOW_ENDING : 0);
+            tt->exact = 1;
+        } else if (keys[i].how == KEY_DIRECT) {
+            fuzzy_hits(m->index, tt, &keys[i]);
+        }
+    }
+}
+
+/* ---- candidates --------------------------------------------------------------- */
+
+static void cand_add(match_scratch_t *s, uint32_t form, size_t pos)
+{
+    uint32_t i = (form * 2654435761u) & (CAND_SLOTS - 1);
+    while (s->slots[i] && s->cands[s->slots[i] - 1].form != form)
+        i = (i + 1) & (CAND_SLOTS - 1);
+    if (!s->slots[i]) {
+        if (s->n_cands == MAX_CANDS)
+            return;
+        s->cands[s->n_cands] = (cand_t){.form = form};
+        s->slots[i] = (uint32_t)++s->n_cands;
+    }
+    cand_t *c = &s->cands[s->slots[i] - 1];
+    for (size_t k = 0; k < c->n_seeds; k++)
+        if ((size_t)c->seed[k] + 1 >= pos && pos + 1 >= (size_t)c->seed[k])
+            return; /* the same place */
+    if (c->n_seeds < SEEDS)
+        c->seed[c->n_seeds++] = (uint16_t)pos;
+}
+
+/* Forms in both ascending posting lists. */
+static void cand_pair(const screen_index_t *ix, match_scratch_t *s, uint32_t a, uint32_t b,
+                      size_t pos)
+{
+    size_t na, nb;
+    const uint32_t *pa = screen_index_postings(ix, a, &na), *pb = screen_index_postings(ix, b, &nb);
+    for (size_t i = 0, j = 0; i < na && j < nb;) {
+        if (pa[i] < pb[j])
+            i++;
+        else if (pb[j] < pa[i])
+            j++;
+        else {
+            cand_add(s, pa[i], pos);
+            i++, j++;
+        }
+    }
+}
+
+static void seed_candidates(const screen_index_t *ix, match_scratch_t *s)
+{
+    for (size_t i = 0; i < s->n_tok; i++) {
+        text_tok_t *tt = &s->tt[i];
+        for (size_t h = 0; h < tt->n_hits; h++) {
+            size_t n;
+            const uint32_t *post = screen_index_postings(ix, tt->hits[h].key, &n);
+            if (n > DF_SEED) {
+                tt->common = 1;
+                continue;
+            }
+            for (size_t k = 0; k < n; k++)
+                cand_add(s, post[k], i);
+        }
+    }
+    for (size_t i = 0; i < s->n_tok; i++)
+        for (size_t j = i + 1; s->tt[i].common && j < s->n_tok && j <= i + NEAR; j++)
+            for (size_t a = 0; s->tt[j].common && a < s->tt[i].n_hits; a++)
+                for (size_t b = 0; b < s->tt[j].n_hits; b++)
+                    if (s->tt[i].hits[a].key != s->tt[j].hits[b].key)
+                        cand_pair(ix, s, s->tt[i].hits[a].key, s->tt[j].hits[b].key, i);
+}
+
+/* ---- alignment and score ------------------------------------------------------ */
+
+static float part_weight(uint32_t part)
+{
+    static const float role_w[4] = {
+        [ROLE_OTHER] = 1.0f, [ROLE_GIVEN] = 1.0f, [ROLE_FAMILY] = 1.5f, [ROLE_PATRONYMIC] = 0.6f};
+    float w = role_w[PART_ROLE(part)];
+    return part & PART_WEAK ? 0.15f * w : w;
+}
+
+static float part_sim(const screen_index_t *ix, const text_tok_t *tt, uint32_t part, uint8_t *how)
+{
+    uint32_t key = PART_KEY(part);
+    for (size_t h = 0; h < tt->n_hits; h++)
+        if (tt->hits[h].key == key) {
+            *how = tt->hits[h].how;
+            return tt->hits[h].sim;
+        }
+    size_t klen;
+    const char *k = screen_index_key(ix, key, &klen);
+    int initial_ok = (tt->single && PART_ROLE(part) != ROLE_FAMILY) || (part & PART_INITIAL);
+    if (initial_ok && tt->initial && tt->initial == k[0] && (tt->single || klen == 1)) {
+        *how = HOW_INITIAL;
+        return INITIAL_SIM;
+    }
+    return 0.0f;
+}
+
+typedef struct align {
+    int tok[FORM_MAX_PARTS]; /* the word each part took, -1 none */
+    float sim[FORM_MAX_PARTS];
+    uint8_t how[FORM_MAX_PARTS];
+} align_t;
+
+/* Greedy: the best remaining (part, word) pair first. Parts are few. */
+static void align(const screen_index_t *ix, const match_scratch_t *s, screen_form_t f, size_t lo,
+                  size_t hi, align_t *a)
+{
+    float sim[FORM_MAX_PARTS][WIN];
+    uint8_t how[FORM_MAX_PARTS][WIN];
+    for (size_t p = 0; p < f.n_parts; p++) {
+        a->tok[p] = -1;
+        for (size_t t = lo; t < hi; t++)
+            sim[p][t - lo] = part_sim(ix, &s->tt[t], f.parts[p], &how[p][t - lo]);
+    }
+    int used[WIN] = {0};
+    for (;;) {
+        float best = 0.0f;
+        size_t bp = 0, bt = 0;
+        for (size_t p = 0; p < f.n_parts; p++)
+            for (size_t t = 0; a->tok[p] < 0 && t < hi - lo; t++)
+                if (!used[t] && sim[p][t] > best) {
+                    best = sim[p][t];
+                    bp = p, bt = t;
+                }
+        if (best <= 0.0f)
+            return;
+        a->tok[bp] = (int)(lo + bt);
+        a->sim[bp] = best;
+        a->how[bp] = how[bp][bt];
+        used[bt] = 1;
+    }
+}
+
+/* How rare a key is, in [0, 1]: 1 for a key of one entry, 0 from about
+ * a hundred entries on. */
+static float rarity(const screen_matcher_t *m, uint32_t key)
+{
+    size_t df;
+    screen_index_postings(m->index, key, &df);
+    double per_entry =
+        (double)screen_index_forms(m->index) /
+        (double)(gs_screen_list_entries(m->list) ? gs_screen_list_entries(m->list) : 1);
+    double entries = (double)df / (per_entry > 1.0 ? per_entry : 1.0);
+    double r = 1.0 - log(entries > 1.0 ? entries : 1.0) / log(100.0);
+    return (float)(r < 0.0 ? 0.0 : r > 1.0 ? 1.0 : r);
+}
+
+/* Looks like part of a person's name: a patronymic ending, or a capital
+ * that does not start the text or a sentence. */
+static int name_like(const match_scratch_t *s, size_t t)
+{
+    const text_tok_t *tt = &s->tt[t];
+    static const char *const tails[] = {"ович", "евич",  "овна",  "евна", "ична",
+                                        "івна", "ovich", "evich", "ovna", "evna"};
+    const char *form = s->norm + tt->t.off;
+    for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+        size_t tl = strlen(tails[i]);
+        if (tt->t.len > tl + 2 && !memcmp(form + tt->t.len - tl, tails[i], tl))
+            return 1;
+    }
+    size_t used, at = tt->t.start;
+    if (!gs_cp_upper(gs_cp_decode((const unsigned char *)s->text + at, s->text_len - at, &used)))
+        return 0;
+    while (at > 0 && (s->text[at - 1] == ' ' || s->text[at - 1] == '\t'))
+        at--;
+    return at > 0 && s->text[at - 1] != '.' && s->text[at - 1] != '\n' && s->text[at - 1] != ':';
+}
+
+/* A word next to the matched one that is on the list too but not in this
+ * name, or looks like a name: the text names someone else with the same
+ * family name. */
+static int other_name_next(const match_scratch_t *s, const align_t *a, size_t n_parts, int tok)
+{
+    for (int t = tok - 2; t <= tok + 2; t++) {
+        if (t < 0 || (size_t)t >= s->n_tok || t == tok ||
+            !(s->tt[t].exact || name_like(s, (size_t)t)))
+            continue;
+        int taken = 0;
+        for (size_t p = 0; p < n_parts; p++)
+            taken |= a->tok[p] == t;
+        if (!taken)
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct form_score {
+    float score;
+    uint32_t how;
+    uint8_t matched;
+    int lo_tok, hi_tok;
+} form_score_t;
+
+/* One part of several alone: worth a review only when it is a rare family
+ * name (or, where the list names no roles, a long rare word). */
+static float lone_score(const screen_matcher_t *m, const match_scratch_t *s, screen_form_t f,
+                        const align_t *a, size_t p)
+{
+    uint32_t part = f.parts[p];
+    size_t klen;
+    screen_index_key(m->index, PART_KEY(part), &klen);
+    int role = (int)PART_ROLE(part);
+    if (a->sim[p] < 0.95f || !(role == ROLE_FAMILY || (role == ROLE_OTHER && klen >= 5)) ||
+        other_name_next(s, a, f.n_parts, a->tok[p]))
+        return 0.0f;
+    return a->sim[p] * (0.55f + 0.25f * rarity(m, PART_KEY(part)));
+}
+
+static form_score_t score_align(const screen_matcher_t *m, const match_scratch_t *s,
+                                screen_form_t f, const align_t *a)
+{
+    form_score_t r = {.lo_tok = -1, .hi_tok = -1};
+    float got = 0.0f, total = 0.0f, strong = 0.0f;
+    size_t strong_parts = 0, strong_matched = 0, lone = 0;
+    int last = -1;
+    for (size_t p = 0; p < f.n_parts; p++) {
+        float w = part_weight(f.parts[p]);
+        int weak = (f.parts[p] & PART_WEAK) != 0;
+        strong_parts += !weak;
+        if (a->tok[p] < 0) {
+            int patronymic = PART_ROLE(f.parts[p]) == ROLE_PATRONYMIC;
+            total += patronymic ? 0.25f * w : w;
+            r.how |= patronymic || weak ? HOW_DROPPED : 0;
+            continue;
+        }
+        const text_tok_t *tt = &s->tt[a->tok[p]];
+        got += w * a->sim[p];
+        total += w;
+        r.matched++;
+        size_t klen;
+        screen_index_key(m->index, PART_KEY(f.parts[p]), &klen);
+        if (!weak && a->how[p] != HOW_INITIAL && klen >= 3) { /* "al", "za": no evidence alone */
+            strong += w, strong_matched++;
+            lone = p;
+        }
+        r.how |= a->how[p];
+        r.how |= tt->t.flags & (GS_SCREEN_TOK_HOMOGLYPH | GS_SCREEN_TOK_STRIPPED) ? HOW_FOLDED : 0;
+        r.how |= a->tok[p] < last ? HOW_ORDER : 0;
+        last = a->tok[p];
+        r.lo_tok = r.lo_tok < 0 || a->tok[p] < r.lo_tok ? a->tok[p] : r.lo_tok;
+        r.hi_tok = a->tok[p] > r.hi_tok ? a->tok[p] : r.hi_tok;
+    }
+    if (strong < 1.0f || total <= 0.0f)
+        return (form_score_t){.lo_tok = -1};
+    r.score = got / total;
+    if (strong_matched == 1 && strong_parts >= 2) {
+        float ls = lone_score(m, s, f, a, lone);
+        if (ls > r.score) {
+            r.score = ls;
+            r.how |= HOW_LONE;
+        }
+    }
+    return r;
+}
+
+static void keep_best(const screen_matcher_t *m, match_scratch_t *s, screen_form_t f,
+                      const form_score_t *r)
+{
+    gs_screen_name_t nm = gs_screen_list_name_at(m->list, f.name);
+    float score = nm.kind == GS_SCREEN_NAME_WEAK_ALIAS ? 0.95f * r->score : r->score;
+    screen_hit_t h = {.entry = nm.entry,
+                      .name = f.name,
+                      .score = score,
+                      .start = s->tt[r->lo_tok].t.start,
+                      .end = s->tt[r->hi_tok].t.end,
+                      .matched = r->matched,
+                      .parts = (uint8_t)f.n_parts,
+                      .how = r->how};
+    size_t worst = 0;
+    for (size_t i = 0; i < s->n_best; i++) {
+        if (s->best[i].entry == h.entry) {
+            if (score > s->best[i].score)
+                s->best[i] = h;
+            return;
+        }
+        worst = s->best[i].score < s->best[worst].score ? i : worst;
+    }
+    if (s->n_best < MAX_BEST)
+        s->best[s->n_best++] = h;
+    else if (score > s->best[worst].score)
+        s->best[worst] = h;
+}
+
+static void score_candidates(const screen_matcher_t *m, match_scratch_t *s, match_stats_t *st)
+{
+    for (size_t c = 0; c < s->n_cands; c++) {
+        screen_form_t f = screen_index_form(m->index, s->cands[c].form);
+        for (size_t k = 0; k < s->cands[c].n_seeds; k++) {
+            size_t seed = s->cands[c].seed[k], reach = f.n_parts + 1;
+            size_t lo = seed > reach ? seed - reach : 0;
+            size_t hi = seed + reach + 1 < s->n_tok ? seed + reach + 1 : s->n_tok;
+            align_t a;
+            align(m->index, s, f, lo, hi, &a);
+            form_score_t r = score_align(m, s, f, &a);
+            st->scored++;
+            if (r.lo_tok >= 0 && r.score > 0.0f)
+                keep_best(m, s, f, &r);
+        }
+    }
+}
+
+static int by_score(const void *a, const void *b)
+{
+    const screen_hit_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+static void reset(match_scratch_t *s)
+{
+    for (size_t c = 0; c < s->n_cands; c++) {
+        uint32_t i = (s->cands[c].form * 2654435761u) & (CAND_SLOTS - 1);
+        while (s->slots[i])
+            s->slots[i] = 0, i = (i + 1) & (CAND_SLOTS - 1);
+    }
+    s->n_cands = s->n_best = s->n_tok = 0;
+}
+
+size_t screen_match(const screen_matcher_t *m, match_scratch_t *s, const char *text, size_t len,
+                    screen_hit_t *out, size_t cap, match_stats_t *st)
+{
+    reset(s);
+    s->text = text;
+    s->text_len = len;
+    size_t need = GS_SCREEN_NORM_SIZE(len);
+    if (need > s->norm_cap) {
+        char *p = realloc(s->norm, need);
+        if (!p)
+            return 0;
+        s->norm = p;
+        s->norm_cap = need;
+    }
+    size_t nt =
+        gs_screen_norm_tokens(m->tools.norm, text, len, s->norm, s->norm_cap, s->toks, MAX_TOKENS);
+    for (size_t i = 0; i < nt; i++) {
+        if (s->toks[i].script == GS_SCREEN_SCRIPT_DIGITS)
+            continue;
+        text_tok_t *tt = &s->tt[s->n_tok++];
+        *tt = (text_tok_t){.t = s->toks[i]};
+        token_hits(m, tt, s->norm + s->toks[i].off);
+    }
+    seed_candidates(m->index, s);
+    st->tokens += nt; /* digits too: they are something to screen */
+    st->candidates += s->n_cands;
+    score_candidates(m, s, st);
+    qsort(s->best, s->n_best, sizeof(*s->best), by_score);
+    size_t n = s->n_best < cap ? s->n_best : cap;
+    memcpy(out, s->best, n * sizeof(*out));
+    return n;
+}
