@@ -272,7 +272,7 @@ static void read_word(cursor_t *c, word_t *w)
             uint32_t next = peek(c, c->at + used, &u2);
             if (!w->n || !u2 || !word_cp(next) || digit_cp(next))
                 return;
-        } else if (word_cp(cp)) {
+        } else if (word_cp(cp) && !in_word_mark(cp)) {
             if (w->n < CP_MAX)
                 w->cp[w->n++] = cp;
             w->slow |= !fast_cp(cp);
@@ -304,6 +304,8 @@ size_t gs_screen_norm_tokens(const gs_screen_norm_t *nm, const char *text, size_
         }
         size_t start = c.at;
         read_word(&c, &w);
+        if (c.at == start) /* a mark that is a letter too (U+02B9) with no word around */
+            c.at += used;
         if (!w.n)
             continue; /* invisible characters alone */
         if (w.slow)
