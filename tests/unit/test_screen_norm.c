@@ -69,12 +69,15 @@ static void test_words(void **state)
     assert_string_equal(words("ЩЕРБАКОВ Пётр"), "щербаков|петр");
     assert_string_equal(words("Петров-Водкин"), "петров|водкин");
     assert_string_equal(words("Мар'яна O’Brien"), "маряна|obrien");
-    assert_string_equal(words("\xEF\xBC\xA9\xEF\xBC\xB6\xEF\xBC\xA1\xEF\xBC\xAE"), "ivan"); /* fullwidth */
-    assert_string_equal(words("\xEF\xAC\x81nance"), "finance");                             /* ligature */
+    assert_string_equal(words("\xEF\xBC\xA9\xEF\xBC\xB6\xEF\xBC\xA1\xEF\xBC\xAE"),
+                        "ivan");                                /* fullwidth */
+    assert_string_equal(words("\xEF\xAC\x81nance"), "finance"); /* ligature */
     assert_string_equal(words("Müller Łukasz Straße Éric"), "muller|lukasz|strasse|eric");
     assert_string_equal(words("Ива\xE2\x80\x8Bнов \xE2\x80\xAEПетров\xE2\x80\xAC Сидо\xC2\xADров"),
                         "иванов|петров|сидоров");
-    assert_string_equal(words("a\xFF" "b"), "a|b"); /* a malformed byte separates */
+    assert_string_equal(words("a\xFF"
+                              "b"),
+                        "a|b"); /* a malformed byte separates */
     assert_string_equal(words(" -- !!! "), "");
 }
 
@@ -121,8 +124,7 @@ static void test_homoglyphs_are_confusable(void **state)
         int32_t kb = uspoof_getSkeleton(sc, 0, b, lb, sb, 16, &st);
         assert_true(U_SUCCESS(st));
         if (ka != kb || memcmp(sa, sb, (size_t)ka * sizeof(UChar)))
-            print_message("U+%04X and U+%04X have different skeletons\n", pairs[i][0],
-                          pairs[i][1]);
+            print_message("U+%04X and U+%04X have different skeletons\n", pairs[i][0], pairs[i][1]);
         assert_int_equal(ka, kb);
         assert_memory_equal(sa, sb, (size_t)ka * sizeof(UChar));
     }

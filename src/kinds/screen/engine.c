@@ -251,10 +251,12 @@ static size_t add_names(const gs_screen_engine_t *e, gs_screen_scratch_t *s, gs_
 
 /* ---- decision ---------------------------------------------------------------- */
 
-static int by_score(const void *a, const void *b)
+/* Best first; of equal scores the name with more parts matched (one
+ * listed name may contain another). */
+static int before(const gs_avro_match_t *a, const screen_hit_t *ha, const gs_avro_match_t *b,
+                  const screen_hit_t *hb)
 {
-    const gs_avro_match_t *x = a, *y = b;
-    return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
+    return a->score > b->score || (a->score == b->score && ha->matched > hb->matched);
 }
 
 static gs_str_t match_reason(const gs_screen_engine_t *e, const gs_avro_match_t *m,
@@ -319,7 +321,7 @@ gs_err_t gs_screen_engine_run(const gs_screen_engine_t *e, gs_screen_scratch_t *
     }
     /* sort matches and their reasons together */
     for (size_t i = 1; i < nm; i++)
-        for (size_t j = i; j > 0 && by_score(&m[j - 1], &m[j]) > 0; j--) {
+        for (size_t j = i; j > 0 && before(&m[j], &why[j], &m[j - 1], &why[j - 1]); j--) {
             gs_avro_match_t tm = m[j];
             screen_hit_t th = why[j];
             m[j] = m[j - 1], why[j] = why[j - 1];

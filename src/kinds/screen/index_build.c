@@ -204,12 +204,16 @@ static void name_words(const screen_text_tools_t *t, const gs_screen_name_t *nm,
                                      sizeof(w->buf), tok, FORM_MAX_PARTS * 2);
     w->n = 0;
     for (size_t i = 0; i < n && w->n < FORM_MAX_PARTS; i++) {
-        if (tok[i].script == GS_SCREEN_SCRIPT_DIGITS)
-            continue;
         size_t k = w->n;
         w->tok[k] = tok[i];
         w->n_keys[k] = screen_token_keys(t->keys, w->buf + tok[i].off, tok[i].len, tok[i].script, 0,
                                          w->keys[k], 2);
+        if (tok[i].script == GS_SCREEN_SCRIPT_DIGITS) { /* "Office 39": the number as it is */
+            w->keys[k][0] = (screen_key_t){.factor = 1.0f};
+            w->keys[k][0].len = tok[i].len < KEY_MAX - 1 ? tok[i].len : KEY_MAX - 1;
+            memcpy(w->keys[k][0].s, w->buf + tok[i].off, w->keys[k][0].len);
+            w->n_keys[k] = 1;
+        }
         if (!w->n_keys[k])
             continue;
         w->flags[k] = tok[i].len <= 2 && (tok[i].flags & GS_SCREEN_TOK_INITIAL) ? PART_INITIAL : 0;

@@ -104,15 +104,24 @@ static void token_hits(const screen_matcher_t *m, text_tok_t *tt, const char *fo
         screen_token_keys(m->tools.keys, form, tt->t.len, tt->t.script, cyr, keys, KEYS_PER_TOKEN);
     tt->initial = nk ? keys[0].s[0] : 0;
     tt->single = nk && (tt->t.len == 1 || (cyr && tt->t.len == 2));
-    for (size_t i = 0; i < nk && !tt->single; i++) {
+    for (size_t i = 0; i < nk; i++) {
         int64_t id = screen_index_find(m->index, keys[i].s, keys[i].len);
         if (id >= 0) {
             add_hit(tt, (uint32_t)id, keys[i].factor, keys[i].how == KEY_ENDING ? HOW_ENDING : 0);
             tt->exact = 1;
-        } else if (keys[i].how == KEY_DIRECT) {
-            fuzzy_hits(m->index, tt, &keys[i]);
         }
+        /* a typo may turn a name into another listed word ("Mizban" -> "Mizan") */
+        if (keys[i].how == KEY_DIRECT && !tt->single && (id < 0 || keys[i].len >= 5))
+            fuzzy_hits(m->index, tt, &keys[i]);
     }
+}
+
+/* Numbers in names ("Office 39") match only as they are. */
+static void digit_hit(const screen_index_t *ix, text_tok_t *tt, const char *form)
+{
+    int64_t id = screen_index_find(ix, form, tt->t.len);
+    if (id >= 0)
+        add_hit(tt, (uint32_t)id, 1.0f, 0);
 }
 
 /* ---- candidates --------------------------------------------------------------- */
@@ -353,6 +362,8 @@ static form_score_t score_align(const screen_matcher_t *m, const match_scratch_t
     if (strong < 1.0f || total <= 0.0f)
         return (form_score_t){.lo_tok = -1};
     r.score = got / total;
+    if (strong_parts == 1 && (r.how & HOW_FUZZY))
+        r.score *= 0.8f; /* a one-word name must be written as listed */
     if (strong_matched == 1 && strong_parts >= 2) {
         float ls = lone_score(m, s, f, a, lone);
         if (ls > r.score) {
@@ -379,7 +390,8 @@ static void keep_best(const screen_matcher_t *m, match_scratch_t *s, screen_form
     size_t worst = 0;
     for (size_t i = 0; i < s->n_best; i++) {
         if (s->best[i].entry == h.entry) {
-            if (score > s->best[i].score)
+            if (score > s->best[i].score ||
+                (score == s->best[i].score && h.matched > s->best[i].matched))
                 s->best[i] = h;
             return;
         }
@@ -414,6 +426,8 @@ static int by_score(const void *a, const void *b)
     const screen_hit_t *x = a, *y = b;
     if (x->score != y->score)
         return x->score < y->score ? 1 : -1;
+    if (x->matched != y->matched) /* the longer of two names, one inside the other */
+        return x->matched < y->matched ? 1 : -1;
     return x->entry < y->entry ? -1 : x->entry > y->entry;
 }
 
@@ -444,11 +458,12 @@ size_t screen_match(const screen_matcher_t *m, match_scratch_t *s, const char *t
     size_t nt =
         gs_screen_norm_tokens(m->tools.norm, text, len, s->norm, s->norm_cap, s->toks, MAX_TOKENS);
     for (size_t i = 0; i < nt; i++) {
-        if (s->toks[i].script == GS_SCREEN_SCRIPT_DIGITS)
-            continue;
         text_tok_t *tt = &s->tt[s->n_tok++];
         *tt = (text_tok_t){.t = s->toks[i]};
-        token_hits(m, tt, s->norm + s->toks[i].off);
+        if (s->toks[i].script == GS_SCREEN_SCRIPT_DIGITS)
+            digit_hit(m->index, tt, s->norm + s->toks[i].off);
+        else
+            token_hits(m, tt, s->norm + s->toks[i].off);
     }
     seed_candidates(m->index, s);
     st->tokens += nt; /* digits too: they are something to screen */
