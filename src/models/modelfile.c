@@ -179,7 +179,9 @@ gs_err_t gs_modelfile_open(const char *path, gs_modelfile_t **out, char *errstr,
         return gs_fail(errstr, n, GS_ERR_DECODE, "%s: truncated: %zu bytes, less than a header",
                        path, size);
     }
-    const uint8_t *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* populated: the checks below read every byte anyway, and a served
+     * file should not page-fault on the request path */
+    const uint8_t *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED)
         return gs_fail(errstr, n, GS_ERR_IO, "%s: mmap: %s", path, strerror(errno));

@@ -17,6 +17,7 @@
 struct screen_index {
     const uint32_t *meta, *key_off, *key_slots, *post_off, *post, *del, *forms, *parts;
     const char *keys;
+    uint8_t *weak; /* per key: every part with it is a legal form or common word */
     size_t keys_len, n_post, n_parts;
     uint32_t n_keys, n_forms, key_mask, del_mask;
 };
@@ -244,15 +245,28 @@ gs_err_t screen_index_open(const gs_screen_list_t *l, screen_index_t **out, char
     if (!ix)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     gs_err_t err = open_sections(l, ix, errstr, n);
+    if (!err && !(ix->weak = malloc(ix->n_keys ? ix->n_keys : 1)))
+        err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     if (err) {
         free(ix);
         return err;
     }
+    memset(ix->weak, 1, ix->n_keys);
+    for (size_t i = 0; i < ix->n_parts; i++)
+        if (!(ix->parts[i] & PART_WEAK))
+            ix->weak[PART_KEY(ix->parts[i])] = 0;
     *out = ix;
     return GS_OK;
 }
 
 void screen_index_close(screen_index_t *ix)
 {
+    if (ix)
+        free(ix->weak);
     free(ix);
+}
+
+int screen_index_weak(const screen_index_t *ix, uint32_t id)
+{
+    return ix->weak[id];
 }

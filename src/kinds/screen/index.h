@@ -72,5 +72,8 @@ const char *screen_index_key(const screen_index_t *ix, uint32_t id, size_t *len)
 /* The forms that have key id (ascending, each once). */
 const uint32_t *screen_index_postings(const screen_index_t *ix, uint32_t id, size_t *n);
 screen_form_t screen_index_form(const screen_index_t *ix, uint32_t form);
+/* True when every part with key id is a legal form or common word: such a
+ * key never makes a candidate ("LLC"). */
+int screen_index_weak(const screen_index_t *ix, uint32_t id);
 
 #endif

@@ -167,8 +167,9 @@ static void person_roles(const screen_text_tools_t *t, const char *family, name_
     }
 }
 
-/* Legal forms and common words ("LLC", "bank") are weak parts, unless the
- * whole name is made of them. */
+/* Legal forms and common words ("LLC", "bank") are weak parts. A name
+ * made only of common words ("Capital Logistics LLC") keeps those as its
+ * own words; a name made only of legal forms keeps them all. */
 static void weak_words(const screen_text_tools_t *t, name_words_t *w)
 {
     char joined[GS_SCREEN_NORM_SIZE(1024)];
@@ -180,19 +181,21 @@ static void weak_words(const screen_text_tools_t *t, name_words_t *w)
         joined[len++] = ' ';
     }
     gs_screen_dict_hit_t hits[32];
-    size_t nh = gs_screen_dict_scan(t->dict, joined, len, hits, 32), weak = 0;
+    size_t nh = gs_screen_dict_scan(t->dict, joined, len, hits, 32), legal = 0, common = 0;
     nh = nh < 32 ? nh : 32;
+    uint8_t cat[FORM_MAX_PARTS] = {0}; /* 1 legal form, 2 common word */
     for (size_t i = 0; i < w->n; i++)
-        for (size_t h = 0; h < nh; h++)
-            if ((hits[h].category == GS_SCREEN_DICT_LEGAL_FORM ||
-                 hits[h].category == GS_SCREEN_DICT_COMMON_WORD) &&
-                hits[h].start <= at[i] && at[i] < hits[h].end && !(w->flags[i] & PART_WEAK)) {
-                w->flags[i] |= PART_WEAK;
-                weak++;
-            }
-    if (weak == w->n)
-        for (size_t i = 0; i < w->n; i++)
-            w->flags[i] &= ~PART_WEAK;
+        for (size_t h = 0; h < nh && !cat[i]; h++)
+            if (hits[h].start <= at[i] && at[i] < hits[h].end)
+                cat[i] = hits[h].category == GS_SCREEN_DICT_LEGAL_FORM    ? 1
+                         : hits[h].category == GS_SCREEN_DICT_COMMON_WORD ? 2
+                                                                          : 0;
+    for (size_t i = 0; i < w->n; i++)
+        legal += cat[i] == 1, common += cat[i] == 2;
+    for (size_t i = 0; i < w->n; i++) {
+        int weak = cat[i] == 1 ? legal < w->n : cat[i] == 2 && legal + common < w->n;
+        w->flags[i] |= weak ? PART_WEAK : 0;
+    }
 }
 
 static void name_words(const screen_text_tools_t *t, const gs_screen_name_t *nm, int person,

@@ -41,6 +41,8 @@ size_t screen_skeleton(const char *in, size_t len, char *out)
     for (size_t i = 0; i < len;) {
         char c = 0;
         for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+            if (groups[g].from[0] != in[i])
+                continue;
             size_t gl = strlen(groups[g].from);
             if (gl <= len - i && !memcmp(in + i, groups[g].from, gl)) {
                 c = groups[g].to[0];
@@ -103,6 +105,7 @@ static const char *const name_pairs[][2] = {
 
 typedef struct canon_slot {
     char from[CANON_LEN], to[CANON_LEN];
+    size_t from_len;
 } canon_slot_t;
 
 struct screen_keys {
@@ -125,7 +128,7 @@ static const char *canon_get(const screen_keys_t *k, const char *s, size_t len)
         const canon_slot_t *c = &k->slots[i];
         if (!c->from[0])
             return NULL;
-        if (strlen(c->from) == len && !memcmp(c->from, s, len))
+        if (c->from_len == len && !memcmp(c->from, s, len))
             return c->to;
     }
 }
@@ -139,6 +142,7 @@ static void canon_put(screen_keys_t *k, const char *from, const char *to)
     while (k->slots[i].from[0])
         i = (i + 1) & (CANON_SLOTS - 1);
     snprintf(k->slots[i].from, CANON_LEN, "%s", from);
+    k->slots[i].from_len = len;
     snprintf(k->slots[i].to, CANON_LEN, "%s", to);
 }
 

@@ -9,8 +9,9 @@
 
 #define MAX_TOKENS  4096 /* a 10,000-character text has fewer words */
 #define TOK_HITS    8
-#define DF_SEED     400 /* a key in more forms than this seeds only next to another */
-#define NEAR        3   /* words between two common hits that pair */
+#define DF_RARE     24 /* a key in more forms than this seeds only next to another hit */
+#define NEAR        3  /* words between two common hits that pair */
+#define PAIR_HITS   3  /* a word's best hits that pair */
 #define MAX_CANDS   8192
 #define CAND_SLOTS  16384
 #define SEEDS       4
@@ -124,6 +125,17 @@ static void digit_hit(const screen_index_t *ix, text_tok_t *tt, const char *form
         add_hit(tt, (uint32_t)id, 1.0f, 0);
 }
 
+/* Best hits first: only the first PAIR_HITS pair with a neighbour's. */
+static void sort_hits(text_tok_t *tt)
+{
+    for (size_t i = 1; i < tt->n_hits; i++)
+        for (size_t j = i; j > 0 && tt->hits[j].sim > tt->hits[j - 1].sim; j--) {
+            tok_hit_t t = tt->hits[j];
+            tt->hits[j] = tt->hits[j - 1];
+            tt->hits[j - 1] = t;
+        }
+}
+
 /* ---- candidates --------------------------------------------------------------- */
 
 static void cand_add(match_scratch_t *s, uint32_t form, size_t pos)
@@ -145,22 +157,40 @@ static void cand_add(match_scratch_t *s, uint32_t form, size_t pos)
         c->seed[c->n_seeds++] = (uint16_t)pos;
 }
 
-/* Forms in both ascending posting lists. */
+/* Forms in both ascending posting lists: each form of the shorter one
+ * searched in the longer (the lists of common keys are long). */
 static void cand_pair(const screen_index_t *ix, match_scratch_t *s, uint32_t a, uint32_t b,
                       size_t pos)
 {
     size_t na, nb;
     const uint32_t *pa = screen_index_postings(ix, a, &na), *pb = screen_index_postings(ix, b, &nb);
-    for (size_t i = 0, j = 0; i < na && j < nb;) {
-        if (pa[i] < pb[j])
-            i++;
-        else if (pb[j] < pa[i])
-            j++;
-        else {
-            cand_add(s, pa[i], pos);
-            i++, j++;
-        }
+    if (na > nb) {
+        const uint32_t *tp = pa;
+        pa = pb, pb = tp;
+        size_t tn = na;
+        na = nb, nb = tn;
     }
+    size_t lo = 0;
+    for (size_t i = 0; i < na && lo < nb; i++) {
+        size_t l = lo, h = nb;
+        while (l < h) {
+            size_t mid = l + (h - l) / 2;
+            if (pb[mid] < pa[i])
+                l = mid + 1;
+            else
+                h = mid;
+        }
+        lo = l;
+        if (lo < nb && pb[lo] == pa[i])
+            cand_add(s, pa[i], pos);
+    }
+}
+
+static int rare_key(const screen_index_t *ix, uint32_t key)
+{
+    size_t n;
+    screen_index_postings(ix, key, &n);
+    return n <= DF_RARE;
 }
 
 static void seed_candidates(const screen_index_t *ix, match_scratch_t *s)
@@ -170,8 +200,10 @@ static void seed_candidates(const screen_index_t *ix, match_scratch_t *s)
         for (size_t h = 0; h < tt->n_hits; h++) {
             size_t n;
             const uint32_t *post = screen_index_postings(ix, tt->hits[h].key, &n);
-            if (n > DF_SEED) {
-                tt->common = 1;
+            if (screen_index_weak(ix, tt->hits[h].key))
+                continue;
+            if (n > DF_RARE) {
+                tt->common = 1; /* seeds only next to another hit of the same name */
                 continue;
             }
             for (size_t k = 0; k < n; k++)
@@ -180,9 +212,12 @@ static void seed_candidates(const screen_index_t *ix, match_scratch_t *s)
     }
     for (size_t i = 0; i < s->n_tok; i++)
         for (size_t j = i + 1; s->tt[i].common && j < s->n_tok && j <= i + NEAR; j++)
-            for (size_t a = 0; s->tt[j].common && a < s->tt[i].n_hits; a++)
-                for (size_t b = 0; b < s->tt[j].n_hits; b++)
-                    if (s->tt[i].hits[a].key != s->tt[j].hits[b].key)
+            for (size_t a = 0; s->tt[j].common && a < s->tt[i].n_hits && a < PAIR_HITS; a++)
+                for (size_t b = 0; b < s->tt[j].n_hits && b < PAIR_HITS; b++)
+                    if (s->tt[i].hits[a].key != s->tt[j].hits[b].key &&
+                        !screen_index_weak(ix, s->tt[i].hits[a].key) &&
+                        !screen_index_weak(ix, s->tt[j].hits[b].key) &&
+                        !(rare_key(ix, s->tt[i].hits[a].key) || rare_key(ix, s->tt[j].hits[b].key)))
                         cand_pair(ix, s, s->tt[i].hits[a].key, s->tt[j].hits[b].key, i);
 }
 
@@ -204,10 +239,12 @@ static float part_sim(const screen_index_t *ix, const text_tok_t *tt, uint32_t p
             *how = tt->hits[h].how;
             return tt->hits[h].sim;
         }
+    int initial_ok = (tt->single && PART_ROLE(part) != ROLE_FAMILY) || (part & PART_INITIAL);
+    if (!initial_ok || !tt->initial)
+        return 0.0f; /* before the key is read: it is far away in memory */
     size_t klen;
     const char *k = screen_index_key(ix, key, &klen);
-    int initial_ok = (tt->single && PART_ROLE(part) != ROLE_FAMILY) || (part & PART_INITIAL);
-    if (initial_ok && tt->initial && tt->initial == k[0] && (tt->single || klen == 1)) {
+    if (tt->initial == k[0] && (tt->single || klen == 1)) {
         *how = HOW_INITIAL;
         return INITIAL_SIM;
     }
@@ -464,6 +501,7 @@ size_t screen_match(const screen_matcher_t *m, match_scratch_t *s, const char *t
             digit_hit(m->index, tt, s->norm + s->toks[i].off);
         else
             token_hits(m, tt, s->norm + s->toks[i].off);
+        sort_hits(tt);
     }
     seed_candidates(m->index, s);
     st->tokens += nt; /* digits too: they are something to screen */
