@@ -65,6 +65,8 @@ static size_t make_text(char *out, size_t cap, size_t size, const char *name)
     return len;
 }
 
+#define TEXT_CAP ((size_t)64 * 1024)
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -81,14 +83,16 @@ static size_result_t run_size(const gs_screen_engine_t *e, const gs_screen_list_
                               gs_screen_scratch_t *s, size_t chars, size_t n)
 {
     size_result_t r = {.chars = chars};
+    if (!n)
+        return r;
     double *lat = calloc(n, sizeof(*lat));
-    char *text = malloc(64 * 1024);
+    char *text = malloc(TEXT_CAP);
     gs_arena_t arena = {0};
     screen_thresholds_t t = {.high = 0.9, .medium = 0.75};
     for (size_t i = 0; i < n && lat && text; i++) {
         const char *name =
             i % 2 ? gs_screen_list_name_at(l, next() % gs_screen_list_names(l)).text : NULL;
-        size_t len = make_text(text, 64 * 1024, chars, name);
+        size_t len = make_text(text, TEXT_CAP, chars, name);
         gs_avro_screen_request_t req = {.text = {text, len}};
         gs_avro_screen_result_t res = {0};
         char err[128];
@@ -101,6 +105,11 @@ static size_result_t run_size(const gs_screen_engine_t *e, const gs_screen_list_
         gs_arena_reset(&arena);
         if (isatty(2) && i % 200 == 0)
             fprintf(stderr, "\r%zu chars: %zu/%zu", chars, i, n);
+    }
+    if (!lat || !text) {
+        free(lat);
+        free(text);
+        return r;
     }
     qsort(lat, n, sizeof(*lat), cmp_double);
     r.p50 = lat[n / 2];

@@ -239,7 +239,7 @@ static size_t add_names(const gs_screen_engine_t *e, gs_screen_scratch_t *s, gs_
         size_t j = 0;
         while (j < nm && !str_eq(m[j].entry_id, cand.entry_id))
             j++;
-        if (j == nm && nm < 2 * MAX_MATCHES)
+        if (j == nm && nm < 2 * (size_t)MAX_MATCHES)
             nm++;
         else if (j == nm || m[j].score >= cand.score)
             continue;

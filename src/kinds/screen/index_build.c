@@ -204,7 +204,7 @@ static void name_words(const screen_text_tools_t *t, const gs_screen_name_t *nm,
     gs_screen_tok_t tok[FORM_MAX_PARTS * 2];
     size_t len = strlen(nm->text);
     size_t n = gs_screen_norm_tokens(t->norm, nm->text, len < 1024 ? len : 1024, w->buf,
-                                     sizeof(w->buf), tok, FORM_MAX_PARTS * 2);
+                                     sizeof(w->buf), tok, (size_t)FORM_MAX_PARTS * 2);
     w->n = 0;
     for (size_t i = 0; i < n && w->n < FORM_MAX_PARTS; i++) {
         size_t k = w->n;
@@ -274,7 +274,8 @@ static int cmp_u64(const void *a, const void *b)
 /* index.post_off and index.post from the sorted (key, form) pairs. */
 static int postings(builder_t *b, uint32_t n_keys, vec_t *off, vec_t *post)
 {
-    qsort(b->pairs, b->n_pairs, sizeof(*b->pairs), cmp_u64);
+    if (b->n_pairs)
+        qsort(b->pairs, b->n_pairs, sizeof(*b->pairs), cmp_u64);
     size_t i = 0;
     for (uint32_t k = 0; k < n_keys; k++) {
         if (vpush(off, (uint32_t)post->n))

@@ -202,7 +202,7 @@ static void canonicalise(const screen_keys_t *k, screen_key_t *key)
     }
     for (size_t t = 0; t < sizeof(patronymic_tails) / sizeof(patronymic_tails[0]); t++) {
         size_t tl = strlen(patronymic_tails[t]);
-        if (key->len < tl + 4 || memcmp(key->s + key->len - tl, patronymic_tails[t], tl))
+        if (key->len < tl + 4 || memcmp(key->s + key->len - tl, patronymic_tails[t], tl) != 0)
             continue;
         to = canon_get(k, key->s, key->len - tl);
         if (to) {
@@ -279,7 +279,7 @@ static size_t ending_keys(const screen_keys_t *k, const char *tok, size_t len, s
 {
     for (size_t e = 0; e < sizeof(endings) / sizeof(endings[0]); e++) {
         size_t fl = strlen(endings[e].from), tl = strlen(endings[e].to);
-        if (len < fl + 6 || memcmp(tok + len - fl, endings[e].from, fl))
+        if (len < fl + 6 || memcmp(tok + len - fl, endings[e].from, fl) != 0)
             continue;
         char form[GS_SCREEN_TOK_MAX + 8];
         memcpy(form, tok, len - fl);

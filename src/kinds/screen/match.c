@@ -261,8 +261,8 @@ typedef struct align {
 static void align(const screen_index_t *ix, const match_scratch_t *s, screen_form_t f, size_t lo,
                   size_t hi, align_t *a)
 {
-    float sim[FORM_MAX_PARTS][WIN];
-    uint8_t how[FORM_MAX_PARTS][WIN];
+    float sim[FORM_MAX_PARTS][WIN] = {{0}};
+    uint8_t how[FORM_MAX_PARTS][WIN] = {{0}};
     for (size_t p = 0; p < f.n_parts; p++) {
         a->tok[p] = -1;
         for (size_t t = lo; t < hi; t++)

@@ -14,7 +14,7 @@
 
 #define LATIN_FOLD_FIRST 0xC0u
 #define LATIN_FOLD_LAST  0x24Fu
-#define CP_MAX           (GS_SCREEN_TOK_MAX * 2) /* code points of a word kept */
+#define CP_MAX           ((size_t)GS_SCREEN_TOK_MAX * 2) /* code points of a word kept */
 
 struct gs_screen_norm {
     const UNormalizer2 *nfkc;
