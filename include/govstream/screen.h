@@ -187,6 +187,10 @@ typedef struct gs_screen_tok {
 size_t gs_screen_norm_tokens(const gs_screen_norm_t *nm, const char *text, size_t len, char *buf,
                              size_t buf_size, gs_screen_tok_t *toks, size_t cap);
 
+/* The look-alike table (Cyrillic, Latin code point pairs) for tests;
+ * returns its length. */
+size_t gs_screen_norm_homoglyphs(const uint32_t (**out)[2]);
+
 /* ---- the kind's requests (validate.c) ----------------------------------------- */
 
 #define GS_SCREEN_MAX_TEXT         10000 /* characters (code points) of `text` */

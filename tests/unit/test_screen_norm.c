@@ -18,8 +18,6 @@
 
 #include "govstream/screen.h"
 
-size_t gs_screen_norm_homoglyphs(const uint32_t (**out)[2]);
-
 typedef struct toks {
     gs_screen_tok_t t[64];
     size_t n;

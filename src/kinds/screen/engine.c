@@ -259,8 +259,7 @@ static int before(const gs_avro_match_t *a, const screen_hit_t *ha, const gs_avr
     return a->score > b->score || (a->score == b->score && ha->matched > hb->matched);
 }
 
-static gs_str_t match_reason(const gs_screen_engine_t *e, const gs_avro_match_t *m,
-                             const screen_hit_t *h, gs_arena_t *a)
+static gs_str_t match_reason(const gs_avro_match_t *m, const screen_hit_t *h, gs_arena_t *a)
 {
     if (m->kind == GS_AVRO_MATCH_KIND_IDENTIFIER)
         return gs_kind_printf(a, "identifier %.*s equals the list's for %.*s %.*s",
@@ -268,7 +267,6 @@ static gs_str_t match_reason(const gs_screen_engine_t *e, const gs_avro_match_t 
                               (int)m->entry_id.len, m->entry_id.p);
     char how[200];
     how_words(h->how, how, sizeof(how));
-    (void)e;
     return gs_kind_printf(a, "%s '%.*s' of %.*s %.*s: %u of %u name parts, score %.2f%s",
                           m->kind == GS_AVRO_MATCH_KIND_ALIAS ? "alias" : "name",
                           (int)(m->name.len < 120 ? m->name.len : 120), m->name.p, (int)m->list.len,
@@ -276,9 +274,8 @@ static gs_str_t match_reason(const gs_screen_engine_t *e, const gs_avro_match_t 
                           m->score, how);
 }
 
-static void decide(const gs_screen_engine_t *e, const screen_thresholds_t *t,
-                   gs_avro_screen_result_t *res, gs_avro_match_t *m, screen_hit_t *why, size_t nm,
-                   gs_arena_t *a)
+static void decide(const screen_thresholds_t *t, gs_avro_screen_result_t *res, gs_avro_match_t *m,
+                   screen_hit_t *why, size_t nm, gs_arena_t *a)
 {
     res->score = nm ? m[0].score : 0.0;
     res->decision = res->score >= t->high     ? GS_AVRO_DECISION_HIGH
@@ -291,7 +288,7 @@ static void decide(const gs_screen_engine_t *e, const screen_thresholds_t *t,
         res->reasons[res->n_reasons++] = gs_avro_cstr("no list name or identifier matched");
     for (size_t i = 0; i < nm && res->n_reasons < MAX_REASONS - 1; i++)
         if (m[i].score >= t->medium || i == 0)
-            res->reasons[res->n_reasons++] = match_reason(e, &m[i], &why[i], a);
+            res->reasons[res->n_reasons++] = match_reason(&m[i], &why[i], a);
     if (nm && res->decision == GS_AVRO_DECISION_LOW)
         res->reasons[res->n_reasons++] =
             gs_kind_printf(a, "best score %.2f is below screen.medium %.2f", res->score, t->medium);
@@ -328,7 +325,7 @@ gs_err_t gs_screen_engine_run(const gs_screen_engine_t *e, gs_screen_scratch_t *
             m[j - 1] = tm, why[j - 1] = th;
         }
     nm = nm < MAX_MATCHES ? nm : MAX_MATCHES;
-    decide(e, t, res, m, why, nm, a);
+    decide(t, res, m, why, nm, a);
     if ((res->matches = arena_array(a, nm, sizeof(*m)))) {
         memcpy(res->matches, m, nm * sizeof(*m));
         res->n_matches = nm;

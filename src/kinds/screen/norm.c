@@ -34,7 +34,6 @@ static const uint32_t homoglyphs[][2] = {
     {0x455, 's'}, {0x51B, 'q'}, {0x51D, 'w'}, {0x4BB, 'h'}, {0x501, 'd'},
 };
 
-size_t gs_screen_norm_homoglyphs(const uint32_t (**out)[2]);
 size_t gs_screen_norm_homoglyphs(const uint32_t (**out)[2])
 {
     *out = homoglyphs;
