@@ -174,16 +174,18 @@ EOF
 mv "$IT_DIR/v2.gsl" "$LIST"
 kill -HUP "${WORKER_PID[w1]}"
 sleep 1
-python3 - "$RUN" >"$IT_DIR/b.jsonl.req" <<'EOF'
-import json, sys
-print(json.dumps({"request_id": sys.argv[1] + "-b0", "account_id": sys.argv[1] + "-ab", "tenant": "t0",
-                  "text": "Payment for services, invoice 12"}))
-EOF
-"$LOAD" produce -b "$BS" -t "$T_REQ" -n 1 --kind screen --run-id "$RUN" \
-  --from "$IT_DIR/b.jsonl.req" >/dev/null
-res=$(verify $((N + 1)) 1 --kind screen --timeout 30 --dump "$IT_DIR/b.jsonl")
-expect_eq "$(jq -r "select(.request_id == \"$RUN-b0\") | .model.version" "$IT_DIR/b.jsonl")" v2 \
-  "list version after SIGHUP"
+# list_version TAG EXPECTED_RESULTS: one clean payment, and the list version
+# its result names
+list_version() {
+  local tag=$1
+  printf '{"request_id":"%s-%s","account_id":"%s-a%s","tenant":"t0","text":"Payment for services, invoice 12"}\n' \
+    "$RUN" "$tag" "$RUN" "$tag" >"$IT_DIR/$tag.req.jsonl"
+  "$LOAD" produce -b "$BS" -t "$T_REQ" -n 1 --kind screen --run-id "$RUN" \
+    --from "$IT_DIR/$tag.req.jsonl" >/dev/null
+  verify "$2" 1 --kind screen --timeout 30 --dump "$IT_DIR/$tag.jsonl" >/dev/null
+  jq -r "select(.request_id == \"$RUN-$tag\") | .model.version" "$IT_DIR/$tag.jsonl"
+}
+expect_eq "$(list_version b0 $((N + 1)))" v2 "list version after SIGHUP"
 head -c 5000 "$LIST" >"$IT_DIR/broken.gsl"
 mv "$IT_DIR/broken.gsl" "$LIST"
 kill -HUP "${WORKER_PID[w1]}"
@@ -193,16 +195,7 @@ for _ in $(seq 50); do
 done
 grep -q 'reload failed' "$IT_DIR/w1.log" || fail "no reload failure logged for a corrupt list"
 ready w1 || fail "worker not ready after a refused list"
-python3 - "$RUN" >"$IT_DIR/c.jsonl.req" <<'EOF'
-import json, sys
-print(json.dumps({"request_id": sys.argv[1] + "-c0", "account_id": sys.argv[1] + "-ac", "tenant": "t0",
-                  "text": "Payment for services, invoice 13"}))
-EOF
-"$LOAD" produce -b "$BS" -t "$T_REQ" -n 1 --kind screen --run-id "$RUN" \
-  --from "$IT_DIR/c.jsonl.req" >/dev/null
-res=$(verify $((N + 2)) 1 --kind screen --timeout 30 --dump "$IT_DIR/c.jsonl")
-expect_eq "$(jq -r "select(.request_id == \"$RUN-c0\") | .model.version" "$IT_DIR/c.jsonl")" v2 \
-  "the old list serves after a corrupt one"
+expect_eq "$(list_version c0 $((N + 2)))" v2 "the old list serves after a corrupt one"
 
 # ---- 4. without a list: not ready ------------------------------------------------
 screen_worker w2 -o models.screen="$IT_DIR/missing.gsl"

@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "private.h"
+#include "keys.h"
 #include "match.h"
 
 #define MAX_IDENTS  32
@@ -29,14 +30,6 @@ struct gs_screen_scratch {
     screen_hit_t hits[2 * MAX_MATCHES];
 };
 
-static uint32_t fnv(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 /* Identifiers shorter than this are too easily equal by chance. */
 #define ID_MIN_LEN 6
 
@@ -51,7 +44,7 @@ static gs_err_t index_idents(gs_screen_engine_t *e, char *errstr, size_t n)
     e->id_mask = mask;
     for (size_t i = 0; i < count; i++) {
         const char *v = gs_screen_list_ident_at(e->list, i).value;
-        uint32_t s = fnv(v, strlen(v)) & mask;
+        uint32_t s = screen_fnv(v, strlen(v)) & mask;
         while (e->id_slots[s])
             s = (s + 1) & mask;
         e->id_slots[s] = (uint32_t)i + 1;
@@ -140,7 +133,7 @@ static int64_t ident_lookup(const gs_screen_engine_t *e, const char *value, size
 {
     if (len < ID_MIN_LEN)
         return -1;
-    for (uint32_t s = fnv(value, len) & e->id_mask;; s = (s + 1) & e->id_mask) {
+    for (uint32_t s = screen_fnv(value, len) & e->id_mask;; s = (s + 1) & e->id_mask) {
         uint32_t v = e->id_slots[s];
         if (!v)
             return -1;

@@ -22,36 +22,6 @@ struct screen_index {
     uint32_t n_keys, n_forms, key_mask, del_mask;
 };
 
-static uint32_t fnv(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
-/* FNV-1a of s without its byte at `skip`. */
-static uint32_t fnv_without(const char *s, size_t len, size_t skip)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        if (i != skip)
-            h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
-static int ascii(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return 0;
-    return 1;
-}
-
-/* Keys shorter than this have no typo neighbourhood: one edit of a
- * three-letter word is another word. */
-#define FUZZY_MIN_LEN 4
-
 /* ---- reading ---------------------------------------------------------------- */
 
 size_t screen_index_keys(const screen_index_t *ix)
@@ -72,7 +42,7 @@ const char *screen_index_key(const screen_index_t *ix, uint32_t id, size_t *len)
 
 int64_t screen_index_find(const screen_index_t *ix, const char *key, size_t len)
 {
-    for (uint32_t i = fnv(key, len) & ix->key_mask;; i = (i + 1) & ix->key_mask) {
+    for (uint32_t i = screen_fnv(key, len) & ix->key_mask;; i = (i + 1) & ix->key_mask) {
         uint32_t v = ix->key_slots[i];
         if (!v)
             return -1;
@@ -108,10 +78,10 @@ static size_t del_lookup(const screen_index_t *ix, uint32_t h, uint32_t *out, si
 size_t screen_index_fuzzy(const screen_index_t *ix, const char *key, size_t len, unsigned max,
                           uint32_t *out, size_t cap)
 {
-    if (len < FUZZY_MIN_LEN || len >= KEY_MAX || !ascii(key, len))
+    if (!screen_fuzzy_key(key, len))
         return 0;
     uint32_t cand[64];
-    size_t nc = del_lookup(ix, fnv(key, len), cand, 0, 64); /* key + one letter */
+    size_t nc = del_lookup(ix, screen_fnv(key, len), cand, 0, 64); /* key + one letter */
     for (size_t skip = 0; skip < len; skip++) {
         if (skip && key[skip] == key[skip - 1])
             continue; /* the same deletion again */
@@ -121,7 +91,7 @@ size_t screen_index_fuzzy(const screen_index_t *ix, const char *key, size_t len,
         int64_t id = screen_index_find(ix, d, len - 1); /* key - one letter */
         if (id >= 0)
             nc = add_unique(cand, nc, 64, (uint32_t)id);
-        nc = del_lookup(ix, fnv_without(key, len, skip), cand, nc, 64); /* one changed */
+        nc = del_lookup(ix, screen_fnv_without(key, len, skip), cand, nc, 64); /* one changed */
     }
     size_t n = 0;
     for (size_t i = 0; i < nc; i++) {

@@ -39,14 +39,6 @@ typedef struct builder {
     int oom;
 } builder_t;
 
-static uint32_t fnv(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 static const char *bkey(const builder_t *b, uint32_t id, size_t *len)
 {
     *len = b->key_off.v[id + 1] - b->key_off.v[id] - 1;
@@ -56,7 +48,7 @@ static const char *bkey(const builder_t *b, uint32_t id, size_t *len)
 static uint32_t *slot_of(uint32_t *slots, uint32_t mask, const builder_t *b, const char *s,
                          size_t len)
 {
-    for (uint32_t i = fnv(s, len) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = screen_fnv(s, len) & mask;; i = (i + 1) & mask) {
         if (!slots[i])
             return &slots[i];
         size_t klen;
@@ -295,25 +287,6 @@ static uint32_t mask_for(size_t entries)
     return m;
 }
 
-static uint32_t fnv_without(const char *s, size_t len, size_t skip)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        if (i != skip)
-            h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
-static int fuzzy_key(const char *k, size_t len)
-{
-    if (len < 4 || len >= KEY_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)k[i] >= 0x80)
-            return 0;
-    return 1;
-}
-
 /* index.del: every one-deletion variant of every ASCII key of four or more
  * letters (a run of one letter gives its deletion once). */
 static uint32_t *deletions(const builder_t *b, uint32_t n_keys, uint32_t *mask_out)
@@ -322,7 +295,7 @@ static uint32_t *deletions(const builder_t *b, uint32_t n_keys, uint32_t *mask_o
     for (uint32_t id = 0; id < n_keys; id++) {
         size_t len;
         const char *k = bkey(b, id, &len);
-        count += fuzzy_key(k, len) ? len : 0;
+        count += screen_fuzzy_key(k, len) ? len : 0;
     }
     uint32_t mask = mask_for(count);
     uint32_t *del = calloc(2 * ((size_t)mask + 1), sizeof(*del));
@@ -331,10 +304,10 @@ static uint32_t *deletions(const builder_t *b, uint32_t n_keys, uint32_t *mask_o
     for (uint32_t id = 0; id < n_keys; id++) {
         size_t len;
         const char *k = bkey(b, id, &len);
-        for (size_t s = 0; fuzzy_key(k, len) && s < len; s++) {
+        for (size_t s = 0; screen_fuzzy_key(k, len) && s < len; s++) {
             if (s && k[s] == k[s - 1])
                 continue;
-            uint32_t h = fnv_without(k, len, s), i = h & mask;
+            uint32_t h = screen_fnv_without(k, len, s), i = h & mask;
             while (del[2 * (size_t)i + 1])
                 i = (i + 1) & mask;
             del[2 * (size_t)i] = h;

@@ -112,19 +112,11 @@ struct screen_keys {
     canon_slot_t slots[CANON_SLOTS];
 };
 
-static uint32_t hash_bytes(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 static const char *canon_get(const screen_keys_t *k, const char *s, size_t len)
 {
     if (len >= CANON_LEN)
         return NULL;
-    for (uint32_t i = hash_bytes(s, len) & (CANON_SLOTS - 1);; i = (i + 1) & (CANON_SLOTS - 1)) {
+    for (uint32_t i = screen_fnv(s, len) & (CANON_SLOTS - 1);; i = (i + 1) & (CANON_SLOTS - 1)) {
         const canon_slot_t *c = &k->slots[i];
         if (!c->from[0])
             return NULL;
@@ -138,7 +130,7 @@ static void canon_put(screen_keys_t *k, const char *from, const char *to)
     size_t len = strlen(from);
     if (!strcmp(from, to) || canon_get(k, from, len))
         return;
-    uint32_t i = hash_bytes(from, len) & (CANON_SLOTS - 1);
+    uint32_t i = screen_fnv(from, len) & (CANON_SLOTS - 1);
     while (k->slots[i].from[0])
         i = (i + 1) & (CANON_SLOTS - 1);
     snprintf(k->slots[i].from, CANON_LEN, "%s", from);
@@ -248,10 +240,8 @@ static size_t add_key(const screen_keys_t *k, const char *ascii, size_t len, flo
     if (n >= cap || len == 0)
         return n;
     screen_key_t key = {.factor = factor, .how = how};
-    char lowered[KEY_MAX];
     len = len < KEY_MAX - 1 ? len : KEY_MAX - 1;
-    memcpy(lowered, ascii, len);
-    key.len = (uint32_t)screen_skeleton(lowered, len, key.s);
+    key.len = (uint32_t)screen_skeleton(ascii, len, key.s);
     canonicalise(k, &key);
     if (has_key(out, n, key.s, key.len))
         return n;

@@ -51,6 +51,38 @@ size_t screen_skeleton(const char *in, size_t len, char *out);
 size_t screen_token_keys(const screen_keys_t *k, const char *tok, size_t len, int script,
                          int endings, screen_key_t *out, size_t cap);
 
+/* FNV-1a of a key: every hash table of the kind (canonical names, the
+ * index's keys and deletions, identifiers) uses it. */
+static inline uint32_t screen_fnv(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* The same of s without its byte at `skip`: a one-deletion variant. */
+static inline uint32_t screen_fnv_without(const char *s, size_t len, size_t skip)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        if (i != skip)
+            h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Keys with a typo neighbourhood: four or more ASCII letters (one edit of
+ * a three-letter word is another word; deleting a byte of UTF-8 breaks it). */
+static inline int screen_fuzzy_key(const char *s, size_t len)
+{
+    if (len < 4 || len >= KEY_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
 /* Jaro-Winkler similarity of two keys, in [0, 1]. */
 double screen_jaro_winkler(const char *a, size_t alen, const char *b, size_t blen);
 
