@@ -6,6 +6,7 @@
 #define GS_KINDS_SCREEN_EVAL_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "govstream/screen.h"
 
@@ -70,5 +71,10 @@ json_t *gs_screen_eval_json(const eval_report_t *r);
  * classes as their false MEDIUM-or-higher share. */
 gs_err_t gs_screen_eval_svg(const eval_report_t *r, const char *path, char *errstr,
                             size_t errstr_size);
+
+/* govstream watchlist eval (eval_cmd.c): argv as for the watchlist
+ * command ("watchlist", "eval", ...); an exit code. */
+int gs_screen_eval_cmd(int argc, char **argv);
+int gs_screen_eval_usage(FILE *fp);
 
 #endif

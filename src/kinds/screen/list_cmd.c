@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "govstream/screen_list.h"
+#include "eval.h"
 #include "index.h"
 
 #define MAX_SOURCES 32
@@ -20,6 +21,7 @@ static int usage(FILE *fp)
                 "[[--list LABEL] --format F FILE...]... --out LIST [--name N] [--version V]\n"
                 "       govstream watchlist info [--json] LIST\n"
                 "       govstream watchlist validate LIST\n"
+                "       govstream watchlist eval LIST ITEMS.jsonl --out PREFIX [...] (eval --help)\n"
                 "Formats (default labels): un-xml (UN), ofac-sdn-xml (OFAC-SDN),\n"
                 "ofac-sdn-csv (OFAC-SDN: sdn.csv [alt.csv] [add.csv]), eu-fsf-xml (EU-FSF),\n"
                 "uk-csv (UK). --list LABEL labels the entries of the next --format group.\n");
@@ -343,6 +345,9 @@ int gs_screen_watchlist_cmd(int argc, char **argv)
         return cmd_info(argc, argv, 0);
     if (!strcmp(sub, "validate"))
         return cmd_info(argc, argv, 1);
+    if (!strcmp(sub, "eval"))
+        return argc > 2 && !strcmp(argv[2], "--help") ? gs_screen_eval_usage(stdout)
+                                                       : gs_screen_eval_cmd(argc, argv);
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
         return usage(stdout);
     return usage(stderr);
