@@ -164,8 +164,7 @@ RU_UK = {
     "леонид": "леонід", "никита": "микита", "тимофей": "тимофій", "федор": "федір",
     "станислав": "станіслав", "егор": "єгор", "дарья": "дарія", "ксения": "ксенія",
     "людмила": "людмила", "светлана": "світлана", "юлия": "юлія", "вера": "віра",
-    "галина": "галина", "ольга": "ольга", "оксана": "оксана", "ислам": "іслам",
-    "ахмед": "ахмед", "шамиль": "шаміль", "айрат": "айрат",
+    "галина": "галина", "ольга": "ольга", "оксана": "оксана",
 }
 UK_RU = {v: k for k, v in sorted(RU_UK.items()) if k != "пётр"}
 # the father's name as a patronymic stem, per language
@@ -216,6 +215,10 @@ def uk_spelling(word):
     """A Russian-spelt name as Ukrainian writes it: ы -> и, э -> е, initial
     и -> і, и -> і except after д т з с ц ч ш ж р (the "rule of nine"),
     и/е after a vowel -> ї/є."""
+    m = PATRO_RE.search(word.lower())
+    if m and m.start() > 2:  # the patronymic suffix is Ukrainian's own
+        female = m.group(1) in ("овна", "евна", "ична", "инична", "івна", "ївна")
+        return uk_spelling(word[:m.start()]) + ("івна" if female else "ович")
     out, low = [], word.lower()
     for i, ch in enumerate(low):
         prev = low[i - 1] if i else ""
