@@ -603,8 +603,10 @@ def positive_form(cls, e, rng):
         return "%s %s" % (" ".join(i + "." for i in ini.rstrip(".").split(".")), f), None
     if cls == "word_order":
         if c:
-            orders = [o for o in (("given", "family"), ("family", "given"), ("given", "patro", "family"),
-                                  ("family", "given", "patro"), ("patro", "given", "family"))
+            # the same parts in another order (dropping one is another class)
+            three = (("given", "patro", "family"), ("family", "given", "patro"), ("given", "family", "patro"),
+                     ("family", "patro", "given"))
+            orders = [o for o in (three if c["patro"] else (("given", "family"), ("family", "given")))
                       if cyr_name(c, o) != e.orig]
             return cyr_name(c, rng.choice(orders)), None
         if not e.person or len(e.parts) < 2:
