@@ -269,12 +269,11 @@ def ru_uk(c):
 def decline_family(w, female, case):
     lw = w.lower()
     ends = {"gen": 0, "dat": 1, "ins": 2}[case]
-    if female:
-        for suf, forms in (("ова", "ой ой ой"), ("ева", "ой ой ой"), ("ина", "ой ой ой"),
-                           ("ская", "ской ской ской"), ("цкая", "цкой цкой цкой")):
+    if female:  # -ова, -ева, -ина, -ская: -ой in all three cases
+        for suf, form in (("ова", "овой"), ("ева", "евой"), ("ина", "иной"), ("ская", "ской"),
+                          ("цкая", "цкой")):
             if lw.endswith(suf):
-                return w[:len(w) - len(suf)] + match_suffix(forms.split()[ends] if suf[0] in "оеи"
-                                                             else forms.split()[ends], w)
+                return w[:len(w) - len(suf)] + match_suffix(form, w)
         return None
     for suf, forms in (("ский", "ского скому ским"), ("цкий", "цкого цкому цким"),
                        ("ов", "ова ову овым"), ("ев", "ева еву евым"), ("ин", "ина ину иным"),
