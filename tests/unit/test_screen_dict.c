@@ -323,12 +323,13 @@ static void test_sentences(void **state)
     (void)state;
     expect("оплата по договору №15 за услуги, в т.ч. ндс 20%. получатель ооо ромашка",
            "PAYMENT_TRIGGER:оплат*:оплата|PAYMENT_TRIGGER:по договору:по договору|"
-           "PAYMENT_TRIGGER:за услуги:за услуги|PAYMENT_TRIGGER:в т.ч. ндс:в т.ч. ндс|"
+           "COMMON_WORD:договору:договору|PAYMENT_TRIGGER:за услуги:за услуги|"
+           "COMMON_WORD:услуги:услуги|PAYMENT_TRIGGER:в т.ч. ндс:в т.ч. ндс|"
            "PAYMENT_TRIGGER:ндс:ндс|PAYMENT_TRIGGER:получател*:получатель|LEGAL_FORM:ооо:ооо");
     expect("перерахування коштів на користь тов \"торговий дім\" згідно з договором, без пдв",
            "PAYMENT_TRIGGER:перерахуван*:перерахування|PAYMENT_TRIGGER:на користь:на користь|"
            "LEGAL_FORM:тов:тов|COMMON_WORD:торгов*:торговий|COMMON_WORD:дім:дім|"
-           "PAYMENT_TRIGGER:згідно з договором:згідно з договором|"
+           "PAYMENT_TRIGGER:згідно з договором:згідно з договором|COMMON_WORD:згідно:згідно|"
            "PAYMENT_TRIGGER:без пдв:без пдв|PAYMENT_TRIGGER:пдв:пдв");
     expect("payment in favour of acme trading ltd for services, vat included",
            "PAYMENT_TRIGGER:payment*:payment|PAYMENT_TRIGGER:in favour of:in favour of|"

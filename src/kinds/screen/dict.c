@@ -269,6 +269,152 @@ static const entry_t common_words[] = {
     {"project*", E},
 };
 
+/* Words that start the clauses of payment texts, often capitalised
+ * without a full stop before them ("получатель Петров Сумма ..."): no
+ * name, and no sign of another person next to a name. */
+static const entry_t payment_words[] = {
+    {"акт", R},
+    {"акта", R},
+    {"акту", R},
+    {"сумма", R},
+    {"сумму", R},
+    {"суммы", R},
+    {"счет", R},
+    {"счета", R},
+    {"счету", R},
+    {"счете", R},
+    {"счетом", R},
+    {"срок", R},
+    {"сроки", R},
+    {"согласно", R},
+    {"назначение", R},
+    {"код", R},
+    {"дата", R | U},
+    {"договор", R},
+    {"договора", R},
+    {"договору", R | U},
+    {"договоре", R},
+    {"итого", R},
+    {"всего", R},
+    {"поставка", R | U},
+    {"поставки", R | U},
+    {"услуги", R},
+    {"услуг", R},
+    {"товар", R},
+    {"товары", R},
+    {"товаров", R},
+    {"работ", R},
+    {"работы", R},
+    {"сума", U},
+    {"суму", U},
+    {"суми", U},
+    {"рахунок", U},
+    {"рахунку", U},
+    {"рахунка", U},
+    {"рахунком", U},
+    {"строк", U},
+    {"згідно", U},
+    {"призначення", U},
+    {"договір", U},
+    {"послуги", U},
+    {"послуг", U},
+    {"товари", U},
+    {"товарів", U},
+    {"робіт", U},
+    {"amount", E},
+    {"sum", E},
+    {"total", E},
+    {"ref", E},
+    {"reference", E},
+    {"balance", E},
+    {"delivery", E},
+    {"advance", E},
+    {"charges", E},
+    {"purpose", E},
+    {"date", E},
+    {"account", E},
+    {"contract", E},
+    {"goods", E},
+    {"terms", E},
+    {"due", E},
+};
+
+/* Month names as dates write them: common words too, so that no date
+ * reads as a name ("января" is not "Anwari"). Whole words only: a prefix
+ * would take "Мартынов". */
+static const entry_t months[] = {
+    {"январь", R},
+    {"января", R},
+    {"январе", R},
+    {"февраль", R},
+    {"февраля", R},
+    {"феврале", R},
+    {"март", R},
+    {"марта", R},
+    {"марте", R},
+    {"апрель", R},
+    {"апреля", R},
+    {"апреле", R},
+    {"мая", R},
+    {"мае", R},
+    {"июнь", R},
+    {"июня", R},
+    {"июне", R},
+    {"июль", R},
+    {"июля", R},
+    {"июле", R},
+    {"август", R},
+    {"августа", R},
+    {"августе", R},
+    {"сентябрь", R},
+    {"сентября", R},
+    {"сентябре", R},
+    {"октябрь", R},
+    {"октября", R},
+    {"октябре", R},
+    {"ноябрь", R},
+    {"ноября", R},
+    {"ноябре", R},
+    {"декабрь", R},
+    {"декабря", R},
+    {"декабре", R},
+    {"січень", U},
+    {"січня", U},
+    {"лютий", U},
+    {"лютого", U},
+    {"березень", U},
+    {"березня", U},
+    {"квітень", U},
+    {"квітня", U},
+    {"травень", U},
+    {"травня", U},
+    {"червень", U},
+    {"червня", U},
+    {"липень", U},
+    {"липня", U},
+    {"серпень", U},
+    {"серпня", U},
+    {"вересень", U},
+    {"вересня", U},
+    {"жовтень", U},
+    {"жовтня", U},
+    {"листопад", U},
+    {"листопада", U},
+    {"грудень", U},
+    {"грудня", U},
+    {"january", E},
+    {"february", E},
+    {"march", E},
+    {"april", E},
+    {"june", E},
+    {"july", E},
+    {"august", E},
+    {"september", E},
+    {"october", E},
+    {"november", E},
+    {"december", E},
+};
+
 struct gs_screen_dict {
     gs_screen_aho_t *aho;
     size_t n;
@@ -377,7 +523,8 @@ static size_t context_word_count(void)
 static gs_err_t build(gs_screen_dict_t *d, char *errstr, size_t errstr_size)
 {
     size_t total =
-        NELEM(legal_forms) + NELEM(payment_triggers) + NELEM(common_words) + context_word_count();
+        NELEM(legal_forms) + NELEM(payment_triggers) + NELEM(common_words) + NELEM(months) + NELEM(payment_words) +
+        context_word_count();
     builder_t b = {.d = d, .pats = calloc(total, sizeof(*b.pats))};
     d->words = calloc(total, sizeof(*d->words));
     d->cats = calloc(total, 1);
@@ -393,6 +540,11 @@ static gs_err_t build(gs_screen_dict_t *d, char *errstr, size_t errstr_size)
                         GS_SCREEN_DICT_PAYMENT_TRIGGER, errstr, errstr_size);
     if (!err)
         err = add_table(&b, common_words, NELEM(common_words), GS_SCREEN_DICT_COMMON_WORD, errstr,
+                        errstr_size);
+    if (!err)
+        err = add_table(&b, months, NELEM(months), GS_SCREEN_DICT_COMMON_WORD, errstr, errstr_size);
+    if (!err)
+        err = add_table(&b, payment_words, NELEM(payment_words), GS_SCREEN_DICT_COMMON_WORD, errstr,
                         errstr_size);
     if (!err)
         err = add_context_words(&b, errstr, errstr_size);

@@ -97,11 +97,19 @@ static int parse_eval(int argc, char **argv, eval_args_t *a)
     return rc;
 }
 
-static void write_decision(FILE *fp, const eval_item_t *it, const eval_decision_t *d)
+/* One decision line: what the report scores, and the best match's list
+ * name and the span it matched (the items are generated, not payments). */
+static void write_decision(FILE *fp, const eval_item_t *it, const eval_decision_t *d,
+                           const gs_avro_screen_result_t *res)
 {
     static const char *const names[] = {"LOW", "MEDIUM", "HIGH", "SKIP"};
     json_t *o = json_pack("{s:s,s:s,s:f,s:s}", "id", it->id, "decision", names[d->decision],
                           "score", d->score, "entry_id", d->entry_id);
+    if (res->n_matches) {
+        const gs_avro_match_t *m = &res->matches[0];
+        json_object_set_new(o, "name", json_stringn(m->name.p, m->name.len));
+        json_object_set_new(o, "matched_text", json_stringn(m->matched_text.p, m->matched_text.len));
+    }
     char *s = json_dumps(o, JSON_COMPACT);
     fprintf(fp, "%s\n", s);
     free(s);
@@ -110,7 +118,7 @@ static void write_decision(FILE *fp, const eval_item_t *it, const eval_decision_
 
 static void screen_item(const gs_screen_engine_t *e, gs_screen_scratch_t *s,
                         const screen_thresholds_t *t, const eval_item_t *it, gs_arena_t *arena,
-                        eval_decision_t *d, char *errstr, size_t n)
+                        eval_decision_t *d, gs_avro_screen_result_t *res, char *errstr, size_t n)
 {
     gs_avro_screen_request_t req = {
         .request_id = gs_avro_cstr(it->id),
@@ -120,18 +128,18 @@ static void screen_item(const gs_screen_engine_t *e, gs_screen_scratch_t *s,
         .has_counterparty = it->counterparty.p != NULL,
         .counterparty = it->counterparty,
     };
-    gs_avro_screen_result_t res = {0};
+    *res = (gs_avro_screen_result_t){0};
     gs_arena_reset(arena);
     *d = (eval_decision_t){0};
     if (gs_screen_request_validate(&req, errstr, n) ||
-        gs_screen_engine_run(e, s, &req, t, &res, arena, errstr, n))
+        gs_screen_engine_run(e, s, &req, t, res, arena, errstr, n))
         return; /* absent: counted as missing, and said */
     d->present = 1;
-    d->decision = (int)res.decision;
-    d->score = res.score;
-    if (res.n_matches)
-        snprintf(d->entry_id, sizeof(d->entry_id), "%.*s", (int)res.matches[0].entry_id.len,
-                 res.matches[0].entry_id.p);
+    d->decision = (int)res->decision;
+    d->score = res->score;
+    if (res->n_matches)
+        snprintf(d->entry_id, sizeof(d->entry_id), "%.*s", (int)res->matches[0].entry_id.len,
+                 res->matches[0].entry_id.p);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -171,13 +179,14 @@ static int screen_set(const gs_screen_engine_t *e, const eval_args_t *a, const e
     int64_t t0 = gs_now_us();
     for (size_t i = 0; i < set->n; i++) {
         int64_t t1 = gs_now_us();
-        screen_item(e, s, &a->t, &set->items[i], &arena, &dec[i], err, sizeof(err));
+        gs_avro_screen_result_t res;
+        screen_item(e, s, &a->t, &set->items[i], &arena, &dec[i], &res, err, sizeof(err));
         us[i] = (double)(gs_now_us() - t1);
         if (!dec[i].present && failed++ < 5) /* the item's id only: never its text */
             fprintf(stderr, "govstream watchlist eval: item %s not screened: %s\n",
                     set->items[i].id, err);
         if (fp && dec[i].present)
-            write_decision(fp, &set->items[i], &dec[i]);
+            write_decision(fp, &set->items[i], &dec[i], &res);
         if (tty && (i % 256 == 0 || i + 1 == set->n))
             fprintf(stderr, "\rscreening %zu/%zu", i + 1, set->n);
     }

@@ -30,6 +30,8 @@ typedef struct text_tok {
     gs_screen_tok_t t;
     tok_hit_t hits[TOK_HITS];
     uint8_t n_hits, common, exact, single;
+    uint8_t vocab;   /* a word of payment texts (dictionary): no typo or lone match */
+    uint8_t trigger; /* a payment word ("получатель", "payee"): a name may follow */
     char initial; /* first letter of its key, for initials */
 } text_tok_t;
 
@@ -72,11 +74,15 @@ void match_scratch_destroy(match_scratch_t *s)
 
 /* ---- the words' hits ---------------------------------------------------------- */
 
+/* A key found as written (or by a case ending) is not a typo of itself:
+ * such a hit wins over a fuzzy one of the same key whatever their scores
+ * ("Шевчукову" is "Шевчуков" declined, not "Shevchukovu" mistyped). */
 static void add_hit(text_tok_t *tt, uint32_t key, float sim, uint8_t how)
 {
     for (size_t i = 0; i < tt->n_hits; i++)
         if (tt->hits[i].key == key) {
-            if (sim > tt->hits[i].sim)
+            int was_fuzzy = (tt->hits[i].how & HOW_FUZZY) != 0, fuzzy = (how & HOW_FUZZY) != 0;
+            if (was_fuzzy != fuzzy ? was_fuzzy : sim > tt->hits[i].sim)
                 tt->hits[i] = (tok_hit_t){key, sim, how};
             return;
         }
@@ -97,14 +103,41 @@ static void fuzzy_hits(const screen_index_t *ix, text_tok_t *tt, const screen_ke
     }
 }
 
-static void token_hits(const screen_matcher_t *m, text_tok_t *tt, const char *form)
+/* The whole word is one of the dictionaries' (a legal form, a payment
+ * word, a common word, a month): "января" is not a typo of "Anwari". */
+static void vocabulary(const screen_matcher_t *m, text_tok_t *tt, const char *form)
+{
+    gs_screen_dict_hit_t hits[4];
+    size_t n = gs_screen_dict_scan(m->tools.dict, form, tt->t.len, hits, 4);
+    for (size_t i = 0; i < n && i < 4; i++)
+        if (hits[i].start == 0 && hits[i].end == tt->t.len &&
+            hits[i].category != GS_SCREEN_DICT_ID_CONTEXT) {
+            tt->vocab = 1;
+            tt->trigger |= hits[i].category == GS_SCREEN_DICT_PAYMENT_TRIGGER;
+        }
+}
+
+/* One letter that can stand for a name: written with a dot or as a
+ * capital ("у дома" has no initial, "У. Доку" has). */
+static int initial_like(const match_scratch_t *s, const text_tok_t *tt)
+{
+    size_t used;
+    return (tt->t.flags & GS_SCREEN_TOK_INITIAL) ||
+           gs_cp_upper(gs_cp_decode((const unsigned char *)s->text + tt->t.start,
+                                    s->text_len - tt->t.start, &used));
+}
+
+static void token_hits(const screen_matcher_t *m, const match_scratch_t *s, text_tok_t *tt,
+                       const char *form)
 {
     screen_key_t keys[KEYS_PER_TOKEN];
     int cyr = tt->t.script == GS_SCREEN_SCRIPT_CYRILLIC;
     size_t nk =
         screen_token_keys(m->tools.keys, form, tt->t.len, tt->t.script, cyr, keys, KEYS_PER_TOKEN);
     tt->initial = nk ? keys[0].s[0] : 0;
-    tt->single = nk && (tt->t.len == 1 || (cyr && tt->t.len == 2));
+    tt->single = nk && (tt->t.len == 1 || (cyr && tt->t.len == 2)) && initial_like(s, tt);
+    if (tt->t.len > 1)
+        vocabulary(m, tt, form);
     for (size_t i = 0; i < nk; i++) {
         int64_t id = screen_index_find(m->index, keys[i].s, keys[i].len);
         if (id >= 0) {
@@ -112,7 +145,8 @@ static void token_hits(const screen_matcher_t *m, text_tok_t *tt, const char *fo
             tt->exact = 1;
         }
         /* a typo may turn a name into another listed word ("Mizban" -> "Mizan") */
-        if (keys[i].how == KEY_DIRECT && !tt->single && (id < 0 || keys[i].len >= 5))
+        if (keys[i].how == KEY_DIRECT && !tt->single && !tt->vocab &&
+            (id < 0 || keys[i].len >= 5))
             fuzzy_hits(m->index, tt, &keys[i]);
     }
 }
@@ -328,7 +362,7 @@ static int name_like(const match_scratch_t *s, size_t t)
 static int other_name_next(const match_scratch_t *s, const align_t *a, size_t n_parts, int tok)
 {
     for (int t = tok - 2; t <= tok + 2; t++) {
-        if (t < 0 || (size_t)t >= s->n_tok || t == tok ||
+        if (t < 0 || (size_t)t >= s->n_tok || t == tok || s->tt[t].vocab ||
             !(s->tt[t].exact || name_like(s, (size_t)t)))
             continue;
         int taken = 0;
@@ -347,8 +381,16 @@ typedef struct form_score {
     int lo_tok, hi_tok;
 } form_score_t;
 
+/* Where a payee's name stands: after a payment word ("получатель
+ * Петров", "payee Smith"), or alone in a short field (the counterparty). */
+static int payee_position(const match_scratch_t *s, int tok)
+{
+    return s->n_tok <= 2 || (tok > 0 && s->tt[tok - 1].trigger);
+}
+
 /* One part of several alone: worth a review only when it is a rare family
- * name (or, where the list names no roles, a long rare word). */
+ * name (or, where the list names no roles, a long rare word); in a payee's
+ * place a less rare one is too. */
 static float lone_score(const screen_matcher_t *m, const match_scratch_t *s, screen_form_t f,
                         const align_t *a, size_t p)
 {
@@ -356,10 +398,19 @@ static float lone_score(const screen_matcher_t *m, const match_scratch_t *s, scr
     size_t klen;
     screen_index_key(m->index, PART_KEY(part), &klen);
     int role = (int)PART_ROLE(part);
-    if (a->sim[p] < 0.95f || !(role == ROLE_FAMILY || (role == ROLE_OTHER && klen >= 5)) ||
-        other_name_next(s, a, f.n_parts, a->tok[p]))
+    /* where the list names no roles, only a long word written as listed;
+     * one word of an organisation's name is another organisation as often
+     * ("Koryo Horizon LLC" is not "KORYO BANK") */
+    int typo = (a->how[p] & HOW_FUZZY) != 0;
+    gs_screen_name_t nm = gs_screen_list_name_at(m->list, f.name);
+    if (gs_screen_list_entry(m->list, nm.entry).type != GS_SCREEN_PERSON || a->sim[p] < 0.95f ||
+        (role == ROLE_OTHER && typo) ||
+        !(role == ROLE_FAMILY || (role == ROLE_OTHER && klen >= 5)) ||
+        s->tt[a->tok[p]].vocab || other_name_next(s, a, f.n_parts, a->tok[p]))
         return 0.0f;
-    return a->sim[p] * (0.55f + 0.25f * rarity(m, PART_KEY(part)));
+    /* at most 0.85: a surname alone is for review, never HIGH by itself */
+    float r = rarity(m, PART_KEY(part));
+    return a->sim[p] * (payee_position(s, a->tok[p]) ? 0.7f + 0.15f * r : 0.55f + 0.25f * r);
 }
 
 static form_score_t score_align(const screen_matcher_t *m, const match_scratch_t *s,
@@ -500,7 +551,7 @@ size_t screen_match(const screen_matcher_t *m, match_scratch_t *s, const char *t
         if (s->toks[i].script == GS_SCREEN_SCRIPT_DIGITS)
             digit_hit(m->index, tt, s->norm + s->toks[i].off);
         else
-            token_hits(m, tt, s->norm + s->toks[i].off);
+            token_hits(m, s, tt, s->norm + s->toks[i].off);
         sort_hits(tt);
     }
     seed_candidates(m->index, s);
