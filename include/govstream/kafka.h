@@ -166,9 +166,11 @@ gs_producer_stats_t gs_producer_stats(const gs_producer_t *p);
  * through a second, plain producer: they are outside the contract and must
  * not abort a transaction. */
 
-/* GS_TXN_PENDING: it must abort, but the abort could not complete yet
- * (brokers unreachable): call gs_producer_txn_abort again, and produce
- * nothing meanwhile. */
+/* GS_TXN_PENDING: an abort, or a commit that timed out on its way, could
+ * not complete yet (brokers unreachable, a stalled process): call
+ * gs_producer_txn_abort again, and produce nothing meanwhile. It resumes
+ * the commit first (librdkafka takes no other call then), which may still
+ * commit (GS_TXN_COMMITTED), and aborts only if that fails. */
 typedef enum {
     GS_TXN_NONE,
     GS_TXN_COMMITTED,
@@ -190,7 +192,8 @@ int gs_producer_txn_open(const gs_producer_t *p);
  * is aborted (GS_TXN_ABORTED): the caller rewinds inputs and state to the
  * last commit. GS_TXN_FATAL: fenced or broken, the worker must stop. */
 gs_txn_result_t gs_producer_txn_commit(gs_producer_t *p, gs_consumer_t *c, int timeout_ms);
-/* Aborts the open transaction (partitions were lost). */
+/* Aborts the open transaction (partitions were lost, or a commit failed);
+ * a commit still under way is resumed first (see GS_TXN_PENDING). */
 gs_txn_result_t gs_producer_txn_abort(gs_producer_t *p, int timeout_ms);
 
 /* ---- the consumer: one group member, partitions tracked by gs_offsets -----

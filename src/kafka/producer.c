@@ -36,6 +36,7 @@ struct gs_producer {
     int eos;        /* delivery.mode = exactly_once: rk is transactional */
     int in_txn;     /* a transaction is open */
     int txn_failed; /* a record of it was refused: it can only abort */
+    int committing; /* a commit timed out on its way: only that commit may be called again */
     gs_producer_stats_t stats;
 };
 
@@ -400,17 +401,24 @@ static gs_txn_result_t txn_call(gs_producer_t *p, call_t call, rd_kafka_t *consu
         }
         if (!e)
             return GS_TXN_COMMITTED;
-        int retry = rd_kafka_error_is_retriable(e) && gs_now_us() < deadline;
-        /* an abort that cannot complete now (brokers unreachable) is tried
-         * again by the caller */
-        gs_txn_result_t r = rd_kafka_error_is_fatal(e) ? GS_TXN_FATAL
-                            : call == CALL_ABORT       ? GS_TXN_PENDING
-                                                       : GS_TXN_ABORTED;
+        int retriable = rd_kafka_error_is_retriable(e);
+        int retry = retriable && gs_now_us() < deadline;
+        /* An abort that cannot complete now (brokers unreachable) is tried
+         * again by the caller. So is a commit that timed out: librdkafka
+         * finishes it in the background and refuses any other call until
+         * commit_transaction is called again ("Conflicting commit_transaction
+         * API call is already in progress"). */
+        gs_txn_result_t r = rd_kafka_error_is_fatal(e)                   ? GS_TXN_FATAL
+                            : call == CALL_ABORT                         ? GS_TXN_PENDING
+                            : call == CALL_COMMIT && retriable && !retry ? GS_TXN_PENDING
+                                                                         : GS_TXN_ABORTED;
         if (!retry)
             gs_log_error(p->base.log,
-                         r == GS_TXN_FATAL     ? "transaction failed; stopping"
-                         : r == GS_TXN_PENDING ? "transaction abort not complete; retrying"
-                                               : "transaction failed; aborting it",
+                         r == GS_TXN_FATAL      ? "transaction failed; stopping"
+                         : call == CALL_COMMIT &&
+                                 r == GS_TXN_PENDING ? "transaction commit not complete; resuming it"
+                         : r == GS_TXN_PENDING       ? "transaction abort not complete; retrying"
+                                                     : "transaction failed; aborting it",
                          GS_LS("call", call_names[call]), GS_LS("error", rd_kafka_error_string(e)));
         rd_kafka_error_destroy(e);
         if (!retry)
@@ -439,13 +447,28 @@ static void drop_held(gs_producer_t *p)
     p->n_held = p->n_queue_full = 0;
 }
 
+static gs_txn_result_t committed(gs_producer_t *p)
+{
+    p->in_txn = p->committing = 0;
+    p->stats.txn_committed++;
+    return GS_TXN_COMMITTED;
+}
+
 gs_txn_result_t gs_producer_txn_abort(gs_producer_t *p, int timeout_ms)
 {
     if (!p->in_txn)
         return GS_TXN_NONE;
     drop_held(p);
-    gs_txn_result_t r =
-        txn_call(p, CALL_ABORT, NULL, NULL, gs_now_us() + (int64_t)timeout_ms * 1000);
+    int64_t deadline = gs_now_us() + (int64_t)timeout_ms * 1000;
+    if (p->committing) { /* the only call librdkafka takes now; it may yet commit */
+        gs_txn_result_t c = txn_call(p, CALL_COMMIT, NULL, NULL, deadline);
+        if (c == GS_TXN_COMMITTED)
+            return committed(p);
+        if (c == GS_TXN_PENDING || c == GS_TXN_FATAL)
+            return c;
+        p->committing = 0; /* it failed: now it can abort */
+    }
+    gs_txn_result_t r = txn_call(p, CALL_ABORT, NULL, NULL, deadline);
     if (r != GS_TXN_COMMITTED)
         return r;
     p->in_txn = p->txn_failed = 0;
@@ -466,6 +489,8 @@ gs_txn_result_t gs_producer_txn_commit(gs_producer_t *p, gs_consumer_t *c, int t
 {
     if (!p->in_txn)
         return GS_TXN_NONE;
+    if (p->committing) /* the last commit is still under way */
+        return gs_producer_txn_abort(p, timeout_ms);
     int64_t deadline = gs_now_us() + (int64_t)timeout_ms * 1000;
     gs_txn_result_t r = GS_TXN_ABORTED;
     if (push_held(p, deadline) && flush_txn(p, deadline)) {
@@ -477,9 +502,10 @@ gs_txn_result_t gs_producer_txn_commit(gs_producer_t *p, gs_consumer_t *c, int t
             r = txn_call(p, CALL_COMMIT, NULL, NULL, deadline);
     }
     /* a delivery refused during the commit's flush fails it too */
-    if (r == GS_TXN_COMMITTED) {
-        p->in_txn = 0;
-        p->stats.txn_committed++;
+    if (r == GS_TXN_COMMITTED)
+        return committed(p);
+    if (r == GS_TXN_PENDING) {
+        p->committing = 1; /* resumed by gs_producer_txn_abort, which the caller calls next */
         return r;
     }
     return r == GS_TXN_FATAL ? r : gs_producer_txn_abort(p, timeout_ms);

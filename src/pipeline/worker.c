@@ -246,7 +246,8 @@ static int flow_control(gs_worker_t *w)
     gs_gauge_set(w->obs.pending, (double)gs_producer_held(w->producer));
     ensure_taken(w);
     size_t limit = (size_t)(w->cfg->delivery.max_inflight_per_partition - w->cfg->batch.max);
-    /* an abort that has not completed holds every input like a registry outage */
+    /* an abort (or a commit being resumed) that has not completed holds every
+     * input like a registry outage */
     return gs_consumer_flow(w->consumer, full, qlen, w->registry_down || w->aborting, limit);
 }
 

@@ -56,6 +56,7 @@
  * is in a private header). */
 #define API_PRODUCE    0
 #define API_JOIN_GROUP 11
+#define API_END_TXN    26
 
 /* Upper bound of every wait: a hang fails, not stalls. valgrind runs ~50x
  * slower, and ops/test.sh runs two of them at once. */
@@ -1325,12 +1326,48 @@ static void test_kind_without_config(void **state)
     assert_int_equal(failing_creates, 0);
 }
 
+/* Exactly-once: a commit whose EndTxn answer comes after the commit's
+ * timeout (a stalled process, a slow coordinator) is still under way in
+ * librdkafka, which refuses any other call until commit_transaction is
+ * called again. The worker resumes it and goes on; before, it tried to
+ * abort and was refused forever ("Conflicting commit_transaction API call
+ * is already in progress"), its partitions held and never processed. */
+static void test_commit_timeout_resumed(void **state)
+{
+    fx_t *f = *state;
+    const char *const eos[] = {"delivery.mode=exactly_once", "delivery.transaction_timeout_ms=2000",
+                               NULL};
+    long n = scaled(600);
+    f->run_id = "ct";
+    produce_inputs(f, n, 1000000);
+    index_inputs(f);
+    assert_int_equal(rd_kafka_mock_coordinator_set(f->mc, "transaction", GROUP ".w1", 1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    /* the first commit waits 1 s at most (half the timeout); its answer takes 2.5 s */
+    assert_int_equal(rd_kafka_mock_broker_push_request_error_rtts(f->mc, 1, API_END_TXN, 1,
+                                                                  RD_KAFKA_RESP_ERR_NO_ERROR, 2500),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    wk_t *k = start_worker(f, 0, "w1", eos);
+    assert_int_equal(wait_outputs(f, n, WAIT_MS), n);
+    /* the mock keeps transactional offset commits to itself: the log and
+     * a clean drain (exit 0: everything committed) tell what happened */
+    gs_sleep_ms(3000); /* the delayed answer is in */
+    assert_int_equal(log_count(k, "Conflicting"), 0);
+    assert_int_equal(stop_worker(k), 0);
+    assert_int_equal(log_count(k, "Conflicting"), 0);
+    assert_int_equal(log_count(k, "transaction aborted"), 0);
+    assert_true(log_count(k, "transaction commit not complete; resuming it") >= 1);
+    read_outputs(f);
+    assert_int_equal(check_exactly_once(f), count_invalid(f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_exactly_once_with_produce_errors, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_commit_follows_watermark, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_timeout_resumed, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_revoked_queue_dropped, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_kind_create_fails_memory_budget, fx_setup_offline,
                                         fx_teardown),
