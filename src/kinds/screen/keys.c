@@ -12,13 +12,24 @@
  * Cyrillic letter, longest first: BGN/PCGN "shch", GOST "shh", German "sch"
  * for щ; "kh", "x" (and "ks") for х; "ts", "cz", "tz" for ц. */
 static const struct {
-    const char *from, *to;
+    const char *from;
+    unsigned char len;
+    char to;
 } groups[] = {
-    {"shch", "s"}, {"shh", "s"}, {"sch", "s"}, {"sh", "s"}, {"zh", "z"}, {"kh", "x"},
-    {"ks", "x"},   {"ch", "c"},  {"ts", "c"},  {"tz", "c"}, {"cz", "c"}, {"ck", "k"},
-    {"ph", "f"},   {"iu", "u"},  {"yu", "u"},  {"ju", "u"}, {"ia", "a"}, {"ya", "a"},
-    {"ja", "a"},   {"ie", "e"},  {"ye", "e"},  {"je", "e"}, {"io", "o"}, {"yo", "o"},
+    {"shch", 4, 's'}, {"shh", 3, 's'}, {"sch", 3, 's'}, {"sh", 2, 's'}, {"zh", 2, 'z'},
+    {"kh", 2, 'x'},   {"ks", 2, 'x'},  {"ch", 2, 'c'},  {"ts", 2, 'c'}, {"tz", 2, 'c'},
+    {"cz", 2, 'c'},   {"ck", 2, 'k'},  {"ph", 2, 'f'},  {"iu", 2, 'u'}, {"yu", 2, 'u'},
+    {"ju", 2, 'u'},   {"ia", 2, 'a'},  {"ya", 2, 'a'},  {"ja", 2, 'a'}, {"ie", 2, 'e'},
+    {"ye", 2, 'e'},   {"je", 2, 'e'},  {"io", 2, 'o'},  {"yo", 2, 'o'},
 };
+
+/* The first letters of the groups: the others are folded at once (the
+ * skeleton runs on every key of every word). */
+static int starts_group(char c)
+{
+    return c == 's' || c == 'z' || c == 'k' || c == 'c' || c == 't' || c == 'p' || c == 'i' ||
+           c == 'y' || c == 'j';
+}
 
 static char fold_letter(char c)
 {
@@ -40,12 +51,10 @@ size_t screen_skeleton(const char *in, size_t len, char *out)
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         char c = 0;
-        for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
-            if (groups[g].from[0] != in[i])
-                continue;
-            size_t gl = strlen(groups[g].from);
-            if (gl <= len - i && !memcmp(in + i, groups[g].from, gl)) {
-                c = groups[g].to[0];
+        for (size_t g = 0; starts_group(in[i]) && g < sizeof(groups) / sizeof(groups[0]); g++) {
+            size_t gl = groups[g].len;
+            if (groups[g].from[0] == in[i] && gl <= len - i && !memcmp(in + i, groups[g].from, gl)) {
+                c = groups[g].to;
                 i += gl;
                 break;
             }
@@ -220,6 +229,10 @@ static const struct {
     {"ем", "й"},   {"ем", "ь"},   {"ем", ""},    {"ом", ""},    {"у", ""},     {"ю", "й"},
     {"ю", "ь"},    {"ю", "я"},    {"а", ""},     {"я", "й"},    {"я", "ь"},    {"е", "а"},
     {"і", "а"},    {"ы", "а"},    {"и", "а"},    {"и", "я"},    {"у", "а"},
+    /* instrumental and prepositional (Газиевым, Петровским, Дарьей, о
+     * Петрове); Ukrainian -енко declined (Шевченком, Шевченку, Шевченка) */
+    {"ым", ""},    {"им", "ий"},  {"им", ""},    {"ей", "я"},   {"е", ""},     {"ом", "о"},
+    {"у", "о"},    {"а", "о"},
 };
 
 #define ENDING_FACTOR 0.96f
@@ -301,6 +314,47 @@ size_t screen_token_keys(const screen_keys_t *k, const char *tok, size_t len, in
     default:
         return 0;
     }
+}
+
+/* The one-edit variants of one romanised spelling: each letter left out
+ * (once per run of it) and each pair of different neighbours swapped. */
+static size_t slip_keys(const screen_keys_t *k, const char *v, size_t len, screen_key_t *out,
+                        size_t n, size_t cap)
+{
+    char buf[KEY_MAX];
+    if (len < 5 || len >= KEY_MAX)
+        return n;
+    for (size_t i = 0; i < len && n < cap; i++) {
+        if (i && v[i] == v[i - 1])
+            continue;
+        memcpy(buf, v, i);
+        memcpy(buf + i, v + i + 1, len - i - 1);
+        n = add_key(k, buf, len - 1, 1.0f, KEY_DIRECT, out, n, cap);
+    }
+    for (size_t i = 0; i + 1 < len && n < cap; i++) {
+        if (v[i] == v[i + 1])
+            continue;
+        memcpy(buf, v, len);
+        buf[i] = v[i + 1], buf[i + 1] = v[i];
+        n = add_key(k, buf, len, 1.0f, KEY_DIRECT, out, n, cap);
+    }
+    return n;
+}
+
+size_t screen_slip_keys(const screen_keys_t *k, const char *tok, size_t len, int script,
+                        screen_key_t *out, size_t cap)
+{
+    if (script == GS_SCREEN_SCRIPT_LATIN)
+        return screen_fuzzy_key(tok, len) ? slip_keys(k, tok, len, out, 0, cap) : 0;
+    char buf[GS_SCREEN_VARIANTS_SIZE(GS_SCREEN_TOK_MAX)], err[8];
+    gs_screen_variants_t v;
+    if (script != GS_SCREEN_SCRIPT_CYRILLIC || len > GS_SCREEN_TOK_MAX ||
+        gs_screen_translit_variants(tok, len, buf, sizeof(buf), &v, err, sizeof(err)))
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < v.n && i < 2; i++)
+        n = slip_keys(k, v.v[i].p, v.v[i].len, out, n, cap);
+    return n;
 }
 
 /* ---- similarity ----------------------------------------------------------------- */

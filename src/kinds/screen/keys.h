@@ -83,6 +83,13 @@ static inline int screen_fuzzy_key(const char *s, size_t len)
     return 1;
 }
 
+/* The keys of a token's one-slip spellings (a letter left out, two
+ * neighbours swapped), made before the skeleton: the skeleton can turn one
+ * slip into two edits of its own ("Никиат" -> "nikat", "Никита" ->
+ * "nikita"). Latin and Cyrillic tokens of five letters or more; at most cap. */
+size_t screen_slip_keys(const screen_keys_t *k, const char *tok, size_t len, int script,
+                        screen_key_t *out, size_t cap);
+
 /* Jaro-Winkler similarity of two keys, in [0, 1]. */
 double screen_jaro_winkler(const char *a, size_t alen, const char *b, size_t blen);
 

@@ -18,6 +18,8 @@
 #define MAX_BEST    64
 #define FUZZY_MIN   0.84f /* Jaro-Winkler a typo must reach */
 #define INITIAL_SIM 0.8f
+#define SLIP_SIM    0.9f  /* a letter left out or two swapped, as written */
+#define SLIP2_SIM   0.85f /* that and one more edit */
 #define WIN         (2 * FORM_MAX_PARTS + 3)
 
 typedef struct tok_hit {
@@ -265,6 +267,21 @@ static float part_weight(uint32_t part)
     return part & PART_WEAK ? 0.15f * w : w;
 }
 
+/* A text's initial and a key's first letter: the same, or the key is the
+ * Russian form of a Ukrainian name that starts otherwise (О. for
+ * Олександр, key "aleksandr"; Олена -> Елена, Ганна -> Анна, Микола ->
+ * Николай; keys.c's name table). */
+static int initials_agree(char initial, char key)
+{
+    static const char pairs[][2] = {{'o', 'a'}, {'o', 'e'}, {'g', 'a'}, {'h', 'a'}, {'m', 'n'}};
+    if (initial == key)
+        return 1;
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+        if (initial == pairs[i][0] && key == pairs[i][1])
+            return 1;
+    return 0;
+}
+
 static float part_sim(const screen_index_t *ix, const text_tok_t *tt, uint32_t part, uint8_t *how)
 {
     uint32_t key = PART_KEY(part);
@@ -278,7 +295,7 @@ static float part_sim(const screen_index_t *ix, const text_tok_t *tt, uint32_t p
         return 0.0f; /* before the key is read: it is far away in memory */
     size_t klen;
     const char *k = screen_index_key(ix, key, &klen);
-    if (tt->initial == k[0] && (tt->single || klen == 1)) {
+    if (initials_agree(tt->initial, k[0]) && (tt->single || klen == 1)) {
         *how = HOW_INITIAL;
         return INITIAL_SIM;
     }
@@ -519,6 +536,62 @@ static int by_score(const void *a, const void *b)
     return x->entry < y->entry ? -1 : x->entry > y->entry;
 }
 
+/* A word that matched nothing but stands where a name would (it looks
+ * like one, or it is next to a word on the list) gets a second, dearer
+ * search: its one-slip spellings as found, and next to a listed word also
+ * within one edit of those (docs/SCREEN.md, "Candidates and scores"). */
+static void slip_hits(const screen_matcher_t *m, text_tok_t *tt, const char *form, int two)
+{
+    screen_key_t keys[64];
+    size_t nk = screen_slip_keys(m->tools.keys, form, tt->t.len, tt->t.script, keys, 64);
+    for (size_t i = 0; i < nk; i++) {
+        int64_t id = screen_index_find(m->index, keys[i].s, keys[i].len);
+        if (id >= 0) {
+            add_hit(tt, (uint32_t)id, SLIP_SIM, HOW_FUZZY);
+            continue;
+        }
+        uint32_t ids[8];
+        size_t n = two && keys[i].len >= 6
+                       ? screen_index_fuzzy(m->index, keys[i].s, keys[i].len, 1, ids, 8)
+                       : 0;
+        for (size_t j = 0; j < n; j++) {
+            size_t klen;
+            const char *key = screen_index_key(m->index, ids[j], &klen);
+            if (screen_jaro_winkler(keys[i].s, keys[i].len, key, klen) >= FUZZY_MIN)
+                add_hit(tt, ids[j], SLIP2_SIM, HOW_FUZZY);
+        }
+    }
+}
+
+/* A word two or fewer from a rare listed word that is no dictionary word:
+ * where the rest of a name would be. */
+static int near_exact(const screen_matcher_t *m, const match_scratch_t *s, size_t i)
+{
+    for (size_t j = i > 2 ? i - 2 : 0; j <= i + 2 && j < s->n_tok; j++) {
+        const text_tok_t *o = &s->tt[j];
+        for (size_t h = 0; j != i && !o->vocab && h < o->n_hits; h++)
+            if (!(o->hits[h].how & HOW_FUZZY) && !screen_index_weak(m->index, o->hits[h].key) &&
+                rare_key(m->index, o->hits[h].key))
+                return 1;
+    }
+    return 0;
+}
+
+static void second_search(const screen_matcher_t *m, match_scratch_t *s)
+{
+    for (size_t i = 0; i < s->n_tok; i++) {
+        text_tok_t *tt = &s->tt[i];
+        int letters = tt->t.script == GS_SCREEN_SCRIPT_LATIN ||
+                      tt->t.script == GS_SCREEN_SCRIPT_CYRILLIC;
+        if (tt->n_hits || tt->vocab || tt->single || !letters || tt->t.len < 5)
+            continue;
+        int near = near_exact(m, s, i); /* two slips only next to a name */
+        if (near || name_like(s, i))
+            slip_hits(m, tt, s->norm + tt->t.off, near);
+        sort_hits(tt);
+    }
+}
+
 static void reset(match_scratch_t *s)
 {
     for (size_t c = 0; c < s->n_cands; c++) {
@@ -554,6 +627,7 @@ size_t screen_match(const screen_matcher_t *m, match_scratch_t *s, const char *t
             token_hits(m, s, tt, s->norm + s->toks[i].off);
         sort_hits(tt);
     }
+    second_search(m, s);
     seed_candidates(m->index, s);
     st->tokens += nt; /* digits too: they are something to screen */
     st->candidates += s->n_cands;
