@@ -273,7 +273,7 @@ static void test_word_boundaries(void **state)
     expect("ооо\xe2\x80\x94x", "LEGAL_FORM:ооо:ооо"); /* em dash */
     expect("ltd.", "LEGAL_FORM:ltd:ltd");
     expect("l.l.c.", "LEGAL_FORM:l.l.c:l.l.c");
-    expect("acme co. ltd", "LEGAL_FORM:co.:co.|LEGAL_FORM:ltd:ltd");
+    expect("acme co. ltd", "LEGAL_FORM:co:co|LEGAL_FORM:ltd:ltd");
     expect("coco.", "");
     expect("sa", "LEGAL_FORM:sa:sa");
     expect("salt", "");

@@ -15,6 +15,7 @@
 #define MAX_CANDS   8192
 #define CAND_SLOTS  16384
 #define SEEDS       4
+#define INITIAL_POSTINGS 512 /* forms of a common word an initial next to it looks through */
 #define MAX_BEST    64
 #define FUZZY_MIN   0.84f /* Jaro-Winkler a typo must reach */
 #define INITIAL_SIM 0.8f
@@ -31,7 +32,7 @@ typedef struct tok_hit {
 typedef struct text_tok {
     gs_screen_tok_t t;
     tok_hit_t hits[TOK_HITS];
-    uint8_t n_hits, common, exact, single;
+    uint8_t n_hits, common, weak, exact, single;
     uint8_t vocab;   /* a word of payment texts (dictionary): no typo or lone match */
     uint8_t trigger; /* a payment word ("получатель", "payee"): a name may follow */
     char initial; /* first letter of its key, for initials */
@@ -172,6 +173,21 @@ static void sort_hits(text_tok_t *tt)
         }
 }
 
+/* A text's initial and a key's first letter: the same, or the key is the
+ * Russian form of a Ukrainian name that starts otherwise (О. for
+ * Олександр, key "aleksandr"; Олена -> Елена, Ганна -> Анна, Микола ->
+ * Николай; keys.c's name table). */
+static int initials_agree(char initial, char key)
+{
+    static const char pairs[][2] = {{'o', 'a'}, {'o', 'e'}, {'g', 'a'}, {'h', 'a'}, {'m', 'n'}};
+    if (initial == key)
+        return 1;
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+        if (initial == pairs[i][0] && key == pairs[i][1])
+            return 1;
+    return 0;
+}
+
 /* ---- candidates --------------------------------------------------------------- */
 
 static void cand_add(match_scratch_t *s, uint32_t form, size_t pos)
@@ -229,6 +245,51 @@ static int rare_key(const screen_index_t *ix, uint32_t key)
     return n <= DF_RARE;
 }
 
+/* An initial next to a common listed word ("Остапенко К.Д.", "A. Hoffmann"):
+ * the word's forms with a part that initial can stand for are candidates
+ * (a common family name does not seed alone, and initials have no key). */
+static void seed_with_initial(const screen_index_t *ix, match_scratch_t *s, size_t i)
+{
+    char initial = 0;
+    for (size_t j = i > 2 ? i - 2 : 0; j <= i + 2 && j < s->n_tok && !initial; j++)
+        if (j != i && s->tt[j].single)
+            initial = s->tt[j].initial;
+    const text_tok_t *tt = &s->tt[i];
+    for (size_t h = 0; initial && h < tt->n_hits && h < PAIR_HITS; h++) {
+        size_t n;
+        const uint32_t *post = screen_index_postings(ix, tt->hits[h].key, &n);
+        for (size_t k = 0; n <= INITIAL_POSTINGS && k < n; k++) {
+            screen_form_t f = screen_index_form(ix, post[k]);
+            for (size_t p = 0; p < f.n_parts; p++) {
+                size_t klen;
+                const char *key = screen_index_key(ix, PART_KEY(f.parts[p]), &klen);
+                if (PART_KEY(f.parts[p]) != tt->hits[h].key && PART_ROLE(f.parts[p]) != ROLE_FAMILY &&
+                    initials_agree(initial, key[0])) {
+                    cand_add(s, post[k], i);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* Two common words near each other seed the forms that have both; a weak
+ * one (a legal form, a common word: "Trading and Transport Services
+ * Company") only with the word right next to it. */
+static void pair_words(const screen_index_t *ix, match_scratch_t *s, size_t i, size_t j)
+{
+    const text_tok_t *x = &s->tt[i], *y = &s->tt[j];
+    if (!(x->common || x->weak) || !(y->common || y->weak))
+        return;
+    for (size_t a = 0; a < x->n_hits && a < PAIR_HITS; a++)
+        for (size_t b = 0; b < y->n_hits && b < PAIR_HITS; b++) {
+            uint32_t ka = x->hits[a].key, kb = y->hits[b].key;
+            int weak = screen_index_weak(ix, ka) || screen_index_weak(ix, kb);
+            if (ka != kb && (!weak || j == i + 1) && !rare_key(ix, ka) && !rare_key(ix, kb))
+                cand_pair(ix, s, ka, kb, i);
+        }
+}
+
 static void seed_candidates(const screen_index_t *ix, match_scratch_t *s)
 {
     for (size_t i = 0; i < s->n_tok; i++) {
@@ -236,8 +297,10 @@ static void seed_candidates(const screen_index_t *ix, match_scratch_t *s)
         for (size_t h = 0; h < tt->n_hits; h++) {
             size_t n;
             const uint32_t *post = screen_index_postings(ix, tt->hits[h].key, &n);
-            if (screen_index_weak(ix, tt->hits[h].key))
+            if (screen_index_weak(ix, tt->hits[h].key)) {
+                tt->weak = 1; /* pairs only with the word next to it */
                 continue;
+            }
             if (n > DF_RARE) {
                 tt->common = 1; /* seeds only next to another hit of the same name */
                 continue;
@@ -247,14 +310,11 @@ static void seed_candidates(const screen_index_t *ix, match_scratch_t *s)
         }
     }
     for (size_t i = 0; i < s->n_tok; i++)
-        for (size_t j = i + 1; s->tt[i].common && j < s->n_tok && j <= i + NEAR; j++)
-            for (size_t a = 0; s->tt[j].common && a < s->tt[i].n_hits && a < PAIR_HITS; a++)
-                for (size_t b = 0; b < s->tt[j].n_hits && b < PAIR_HITS; b++)
-                    if (s->tt[i].hits[a].key != s->tt[j].hits[b].key &&
-                        !screen_index_weak(ix, s->tt[i].hits[a].key) &&
-                        !screen_index_weak(ix, s->tt[j].hits[b].key) &&
-                        !(rare_key(ix, s->tt[i].hits[a].key) || rare_key(ix, s->tt[j].hits[b].key)))
-                        cand_pair(ix, s, s->tt[i].hits[a].key, s->tt[j].hits[b].key, i);
+        if (s->tt[i].common)
+            seed_with_initial(ix, s, i);
+    for (size_t i = 0; i < s->n_tok; i++)
+        for (size_t j = i + 1; j < s->n_tok && j <= i + NEAR; j++)
+            pair_words(ix, s, i, j);
 }
 
 /* ---- alignment and score ------------------------------------------------------ */
@@ -265,21 +325,6 @@ static float part_weight(uint32_t part)
         [ROLE_OTHER] = 1.0f, [ROLE_GIVEN] = 1.0f, [ROLE_FAMILY] = 1.5f, [ROLE_PATRONYMIC] = 0.6f};
     float w = role_w[PART_ROLE(part)];
     return part & PART_WEAK ? 0.15f * w : w;
-}
-
-/* A text's initial and a key's first letter: the same, or the key is the
- * Russian form of a Ukrainian name that starts otherwise (О. for
- * Олександр, key "aleksandr"; Олена -> Елена, Ганна -> Анна, Микола ->
- * Николай; keys.c's name table). */
-static int initials_agree(char initial, char key)
-{
-    static const char pairs[][2] = {{'o', 'a'}, {'o', 'e'}, {'g', 'a'}, {'h', 'a'}, {'m', 'n'}};
-    if (initial == key)
-        return 1;
-    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
-        if (initial == pairs[i][0] && key == pairs[i][1])
-            return 1;
-    return 0;
 }
 
 static float part_sim(const screen_index_t *ix, const text_tok_t *tt, uint32_t part, uint8_t *how)
@@ -430,6 +475,37 @@ static float lone_score(const screen_matcher_t *m, const match_scratch_t *s, scr
     return a->sim[p] * (payee_position(s, a->tok[p]) ? 0.7f + 0.15f * r : 0.55f + 0.25f * r);
 }
 
+/* Only blanks between two words of the text: one phrase. */
+static int same_phrase(const match_scratch_t *s, size_t a, size_t b)
+{
+    for (uint32_t i = s->tt[a].t.end; i < s->tt[b].t.start; i++)
+        if (s->text[i] != ' ' && s->text[i] != '-')
+            return 0;
+    return 1;
+}
+
+/* A capitalised word that is no dictionary word, right before or after the
+ * match in the same phrase, and not part of it: the text names another
+ * organisation that shares words with the list's ("ТОВ «Транзит Исток»"
+ * is not "ТОВ «Транзит Агро»", "Koryo Horizon LLC" is not "KORYO BANK"). */
+static int extra_word(const match_scratch_t *s, const form_score_t *r)
+{
+    size_t lo = (size_t)r->lo_tok, hi = (size_t)r->hi_tok;
+    size_t used;
+    const size_t side[2] = {lo > 0 ? lo - 1 : SIZE_MAX, hi + 1 < s->n_tok ? hi + 1 : SIZE_MAX};
+    for (size_t k = 0; k < 2; k++) {
+        size_t t = side[k];
+        if (t == SIZE_MAX || s->tt[t].vocab || s->tt[t].single ||
+            !same_phrase(s, k ? hi : t, k ? t : lo))
+            continue;
+        const text_tok_t *o = &s->tt[t];
+        if (gs_cp_upper(gs_cp_decode((const unsigned char *)s->text + o->t.start,
+                                     s->text_len - o->t.start, &used)))
+            return 1;
+    }
+    return 0;
+}
+
 static form_score_t score_align(const screen_matcher_t *m, const match_scratch_t *s,
                                 screen_form_t f, const align_t *a)
 {
@@ -469,6 +545,11 @@ static form_score_t score_align(const screen_matcher_t *m, const match_scratch_t
     r.score = got / total;
     if (strong_parts == 1 && (r.how & HOW_FUZZY))
         r.score *= 0.8f; /* a one-word name must be written as listed */
+    gs_screen_name_t nm = gs_screen_list_name_at(m->list, f.name);
+    if (gs_screen_list_entry(m->list, nm.entry).type == GS_SCREEN_ENTITY && extra_word(s, &r)) {
+        r.score *= 0.8f;
+        r.how |= HOW_EXTRA;
+    }
     if (strong_matched == 1 && strong_parts >= 2) {
         float ls = lone_score(m, s, f, a, lone);
         if (ls > r.score) {
