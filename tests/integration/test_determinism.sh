@@ -57,28 +57,35 @@ rate=1000
 produce "$N" --rate "$rate" --tenants 8 --sessions 300 --moral-given 0.5 --seed 11 \
   >"$IT_DIR/produce.json" &
 producer=$!
-stall() { # the exactly-once groups' second workers: 9 s > session.timeout.ms
-  sleep $((N * 35 / 100 / rate))
+# The exactly-once groups' second workers stall 9 s > session.timeout.ms,
+# in a settled group: a stall during a rebalance would only make the
+# coordinator wait for them (up to the rebalance timeout), and no zombie
+# would come back. So the restarted first workers are in first, and the
+# third ones are killed only after the stall.
+stall() {
   kill -STOP "${WORKER_PID[et2]}" "${WORKER_PID[es2]}"
   log "et2 and es2 stopped (SIGSTOP)"
   sleep 9
   kill -CONT "${WORKER_PID[et2]}" "${WORKER_PID[es2]}"
   log "et2 and es2 continued (SIGCONT)"
 }
-stall &
-BG_PIDS+=($!)
 sleep $((N * 2 / 10 / rate))
 kill9_restart et1 "${COMMON[@]}" "${ET[@]}"
 kill9_restart es1 "${COMMON[@]}" "${ES[@]}"
+wait_ready et1 60
+wait_ready es1 60
 log "et1 and es1 killed (SIGKILL) and restarted"
-sleep $((N / 10 / rate))
+sleep 3 # their rebalance completes
+stall &
+stalling=$!
+BG_PIDS+=("$stalling")
 start_worker bt4 "${COMMON[@]}" "${TB[@]}"
 start_worker bs4 "${COMMON[@]}" "${SB[@]}"
 log "fourth workers added"
 sleep $((N * 2 / 10 / rate))
 kill9_restart bk2 "${COMMON[@]}" "${KB[@]}"
 log "bk2 killed (SIGKILL) and restarted"
-sleep $((N / 10 / rate))
+wait "$stalling"
 kill9_restart et3 "${COMMON[@]}" "${ET[@]}"
 kill9_restart es3 "${COMMON[@]}" "${ES[@]}"
 log "et3 and es3 killed (SIGKILL) and restarted"
