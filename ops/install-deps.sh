@@ -14,6 +14,9 @@ PKGS=(
   libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libssl-dev zlib1g-dev
   # what ops/deps/librdkafka.sh builds librdkafka 2.12 with
   libzstd-dev liblz4-dev libsasl2-dev
+  # Debian's copyright record of librdkafka, which it.licences checks
+  # docs/LICENSES.md against (the product links the build in .cache/deps)
+  librdkafka1
   # watch-list files (the screen kind's builder reads XML lists)
   libxml2-dev
   # text normalisation of the screen kind (NFKC, case folding, spoof skeletons)
