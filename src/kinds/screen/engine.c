@@ -197,6 +197,7 @@ static void how_words(uint32_t how, char *buf, size_t size)
         {HOW_DROPPED, "a patronymic or legal form left out"},
         {HOW_LONE, "a rare family name alone"},
         {HOW_EXTRA, "more words in the name than the list's"},
+        {HOW_CONFLICT, "another patronymic than the list's"},
     };
     size_t len = 0;
     buf[0] = '\0';

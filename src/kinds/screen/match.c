@@ -33,6 +33,7 @@ typedef struct text_tok {
     gs_screen_tok_t t;
     tok_hit_t hits[TOK_HITS];
     uint8_t n_hits, common, weak, exact, single;
+    uint8_t patro; /* shaped like a patronymic (-ович, -івна, -ovna) */
     uint8_t vocab;   /* a word of payment texts (dictionary): no typo or lone match */
     uint8_t trigger; /* a payment word ("получатель", "payee"): a name may follow */
     char initial; /* first letter of its key, for initials */
@@ -152,6 +153,18 @@ static void token_hits(const screen_matcher_t *m, const match_scratch_t *s, text
             (id < 0 || keys[i].len >= 5))
             fuzzy_hits(m->index, tt, &keys[i]);
     }
+}
+
+static int patronymic_shaped(const char *form, size_t len)
+{
+    static const char *const tails[] = {"ович", "евич",  "овна",  "евна", "ична",
+                                        "івна", "ovich", "evich", "ovna", "evna"};
+    for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+        size_t tl = strlen(tails[i]);
+        if (len > tl + 2 && !memcmp(form + len - tl, tails[i], tl))
+            return 1;
+    }
+    return 0;
 }
 
 /* Numbers in names ("Office 39") match only as they are. */
@@ -330,10 +343,12 @@ static float part_weight(uint32_t part)
 static float part_sim(const screen_index_t *ix, const text_tok_t *tt, uint32_t part, uint8_t *how)
 {
     uint32_t key = PART_KEY(part);
+    int family_or_given = PART_ROLE(part) == ROLE_FAMILY || PART_ROLE(part) == ROLE_GIVEN;
     for (size_t h = 0; h < tt->n_hits; h++)
         if (tt->hits[h].key == key) {
             *how = tt->hits[h].how;
-            return tt->hits[h].sim;
+            /* a patronymic is no typo of a family or given name ("Петрівна", "Petrina") */
+            return tt->patro && family_or_given && (*how & HOW_FUZZY) ? 0.0f : tt->hits[h].sim;
         }
     int initial_ok = (tt->single && PART_ROLE(part) != ROLE_FAMILY) || (part & PART_INITIAL);
     if (!initial_ok || !tt->initial)
@@ -402,14 +417,8 @@ static float rarity(const screen_matcher_t *m, uint32_t key)
 static int name_like(const match_scratch_t *s, size_t t)
 {
     const text_tok_t *tt = &s->tt[t];
-    static const char *const tails[] = {"ович", "евич",  "овна",  "евна", "ична",
-                                        "івна", "ovich", "evich", "ovna", "evna"};
-    const char *form = s->norm + tt->t.off;
-    for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
-        size_t tl = strlen(tails[i]);
-        if (tt->t.len > tl + 2 && !memcmp(form + tt->t.len - tl, tails[i], tl))
-            return 1;
-    }
+    if (tt->patro)
+        return 1;
     size_t used, at = tt->t.start;
     if (!gs_cp_upper(gs_cp_decode((const unsigned char *)s->text + at, s->text_len - at, &used)))
         return 0;
@@ -506,11 +515,49 @@ static int extra_word(const match_scratch_t *s, const form_score_t *r)
     return 0;
 }
 
+/* How close a word of the text comes to a list key (its best key). */
+static float word_sim(const screen_matcher_t *m, const match_scratch_t *s, size_t t, uint32_t key)
+{
+    screen_key_t keys[KEYS_PER_TOKEN];
+    const text_tok_t *tt = &s->tt[t];
+    size_t nk = screen_token_keys(m->tools.keys, s->norm + tt->t.off, tt->t.len, tt->t.script, 1,
+                                  keys, KEYS_PER_TOKEN);
+    size_t klen;
+    const char *k = screen_index_key(m->index, key, &klen);
+    float best = 0.0f;
+    for (size_t i = 0; i < nk; i++) {
+        float jw = (float)screen_jaro_winkler(keys[i].s, keys[i].len, k, klen);
+        best = jw > best ? jw : best;
+    }
+    return best;
+}
+
+/* A patronymic-shaped word or an initial next to or inside the match that
+ * took no part and is no typo of the list's patronymic (key): the text
+ * gives another one ("Кузнецов Павел Андреевич" is not "Кузнецов Павел
+ * Степанович", nor "Морозова Е.В." "Морозова Елена Алексеевна"). */
+static int other_patronymic(const screen_matcher_t *m, const match_scratch_t *s, const align_t *a,
+                            size_t n_parts, const form_score_t *r, uint32_t key)
+{
+    size_t lo = r->lo_tok > 0 ? (size_t)r->lo_tok - 1 : 0;
+    for (size_t t = lo; t <= (size_t)r->hi_tok + 1 && t < s->n_tok; t++) {
+        int taken = 0;
+        for (size_t p = 0; p < n_parts; p++)
+            taken |= a->tok[p] == (int)t;
+        if (taken || !(s->tt[t].patro || s->tt[t].single))
+            continue;
+        if (s->tt[t].single || word_sim(m, s, t, key) < FUZZY_MIN)
+            return 1;
+    }
+    return 0;
+}
+
 static form_score_t score_align(const screen_matcher_t *m, const match_scratch_t *s,
                                 screen_form_t f, const align_t *a)
 {
     form_score_t r = {.lo_tok = -1, .hi_tok = -1};
-    float got = 0.0f, total = 0.0f, strong = 0.0f;
+    float got = 0.0f, total = 0.0f, strong = 0.0f, dropped_patronymic = 0.0f;
+    uint32_t patronymic_key = 0;
     size_t strong_parts = 0, strong_matched = 0, lone = 0;
     int last = -1;
     for (size_t p = 0; p < f.n_parts; p++) {
@@ -520,6 +567,8 @@ static form_score_t score_align(const screen_matcher_t *m, const match_scratch_t
         if (a->tok[p] < 0) {
             int patronymic = PART_ROLE(f.parts[p]) == ROLE_PATRONYMIC;
             total += patronymic ? 0.25f * w : w;
+            if (patronymic)
+                dropped_patronymic = w, patronymic_key = PART_KEY(f.parts[p]);
             r.how |= patronymic || weak ? HOW_DROPPED : 0;
             continue;
         }
@@ -542,6 +591,10 @@ static form_score_t score_align(const screen_matcher_t *m, const match_scratch_t
     }
     if (strong < 1.0f || total <= 0.0f)
         return (form_score_t){.lo_tok = -1};
+    if (dropped_patronymic > 0.0f && other_patronymic(m, s, a, f.n_parts, &r, patronymic_key)) {
+        total += 1.75f * dropped_patronymic; /* it counts twice its weight, against */
+        r.how |= HOW_CONFLICT;
+    }
     r.score = got / total;
     if (strong_parts == 1 && (r.how & HOW_FUZZY))
         r.score *= 0.8f; /* a one-word name must be written as listed */
@@ -706,6 +759,7 @@ size_t screen_match(const screen_matcher_t *m, match_scratch_t *s, const char *t
             digit_hit(m->index, tt, s->norm + s->toks[i].off);
         else
             token_hits(m, s, tt, s->norm + s->toks[i].off);
+        tt->patro = (uint8_t)patronymic_shaped(s->norm + tt->t.off, tt->t.len);
         sort_hits(tt);
     }
     second_search(m, s);

@@ -27,7 +27,8 @@ void match_scratch_destroy(match_scratch_t *s);
 #define HOW_ORDER   0x10u /* the words in another order than the list's */
 #define HOW_FOLDED  0x20u /* homoglyphs folded or invisible characters removed */
 #define HOW_DROPPED 0x40u /* a patronymic or weak part left out */
-#define HOW_EXTRA   0x80u /* an organisation's name goes on with a word the list's lacks */
+#define HOW_EXTRA    0x80u  /* an organisation's name goes on with a word the list's lacks */
+#define HOW_CONFLICT 0x100u /* the text gives another patronymic than the list's */
 
 typedef struct screen_hit {
     uint32_t entry, name;
