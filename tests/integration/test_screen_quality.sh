@@ -4,7 +4,7 @@
 # the reference's method (rapidfuzz token_set_ratio, ops/data/
 # screen_reference.py), by `govstream watchlist eval`:
 #   - the UN list (real, from PyPI): our recall per class at least the
-#     reference's on every positive class, overall recall >= 0.93, at most
+#     reference's on every positive class, overall recall >= 0.95, at most
 #     1 false HIGH and 10 false MEDIUM-or-higher per 1,000 clean payments;
 #   - the generated list (seed 2, 7,000 entries): the same bounds on our own
 #     figures (the reference takes minutes there; docs/SCREEN.md has its
@@ -57,6 +57,6 @@ worse = [c["class"] for c in r["classes"] if c["positive"] and "rapidfuzz" in c[
 assert not worse, "below the reference on %s" % worse
 PYEOF
 }
-check "$IT_DIR/un-report.json" 0.93 || fail "UN list: below the bounds"
+check "$IT_DIR/un-report.json" 0.95 || fail "UN list: below the bounds"
 check "$IT_DIR/gen-report.json" 0.94 || fail "generated list: below the bounds"
 log "ok: recall, false alerts and the reference's recall per class within bounds"

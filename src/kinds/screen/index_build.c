@@ -128,10 +128,17 @@ static int patronymic_key(const screen_key_t *k)
     return 0;
 }
 
+/* Two words of a name written with a hyphen between them. */
+static int hyphenated(const char *text, const gs_screen_tok_t *a, const gs_screen_tok_t *b)
+{
+    return b->start == a->end + 1 && text[a->end] == '-';
+}
+
 /* Roles of a person's words: the list's family part where it names one;
  * else around a patronymic (given, patronymic, family in Latin order; family,
  * given, patronymic in Cyrillic order); else unknown. */
-static void person_roles(const screen_text_tools_t *t, const char *family, name_words_t *w)
+static void person_roles(const screen_text_tools_t *t, const char *text, const char *family,
+                         name_words_t *w)
 {
     if (family && *family) {
         char fbuf[GS_SCREEN_NORM_SIZE(256)];
@@ -149,12 +156,16 @@ static void person_roles(const screen_text_tools_t *t, const char *family, name_
     for (size_t p = 1; p < w->n; p++) {
         if (!w->n_keys[p] || !patronymic_key(&w->keys[p][0]))
             continue;
-        set_role(w, p, ROLE_PATRONYMIC);
-        set_role(w, p - 1, ROLE_GIVEN);
+        size_t q = p; /* a hyphenated patronymic is one: "SEIT-UMAROVICH" */
+        while (q > 1 && hyphenated(text, &w->tok[q - 1], &w->tok[q]))
+            q--;
+        for (size_t i = q; i <= p; i++)
+            set_role(w, i, ROLE_PATRONYMIC);
+        set_role(w, q - 1, ROLE_GIVEN);
         if (p + 1 < w->n)
             set_role(w, p + 1, ROLE_FAMILY);
-        else if (p >= 2)
-            set_role(w, p - 2, ROLE_FAMILY);
+        else if (q >= 2)
+            set_role(w, q - 2, ROLE_FAMILY);
         return;
     }
 }
@@ -215,7 +226,7 @@ static void name_words(const screen_text_tools_t *t, const gs_screen_name_t *nm,
         w->n++;
     }
     if (person)
-        person_roles(t, nm->family, w);
+        person_roles(t, nm->text, nm->family, w);
     weak_words(t, w);
 }
 
