@@ -414,11 +414,11 @@ static gs_txn_result_t txn_call(gs_producer_t *p, call_t call, rd_kafka_t *consu
                                                                          : GS_TXN_ABORTED;
         if (!retry)
             gs_log_error(p->base.log,
-                         r == GS_TXN_FATAL      ? "transaction failed; stopping"
-                         : call == CALL_COMMIT &&
-                                 r == GS_TXN_PENDING ? "transaction commit not complete; resuming it"
-                         : r == GS_TXN_PENDING       ? "transaction abort not complete; retrying"
-                                                     : "transaction failed; aborting it",
+                         r == GS_TXN_FATAL ? "transaction failed; stopping"
+                         : call == CALL_COMMIT && r == GS_TXN_PENDING
+                             ? "transaction commit not complete; resuming it"
+                         : r == GS_TXN_PENDING ? "transaction abort not complete; retrying"
+                                               : "transaction failed; aborting it",
                          GS_LS("call", call_names[call]), GS_LS("error", rd_kafka_error_string(e)));
         rd_kafka_error_destroy(e);
         if (!retry)

@@ -68,7 +68,7 @@ static int parse_threshold(const char *s, double *out)
 static int parse_eval(int argc, char **argv, eval_args_t *a)
 {
     *a = (eval_args_t){.t = {.high = 0.9, .medium = 0.75}};
-    const char *pos[2];
+    const char *pos[2] = {NULL, NULL};
     int n_pos = 0, rc = 0;
     for (int i = 2; i < argc && !rc; i++) { /* argv: watchlist eval ... */
         const char *o = argv[i];
@@ -108,7 +108,8 @@ static void write_decision(FILE *fp, const eval_item_t *it, const eval_decision_
     if (res->n_matches) {
         const gs_avro_match_t *m = &res->matches[0];
         json_object_set_new(o, "name", json_stringn(m->name.p, m->name.len));
-        json_object_set_new(o, "matched_text", json_stringn(m->matched_text.p, m->matched_text.len));
+        json_object_set_new(o, "matched_text",
+                            json_stringn(m->matched_text.p, m->matched_text.len));
     }
     char *s = json_dumps(o, JSON_COMPACT);
     fprintf(fp, "%s\n", s);
@@ -274,8 +275,8 @@ static int score(const gs_screen_engine_t *e, const eval_args_t *a, const eval_s
     }
     eval_report_t *r = malloc(sizeof(*r));
     int rc = !r;
-    if (r && gs_screen_eval_score(set, (const eval_decision_t *const *)dec, names, a->n_refs + 1,
-                                  r, err, sizeof(err))) {
+    if (r && gs_screen_eval_score(set, (const eval_decision_t *const *)dec, names, a->n_refs + 1, r,
+                                  err, sizeof(err))) {
         fprintf(stderr, "govstream watchlist eval: %s\n", err);
         rc = 1;
     }

@@ -17,14 +17,15 @@
 
 static int usage(FILE *fp)
 {
-    fprintf(fp, "usage: govstream watchlist build [--list LABEL] --format F FILE... "
-                "[[--list LABEL] --format F FILE...]... --out LIST [--name N] [--version V]\n"
-                "       govstream watchlist info [--json] LIST\n"
-                "       govstream watchlist validate LIST\n"
-                "       govstream watchlist eval LIST ITEMS.jsonl --out PREFIX [...] (eval --help)\n"
-                "Formats (default labels): un-xml (UN), ofac-sdn-xml (OFAC-SDN),\n"
-                "ofac-sdn-csv (OFAC-SDN: sdn.csv [alt.csv] [add.csv]), eu-fsf-xml (EU-FSF),\n"
-                "uk-csv (UK). --list LABEL labels the entries of the next --format group.\n");
+    fprintf(fp,
+            "usage: govstream watchlist build [--list LABEL] --format F FILE... "
+            "[[--list LABEL] --format F FILE...]... --out LIST [--name N] [--version V]\n"
+            "       govstream watchlist info [--json] LIST\n"
+            "       govstream watchlist validate LIST\n"
+            "       govstream watchlist eval LIST ITEMS.jsonl --out PREFIX [...] (eval --help)\n"
+            "Formats (default labels): un-xml (UN), ofac-sdn-xml (OFAC-SDN),\n"
+            "ofac-sdn-csv (OFAC-SDN: sdn.csv [alt.csv] [add.csv]), eu-fsf-xml (EU-FSF),\n"
+            "uk-csv (UK). --list LABEL labels the entries of the next --format group.\n");
     return fp == stdout ? 0 : 2;
 }
 
@@ -347,7 +348,7 @@ int gs_screen_watchlist_cmd(int argc, char **argv)
         return cmd_info(argc, argv, 1);
     if (!strcmp(sub, "eval"))
         return argc > 2 && !strcmp(argv[2], "--help") ? gs_screen_eval_usage(stdout)
-                                                       : gs_screen_eval_cmd(argc, argv);
+                                                      : gs_screen_eval_cmd(argc, argv);
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
         return usage(stdout);
     return usage(stderr);

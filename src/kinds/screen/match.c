@@ -7,21 +7,21 @@
 #include "internal.h"
 #include "match.h"
 
-#define MAX_TOKENS  4096 /* a 10,000-character text has fewer words */
-#define TOK_HITS    8
-#define DF_RARE     24 /* a key in more forms than this seeds only next to another hit */
-#define NEAR        3  /* words between two common hits that pair */
-#define PAIR_HITS   3  /* a word's best hits that pair */
-#define MAX_CANDS   8192
-#define CAND_SLOTS  16384
-#define SEEDS       4
+#define MAX_TOKENS       4096 /* a 10,000-character text has fewer words */
+#define TOK_HITS         8
+#define DF_RARE          24 /* a key in more forms than this seeds only next to another hit */
+#define NEAR             3  /* words between two common hits that pair */
+#define PAIR_HITS        3  /* a word's best hits that pair */
+#define MAX_CANDS        8192
+#define CAND_SLOTS       16384
+#define SEEDS            4
 #define INITIAL_POSTINGS 512 /* forms of a common word an initial next to it looks through */
-#define MAX_BEST    64
-#define FUZZY_MIN   0.84f /* Jaro-Winkler a typo must reach */
-#define INITIAL_SIM 0.8f
-#define SLIP_SIM    0.9f  /* a letter left out or two swapped, as written */
-#define SLIP2_SIM   0.85f /* that and one more edit */
-#define WIN         (2 * FORM_MAX_PARTS + 3)
+#define MAX_BEST         64
+#define FUZZY_MIN        0.84f /* Jaro-Winkler a typo must reach */
+#define INITIAL_SIM      0.8f
+#define SLIP_SIM         0.9f  /* a letter left out or two swapped, as written */
+#define SLIP2_SIM        0.85f /* that and one more edit */
+#define WIN              (2 * FORM_MAX_PARTS + 3)
 
 typedef struct tok_hit {
     uint32_t key;
@@ -33,10 +33,10 @@ typedef struct text_tok {
     gs_screen_tok_t t;
     tok_hit_t hits[TOK_HITS];
     uint8_t n_hits, common, weak, exact, single;
-    uint8_t patro; /* shaped like a patronymic (-ович, -івна, -ovna) */
+    uint8_t patro;   /* shaped like a patronymic (-ович, -івна, -ovna) */
     uint8_t vocab;   /* a word of payment texts (dictionary): no typo or lone match */
     uint8_t trigger; /* a payment word ("получатель", "payee"): a name may follow */
-    char initial; /* first letter of its key, for initials */
+    char initial;    /* first letter of its key, for initials */
 } text_tok_t;
 
 typedef struct cand {
@@ -149,8 +149,7 @@ static void token_hits(const screen_matcher_t *m, const match_scratch_t *s, text
             tt->exact = 1;
         }
         /* a typo may turn a name into another listed word ("Mizban" -> "Mizan") */
-        if (keys[i].how == KEY_DIRECT && !tt->single && !tt->vocab &&
-            (id < 0 || keys[i].len >= 5))
+        if (keys[i].how == KEY_DIRECT && !tt->single && !tt->vocab && (id < 0 || keys[i].len >= 5))
             fuzzy_hits(m->index, tt, &keys[i]);
     }
 }
@@ -276,8 +275,8 @@ static void seed_with_initial(const screen_index_t *ix, match_scratch_t *s, size
             for (size_t p = 0; p < f.n_parts; p++) {
                 size_t klen;
                 const char *key = screen_index_key(ix, PART_KEY(f.parts[p]), &klen);
-                if (PART_KEY(f.parts[p]) != tt->hits[h].key && PART_ROLE(f.parts[p]) != ROLE_FAMILY &&
-                    initials_agree(initial, key[0])) {
+                if (PART_KEY(f.parts[p]) != tt->hits[h].key &&
+                    PART_ROLE(f.parts[p]) != ROLE_FAMILY && initials_agree(initial, key[0])) {
                     cand_add(s, post[k], i);
                     break;
                 }
@@ -476,8 +475,8 @@ static float lone_score(const screen_matcher_t *m, const match_scratch_t *s, scr
     gs_screen_name_t nm = gs_screen_list_name_at(m->list, f.name);
     if (gs_screen_list_entry(m->list, nm.entry).type != GS_SCREEN_PERSON || a->sim[p] < 0.95f ||
         (role == ROLE_OTHER && typo) ||
-        !(role == ROLE_FAMILY || (role == ROLE_OTHER && klen >= 5)) ||
-        s->tt[a->tok[p]].vocab || other_name_next(s, a, f.n_parts, a->tok[p]))
+        !(role == ROLE_FAMILY || (role == ROLE_OTHER && klen >= 5)) || s->tt[a->tok[p]].vocab ||
+        other_name_next(s, a, f.n_parts, a->tok[p]))
         return 0.0f;
     /* at most 0.85: a surname alone is for review, never HIGH by itself */
     float r = rarity(m, PART_KEY(part));
@@ -715,8 +714,8 @@ static void second_search(const screen_matcher_t *m, match_scratch_t *s)
 {
     for (size_t i = 0; i < s->n_tok; i++) {
         text_tok_t *tt = &s->tt[i];
-        int letters = tt->t.script == GS_SCREEN_SCRIPT_LATIN ||
-                      tt->t.script == GS_SCREEN_SCRIPT_CYRILLIC;
+        int letters =
+            tt->t.script == GS_SCREEN_SCRIPT_LATIN || tt->t.script == GS_SCREEN_SCRIPT_CYRILLIC;
         if (tt->n_hits || tt->vocab || tt->single || !letters || tt->t.len < 5)
             continue;
         int near = near_exact(m, s, i); /* two slips only next to a name */

@@ -20,13 +20,13 @@ gs_err_t match_scratch_new(match_scratch_t **out, char *errstr, size_t errstr_si
 void match_scratch_destroy(match_scratch_t *s);
 
 /* What made a match, for reasons (bits). */
-#define HOW_FUZZY   0x01u /* a word within one or two edits */
-#define HOW_ENDING  0x02u /* a case ending taken off */
-#define HOW_INITIAL 0x04u /* an initial for a given name or patronymic */
-#define HOW_LONE    0x08u /* one rare part alone (a lone family name) */
-#define HOW_ORDER   0x10u /* the words in another order than the list's */
-#define HOW_FOLDED  0x20u /* homoglyphs folded or invisible characters removed */
-#define HOW_DROPPED 0x40u /* a patronymic or weak part left out */
+#define HOW_FUZZY    0x01u  /* a word within one or two edits */
+#define HOW_ENDING   0x02u  /* a case ending taken off */
+#define HOW_INITIAL  0x04u  /* an initial for a given name or patronymic */
+#define HOW_LONE     0x08u  /* one rare part alone (a lone family name) */
+#define HOW_ORDER    0x10u  /* the words in another order than the list's */
+#define HOW_FOLDED   0x20u  /* homoglyphs folded or invisible characters removed */
+#define HOW_DROPPED  0x40u  /* a patronymic or weak part left out */
 #define HOW_EXTRA    0x80u  /* an organisation's name goes on with a word the list's lacks */
 #define HOW_CONFLICT 0x100u /* the text gives another patronymic than the list's */
 
