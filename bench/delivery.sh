@@ -54,11 +54,7 @@ for m in "${modes[@]}"; do
   progress "latency $m: $(jq -c .latency_ms "/tmp/gs-bench-$RUN-lat$m.json" 2>/dev/null)"
 done
 
-json=$(for m in "${modes[@]}"; do
-  read -ra v <<<"${rates[$m]}"
-  jq -n --arg k "$m" --argjson med "$(median "${v[@]}")" --arg all "${v[*]}" \
-    '{($k): {median_rps: $med, rounds: ($all | split(" ") | map(tonumber))}}'
-done | jq -s 'add')
+json=$(rates_json "${modes[@]}")
 latency=$(printf '%s\n' "${lat[@]}" | jq -s 'add')
 jq -n --argjson r "$json" --argjson l "$latency" --argjson n "$N" --argjson rate "$RATE" \
   --arg cpu "$(cpu_model)" --arg cores "$(nproc)" --arg version "$(build/govstream version)" '

@@ -100,11 +100,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # {"govstream-200": {"median_rps": M, "rounds": [...], "ratio_to_passthrough": R}, ...}
-json=$(for k in "${!rates[@]}"; do
-  read -ra v <<<"${rates[$k]}"
-  jq -n --arg k "$k" --argjson med "$(median "${v[@]}")" --arg all "${v[*]}" \
-    '{($k): {median_rps: $med, rounds: ($all | split(" ") | map(tonumber))}}'
-done | jq -s 'add')
+json=$(rates_json "${!rates[@]}")
 jq --argjson n "$N" --arg cpu "$(cpu_model)" --arg cores "$(nproc)" --arg before "$BEFORE" \
   --arg version "$(build/govstream version)" --arg opts "${GS_BENCH_WORKER_OPTS:-}" '
   . as $r | ($r.pt.median_rps) as $pt

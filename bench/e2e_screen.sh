@@ -62,11 +62,7 @@ for r in $(seq 1 "$ROUNDS"); do
   progress "round $r/$ROUNDS: $(for k in "${!rates[@]}"; do printf '%s=%s ' "$k" "${rates[$k]##* }"; done)"
 done
 
-json=$(for k in "${!rates[@]}"; do
-  read -ra v <<<"${rates[$k]}"
-  jq -n --arg k "$k" --argjson med "$(median "${v[@]}")" --arg all "${v[*]}" \
-    '{($k): {median_rps: $med, rounds: ($all | split(" ") | map(tonumber))}}'
-done | jq -s 'add')
+json=$(rates_json "${!rates[@]}")
 jq --argjson n "$N" --arg cpu "$(cpu_model)" --arg cores "$(nproc)" \
   --arg version "$(build/govstream version)" '
   . as $r | ($r.pt.median_rps) as $pt

@@ -83,4 +83,16 @@ free_port() {
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+# rates_json KEY...: the caller's associative array `rates` (KEY -> the
+# rounds' rates, space-separated) as {"KEY": {median_rps, rounds: [...]}, ...}
+rates_json() {
+  local k v
+  # shellcheck disable=SC2154 # the caller's array
+  for k in "$@"; do
+    read -ra v <<<"${rates[$k]}"
+    jq -n --arg k "$k" --argjson med "$(median "${v[@]}")" --arg all "${v[*]}" \
+      '{($k): {median_rps: $med, rounds: ($all | split(" ") | map(tonumber))}}'
+  done | jq -s 'add'
+}
 cpu_model() { lscpu | sed -n 's/^Model name: *//p'; }

@@ -304,6 +304,8 @@ int gs_screen_eval_cmd(int argc, char **argv)
     int rc = 0;
     for (size_t s = 0; s <= a.n_refs; s++)
         rc |= !(dec[s] = calloc(set.n ? set.n : 1, sizeof(eval_decision_t)));
+    if (rc)
+        fprintf(stderr, "govstream watchlist eval: out of memory\n");
     eval_speed_t sp;
     if (!rc)
         rc = screen_set(e, &a, &set, dec[0], &sp) ? 1 : score(e, &a, &set, dec, &sp);
