@@ -108,6 +108,11 @@ typedef struct gs_kind_ops {
     /* `govstream train <name> ...` (argv[0] is the kind's name); NULL: nothing
      * to train. Returns the exit code. */
     int (*train)(int argc, char **argv);
+    /* `govstream model validate` of its model files (the file kind number
+     * model_kind): loads the model as the worker would, GS_OK or why not;
+     * NULL: the kind has no model files of that format. */
+    uint32_t model_kind;
+    gs_err_t (*check_model)(const char *path, char *errstr, size_t errstr_size);
     /* Its own commands, ended by one with a NULL name; NULL: none. */
     const gs_kind_command_t *commands;
 } gs_kind_ops_t;

@@ -24,6 +24,17 @@ typedef struct gs_svg_bars {
 /* Writes the SVG document to fp. GS_ERR_IO when writing fails. */
 gs_err_t gs_svg_bars_write(FILE *fp, const gs_svg_bars_t *b, char *errstr, size_t errstr_size);
 
+/* A confusion matrix: rows are the truth, columns the prediction; each
+ * cell shaded and labelled by its share of the row. */
+typedef struct gs_svg_matrix {
+    const char *title, *note;
+    const char *const *labels; /* n */
+    size_t n;
+    const double *counts; /* n x n, row-major */
+} gs_svg_matrix_t;
+
+gs_err_t gs_svg_matrix_write(FILE *fp, const gs_svg_matrix_t *m, char *errstr, size_t errstr_size);
+
 /* Writes s with XML's five special characters escaped. */
 void gs_svg_text(FILE *fp, const char *s);
 

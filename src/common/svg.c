@@ -118,3 +118,57 @@ gs_err_t gs_svg_bars_write(FILE *fp, const gs_svg_bars_t *b, char *errstr, size_
         return gs_fail(errstr, n, GS_ERR_IO, "cannot write the SVG");
     return GS_OK;
 }
+
+#define CELL 44
+
+static void matrix_labels(FILE *fp, const gs_svg_matrix_t *m, int x0, int y0)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        fprintf(fp, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", x0 - 6,
+                y0 + (int)i * CELL + CELL / 2 + 4);
+        gs_svg_text(fp, m->labels[i]);
+        fprintf(fp, "</text>\n<text transform=\"translate(%d,%d) rotate(-45)\">",
+                x0 + (int)i * CELL + CELL / 2, y0 - 6);
+        gs_svg_text(fp, m->labels[i]);
+        fputs("</text>\n", fp);
+    }
+}
+
+gs_err_t gs_svg_matrix_write(FILE *fp, const gs_svg_matrix_t *m, char *errstr, size_t n)
+{
+    int x0 = LABEL_W / 2 + 40, y0 = TOP + 60;
+    int size = (int)m->n * CELL;
+    fprintf(fp,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            "<text x=\"8\" y=\"18\" font-size=\"14\" font-weight=\"bold\">",
+            x0 + size + 20, y0 + size + 40);
+    gs_svg_text(fp, m->title);
+    fputs("</text>\n<text x=\"8\" y=\"36\">", fp);
+    gs_svg_text(fp, m->note);
+    fputs("</text>\n", fp);
+    matrix_labels(fp, m, x0, y0);
+    for (size_t r = 0; r < m->n; r++) {
+        double total = 0;
+        for (size_t c = 0; c < m->n; c++)
+            total += m->counts[r * m->n + c];
+        for (size_t c = 0; c < m->n; c++) {
+            double v = m->counts[r * m->n + c], share = total > 0 ? v / total : 0;
+            int shade = 255 - (int)lround(200 * share);
+            fprintf(fp,
+                    "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,255)\" "
+                    "stroke=\"#ccc\"/><text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
+                    "font-size=\"11\">%.0f%%</text>\n",
+                    x0 + (int)c * CELL, y0 + (int)r * CELL, CELL, CELL, shade, shade,
+                    x0 + (int)c * CELL + CELL / 2, y0 + (int)r * CELL + CELL / 2 + 4, 100 * share);
+        }
+    }
+    fprintf(fp,
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">predicted (columns); true "
+            "(rows); row shares</text>\n</svg>\n",
+            x0 + size / 2, y0 + size + 24);
+    if (ferror(fp))
+        return gs_fail(errstr, n, GS_ERR_IO, "cannot write the SVG");
+    return GS_OK;
+}

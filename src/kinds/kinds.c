@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "govstream/dialogue.h"
+#include "govstream/intent.h"
 #include "govstream/kind_load.h"
 #include "govstream/kinds.h"
 #include "govstream/screen.h"
@@ -11,6 +12,7 @@
 const gs_kind_ops_t *const gs_kinds[] = {
     &gs_kind_dialogue,
     &gs_kind_screen,
+    &gs_kind_intent,
     NULL,
 };
 

@@ -351,7 +351,7 @@ int gs_govstream_main(int argc, char **argv, const gs_kind_ops_t *const *kinds)
     if (!strcmp(cmd, "train"))
         return cmd_train(argc, argv, kinds);
     if (!strcmp(cmd, "model"))
-        return gs_cmd_model(argc - 1, argv + 1);
+        return gs_cmd_model(argc - 1, argv + 1, kinds);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout, kinds);
         return 0;

@@ -34,6 +34,7 @@ static const char *const bad_class[BAD__N] = {"DECODE", "DECODE",     "DECODE",
 
 typedef struct opts {
     const char *bootstrap, *topic, *run_id, *registry, *writer_schema, *framing, *from, *dump;
+    const char *dump_deadletters;
     const char *results, *deadletter, *create, *linger_ms, *kind_name;
     const gs_kind_ops_t *kind;
     long n, rate, sessions, tenants, seed, oversize_bytes, partitions, replication;
@@ -382,6 +383,7 @@ typedef struct tally {
     long dl_by_class[GS_ERR__COUNT], dl_total, accepted, bad_results;
     json_t *workers, *notes, *tenants, *dl_kinds;
     int64_t first_ms, last_ms;
+    FILE *dl_dump; /* --dump-deadletters, or NULL */
 } tally_t;
 
 static void add_seen(tally_t *t, gs_str_t id)
@@ -430,6 +432,22 @@ static void tally_result(tally_t *t, const opts_t *o, const void *res, FILE *dum
 
 /* Decodes one record of this run: a result, or a dead letter; 0 when it
  * is not one of this run's. */
+/* A dead letter's line for --dump-deadletters: what a test checks (the
+ * error names the field), not the original bytes. */
+static void dump_deadletter(FILE *fp, const gs_avro_dead_letter_t *dl, const rd_kafka_message_t *m)
+{
+    static const char *const classes[] = {"DECODE", "SCHEMA", "VALIDATION", "TOO_LARGE",
+                                          "INTERNAL"};
+    json_t *j = json_pack("{s:s#,s:s,s:s#,s:s#}", "kind", dl->kind.p, dl->kind.len, "error_class",
+                          classes[dl->error_class % 5], "error_message", dl->error_message.p,
+                          dl->error_message.len, "key", m->key ? (const char *)m->key : "",
+                          m->key ? m->key_len : 0);
+    char *s = json_dumps(j, JSON_COMPACT);
+    fprintf(fp, "%s\n", s);
+    free(s);
+    json_decref(j);
+}
+
 static int take(tally_t *t, const opts_t *o, rd_kafka_message_t *m, void *res, gs_arena_t *a,
                 FILE *dump)
 {
@@ -455,6 +473,8 @@ static int take(tally_t *t, const opts_t *o, rd_kafka_message_t *m, void *res, g
     } else {
         t->dl_by_class[GS_ERR_DECODE + dl.error_class]++;
         t->dl_total++;
+        if (t->dl_dump)
+            dump_deadletter(t->dl_dump, &dl, m);
         count(t->dl_kinds, dl.kind);
     }
     return 1;
@@ -507,6 +527,8 @@ static int cmd_verify(opts_t *o)
                  .tenants = json_object(),
                  .dl_kinds = json_object(),
                  .first_ms = INT64_MAX};
+    if (o->dump_deadletters && !(t.dl_dump = fopen(o->dump_deadletters, "w")))
+        die("cannot write %s", o->dump_deadletters);
     gs_arena_t arena = {0};
     void *res = calloc(1, o->kind->result->node->size);
     int64_t deadline = gs_now_us() + (int64_t)(o->timeout_s * 1e6);
@@ -527,6 +549,8 @@ static int cmd_verify(opts_t *o)
     }
     if (dump)
         fclose(dump);
+    if (t.dl_dump)
+        fclose(t.dl_dump);
     long unique;
     json_t *out = verify_summary(&t, o, &unique);
     char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
@@ -756,7 +780,7 @@ static void usage(const gs_kind_ops_t *const *kinds)
             "       govstream-load verify -b BOOTSTRAP --run-id ID [--kind KIND] --results TOPIC\n"
             "           --deadletter TOPIC [--framing raw|confluent] [--expect-results N]\n"
             "           [--expect-deadletters N] [--timeout SECONDS] [--show N]\n"
-            "           [--dump FILE.jsonl]\n"
+            "           [--dump FILE.jsonl] [--dump-deadletters FILE.jsonl]\n"
             "       govstream-load rate -b BOOTSTRAP -t TOPIC --expect-results N [--timeout S]\n"
             "       govstream-load latency -b BOOTSTRAP -t REQUESTS --results TOPIC [--kind KIND]\n"
             "           --expect-results N [--timeout S]\n"
@@ -794,6 +818,7 @@ static const optdef_t optdefs[] = {
     OPT("show", 'H', O_LONG, show),
     OPT("from", 'F', O_STR, from),
     OPT("dump", 'U', O_STR, dump),
+    OPT("dump-deadletters", 'X', O_STR, dump_deadletters),
     OPT("sessions", 's', O_POSITIVE, sessions),
     OPT("tenants", 'T', O_POSITIVE, tenants),
     OPT("moral-given", 'M', O_DOUBLE, moral_given),

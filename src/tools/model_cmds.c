@@ -7,7 +7,16 @@
 #include "cmds.h"
 #include "govstream/model.h"
 
-int gs_cmd_model(int argc, char **argv)
+/* The kind that reads files of this kind number, or NULL. */
+static const gs_kind_ops_t *reader_of(const gs_kind_ops_t *const *kinds, uint32_t model_kind)
+{
+    for (size_t i = 0; kinds[i]; i++)
+        if (kinds[i]->check_model && kinds[i]->model_kind == model_kind)
+            return kinds[i];
+    return NULL;
+}
+
+int gs_cmd_model(int argc, char **argv, const gs_kind_ops_t *const *kinds)
 {
     if (argc != 3 || (strcmp(argv[1], "info") != 0 && strcmp(argv[1], "validate") != 0)) {
         fprintf(stderr, "usage: govstream model info FILE\n"
@@ -23,16 +32,14 @@ int gs_cmd_model(int argc, char **argv)
     int rc = 0;
     if (!strcmp(argv[1], "validate")) {
         /* the file is sound; the model must also load (indices, parameters) */
-        gs_dmodel_t *m = NULL;
-        if (gs_modelfile_kind(mf) == GS_MODEL_KIND_DIALOGUE &&
-            gs_dmodel_load(argv[2], &m, err, sizeof(err))) {
+        const gs_kind_ops_t *k = reader_of(kinds, gs_modelfile_kind(mf));
+        if (k && k->check_model(argv[2], err, sizeof(err))) {
             fprintf(stderr, "%s\n", err);
             rc = 1;
         } else {
-            printf("%s: OK (kind %u, %zu bytes, sha256 %s)\n", argv[2], gs_modelfile_kind(mf),
-                   gs_modelfile_size(mf), gs_modelfile_sha256(mf));
+            printf("%s: OK (kind %u%s%s, %zu bytes, sha256 %s)\n", argv[2], gs_modelfile_kind(mf),
+                   k ? ", " : "", k ? k->name : "", gs_modelfile_size(mf), gs_modelfile_sha256(mf));
         }
-        gs_dmodel_destroy(m);
     } else {
         json_t *meta = json_loads(gs_modelfile_meta(mf), 0, NULL);
         char *pretty = meta ? json_dumps(meta, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;

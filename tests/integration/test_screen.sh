@@ -160,7 +160,7 @@ for line in open(sys.argv[1]):
     body = json.loads(line)
     raw = json.dumps(body, ensure_ascii=False)
     assert not any(t in raw for t in texts), "payment text in an alert"
-    for a in body.get("body", body).get("alerts", []):
+    for a in body.get("payload", body).get("alerts", []):
         if a["labels"].get("alertname") != "GovstreamScreenHigh":
             continue
         assert set(a["labels"]) <= {"alertname", "severity", "worker", "list"}, a["labels"]

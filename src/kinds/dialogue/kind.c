@@ -325,6 +325,14 @@ static const gs_config_section_t section = {
     .check = check,
 };
 
+static gs_err_t check_model(const char *path, char *errstr, size_t n)
+{
+    gs_dmodel_t *m = NULL;
+    gs_err_t err = gs_dmodel_load(path, &m, errstr, n);
+    gs_dmodel_destroy(m);
+    return err;
+}
+
 const gs_kind_ops_t gs_kind_dialogue = {
     .name = "dialogue",
     .request = &gs_avro_type_dialogue_request,
@@ -339,4 +347,6 @@ const gs_kind_ops_t gs_kind_dialogue = {
     .stores = stores,
     .load = &gs_dialogue_load,
     .train = gs_dialogue_train,
+    .model_kind = GS_MODEL_KIND_DIALOGUE,
+    .check_model = check_model,
 };
