@@ -56,9 +56,10 @@ static gs_err_t read_tensors(intent_model_t *m, gs_modelfile_t *mf, const char *
     const gs_tensor_t *mean = gs_modelfile_get(mf, "mean", GS_DT_F32, N_FEATURES, errstr, n);
     const gs_tensor_t *scale =
         mean ? gs_modelfile_get(mf, "scale", GS_DT_F32, N_FEATURES, errstr, n) : NULL;
-    const gs_tensor_t *w =
-        scale ? gs_modelfile_get(mf, "weights", GS_DT_F32, N_INTENTS * (N_FEATURES + 1), errstr, n)
-              : NULL;
+    const gs_tensor_t *w = scale
+                               ? gs_modelfile_get(mf, "weights", GS_DT_F32,
+                                                  (uint64_t)N_INTENTS * (N_FEATURES + 1), errstr, n)
+                               : NULL;
     if (!w)
         return GS_ERR_DECODE;
     const float *fm = mean->data, *fs = scale->data, *fw = w->data;

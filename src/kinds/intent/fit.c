@@ -11,8 +11,10 @@
 
 #include "fit.h"
 
-#define D (N_FEATURES + 1)
-#define P (N_INTENTS * D)
+/* size_t, so that offsets are computed in the width they are used in */
+#define D ((size_t)N_FEATURES + 1)
+#define K ((size_t)N_INTENTS)
+#define P (K * D)
 
 /* The rows of z with a 1 appended: n x D. */
 static double *design(const double *z, size_t n)
@@ -34,13 +36,13 @@ static double probs(const double *x, const int *y, size_t n, const double *w, do
     double nll = 0;
     for (size_t i = 0; i < n; i++) {
         double *pi = p + i * N_INTENTS, top = -INFINITY, sum = 0;
-        for (int k = 0; k < N_INTENTS; k++) {
-            pi[k] = cblas_ddot(D, x + i * D, 1, w + k * D, 1) / t;
+        for (size_t k = 0; k < K; k++) {
+            pi[k] = cblas_ddot((int)D, x + i * D, 1, w + k * D, 1) / t;
             top = fmax(top, pi[k]);
         }
-        for (int k = 0; k < N_INTENTS; k++)
+        for (size_t k = 0; k < K; k++)
             sum += pi[k] = exp(pi[k] - top);
-        for (int k = 0; k < N_INTENTS; k++)
+        for (size_t k = 0; k < K; k++)
             pi[k] /= sum;
         nll -= log(fmax(pi[y[i]], 1e-300));
     }
@@ -50,8 +52,8 @@ static double probs(const double *x, const int *y, size_t n, const double *w, do
 static double penalty(const double *w, double lambda)
 {
     double s = 0;
-    for (int k = 0; k < N_INTENTS; k++)
-        for (int j = 0; j < N_FEATURES; j++)
+    for (size_t k = 0; k < K; k++)
+        for (size_t j = 0; j < N_FEATURES; j++)
             s += w[k * D + j] * w[k * D + j];
     return 0.5 * lambda * s;
 }
@@ -61,11 +63,11 @@ static void gradient(const double *x, const int *y, size_t n, const double *w, c
 {
     memset(g, 0, P * sizeof(double));
     for (size_t i = 0; i < n; i++)
-        for (int k = 0; k < N_INTENTS; k++)
-            cblas_daxpy(D, (p[i * N_INTENTS + k] - (y[i] == k)) / (double)n, x + i * D, 1,
+        for (size_t k = 0; k < K; k++)
+            cblas_daxpy((int)D, (p[i * N_INTENTS + k] - (y[i] == (int)k)) / (double)n, x + i * D, 1,
                         g + k * D, 1);
-    for (int k = 0; k < N_INTENTS; k++)
-        for (int j = 0; j < N_FEATURES; j++)
+    for (size_t k = 0; k < K; k++)
+        for (size_t j = 0; j < N_FEATURES; j++)
             g[k * D + j] += lambda * w[k * D + j];
 }
 
@@ -75,30 +77,31 @@ static void gradient(const double *x, const int *y, size_t n, const double *w, c
 static void hessian(const double *x, size_t n, const double *p, double lambda, double *h,
                     double *tmp)
 {
-    memset(h, 0, (size_t)P * P * sizeof(double));
-    for (int a = 0; a < N_INTENTS; a++)
-        for (int b = a; b < N_INTENTS; b++) {
+    memset(h, 0, P * P * sizeof(double));
+    for (size_t a = 0; a < K; a++)
+        for (size_t b = a; b < K; b++) {
             for (size_t i = 0; i < n; i++) {
-                double wi = p[i * N_INTENTS + a] * ((a == b) - p[i * N_INTENTS + b]) / (double)n;
-                for (int j = 0; j < D; j++)
+                double wi =
+                    p[i * N_INTENTS + a] * ((double)(a == b) - p[i * N_INTENTS + b]) / (double)n;
+                for (size_t j = 0; j < D; j++)
                     tmp[i * D + j] = wi * x[i * D + j];
             }
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, (int)n, 1.0, x, D, tmp, D,
-                        0.0, h + (size_t)a * D * P + b * D, P);
-            for (int j = 0; a != b && j < D; j++)
-                for (int l = 0; l < D; l++)
-                    h[((size_t)b * D + l) * P + a * D + j] = h[((size_t)a * D + j) * P + b * D + l];
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)n, 1.0, x,
+                        (int)D, tmp, (int)D, 0.0, h + a * D * P + b * D, (int)P);
+            for (size_t j = 0; a != b && j < D; j++)
+                for (size_t l = 0; l < D; l++)
+                    h[(b * D + l) * P + a * D + j] = h[(a * D + j) * P + b * D + l];
         }
-    for (int k = 0; k < N_INTENTS; k++)
-        for (int j = 0; j < D; j++)
-            h[((size_t)k * D + j) * P + k * D + j] += j < N_FEATURES ? lambda : 1e-8;
+    for (size_t k = 0; k < K; k++)
+        for (size_t j = 0; j < D; j++)
+            h[(k * D + j) * P + k * D + j] += j < N_FEATURES ? lambda : 1e-8;
 }
 
 gs_err_t lr_fit(const double *z, const int *y, size_t n, double lambda, double *w, int *iters,
                 char *errstr, size_t en)
 {
     double *x = design(z, n), *p = malloc(n * N_INTENTS * sizeof(double));
-    double *tmp = malloc(n * D * sizeof(double)), *h = malloc((size_t)P * P * sizeof(double));
+    double *tmp = malloc(n * D * sizeof(double)), *h = malloc(P * P * sizeof(double));
     double g[P], step[P], trial[P];
     gs_err_t err = x && p && tmp && h ? GS_OK : gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
     memset(w, 0, P * sizeof(double));
@@ -107,16 +110,16 @@ gs_err_t lr_fit(const double *z, const int *y, size_t n, double lambda, double *
         gradient(x, y, n, w, p, lambda, g);
         hessian(x, n, p, lambda, h, tmp);
         memcpy(step, g, sizeof(g));
-        if (LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', P, 1, h, P, step, 1) != 0) {
+        if (LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', (int)P, 1, h, (int)P, step, 1) != 0) {
             err = gs_fail(errstr, en, GS_ERR_INTERNAL, "the Hessian is not positive definite");
             break;
         }
         double t = 1, fn = f;
         for (int ls = 0; ls < 30; ls++, t /= 2) {
-            for (int k = 0; k < P; k++)
+            for (size_t k = 0; k < P; k++)
                 trial[k] = w[k] - t * step[k];
             fn = probs(x, y, n, trial, 1, p) + penalty(trial, lambda);
-            if (fn <= f - 1e-4 * t * cblas_ddot(P, g, 1, step, 1))
+            if (fn <= f - 1e-4 * t * cblas_ddot((int)P, g, 1, step, 1))
                 break;
         }
         memcpy(w, trial, sizeof(trial));

@@ -14,7 +14,7 @@ double minjerk(double s)
     return s * s * s * (10 - 15 * s + 6 * s * s);
 }
 
-#define FIT_POINTS 16
+#define FIT_POINTS 12
 #define FIT_DURS   12
 #define FIT_ONSETS 5
 
@@ -114,7 +114,8 @@ void minjerk_fit(const track_t *tr, const vec3_t *goal, mj_fit_t *out)
     /* a coarse grid, then two finer ones around the best */
     grid_t coarse = {t_on - 0.25, 0.07, 0.35, 0.11, FIT_ONSETS, FIT_DURS};
     search(t, s, k, goal != NULL, &coarse, goal_dist, &best, out);
-    for (double step = 1.0 / 3; step > 0.1; step /= 3) {
+    for (int pass = 1; pass <= 2; pass++) {
+        double step = pass == 1 ? 1.0 / 3 : 1.0 / 9;
         grid_t fine = {
             out->t0 - 0.07 * step * 3, 0.07 * step, out->dur - 0.11 * step * 3, 0.11 * step, 7, 7};
         search(t, s, k, goal != NULL, &fine, goal_dist, &best, out);
@@ -141,11 +142,18 @@ static vec3_t toward(const track_t *tr, vec3_t goal, double h)
     return complete(tr, &f, h);
 }
 
-static vec3_t along(const track_t *tr, double h)
-{
+/* The fit along the movement, made once for REACH and POINT together. */
+typedef struct free_fit {
+    int done;
     mj_fit_t f;
-    minjerk_fit(tr, NULL, &f);
-    return complete(tr, &f, h);
+} free_fit_t;
+
+static vec3_t along(const track_t *tr, double h, free_fit_t *ff)
+{
+    if (!ff->done)
+        minjerk_fit(tr, NULL, &ff->f);
+    ff->done = 1;
+    return complete(tr, &ff->f, h);
 }
 
 /* The mean of the last 0.7 s: where an oscillation is centred. */
@@ -162,13 +170,14 @@ static vec3_t centre(const track_t *tr)
 
 #define DAMP_TAU 0.2 /* s: how long an idle hand keeps its velocity */
 
-vec3_t forecast_intent(const forecast_in_t *in, int intent)
+static vec3_t forecast_one(const forecast_in_t *in, int intent, free_fit_t *ff)
 {
     const track_t *tr = in->tr;
     vec3_t last = tr->p[tr->n - 1];
     switch (intent) {
     case GS_AVRO_INTENT_GRAB:
-        return in->target >= 0 ? toward(tr, in->s->targets[in->target], in->h) : along(tr, in->h);
+        return in->target >= 0 ? toward(tr, in->s->targets[in->target], in->h)
+                               : along(tr, in->h, ff);
     case GS_AVRO_INTENT_HANDOVER: {
         /* a handing hand stops short of the end effector */
         vec3_t ee = in->s->ee;
@@ -176,7 +185,7 @@ vec3_t forecast_intent(const forecast_in_t *in, int intent)
     }
     case GS_AVRO_INTENT_REACH:
     case GS_AVRO_INTENT_POINT:
-        return along(tr, in->h);
+        return along(tr, in->h, ff);
     case GS_AVRO_INTENT_WAVE:
         return centre(tr);
     default:
@@ -184,14 +193,26 @@ vec3_t forecast_intent(const forecast_in_t *in, int intent)
     }
 }
 
+vec3_t forecast_intent(const forecast_in_t *in, int intent)
+{
+    free_fit_t ff = {0};
+    return forecast_one(in, intent, &ff);
+}
+
+/* Intents less likely than this are left out of the mixture (the rest
+ * renormalised): on the held-out scenes it moves the median error by
+ * 0.2 mm and the p90 by 2 mm, and saves most of the fits. */
+#define MIX_MIN 0.05
+
 vec3_t forecast_mix(const forecast_in_t *in, const double *prob)
 {
+    free_fit_t ff = {0};
     vec3_t sum = v3(0, 0, 0);
     double w = 0;
     for (int i = 0; i < N_INTENTS; i++) {
-        if (prob[i] < 0.01)
-            continue; /* weighs nothing, costs a fit */
-        sum = v3_add(sum, v3_scale(forecast_intent(in, i), prob[i]));
+        if (prob[i] < MIX_MIN)
+            continue; /* weighs next to nothing, costs a fit */
+        sum = v3_add(sum, v3_scale(forecast_one(in, i, &ff), prob[i]));
         w += prob[i];
     }
     return w > 0 ? v3_scale(sum, 1 / w) : in->tr->p[in->tr->n - 1];

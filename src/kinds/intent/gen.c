@@ -170,7 +170,7 @@ static void movement(path_t *pa, gs_rng_t *r, const subject_t *sub, const world_
                      int *target)
 {
     double onset = uni(r, 0.2, 0.6), hold = 0;
-    vec3_t to = w->rest;
+    vec3_t to;
     *target = -1;
     pa->onset = onset;
     pa->n = GRID_MAX;

@@ -52,7 +52,7 @@ static gs_err_t draw(const train_conf_t *tc, const split_t *sp, size_t n, const 
     static gen_out_t g;
     static track_t tr;
     ds->n = n;
-    ds->f = malloc(n * N_FEATURES * sizeof(double));
+    ds->f = calloc(n * N_FEATURES, sizeof(double));
     ds->y = malloc(n * sizeof(int));
     if (!ds->f || !ds->y)
         return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
@@ -117,7 +117,7 @@ gs_err_t fit_model(const dataset_t *train, const dataset_t *val, intent_params_t
     static const double lambdas[] = {1e-4, 1e-3, 1e-2};
     standardise(train, p);
     double *zt = zscores(train, p), *zv = zscores(val, p);
-    double w[N_INTENTS * (N_FEATURES + 1)], best_w[N_INTENTS * (N_FEATURES + 1)];
+    double w[N_INTENTS * (N_FEATURES + 1)], best_w[N_INTENTS * (N_FEATURES + 1)] = {0};
     double best = INFINITY, best_lambda = 0;
     int iters = 0, best_iters = 0;
     gs_err_t err = zt && zv ? GS_OK : gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
@@ -183,7 +183,7 @@ static int parse_args(int argc, char **argv, train_conf_t *c)
                                        {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
     optind = 1;
     int o, idx = 0, bad = 0;
-    double v;
+    double v = 0;
     while ((o = getopt_long(argc, argv, "", lo, &idx)) != -1) {
         switch (o) {
         case 'o':

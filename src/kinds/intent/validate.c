@@ -5,27 +5,33 @@
 
 #include "govstream/intent.h"
 
-static gs_err_t check_coord(const char *field, double v, char *errstr, size_t n)
+/* A coordinate's complaint; the caller names it only when it is bad, since
+ * formatting names for every sample would cost more than the decision. */
+static gs_err_t bad_coord(const char *field, char axis, double v, char *errstr, size_t n)
 {
     if (isnan(v))
-        return gs_fail(errstr, n, GS_ERR_VALIDATION, "%s: NaN", field);
-    if (!(fabs(v) <= GS_INTENT_MAX_COORD))
-        return gs_fail(errstr, n, GS_ERR_VALIDATION, "%s: %g, must be finite with |value| <= %g",
-                       field, v, GS_INTENT_MAX_COORD);
-    return GS_OK;
+        return gs_fail(errstr, n, GS_ERR_VALIDATION, "%s.%c: NaN", field, axis);
+    return gs_fail(errstr, n, GS_ERR_VALIDATION, "%s.%c: %g, must be finite with |value| <= %g",
+                   field, axis, v, GS_INTENT_MAX_COORD);
+}
+
+static int coord_ok(double v)
+{
+    return fabs(v) <= GS_INTENT_MAX_COORD; /* false for NaN and the infinities */
+}
+
+static gs_err_t check_xyz(const char *field, double x, double y, double z, char *errstr, size_t n)
+{
+    if (coord_ok(x) && coord_ok(y) && coord_ok(z))
+        return GS_OK;
+    const double c[3] = {x, y, z};
+    int a = !coord_ok(x) ? 0 : !coord_ok(y) ? 1 : 2;
+    return bad_coord(field, "xyz"[a], c[a], errstr, n);
 }
 
 static gs_err_t check_vec3(const char *field, const gs_avro_vec3_t *v, char *errstr, size_t n)
 {
-    char name[96];
-    const double c[3] = {v->x, v->y, v->z};
-    for (int i = 0; i < 3; i++) {
-        snprintf(name, sizeof(name), "%s.%c", field, "xyz"[i]);
-        gs_err_t err = check_coord(name, c[i], errstr, n);
-        if (err)
-            return err;
-    }
-    return GS_OK;
+    return check_xyz(field, v->x, v->y, v->z, errstr, n);
 }
 
 static gs_err_t check_hand(const gs_avro_intent_request_t *r, char *errstr, size_t n)
@@ -39,12 +45,11 @@ static gs_err_t check_hand(const gs_avro_intent_request_t *r, char *errstr, size
             return gs_fail(errstr, n, GS_ERR_VALIDATION,
                            "hand[%zu].t_ms: %lld, not after the previous sample's %lld", i,
                            (long long)s->t_ms, (long long)r->hand[i - 1].t_ms);
-        char name[64];
-        gs_avro_vec3_t p = {s->x, s->y, s->z};
-        snprintf(name, sizeof(name), "hand[%zu]", i);
-        gs_err_t err = check_vec3(name, &p, errstr, n);
-        if (err)
-            return err;
+        if (!coord_ok(s->x) || !coord_ok(s->y) || !coord_ok(s->z)) {
+            char name[64];
+            snprintf(name, sizeof(name), "hand[%zu]", i);
+            return check_xyz(name, s->x, s->y, s->z, errstr, n);
+        }
     }
     int64_t span = r->hand[r->n_hand - 1].t_ms - r->hand[0].t_ms;
     if (span < GS_INTENT_MIN_SPAN_MS || span > GS_INTENT_MAX_SPAN_MS)
@@ -60,11 +65,15 @@ static gs_err_t check_targets(const gs_avro_intent_request_t *r, char *errstr, s
                        GS_INTENT_MAX_TARGETS);
     for (size_t i = 0; i < r->n_targets; i++) {
         char name[64];
-        snprintf(name, sizeof(name), "targets[%zu].id", i);
-        gs_err_t err = gs_kind_check_id(name, r->targets[i].id, errstr, n);
-        snprintf(name, sizeof(name), "targets[%zu].position", i);
-        if (err || (err = check_vec3(name, &r->targets[i].position, errstr, n)))
-            return err;
+        const gs_avro_target_t *t = &r->targets[i];
+        if (gs_kind_check_id("", t->id, errstr, n)) {
+            snprintf(name, sizeof(name), "targets[%zu].id", i);
+            return gs_kind_check_id(name, t->id, errstr, n);
+        }
+        if (check_vec3("", &t->position, errstr, n)) {
+            snprintf(name, sizeof(name), "targets[%zu].position", i);
+            return check_vec3(name, &t->position, errstr, n);
+        }
     }
     return GS_OK;
 }
@@ -75,11 +84,11 @@ static gs_err_t check_obstacles(const gs_avro_intent_request_t *r, char *errstr,
         return gs_fail(errstr, n, GS_ERR_VALIDATION, "obstacles: %zu, at most %d", r->n_obstacles,
                        GS_INTENT_MAX_TARGETS);
     for (size_t i = 0; i < r->n_obstacles; i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "obstacles[%zu].position", i);
-        gs_err_t err = check_vec3(name, &r->obstacles[i].position, errstr, n);
-        if (err)
-            return err;
+        if (check_vec3("", &r->obstacles[i].position, errstr, n)) {
+            char name[64];
+            snprintf(name, sizeof(name), "obstacles[%zu].position", i);
+            return check_vec3(name, &r->obstacles[i].position, errstr, n);
+        }
         double rad = r->obstacles[i].radius;
         if (!(rad >= 0 && rad <= GS_INTENT_MAX_RADIUS))
             return gs_fail(errstr, n, GS_ERR_VALIDATION,
