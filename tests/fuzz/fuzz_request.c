@@ -1,13 +1,20 @@
 /* Message framing and every kind's request path as the worker runs it for
  * a message without a registry schema id (src/pipeline/batch.c): frame
  * parse, the kind's generated decoder into a per-batch arena, the kind's
- * process (validation, governance with memory, no model), the result's
+ * process (validation, governance with memory, no dialogue model; an
+ * intent model trained at start, so that intent requests that validate go
+ * through features, forecast, safety and MPC), the result's
  * encoder. The kinds keep their state across inputs, as a worker does, so
  * scopes and memories fill. First byte: 0 raw framing, 1 Confluent.
  * Run from the source tree (the lexicons are config/lexicon/). */
 #include "fuzz.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "govstream/codec.h"
+#include "govstream/intent.h"
 #include "govstream/kinds.h"
 
 #define MAX_KINDS 16
@@ -18,17 +25,46 @@ typedef struct kinds_rt {
     size_t n;
 } kinds_rt_t;
 
+/* A small intent model, trained into a scratch directory (and removed:
+ * the kind keeps what it loaded); the override that names it. */
+static const char *intent_model(void)
+{
+    static char dir[] = "/tmp/gs-fuzz-intent.XXXXXX", ov[128], path[96];
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(path, sizeof(path), "%s/m.gsm", dir);
+    char *argv[] = {"intent", "--out", path, "--train", "600", "--test", "60", NULL};
+    if (gs_kind_intent.train(7, argv) != 0)
+        abort();
+    snprintf(ov, sizeof(ov), "models.intent=%s", path);
+    return ov;
+}
+
+static void remove_model(const char *ov)
+{
+    static const char *const suffix[] = {"", ".report.json", ".report.svg", ".report-forecast.svg",
+                                         ".report-confusion.svg"};
+    char f[160];
+    const char *path = ov + strlen("models.intent=");
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+        unlink(f);
+    }
+    snprintf(f, sizeof(f), "%.*s", (int)(strrchr(path, '/') - path), path);
+    rmdir(f);
+}
+
 static const kinds_rt_t *kinds(void)
 {
     static kinds_rt_t rt;
     static const gs_config_section_t *sections[MAX_KINDS + 1];
     if (rt.cfg)
         return &rt;
-    static const char *const ov[] = {"governance.memory_capacity=8", "governance.max_scopes=512",
-                                     "dialogue.governance_only=true"};
+    const char *ov[] = {"governance.memory_capacity=8", "governance.max_scopes=512",
+                        "dialogue.governance_only=true", intent_model()};
     char err[512];
     gs_kinds_sections(gs_kinds, sections, MAX_KINDS + 1);
-    if (gs_config_load("config/govstream.cfg", sections, ov, 3, &rt.cfg, err, sizeof(err))) {
+    if (gs_config_load("config/govstream.cfg", sections, ov, 4, &rt.cfg, err, sizeof(err))) {
         fprintf(stderr, "fuzz_request: %s (run from the source tree)\n", err);
         abort();
     }
@@ -39,7 +75,11 @@ static const kinds_rt_t *kinds(void)
             fprintf(stderr, "fuzz_request: %s: %s\n", ops->name, err);
             abort();
         }
+        /* what loads, serves (the intent model); the rest runs without */
+        if (ops->load_models)
+            (void)ops->load_models(rt.k[rt.n], err, sizeof(err));
     }
+    remove_model(ov[3]);
     return &rt;
 }
 

@@ -104,9 +104,62 @@ META = {"name": "dialogue", "version": "1",
         "context_tokens": 128}
 
 
+def zigzag(n):
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n & ~0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def avro_str(s):
+    b = s.encode()
+    return zigzag(len(b)) + b
+
+
+def avro_vec(v):
+    return struct.pack("<ddd", *v)
+
+
+def avro_array(items):
+    return (zigzag(len(items)) + b"".join(items) + b"\x00") if items else b"\x00"
+
+
+def intent_request(tag, hand, robot, velocity, targets=(), obstacles=(), horizon=500):
+    """An IntentRequest in Avro binary (schemas/IntentRequest.avsc, field order)."""
+    samples = [zigzag(t) + struct.pack("<ddd", x, y, z) for t, x, y, z in hand]
+    tg = [avro_str(i) + avro_vec(p) for i, p in targets]
+    ob = [avro_vec(p) + struct.pack("<d", r) for p, r in obstacles]
+    return (avro_str("fuzz-" + tag) + avro_str("arm-" + tag) + avro_str("default") +
+            avro_array(samples) + avro_vec(robot) + avro_vec(velocity) + avro_array(tg) +
+            avro_array(ob) + zigzag(horizon) + zigzag(1700000000000))
+
+
+def intent_seeds():
+    """Valid intent requests that reach the deep path: a minimum-jerk reach
+    to a target, a stop close to the robot, a wave, a mocap-rate hold."""
+    def mj(s):
+        s = min(max(s, 0.0), 1.0)
+        return s ** 3 * (10 - 15 * s + 6 * s * s)
+    reach = [(1000 + 33 * i, 1.05 - 0.4 * mj((i / 30 - 0.3) / 0.8), 0.1 * mj((i / 30 - 0.3) / 0.8), 0.1)
+             for i in range(30)]
+    wave = [(1000 + 33 * i, 0.9, 0.1 * math.sin(2 * math.pi * 2.2 * i / 30), 0.45) for i in range(60)]
+    hold = [(1000 + 8 * i, 0.6 + 0.002 * math.sin(i), 0.0, 0.3) for i in range(256)]
+    targets = [("cup", (0.65, 0.1, 0.02)), ("box", (0.7, -0.3, 0.0))]
+    return [intent_request("reach", reach, (0.1, 0.0, 0.3), (0.2, 0.0, 0.0), targets),
+            intent_request("stop", hold[:40], (0.3, 0.0, 0.3), (0.3, 0.1, 0.0), targets,
+                           [((0.5, 0.2, 0.3), 0.1)]),
+            intent_request("wave", wave, (0.0, 0.0, 0.3), (0.0, 0.0, 0.0), horizon=2000),
+            intent_request("hold", hold, (-0.2, 0.3, 0.4), (0.0, 0.5, 0.0), targets * 16)]
+
+
 def main(dump):
     schema = open(os.path.join(ROOT, "schemas", "DialogueRequest.avsc"), "rb").read()
     v2 = open(os.path.join(ROOT, "tests", "data", "DialogueRequest_v2.avsc"), "rb").read()
+    for i, r in enumerate(intent_seeds()):
+        write("corpus", "request", "intent-%02d" % i, b"\x00" + r)
     reqs = records(dump, "DialogueRequest", 16)
     for i, r in enumerate(reqs):
         write("corpus", "request", "raw-%02d" % i, b"\x00" + r)

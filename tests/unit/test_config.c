@@ -292,7 +292,7 @@ static void test_shipped_file_equals_defaults(void **state)
     free(from_file);
     int keys = 0;
     gs_config_keys(kind_sections(), count_key, &keys);
-    assert_int_equal(compared, keys - 4); /* all but the four paths */
+    assert_int_equal(compared, keys - 5); /* all but the five paths */
 
     /* its librdkafka sections */
     assert_kv(&f->kafka, "bootstrap.servers", "127.0.0.1:9092");

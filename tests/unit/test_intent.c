@@ -369,6 +369,31 @@ static void test_training(void **state)
     }
 }
 
+/* The fuzzer's intent seeds (tests/fuzz/make_seeds.py) decode and
+ * validate, so that fuzzing starts from the deep path. */
+static void test_fuzz_seeds(void **state)
+{
+    (void)state;
+    const char *src = getenv("GS_SOURCE_DIR");
+    for (int i = 0; i < 4; i++) {
+        char path[4096], err[256];
+        snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/request/intent-%02d", src ? src : ".",
+                 i);
+        FILE *fp = fopen(path, "rb");
+        assert_non_null(fp);
+        static uint8_t buf[65536];
+        size_t n = fread(buf, 1, sizeof(buf), fp);
+        fclose(fp);
+        gs_arena_t arena = {0};
+        gs_avro_intent_request_t r;
+        assert_int_equal(
+            gs_avro_intent_request_decode(buf + 1, n - 1, &arena, &r, err, sizeof(err)), GS_OK);
+        if (gs_intent_request_validate(&r, err, sizeof(err)))
+            fail_msg("%s: %s", path, err);
+        gs_arena_free(&arena);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -387,7 +412,7 @@ int main(void)
         cmocka_unit_test(test_separation), cmocka_unit_test(test_rules),
         cmocka_unit_test(test_validation), cmocka_unit_test(test_track),
         cmocka_unit_test(test_generator),  cmocka_unit_test(test_model_file),
-        cmocka_unit_test(test_training),
+        cmocka_unit_test(test_training),   cmocka_unit_test(test_fuzz_seeds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -241,6 +241,11 @@ static void decide_one(gs_kind_t *d, size_t j, gs_item_t *it, gs_arena_t *arena)
         return;
     int64_t t0 = gs_now_us();
     int64_t ts = it->timestamp_ms >= 0 ? it->timestamp_ms : r->created_at_ms;
+    if (!d->model) { /* the worker does not run a kind that is not ready */
+        it->err =
+            gs_fail(it->errmsg, sizeof(it->errmsg), GS_ERR_INTERNAL, "no intent model loaded");
+        return;
+    }
     gs_intent_safety_t sf;
     res->model = intent_model_ref(d->model);
     if (d->limiter && !gs_ratelimit_take(d->limiter, it->partition, r->tenant, ts)) {
