@@ -93,8 +93,9 @@ typedef struct gs_kind_ops {
     void (*destroy)(gs_kind_t *k);
     /* (Re)loads the kind's models, at start and on SIGHUP, between batches.
      * On failure the current ones stay; errstr says why. A kind that needs
-     * a model and has none fails here, so the worker stays not ready. NULL:
-     * no models. */
+     * a model and has none fails here, so the worker stays not ready. On
+     * success errstr may say what was loaded (one line, logged; it starts
+     * empty). NULL: no models. */
     gs_err_t (*load_models)(gs_kind_t *k, char *errstr, size_t errstr_size);
     /* Every item of the batch gets a result or an error. */
     void (*process)(gs_kind_t *k, const gs_batch_t *batch);

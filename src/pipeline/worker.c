@@ -664,7 +664,7 @@ static int prepare_state(gs_worker_t *w, volatile sig_atomic_t *signals)
 static int load_kind(gs_worker_t *w, size_t k, int at_start)
 {
     kind_rt_t *kr = &w->kinds[k];
-    char err[512];
+    char err[512] = "";
     if (!kr->ops->load_models)
         return 0;
     if (kr->ops->load_models(kr->k, err, sizeof(err))) {
@@ -677,8 +677,11 @@ static int load_kind(gs_worker_t *w, size_t k, int at_start)
         return -1;
     }
     gs_gauge_set(w->obs.kinds[k].model_failed, 0);
-    gs_log_info(w->log, at_start ? "models loaded" : "models reloaded",
-                GS_LS("kind", kr->ops->name));
+    const char *msg = at_start ? "models loaded" : "models reloaded";
+    if (*err)
+        gs_log_info(w->log, msg, GS_LS("kind", kr->ops->name), GS_LS("detail", err));
+    else
+        gs_log_info(w->log, msg, GS_LS("kind", kr->ops->name));
     return 0;
 }
 

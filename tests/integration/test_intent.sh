@@ -61,6 +61,9 @@ PYEOF
 
 intent_worker w1 -o models.intent="$MODEL"
 wait_ready w1
+# the Riccati check is logged at load
+grep -q '"detail":"intent model intent v1; MPC terminal cost by DARE doubling: residual .*closed-loop spectral radius 0\.' \
+  "$IT_DIR/w1.log" || fail "no DARE check in the log"
 for f in cases crafted bad; do
   "$LOAD" produce -b "$BS" -t "$T_REQ" -n "$(wc -l <"$IT_DIR/$f.jsonl")" --kind intent \
     --run-id "$RUN" --from "$IT_DIR/$f.jsonl" >/dev/null

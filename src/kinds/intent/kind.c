@@ -284,6 +284,12 @@ static gs_err_t load_models(gs_kind_t *d, char *errstr, size_t n)
         return err;
     intent_model_destroy(d->model);
     d->model = m;
+    const mpc_dare_t *dr = mpc_dare(d->mpc);
+    gs_avro_model_ref_t ref = intent_model_ref(m);
+    snprintf(errstr, n,
+             "intent model %s v%s; MPC terminal cost by DARE doubling: residual %.2g after %d "
+             "steps, K = [%.4g, %.4g], closed-loop spectral radius %.4f",
+             ref.name.p, ref.version.p, dr->residual, dr->iterations, dr->k[0], dr->k[1], dr->rho);
     return GS_OK;
 }
 
