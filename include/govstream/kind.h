@@ -132,6 +132,42 @@ typedef struct gs_kind_ops {
         GS_CONFIG_ENUM(name_ ".output_framing", T, stream.output_framing, "raw", gs_framing_names, \
                        "`confluent` registers the result schema under `<topic>-value` at start")
 
+/* The per-tenant rate limit of SPEC 1.2's governance gate, which the
+ * non-dialogue kinds share: its configuration (a member of the kind's
+ * struct), its keys, and the limiter with its state store. */
+typedef struct gs_kind_rate {
+    double rate, burst; /* per tenant and input partition; rate 0: off */
+    int max_buckets;
+} gs_kind_rate_t;
+
+/* The three keys <name>.rate_limit.*, for member m_ (a gs_kind_rate_t) of
+ * T; refused_ says what a refused request gets. */
+#define GS_KIND_RATE_KEYS(name_, T, m_, refused_)                                                  \
+    GS_CONFIG_DOUBLE(name_ ".rate_limit.per_second", T, m_.rate, "0", 0.0, 1e9,                    \
+                     "requests a second per tenant and input partition (token bucket, clocked "    \
+                     "by the record timestamps); over it: `accepted = false`, note `rate "         \
+                     "limited`, " refused_ "; 0: no limit"),                                       \
+        GS_CONFIG_DOUBLE(name_ ".rate_limit.burst", T, m_.burst, "100", 1.0, 1e9,                  \
+                         "the bucket's size: requests a tenant may send at once"),                 \
+        GS_CONFIG_INT(name_ ".rate_limit.max_buckets", T, m_.max_buckets, "100000", 1, 10000000,   \
+                      "tenant buckets kept per worker (full ones are evicted first)")
+
+/* The kind's rate limit and its store "<name>.rate_limits". */
+typedef struct gs_kind_gate {
+    gs_ratelimit_t *limiter; /* NULL: no limit */
+    gs_store_t store;
+    char store_name[64];
+} gs_kind_gate_t;
+
+/* Makes the limiter when c->rate > 0 (none otherwise). */
+gs_err_t gs_kind_gate_init(gs_kind_gate_t *g, const char *kind, const gs_kind_rate_t *c,
+                           char *errstr, size_t errstr_size);
+void gs_kind_gate_free(gs_kind_gate_t *g);
+/* True when the request may pass (always, without a limit). */
+int gs_kind_gate_pass(gs_kind_gate_t *g, int32_t partition, gs_str_t tenant, int64_t now_ms);
+/* The kind's `stores` hook for the gate: 0 or 1 store into *out. */
+size_t gs_kind_gate_stores(gs_kind_gate_t *g, const gs_store_t **out);
+
 #define GS_KIND_MAX_ID 128
 
 /* The identifier rule of every kind's request_id, key and tenant (SPEC

@@ -102,3 +102,35 @@ void gs_kind_dump_envelope(json_t *j, const gs_avro_model_ref_t *model, const gs
                                   (int)src->partition, "offset", (json_int_t)src->offset));
     json_object_set_new(j, "processed_at_ms", json_integer(processed_at_ms));
 }
+
+gs_err_t gs_kind_gate_init(gs_kind_gate_t *g, const char *kind, const gs_kind_rate_t *c,
+                           char *errstr, size_t n)
+{
+    *g = (gs_kind_gate_t){0};
+    snprintf(g->store_name, sizeof(g->store_name), "%s.rate_limits", kind);
+    if (!(c->rate > 0))
+        return GS_OK;
+    gs_ratelimit_conf_t rc = {
+        .rate = c->rate, .burst = c->burst, .max_buckets = (size_t)c->max_buckets};
+    return gs_ratelimit_new(&rc, &g->limiter, errstr, n);
+}
+
+void gs_kind_gate_free(gs_kind_gate_t *g)
+{
+    gs_ratelimit_destroy(g->limiter);
+    g->limiter = NULL;
+}
+
+int gs_kind_gate_pass(gs_kind_gate_t *g, int32_t partition, gs_str_t tenant, int64_t now_ms)
+{
+    return !g->limiter || gs_ratelimit_take(g->limiter, partition, tenant, now_ms);
+}
+
+size_t gs_kind_gate_stores(gs_kind_gate_t *g, const gs_store_t **out)
+{
+    if (!g->limiter)
+        return 0;
+    g->store = (gs_store_t){g->store_name, &gs_ratelimit_store_ops, g->limiter};
+    *out = &g->store;
+    return 1;
+}

@@ -23,8 +23,7 @@ typedef struct intent_conf {
     rules_conf_t rules;
     int alert_stop;
     double alert_interval; /* s */
-    double rate, burst;    /* per tenant and input partition; rate 0: off */
-    int max_buckets;
+    gs_kind_rate_t rate;
 } intent_conf_t;
 
 typedef struct alert_slot {
@@ -45,8 +44,7 @@ struct gs_kind {
     intent_model_t *model; /* NULL until one loaded */
     mpc_t *mpc;
     gs_intent_sep_conf_t sep;
-    gs_ratelimit_t *limiter; /* NULL: no rate limit */
-    gs_store_t store;
+    gs_kind_gate_t gate;
     size_t cap;           /* batch.max */
     alert_slot_t *alerts; /* cap */
     scene_t scene;
@@ -248,7 +246,7 @@ static void decide_one(gs_kind_t *d, size_t j, gs_item_t *it, gs_arena_t *arena)
     }
     gs_intent_safety_t sf;
     res->model = intent_model_ref(d->model);
-    if (d->limiter && !gs_ratelimit_take(d->limiter, it->partition, r->tenant, ts)) {
+    if (!gs_kind_gate_pass(&d->gate, it->partition, r->tenant, ts)) {
         refuse(d, r, res, &sf, arena);
         it->govern_us = gs_now_us() - t0;
     } else {
@@ -299,7 +297,7 @@ static void destroy(gs_kind_t *d)
         return;
     intent_model_destroy(d->model);
     mpc_destroy(d->mpc);
-    gs_ratelimit_destroy(d->limiter);
+    gs_kind_gate_free(&d->gate);
     free(d->alerts);
     free(d);
 }
@@ -340,12 +338,8 @@ static gs_err_t create(const gs_config_t *cfg, const void *conf, gs_kind_t **out
     mpc_conf_t mc = mpc_conf_of(d->conf);
     gs_err_t err = d->alerts ? mpc_new(&mc, &d->mpc, errstr, n)
                              : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-    if (!err && d->conf->rate > 0) {
-        gs_ratelimit_conf_t rc = {.rate = d->conf->rate,
-                                  .burst = d->conf->burst,
-                                  .max_buckets = (size_t)d->conf->max_buckets};
-        err = gs_ratelimit_new(&rc, &d->limiter, errstr, n);
-    }
+    if (!err)
+        err = gs_kind_gate_init(&d->gate, "intent", &d->conf->rate, errstr, n);
     if (err) {
         destroy(d);
         return err;
@@ -356,11 +350,7 @@ static gs_err_t create(const gs_config_t *cfg, const void *conf, gs_kind_t **out
 
 static size_t stores(gs_kind_t *d, const gs_store_t **out)
 {
-    if (!d->limiter)
-        return 0;
-    d->store = (gs_store_t){"intent.rate_limits", &gs_ratelimit_store_ops, d->limiter};
-    *out = &d->store;
-    return 1;
+    return gs_kind_gate_stores(&d->gate, out);
 }
 
 /* The MPC's weights and limits are checked as they will be used: the
@@ -428,14 +418,7 @@ static const gs_config_key_t keys[] = {
          "probability"),
     RULE("approach_height", approach_height, "0.1", 0.0, 1.0,
          "APPROACH's goal: this far above the pointed target, m"),
-    GS_CONFIG_DOUBLE("intent.rate_limit.per_second", intent_conf_t, rate, "0", 0.0, 1e9,
-                     "requests a second per tenant and input partition (token bucket, clocked by "
-                     "the record timestamps); over it: `accepted = false`, note `rate limited`, "
-                     "only the separation checked; 0: no limit"),
-    GS_CONFIG_DOUBLE("intent.rate_limit.burst", intent_conf_t, burst, "100", 1.0, 1e9,
-                     "the bucket's size: requests a tenant may send at once"),
-    GS_CONFIG_INT("intent.rate_limit.max_buckets", intent_conf_t, max_buckets, "100000", 1,
-                  10000000, "tenant buckets kept per worker (full ones are evicted first)"),
+    GS_KIND_RATE_KEYS("intent", intent_conf_t, rate, "only the separation checked"),
 };
 
 static const gs_config_section_t section = {

@@ -17,8 +17,7 @@ typedef struct screen_conf {
     char *list;              /* models.screen */
     double high, medium;     /* score thresholds */
     int alert_high;
-    double rate, burst; /* per tenant and input partition; rate 0: off */
-    int max_buckets;
+    gs_kind_rate_t rate;
 } screen_conf_t;
 
 /* What one request's alert is made of, alive until the batch is encoded. */
@@ -36,8 +35,7 @@ struct gs_kind {
     const screen_conf_t *conf;
     gs_screen_engine_t *engine; /* NULL until a list loaded */
     gs_screen_scratch_t *scratch;
-    gs_ratelimit_t *limiter; /* NULL: no rate limit */
-    gs_store_t store;
+    gs_kind_gate_t gate;
     size_t cap;           /* batch.max */
     alert_slot_t *alerts; /* cap */
 };
@@ -102,7 +100,7 @@ static void screen_one(gs_kind_t *d, size_t j, gs_item_t *it, gs_arena_t *arena)
         return;
     int64_t t0 = gs_now_us();
     int64_t ts = it->timestamp_ms >= 0 ? it->timestamp_ms : r->created_at_ms;
-    if (d->limiter && !gs_ratelimit_take(d->limiter, it->partition, r->tenant, ts)) {
+    if (!gs_kind_gate_pass(&d->gate, it->partition, r->tenant, ts)) {
         refuse(d, res);
         it->govern_us = gs_now_us() - t0;
         return;
@@ -152,7 +150,7 @@ static void destroy(gs_kind_t *d)
         return;
     gs_screen_engine_destroy(d->engine);
     gs_screen_scratch_destroy(d->scratch);
-    gs_ratelimit_destroy(d->limiter);
+    gs_kind_gate_free(&d->gate);
     free(d->alerts);
     free(d);
 }
@@ -168,12 +166,8 @@ static gs_err_t create(const gs_config_t *cfg, const void *conf, gs_kind_t **out
     d->alerts = calloc(d->cap, sizeof(*d->alerts));
     gs_err_t err = d->alerts ? gs_screen_scratch_new(&d->scratch, errstr, n)
                              : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
-    if (!err && d->conf->rate > 0) {
-        gs_ratelimit_conf_t rc = {.rate = d->conf->rate,
-                                  .burst = d->conf->burst,
-                                  .max_buckets = (size_t)d->conf->max_buckets};
-        err = gs_ratelimit_new(&rc, &d->limiter, errstr, n);
-    }
+    if (!err)
+        err = gs_kind_gate_init(&d->gate, "screen", &d->conf->rate, errstr, n);
     if (err) {
         destroy(d);
         return err;
@@ -184,11 +178,7 @@ static gs_err_t create(const gs_config_t *cfg, const void *conf, gs_kind_t **out
 
 static size_t stores(gs_kind_t *d, const gs_store_t **out)
 {
-    if (!d->limiter)
-        return 0;
-    d->store = (gs_store_t){"screen.rate_limits", &gs_ratelimit_store_ops, d->limiter};
-    *out = &d->store;
-    return 1;
+    return gs_kind_gate_stores(&d->gate, out);
 }
 
 static gs_err_t check(const gs_config_t *cfg, const void *conf, char *errstr, size_t n)
@@ -213,14 +203,7 @@ static const gs_config_key_t keys[] = {
                      "lower is `LOW`"),
     GS_CONFIG_BOOL("screen.alert_high", screen_conf_t, alert_high, "true",
                    "a `HIGH` raises the `GovstreamScreenHigh` alert (webhook and alerts topic)"),
-    GS_CONFIG_DOUBLE("screen.rate_limit.per_second", screen_conf_t, rate, "0", 0.0, 1e9,
-                     "requests a second per tenant and input partition (token bucket, clocked by "
-                     "the record timestamps); over it: `accepted = false`, note `rate limited`, "
-                     "decision `SKIP`; 0: no limit"),
-    GS_CONFIG_DOUBLE("screen.rate_limit.burst", screen_conf_t, burst, "100", 1.0, 1e9,
-                     "the bucket's size: requests a tenant may send at once"),
-    GS_CONFIG_INT("screen.rate_limit.max_buckets", screen_conf_t, max_buckets, "100000", 1,
-                  10000000, "tenant buckets kept per worker (full ones are evicted first)"),
+    GS_KIND_RATE_KEYS("screen", screen_conf_t, rate, "decision `SKIP`"),
 };
 
 static const gs_config_section_t section = {
