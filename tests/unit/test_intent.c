@@ -241,6 +241,16 @@ static void test_track(void **state)
     in.h = 0.5;
     fc = forecast_intent(&in, GS_AVRO_INTENT_GRAB);
     assert_true(v3_norm(v3_sub(fc, s.targets[0])) < 0.02);
+    /* the path: every 0.1 s up to the horizon, its last point the forecast,
+     * nearer the end point as it goes */
+    double prob[N_INTENTS] = {[GS_AVRO_INTENT_GRAB] = 1};
+    vec3_t path[PATH_MAX];
+    size_t np = forecast_path(&in, prob, PATH_STEP, path, PATH_MAX);
+    assert_int_equal(np, 5);
+    vec3_t mix = forecast_mix(&in, prob);
+    assert_memory_equal(&path[np - 1], &mix, sizeof(mix));
+    for (size_t i = 1; i < np; i++)
+        assert_true(path[i].x <= path[i - 1].x + 1e-12);
     /* the features: moving toward the target, more than toward the robot */
     double feat[N_FEATURES];
     int best;

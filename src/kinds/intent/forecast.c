@@ -135,25 +135,29 @@ static vec3_t complete(const track_t *tr, const mj_fit_t *f, double h)
     return v3_add(last, v3_scale(v3_sub(end, last), (then - now) / (1 - now)));
 }
 
-static vec3_t toward(const track_t *tr, vec3_t goal, double h)
-{
-    mj_fit_t f;
-    minjerk_fit(tr, &goal, &f);
-    return complete(tr, &f, h);
-}
+/* The fits of one forecast, each made once and only when an intent needs
+ * it: toward the likely target, toward the end effector, along the
+ * movement. A path of several horizons reuses them. */
+enum { FIT_TARGET, FIT_EE, FIT_FREE, N_FITS };
 
-/* The fit along the movement, made once for REACH and POINT together. */
-typedef struct free_fit {
-    int done;
-    mj_fit_t f;
-} free_fit_t;
+typedef struct fit_cache {
+    int done[N_FITS];
+    mj_fit_t f[N_FITS];
+} fit_cache_t;
 
-static vec3_t along(const track_t *tr, double h, free_fit_t *ff)
+static const mj_fit_t *fit_of(const forecast_in_t *in, int which, fit_cache_t *c)
 {
-    if (!ff->done)
-        minjerk_fit(tr, NULL, &ff->f);
-    ff->done = 1;
-    return complete(tr, &ff->f, h);
+    if (!c->done[which]) {
+        const track_t *tr = in->tr;
+        vec3_t last = tr->p[tr->n - 1], ee = in->s->ee, goal;
+        if (which == FIT_TARGET)
+            goal = in->s->targets[in->target];
+        else /* a handing hand stops short of the end effector */
+            goal = v3_add(ee, v3_scale(v3_unit(v3_sub(last, ee)), 0.1));
+        minjerk_fit(tr, which == FIT_FREE ? NULL : &goal, &c->f[which]);
+        c->done[which] = 1;
+    }
+    return &c->f[which];
 }
 
 /* The mean of the last 0.7 s: where an oscillation is centred. */
@@ -170,33 +174,29 @@ static vec3_t centre(const track_t *tr)
 
 #define DAMP_TAU 0.2 /* s: how long an idle hand keeps its velocity */
 
-static vec3_t forecast_one(const forecast_in_t *in, int intent, free_fit_t *ff)
+static vec3_t forecast_one(const forecast_in_t *in, int intent, double h, fit_cache_t *c)
 {
     const track_t *tr = in->tr;
     vec3_t last = tr->p[tr->n - 1];
     switch (intent) {
     case GS_AVRO_INTENT_GRAB:
-        return in->target >= 0 ? toward(tr, in->s->targets[in->target], in->h)
-                               : along(tr, in->h, ff);
-    case GS_AVRO_INTENT_HANDOVER: {
-        /* a handing hand stops short of the end effector */
-        vec3_t ee = in->s->ee;
-        return toward(tr, v3_add(ee, v3_scale(v3_unit(v3_sub(last, ee)), 0.1)), in->h);
-    }
+        return complete(tr, fit_of(in, in->target >= 0 ? FIT_TARGET : FIT_FREE, c), h);
+    case GS_AVRO_INTENT_HANDOVER:
+        return complete(tr, fit_of(in, FIT_EE, c), h);
     case GS_AVRO_INTENT_REACH:
     case GS_AVRO_INTENT_POINT:
-        return along(tr, in->h, ff);
+        return complete(tr, fit_of(in, FIT_FREE, c), h);
     case GS_AVRO_INTENT_WAVE:
         return centre(tr);
     default:
-        return v3_add(last, v3_scale(tr->v[tr->n - 1], DAMP_TAU * (1 - exp(-in->h / DAMP_TAU))));
+        return v3_add(last, v3_scale(tr->v[tr->n - 1], DAMP_TAU * (1 - exp(-h / DAMP_TAU))));
     }
 }
 
 vec3_t forecast_intent(const forecast_in_t *in, int intent)
 {
-    free_fit_t ff = {0};
-    return forecast_one(in, intent, &ff);
+    fit_cache_t c = {.done = {0}};
+    return forecast_one(in, intent, in->h, &c);
 }
 
 /* Intents less likely than this are left out of the mixture (the rest
@@ -204,16 +204,32 @@ vec3_t forecast_intent(const forecast_in_t *in, int intent)
  * 0.2 mm and the p90 by 2 mm, and saves most of the fits. */
 #define MIX_MIN 0.05
 
-vec3_t forecast_mix(const forecast_in_t *in, const double *prob)
+static vec3_t mix_at(const forecast_in_t *in, const double *prob, double h, fit_cache_t *c)
 {
-    free_fit_t ff = {0};
     vec3_t sum = v3(0, 0, 0);
     double w = 0;
     for (int i = 0; i < N_INTENTS; i++) {
         if (prob[i] < MIX_MIN)
             continue; /* weighs next to nothing, costs a fit */
-        sum = v3_add(sum, v3_scale(forecast_one(in, i, &ff), prob[i]));
+        sum = v3_add(sum, v3_scale(forecast_one(in, i, h, c), prob[i]));
         w += prob[i];
     }
     return w > 0 ? v3_scale(sum, 1 / w) : in->tr->p[in->tr->n - 1];
+}
+
+vec3_t forecast_mix(const forecast_in_t *in, const double *prob)
+{
+    fit_cache_t c = {.done = {0}};
+    return mix_at(in, prob, in->h, &c);
+}
+
+size_t forecast_path(const forecast_in_t *in, const double *prob, double step, vec3_t *out,
+                     size_t cap)
+{
+    fit_cache_t c = {.done = {0}};
+    size_t n = 0;
+    for (size_t k = 1; n + 1 < cap && step * (double)k < in->h - 1e-9; k++)
+        out[n++] = mix_at(in, prob, step * (double)k, &c);
+    out[n++] = mix_at(in, prob, in->h, &c);
+    return n;
 }

@@ -166,6 +166,15 @@ vec3_t forecast_intent(const forecast_in_t *in, int intent);
 /* The mixture: every intent's forecast weighted by its probability. */
 vec3_t forecast_mix(const forecast_in_t *in, const double *prob);
 
+/* The mixture along the way: at step, 2 step, ... before in->h, and at in->h
+ * last (the same as forecast_mix); at most cap points, returns how many. */
+size_t forecast_path(const forecast_in_t *in, const double *prob, double step, vec3_t *out,
+                     size_t cap);
+
+/* The forecast path's spacing and its most points (a 2 s horizon). */
+#define PATH_STEP 0.1
+#define PATH_MAX  20
+
 /* ---- safety.c ------------------------------------------------------------ */
 
 typedef struct rules_conf {

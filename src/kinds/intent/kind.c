@@ -127,12 +127,17 @@ static void fill_intents(gs_avro_intent_result_t *res, const double *prob, gs_ar
 }
 
 /* The separation over the hand now (the last measured sample, not the
- * smoothed one: smoothing lags), the forecast and the obstacles. */
-static void safety_of(gs_kind_t *d, const gs_avro_intent_request_t *r, vec3_t forecast,
-                      gs_intent_safety_t *out)
+ * smoothed one: smoothing lags), the forecast hand every PATH_STEP up to
+ * the horizon (a hand that passes the robot on its way counts, not only
+ * where it ends up) and the obstacles. */
+static void safety_of(gs_kind_t *d, const gs_avro_intent_request_t *r, const vec3_t *path,
+                      size_t n_path, gs_intent_safety_t *out)
 {
     const gs_avro_hand_sample_t *h = &r->hand[r->n_hand - 1];
-    double pts[2][3] = {{h->x, h->y, h->z}, {forecast.x, forecast.y, forecast.z}};
+    double pts[PATH_MAX + 1][3] = {{h->x, h->y, h->z}};
+    for (size_t i = 0; i < n_path && i < PATH_MAX; i++) {
+        pts[i + 1][0] = path[i].x, pts[i + 1][1] = path[i].y, pts[i + 1][2] = path[i].z;
+    }
     double sph[GS_INTENT_MAX_TARGETS][4];
     size_t ns = r->n_obstacles < GS_INTENT_MAX_TARGETS ? r->n_obstacles : GS_INTENT_MAX_TARGETS;
     for (size_t i = 0; i < ns; i++) {
@@ -142,7 +147,8 @@ static void safety_of(gs_kind_t *d, const gs_avro_intent_request_t *r, vec3_t fo
     }
     double ee[3] = {r->robot.position.x, r->robot.position.y, r->robot.position.z};
     double ev[3] = {r->robot.velocity.x, r->robot.velocity.y, r->robot.velocity.z};
-    gs_intent_safety_eval(&d->sep, d->conf->warn, ee, ev, (const double(*)[3])pts, 2,
+    size_t np = 1 + (n_path < PATH_MAX ? n_path : PATH_MAX);
+    gs_intent_safety_eval(&d->sep, d->conf->warn, ee, ev, (const double(*)[3])pts, np,
                           (const double(*)[4])sph, ns, out);
 }
 
@@ -191,9 +197,11 @@ static void infer(gs_kind_t *d, const gs_avro_intent_request_t *r, gs_avro_inten
         res->target_id = r->targets[target].id;
     }
     forecast_in_t fi = {.s = s, .tr = &d->track, .target = target, .h = r->horizon_ms / 1000.0};
-    vec3_t fc = forecast_mix(&fi, prob);
+    vec3_t path[PATH_MAX];
+    size_t np = forecast_path(&fi, prob, PATH_STEP, path, PATH_MAX);
+    vec3_t fc = path[np - 1];
     res->predicted_hand = avro_vec(fc);
-    safety_of(d, r, fc, sf);
+    safety_of(d, r, path, np, sf);
     const gs_avro_hand_sample_t *h = &r->hand[r->n_hand - 1];
     decision_in_t di = {.s = s,
                         .prob = prob,
@@ -222,7 +230,7 @@ static void refuse(gs_kind_t *d, const gs_avro_intent_request_t *r, gs_avro_inte
         prob[i] = 1.0 / N_INTENTS;
     fill_intents(res, prob, arena);
     res->predicted_hand = avro_vec(now);
-    safety_of(d, r, now, sf);
+    safety_of(d, r, &now, 1, sf);
     scene_from_request(r, &d->scene);
     decision_t dc = {.command = sf->emergency_stop ? GS_AVRO_ROBOT_COMMAND_STOP
                                                    : GS_AVRO_ROBOT_COMMAND_CONTINUE};
