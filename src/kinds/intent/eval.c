@@ -34,6 +34,7 @@ typedef struct tally {
     /* wave and idle, goal-directed, goal-directed still moving x model,
      * constant velocity, hold */
     errs_t fc[3][3];
+    errs_t by_intent[N_INTENTS][3]; /* the same per true intent */
 } tally_t;
 
 /* The baseline rule: no movement is IDLE; heading more to the end effector
@@ -87,6 +88,7 @@ static void forecast_errors(const gen_out_t *g, const track_t *tr, int target, c
         push(&t->fc[goal][m], e, cap);
         if (goal && g->move_end > 0)
             push(&t->fc[2][m], e, cap);
+        push(&t->by_intent[g->intent][m], e, cap);
     }
 }
 
@@ -160,6 +162,14 @@ static void forecast_json(tally_t *t, json_t *rep)
     }
     json_object_set_new(out, "goal_directed", gd);
     json_object_set_new(out, "goal_directed_still_moving", moving);
+    json_t *per = json_object();
+    for (int k = 0; k < N_INTENTS; k++) {
+        json_t *row = json_object();
+        for (int m = 0; m < 3; m++)
+            json_object_set_new(row, fm[m], error_json(&t->by_intent[k][m]));
+        json_object_set_new(per, intent_names[k], row);
+    }
+    json_object_set_new(out, "by_intent", per);
     json_object_set_new(out, "wave_idle", other);
     json_object_set_new(out, "all", all);
     json_object_set_new(rep, "forecast_0_5s", out);
@@ -218,6 +228,9 @@ gs_err_t evaluate(const train_conf_t *c, const intent_params_t *p, const dataset
     for (int a = 0; ok && a < 3; a++)
         for (int m = 0; m < 3; m++)
             ok = (t->fc[a][m].v = malloc(cap * sizeof(double))) != NULL;
+    for (int k = 0; ok && k < N_INTENTS; k++)
+        for (int m = 0; m < 3; m++)
+            ok = (t->by_intent[k][m].v = malloc(cap * sizeof(double))) != NULL;
     gs_err_t err = ok ? GS_OK : gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
     int major = majority(train);
     gs_rng_t rng;
@@ -238,6 +251,9 @@ gs_err_t evaluate(const train_conf_t *c, const intent_params_t *p, const dataset
     for (int a = 0; t && a < 3; a++)
         for (int m = 0; m < 3; m++)
             free(t->fc[a][m].v);
+    for (int k = 0; t && k < N_INTENTS; k++)
+        for (int m = 0; m < 3; m++)
+            free(t->by_intent[k][m].v);
     free(t);
     return err;
 }

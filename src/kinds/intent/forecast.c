@@ -172,7 +172,7 @@ static vec3_t centre(const track_t *tr)
     return v3_scale(sum, 1.0 / (double)m);
 }
 
-#define DAMP_TAU 0.2 /* s: how long an idle hand keeps its velocity */
+#define DAMP_TAU 0.05 /* s: how long an idle hand keeps its velocity (docs/INTENT.md) */
 
 static vec3_t forecast_one(const forecast_in_t *in, int intent, double h, fit_cache_t *c)
 {
