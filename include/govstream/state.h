@@ -26,6 +26,9 @@
 #define GS_STATE_VERSION     1
 #define GS_STATE_STORE_MAX   64 /* bytes of a store name */
 #define GS_STATE_FRAME_BYTES (4 + 2 + 2 + 8 + 4)
+/* A restore waits for an open transaction on the changelog (a previous
+ * owner's) at most delivery.transaction_timeout_ms + this. */
+#define GS_STATE_TXN_SLACK_MS 15000
 
 /* The series the state layer updates (borrowed). */
 typedef struct gs_state_series {
@@ -61,7 +64,11 @@ int gs_state_restoring(const gs_state_t *st, const char *topic, int32_t partitio
 
 typedef void(gs_state_done_fn)(void *opaque, const char *topic, int32_t partition);
 /* Serves the restores for up to max_ms; done() for each input partition
- * whose restore completed. Returns the partitions still restoring. */
+ * whose restore completed. A restore completes at the end of its changelog
+ * partition once that is past every transaction open when the restore
+ * first reached it (bounded: GS_STATE_TXN_SLACK_MS). Returns the
+ * partitions still restoring, less those waiting for such a transaction
+ * (nothing arrives for them until it ends: the caller may block meanwhile). */
 size_t gs_state_poll(gs_state_t *st, int max_ms, gs_state_done_fn *done, void *opaque);
 
 typedef void(gs_state_send_fn)(void *opaque, const char *topic, int32_t partition, const void *key,

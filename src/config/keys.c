@@ -134,7 +134,8 @@ const gs_config_key_t gs_config_core_keys[] = {
         "`read_committed` readers only then)"),
     INT("delivery.transaction_timeout_ms", delivery.transaction_timeout_ms, "10000", 1000, 900000,
         "`exactly_once`: librdkafka `transaction.timeout.ms`; a crashed worker's open transaction "
-        "holds back its partitions' readers until the broker aborts it after this"),
+        "holds back its partitions' readers until the broker aborts it after this (a state "
+        "restore waits for it at most this + 15 s)"),
     INT("shutdown.timeout_ms", shutdown.timeout_ms, "30000", 100, 3600000,
         "SIGTERM: drain, flush, commit, close and exit within this"),
     ENUM("governance.scope", governance.scope, "tenant", scope_names,

@@ -6,7 +6,17 @@
  * that an aborted transaction's records never come back). Several input
  * topics share a changelog partition number: a partition assigned while
  * its changelog partition is being read waits for that pass to end and is
- * restored by another pass from the beginning. */
+ * restored by another pass from the beginning.
+ *
+ * read_committed ends a partition at its last stable offset, the first
+ * record of the oldest open transaction. That may be the previous owner's
+ * last one (a zombie that sent its offsets and stalled before EndTxn):
+ * once it commits, the input resumes after its offsets, so the pass must
+ * have its records. A pass therefore ends only at an end that reached the
+ * high watermark seen at its first end (what any earlier owner wrote is
+ * before it; later transactions, other kinds' owners', are not waited
+ * for), or after a bound past which the broker has aborted any such
+ * transaction. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +25,15 @@
 static const char magic[4] = {'G', 'S', 'S', 'T'};
 
 typedef enum { TP_FREE, TP_WAITING, TP_READING, TP_READY } tp_phase_t;
+
+/* The restore consumer's work on one changelog partition. */
+typedef struct pass {
+    uint8_t consuming; /* the partition is being fetched */
+    uint8_t stalled;   /* at an end short of target: nothing comes until it moves */
+    int64_t target;    /* the high watermark at the pass's first end; -1 before */
+    int64_t end;       /* the last end (last stable offset) seen */
+    int64_t wait_us;   /* when the pass first ended short of target; 0: it did not */
+} pass_t;
 
 typedef struct topic {
     char *name;
@@ -43,7 +62,7 @@ struct gs_state {
     rd_kafka_t *rk; /* the restore consumer, made by gs_state_prepare */
     rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *queue;
-    uint8_t *consuming; /* per changelog partition */
+    pass_t *passes; /* per changelog partition */
     int32_t n_partitions;
     gs_buf_t frame;
     int64_t next_skip_log_us;
@@ -138,7 +157,7 @@ void gs_state_destroy(gs_state_t *st)
         return;
     if (st->rk) {
         for (int32_t p = 0; p < st->n_partitions; p++)
-            if (st->consuming[p])
+            if (st->passes[p].consuming)
                 rd_kafka_consume_stop(st->rkt, p);
         rd_kafka_queue_destroy(st->queue);
         rd_kafka_topic_destroy(st->rkt);
@@ -148,7 +167,7 @@ void gs_state_destroy(gs_state_t *st)
         free(st->topics[i].name);
     free(st->topics);
     free(st->tps);
-    free(st->consuming);
+    free(st->passes);
     gs_buf_free(&st->frame);
     free(st);
 }
@@ -302,8 +321,8 @@ static gs_err_t restore_consumer(gs_state_t *st, char *errstr, size_t n)
         return err;
     st->rkt = rd_kafka_topic_new(st->rk, st->cfg->state.topic, NULL);
     st->queue = rd_kafka_queue_new(st->rk);
-    st->consuming = calloc((size_t)st->n_partitions, 1);
-    if (!st->rkt || !st->queue || !st->consuming)
+    st->passes = calloc((size_t)st->n_partitions, sizeof(*st->passes));
+    if (!st->rkt || !st->queue || !st->passes)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     return GS_OK;
 }
@@ -382,11 +401,12 @@ static void start_pass(gs_state_t *st, int32_t partition)
             t->records = t->bytes = t->skipped = 0;
         }
     }
-    int started = st->consuming[partition]
+    pass_t *ps = &st->passes[partition];
+    int started = ps->consuming
                       ? !rd_kafka_seek(st->rkt, partition, RD_KAFKA_OFFSET_BEGINNING, 5000)
                       : !rd_kafka_consume_start_queue(st->rkt, partition, RD_KAFKA_OFFSET_BEGINNING,
                                                       st->queue);
-    st->consuming[partition] = 1;
+    *ps = (pass_t){.consuming = 1, .target = -1, .end = -1};
     if (!started) {
         gs_log_error(st->base.log, "cannot read the changelog; stopping",
                      GS_LS("topic", st->cfg->state.topic), GS_LI("partition", partition),
@@ -397,9 +417,9 @@ static void start_pass(gs_state_t *st, int32_t partition)
 
 static void stop_reading(gs_state_t *st, int32_t partition)
 {
-    if (st->consuming[partition] && !count_phase(st, partition, TP_READING)) {
+    if (st->passes[partition].consuming && !count_phase(st, partition, TP_READING)) {
         rd_kafka_consume_stop(st->rkt, partition);
-        st->consuming[partition] = 0;
+        st->passes[partition] = (pass_t){.target = -1, .end = -1};
     }
 }
 
@@ -449,7 +469,7 @@ void gs_state_revoke(gs_state_t *st, const char *topic, int32_t partition)
     t->phase = TP_FREE;
     if (partition < st->n_partitions) {
         stop_reading(st, partition);
-        if (!st->consuming[partition] && count_phase(st, partition, TP_WAITING))
+        if (!st->passes[partition].consuming && count_phase(st, partition, TP_WAITING))
             start_pass(st, partition);
     }
     update_restoring(st);
@@ -498,6 +518,7 @@ static void apply_record(gs_state_t *st, const rd_kafka_message_t *m)
             reader = &st->tps[i];
     if (!reader)
         return; /* a pass that ended */
+    st->passes[m->partition].stalled = 0;
     if (gs_state_parse(m->key, m->key_len, m->payload, m->len, &r, err, sizeof(err))) {
         skipped(st, reader, m, err);
         return;
@@ -523,7 +544,7 @@ static void apply_record(gs_state_t *st, const rd_kafka_message_t *m)
 
 static void finish_pass(gs_state_t *st, int32_t partition, gs_state_done_fn *done, void *opaque)
 {
-    int64_t now = gs_now_us();
+    int64_t now = gs_now_us(), end = st->passes[partition].end;
     for (size_t i = 0; i < st->n_tps; i++) {
         tp_t *t = &st->tps[i];
         if (t->phase != TP_READING || t->partition != partition)
@@ -537,7 +558,7 @@ static void finish_pass(gs_state_t *st, int32_t partition, gs_state_done_fn *don
         gs_log_info(st->base.log, "state restored", GS_LS("topic", tt->name),
                     GS_LI("partition", partition), GS_LI("records", t->records),
                     GS_LI("bytes", t->bytes), GS_LI("keys", keys), GS_LI("skipped", t->skipped),
-                    GS_LI("ms", (now - t->start_us) / 1000));
+                    GS_LI("ms", (now - t->start_us) / 1000), GS_LI("end_offset", end));
         done(opaque, tt->name, partition);
     }
     if (count_phase(st, partition, TP_WAITING))
@@ -545,6 +566,71 @@ static void finish_pass(gs_state_t *st, int32_t partition, gs_state_done_fn *don
     else
         stop_reading(st, partition);
     update_restoring(st);
+}
+
+/* The end of the changelog partition as read_committed sees it: the pass
+ * is complete if it reached the target (see the top of the file). */
+static void at_end(gs_state_t *st, int32_t partition, int64_t end, gs_state_done_fn *done,
+                   void *opaque)
+{
+    pass_t *ps = &st->passes[partition];
+    ps->end = end;
+    if (ps->target < 0) {
+        int64_t lo = -1, hi = -1;
+        rd_kafka_get_watermark_offsets(st->rk, st->cfg->state.topic, partition, &lo, &hi);
+        ps->target = hi > end ? hi : end;
+    }
+    if (end >= ps->target || !count_phase(st, partition, TP_READING)) {
+        finish_pass(st, partition, done, opaque);
+        return;
+    }
+    ps->stalled = 1;
+    if (ps->wait_us)
+        return;
+    ps->wait_us = gs_now_us();
+    gs_log_info(st->base.log, "restore waits for an open transaction on the changelog",
+                GS_LS("topic", st->cfg->state.topic), GS_LI("partition", partition),
+                GS_LI("end_offset", end), GS_LI("high_watermark", ps->target));
+}
+
+/* How long a pass waits for a transaction: the broker aborts one that
+ * outlived delivery.transaction_timeout_ms at its next check
+ * (transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s by
+ * default), then writes the markers. */
+static int64_t wait_bound_us(const gs_state_t *st)
+{
+    return ((int64_t)st->cfg->delivery.transaction_timeout_ms + GS_STATE_TXN_SLACK_MS) * 1000;
+}
+
+/* Passes that waited past the bound end without the transaction. */
+static void check_waits(gs_state_t *st, gs_state_done_fn *done, void *opaque)
+{
+    int64_t now = gs_now_us();
+    for (int32_t p = 0; p < st->n_partitions; p++) {
+        const pass_t *ps = &st->passes[p];
+        if (!ps->consuming || !ps->wait_us || now - ps->wait_us < wait_bound_us(st))
+            continue;
+        gs_log_warn(st->base.log,
+                    "restore stopped waiting for an open transaction on the changelog; the "
+                    "state may lack its records",
+                    GS_LS("topic", st->cfg->state.topic), GS_LI("partition", p),
+                    GS_LI("end_offset", ps->end), GS_LI("high_watermark", ps->target),
+                    GS_LI("waited_ms", (now - ps->wait_us) / 1000));
+        finish_pass(st, p, done, opaque);
+    }
+}
+
+/* Partitions restoring whose pass is not stalled behind a transaction
+ * (a waiting partition waits for its changelog partition's pass). */
+static size_t count_busy(const gs_state_t *st)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < st->n_tps; i++) {
+        const tp_t *t = &st->tps[i];
+        c += (t->phase == TP_WAITING || t->phase == TP_READING) &&
+             !(t->partition < st->n_partitions && st->passes[t->partition].stalled);
+    }
+    return c;
 }
 
 size_t gs_state_poll(gs_state_t *st, int max_ms, gs_state_done_fn *done, void *opaque)
@@ -558,7 +644,7 @@ size_t gs_state_poll(gs_state_t *st, int max_ms, gs_state_done_fn *done, void *o
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = msgs[i];
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                finish_pass(st, m->partition, done, opaque);
+                at_end(st, m->partition, m->offset, done, opaque);
             else if (m->err)
                 gs_log_warn(st->base.log, "changelog read error",
                             GS_LS("error", rd_kafka_err2name(m->err)),
@@ -570,7 +656,8 @@ size_t gs_state_poll(gs_state_t *st, int max_ms, gs_state_done_fn *done, void *o
         if (got <= 0 || gs_now_us() >= until)
             break;
     }
-    return count_phase(st, -1, TP_WAITING) + count_phase(st, -1, TP_READING);
+    check_waits(st, done, opaque);
+    return count_busy(st);
 }
 
 /* ---- logging changes ------------------------------------------------------------ */

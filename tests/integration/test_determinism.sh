@@ -4,7 +4,9 @@
 # (SIGTERM) during the run, and (c) 3 workers in exactly-once mode, two of
 # them SIGKILLed in turn and restarted and the third stalled (SIGSTOP) past
 # its session timeout, so that it comes back as a zombie whose partitions
-# were taken over and whose open transaction must abort; with
+# were taken over and whose open transaction must abort (or, if the stall
+# caught it inside its commit, commits, after its partitions' new owners
+# began their restores: these must wait for it, SPEC 3.6); with
 # governance.scope tenant and session. 20,000 scripted requests (seeded
 # generator: 8 tenants, 300 sessions, half with a caller moral value, half
 # scored by the lexicon) are produced live at 1,000/s while the scaled
