@@ -43,7 +43,8 @@ typedef struct gs_intent_safety {
 double gs_intent_protective_distance(const gs_intent_sep_conf_t *c, double distance, double v_r);
 
 /* The barrier over the points a human occupies (the hand now, the hand
- * forecast) and the obstacles (spheres: other body parts, treated alike):
+ * forecast along the horizon) and the obstacles (spheres: other body parts,
+ * treated alike):
  * min_distance to the nearest surface, S_p at that distance, h = min - S_p,
  * risk = clamp(1 - h / warn_margin, 0, 1), emergency_stop = h < 0. */
 void gs_intent_safety_eval(const gs_intent_sep_conf_t *c, double warn_margin, const double ee[3],
