@@ -140,16 +140,16 @@ typedef struct gs_kind_rate {
     int max_buckets;
 } gs_kind_rate_t;
 
-/* The three keys <name>.rate_limit.*, for member m_ (a gs_kind_rate_t) of
- * T; refused_ says what a refused request gets. */
-#define GS_KIND_RATE_KEYS(name_, T, m_, refused_)                                                  \
-    GS_CONFIG_DOUBLE(name_ ".rate_limit.per_second", T, m_.rate, "0", 0.0, 1e9,                    \
+/* The three keys <name>.rate_limit.*, for the member `rate` (a
+ * gs_kind_rate_t) of T; refused_ says what a refused request gets. */
+#define GS_KIND_RATE_KEYS(name_, T, refused_)                                                      \
+    GS_CONFIG_DOUBLE(name_ ".rate_limit.per_second", T, rate.rate, "0", 0.0, 1e9,                  \
                      "requests a second per tenant and input partition (token bucket, clocked "    \
                      "by the record timestamps); over it: `accepted = false`, note `rate "         \
                      "limited`, " refused_ "; 0: no limit"),                                       \
-        GS_CONFIG_DOUBLE(name_ ".rate_limit.burst", T, m_.burst, "100", 1.0, 1e9,                  \
+        GS_CONFIG_DOUBLE(name_ ".rate_limit.burst", T, rate.burst, "100", 1.0, 1e9,                \
                          "the bucket's size: requests a tenant may send at once"),                 \
-        GS_CONFIG_INT(name_ ".rate_limit.max_buckets", T, m_.max_buckets, "100000", 1, 10000000,   \
+        GS_CONFIG_INT(name_ ".rate_limit.max_buckets", T, rate.max_buckets, "100000", 1, 10000000, \
                       "tenant buckets kept per worker (full ones are evicted first)")
 
 /* The kind's rate limit and its store "<name>.rate_limits". */

@@ -426,7 +426,7 @@ static const gs_config_key_t keys[] = {
          "probability"),
     RULE("approach_height", approach_height, "0.1", 0.0, 1.0,
          "APPROACH's goal: this far above the pointed target, m"),
-    GS_KIND_RATE_KEYS("intent", intent_conf_t, rate, "only the separation checked"),
+    GS_KIND_RATE_KEYS("intent", intent_conf_t, "only the separation checked"),
 };
 
 static const gs_config_section_t section = {

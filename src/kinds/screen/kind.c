@@ -203,7 +203,7 @@ static const gs_config_key_t keys[] = {
                      "lower is `LOW`"),
     GS_CONFIG_BOOL("screen.alert_high", screen_conf_t, alert_high, "true",
                    "a `HIGH` raises the `GovstreamScreenHigh` alert (webhook and alerts topic)"),
-    GS_KIND_RATE_KEYS("screen", screen_conf_t, rate, "decision `SKIP`"),
+    GS_KIND_RATE_KEYS("screen", screen_conf_t, "decision `SKIP`"),
 };
 
 static const gs_config_section_t section = {
