@@ -21,6 +21,8 @@ PKGS=(
   libxml2-dev
   # text normalisation of the screen kind (NFKC, case folding, spoof skeletons)
   libicu-dev
+  # the timbre kind's FFT (KissFFT, BSD-3-Clause; Debian has the float build only)
+  libkissfft-dev
   # tests and checks
   libcmocka-dev valgrind cppcheck clang-tidy clang-format shellcheck jq socat python3
   # fuzzing (tests/fuzz/): clang with libFuzzer
