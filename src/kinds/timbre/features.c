@@ -22,6 +22,9 @@
 /* frames are 4 hops long: RMS and ZCR add up per-hop blocks */
 #define BLOCKS_PER_FRAME (N_FFT / HOP)
 
+_Static_assert(GS_TIMBRE_MIN_SAMPLES == (GS_TIMBRE_DELTA_WIDTH - 1) * HOP,
+               "the shortest clip has as many frames as the delta is wide");
+
 struct gs_timbre_fx {
     kiss_fftr_cfg fft;
     double window[N_FFT];
@@ -208,32 +211,43 @@ void gs_timbre_mel_apply(const gs_timbre_fx_t *fx, const double *power, double *
 
 /* ---- RMS and ZCR by hop blocks ------------------------------------------ */
 
-/* Sign as librosa's zero-crossing stencil sees it: |x| <= 1e-10 is +0. */
-static int negative(float x)
+/* Sign as librosa's zero-crossing stencil sees it: |x| <= 1e-10 is +0, so
+ * only x < -1e-10 is negative. */
+static inline int negative(float x)
 {
-    return !(x >= -1e-10f && x <= 1e-10f) && signbit(x);
+    return (double)x < -1e-10;
 }
 
-/* Block j (0-based, of the hop-long blocks of y): its sum of squares and
- * its sign changes y[i-1] -> y[i] for i in the block, i >= 1. Frame t spans
- * blocks t-2 .. t+1, so the arrays are indexed j + 2. */
+/* y[lo..hi): the sum of squares (four running sums, so that the loop is not
+ * bound by the adder's latency) and the sign changes y[i-1] -> y[i], i > 0. */
+GS_CLONES static void block_sums(const float *y, size_t lo, size_t hi, double *energy, int *cross)
+{
+    double a[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = lo;
+    for (; i + 4 <= hi; i += 4)
+        for (size_t j = 0; j < 4; j++)
+            a[j] += (double)y[i + j] * y[i + j];
+    for (; i < hi; i++)
+        a[0] += (double)y[i] * y[i];
+    int c = 0;
+    for (i = lo > 0 ? lo : 1; i < hi; i++)
+        c += negative(y[i - 1]) != negative(y[i]);
+    *energy = (a[0] + a[1]) + (a[2] + a[3]);
+    *cross = c;
+}
+
+/* Block j (the hop-long blocks of y) into energy[j + 2] and cross[j + 2]:
+ * frame t spans blocks t-2 .. t+1, i.e. entries t .. t+3. */
 static int hop_blocks(gs_timbre_fx_t *fx, const float *y, size_t n, size_t n_frames)
 {
     size_t n_blocks = n_frames + BLOCKS_PER_FRAME - 1;
     fx->energy[0] = fx->energy[1] = 0.0;
     fx->cross[0] = fx->cross[1] = 0;
     for (size_t j = 0; j + 2 < n_blocks; j++) {
-        size_t lo = j * HOP, hi = lo + HOP < n ? lo + HOP : n;
-        double e = 0.0;
-        int c = 0;
-        for (size_t i = lo; i < hi; i++) {
-            e += (double)y[i] * y[i];
-            c += i > 0 && negative(y[i - 1]) != negative(y[i]);
-        }
-        if (!isfinite(e))
+        size_t lo = j * HOP < n ? j * HOP : n, hi = lo + HOP < n ? lo + HOP : n;
+        block_sums(y, lo, hi, &fx->energy[j + 2], &fx->cross[j + 2]);
+        if (!isfinite(fx->energy[j + 2]))
             return -1;
-        fx->energy[j + 2] = e;
-        fx->cross[j + 2] = c;
     }
     return 0;
 }

@@ -36,7 +36,7 @@
 #define GS_TIMBRE_N_MELS      128
 #define GS_TIMBRE_N_MFCC      20
 #define GS_TIMBRE_DELTA_WIDTH 9
-#define GS_TIMBRE_MIN_SAMPLES ((GS_TIMBRE_DELTA_WIDTH - 1) * GS_TIMBRE_HOP)
+#define GS_TIMBRE_MIN_SAMPLES 4096 /* (GS_TIMBRE_DELTA_WIDTH - 1) * GS_TIMBRE_HOP: 9 frames */
 
 /* The per-frame features of one clip, frame-major (row t of mel_db is the
  * 128 bands of frame t). Owned by the extractor: valid until its next call. */
