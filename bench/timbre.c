@@ -2,7 +2,8 @@
  * timbre/features.h, issue 14) in-process: every per-frame feature and the
  * pooled vector of a 10 s clip and of a 3-minute signal at 22,050 Hz, N
  * times each (default 200 and 20). The signal: a few harmonic notes with
- * vibrato over seeded noise, so no frame is silent; with SIGNAL_OUT it is
+ * vibrato over seeded noise, so no frame is silent. Also KissFFT alone,
+ * and resampling 10 s from 44.1 and 48 kHz (libsoxr HQ). With SIGNAL_OUT it is
  * also written there (raw float32) for bench/timbre_librosa.py. One core,
  * one thread. Prints JSON with p50/p99/max in milliseconds per row, wall
  * clock and the thread's CPU time (the machine may be shared). */
@@ -108,6 +109,34 @@ static void bench_fft(const float *y, size_t n, int reps)
     free(ms);
 }
 
+/* Resampling 10 s at `rate` to 22,050 Hz (the signal taken as at `rate`). */
+static void bench_resample(const float *y, int rate, int reps)
+{
+    size_t n = (size_t)10 * (size_t)rate, len = gs_timbre_resampled_len(n, rate);
+    float *out = malloc(len * sizeof(float));
+    double *ms = malloc(sizeof(double) * (size_t)reps * 2);
+    char err[256];
+    if (!out || !ms)
+        exit(1);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_THREAD_CPUTIME_ID);
+        if (gs_timbre_resample(y, n, rate, out, err, sizeof(err)) != GS_OK) {
+            fprintf(stderr, "bench-timbre: %s\n", err);
+            exit(1);
+        }
+        ms[r] = now_ms(CLOCK_MONOTONIC) - t0;
+        ms[reps + r] = now_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
+    }
+    printf("    \"resample_10s_%d\": {\"samples\": %zu, \"out\": %zu, \"runs\": %d, ", rate, n, len,
+           reps);
+    print_quantiles("", ms, reps);
+    printf(", ");
+    print_quantiles("cpu_", ms + reps, reps);
+    printf("},\n");
+    free(out);
+    free(ms);
+}
+
 static void write_signal(const char *path, const float *y, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -138,6 +167,8 @@ int main(int argc, char **argv)
     printf("{\n  \"bench\": \"timbre features (22050 Hz, n_fft 2048, hop 512, 128 mels, 20 "
            "MFCC)\",\n  \"rows\": {\n");
     bench_fft(y, n_clip, reps);
+    bench_resample(y, 44100, reps / 4 > 0 ? reps / 4 : 1);
+    bench_resample(y, 48000, reps / 4 > 0 ? reps / 4 : 1);
     bench_row(fx, "clip_10s", y, n_clip, reps, 0);
     bench_row(fx, "recording_3min", y, n_long, reps / 10 > 0 ? reps / 10 : 1, 1);
     printf("  }\n}\n");

@@ -13,7 +13,9 @@ Signals, all mono at 22,050 Hz, float32 as the kind sees them:
 - real: notes rendered offline by fluidsynth from the FluidR3 GM sound font
   (Debian fluidsynth + fluid-soundfont-gm, MIT; docs/DATA.md), reverb and
   chorus off, mixed to mono int16 and stored in tests/data/timbre_notes.s16
-  (the C test reads them, so it needs neither fluidsynth nor the font).
+  (the C test reads them, so it needs neither fluidsynth nor the font);
+- resampled: 0.5 s of tones at 8, 16, 44.1 and 48 kHz through
+  librosa.resample (soxr_hq), some of its samples and its features.
 
 librosa runs in float64 on the float32 samples, the exact reference; the
 C code's FFT is single precision and the test states its tolerance.
@@ -211,6 +213,36 @@ def case(name, kind, y32):
     }
 
 
+RESAMPLE_RATES = (8000, 16000, 44100, 48000)
+
+
+def resample_input(rate):
+    """0.5 s of tones at `rate` (the C test builds the same); at 44.1 and
+    48 kHz also 15 kHz, above the new Nyquist frequency, for the filter."""
+    import numpy as np
+    t = np.arange(rate // 2, dtype=np.float64) / rate
+    y = (0.3 * np.sin(2 * np.pi * 440.0 * t) + 0.2 * np.sin(2 * np.pi * 1500.0 * t)
+         + 0.05 * np.sin(2 * np.pi * 3700.0 * t))
+    if rate > 2 * 15000:
+        y = y + 0.1 * np.sin(2 * np.pi * 15000.0 * t)
+    return y.astype(np.float32)
+
+
+def resample_case(rate):
+    """librosa.resample (soxr_hq, float32 as the C code) and the features of
+    its output."""
+    import librosa
+    import numpy as np
+    y = resample_input(rate)
+    r = librosa.resample(y, orig_sr=rate, target_sr=SR)
+    mid = r.size // 2
+    c = case("resample_%d" % rate, "resample", r)
+    c.update({"rate": rate, "input_samples": int(y.size),
+              "head": [float(v) for v in r[:64]], "mid_at": mid,
+              "mid": [float(v) for v in r[mid:mid + 256]]})
+    return c
+
+
 def filterbank():
     """A few bands of librosa.filters.mel: first nonzero bin and weights."""
     import librosa
@@ -238,9 +270,11 @@ def main():
     import numpy as np
     cases = [case(k, "synthetic", y) for k, y in synthetic().items()]
     cases += [case(k, "fluidsynth", y) for k, y in rendered().items()]
+    cases += [resample_case(rate) for rate in RESAMPLE_RATES]
     doc = {
         "generator": "ops/data/timbre_librosa_oracle.py",
         "librosa": librosa.__version__, "numpy": np.__version__,
+        "soxr": __import__("soxr").__libsoxr_version__,
         "sr": SR, "notes_file": "tests/data/timbre_notes.s16", "note_samples": NOTE_SAMPLES,
         "notes": [{"name": n, "program": p, "note": k, "velocity": v} for n, p, k, v in NOTES],
         "filterbank": filterbank(), "cases": cases,

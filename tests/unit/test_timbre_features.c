@@ -49,6 +49,72 @@ static int teardown(void **state)
     return 0;
 }
 
+/* ---- tolerances ---------------------------------------------------------- */
+
+/* One kind of value: ok when |c - r| <= atol + rtol |r| (numpy's isclose).
+ * worst_abs / worst_rel are what was measured (rel over |r| > atol). */
+typedef struct group {
+    const char *name;
+    double rtol, atol;
+    double worst_abs, worst_rel;
+    int n;
+} group_t;
+
+enum {
+    G_MFCC_MEAN,
+    G_MFCC_STD,
+    G_DELTA_MEAN,
+    G_DELTA_STD,
+    G_SCALAR_POOL,
+    G_MFCC,
+    G_DELTA,
+    G_MEL_DB,
+    G_CENTROID,
+    G_BANDWIDTH,
+    G_ROLLOFF,
+    G_ZCR,
+    G_RMS,
+    G_TONE_BW_POOL,
+    G_TONE_BW,
+    G_RESAMPLED,
+    N_GROUPS
+};
+
+static group_t groups[N_GROUPS] = {
+    [G_MFCC_MEAN] = {.name = "pooled mfcc mean", .rtol = 1e-3, .atol = 1e-2},
+    [G_MFCC_STD] = {.name = "pooled mfcc std", .rtol = 1e-3, .atol = 1e-2},
+    [G_DELTA_MEAN] = {.name = "pooled delta mean", .rtol = 1e-3, .atol = 1e-3},
+    [G_DELTA_STD] = {.name = "pooled delta std", .rtol = 1e-3, .atol = 1e-3},
+    [G_SCALAR_POOL] = {.name = "pooled centroid..rms", .rtol = 1e-3, .atol = 1e-6},
+    [G_MFCC] = {.name = "frame mfcc", .rtol = 1e-3, .atol = 1e-2},
+    [G_DELTA] = {.name = "frame delta", .rtol = 1e-3, .atol = 1e-2},
+    [G_MEL_DB] = {.name = "frame mel dB", .rtol = 1e-3, .atol = 1e-2},
+    [G_CENTROID] = {.name = "frame centroid (Hz)", .rtol = 1e-4, .atol = 1e-3},
+    [G_BANDWIDTH] = {.name = "frame bandwidth (Hz)", .rtol = 1e-3, .atol = 1e-3},
+    [G_ROLLOFF] = {.name = "frame rolloff (Hz)", .rtol = 0, .atol = 1e-6},
+    [G_ZCR] = {.name = "frame zcr", .rtol = 0, .atol = 1e-12},
+    [G_RMS] = {.name = "frame rms", .rtol = 1e-5, .atol = 1e-9},
+    /* float32 pure tones (the oracle's PURE_TONES): the single-precision
+     * FFT's rounding floor, weighted by (f - centroid)^2, is their bandwidth */
+    [G_TONE_BW_POOL] = {.name = "tone pooled bandwidth", .rtol = 5e-2, .atol = 1e-6},
+    [G_TONE_BW] = {.name = "tone frame bandwidth", .rtol = 2e-1, .atol = 1e-3},
+    /* samples out of libsoxr HQ: Debian's 0.1.3 here, python-soxr's bundled
+     * build in librosa */
+    [G_RESAMPLED] = {.name = "resampled samples", .rtol = 0, .atol = 1e-6},
+};
+
+static int check(int g, double c, double r)
+{
+    group_t *gr = &groups[g];
+    double d = fabs(c - r);
+    gr->n++;
+    if (d > gr->worst_abs)
+        gr->worst_abs = d;
+    if (fabs(r) > gr->atol && d / fabs(r) > gr->worst_rel)
+        gr->worst_rel = d / fabs(r);
+    return d <= gr->atol + gr->rtol * fabs(r);
+}
+
 /* ---- the signals ---------------------------------------------------------- */
 
 /* The oracle's synthetic() in the same order of operations; NULL if unknown. */
@@ -119,9 +185,47 @@ static float *rendered(size_t index, size_t len)
     return y;
 }
 
+/* The oracle's resample_input(rate), then our resampler; its samples
+ * against librosa.resample's (head: the filter's start-up; mid). */
+static float *resampled(const json_t *c, size_t *n)
+{
+    int rate = (int)json_integer_value(json_object_get(c, "rate"));
+    size_t n_in = (size_t)rate / 2;
+    float *x = malloc(n_in * sizeof(float));
+    assert_non_null(x);
+    for (size_t i = 0; i < n_in; i++) {
+        double t = (double)i / rate;
+        double v = 0.3 * sin(2 * M_PI * 440.0 * t) + 0.2 * sin(2 * M_PI * 1500.0 * t) +
+                   0.05 * sin(2 * M_PI * 3700.0 * t);
+        if (rate > 2 * 15000)
+            v = v + 0.1 * sin(2 * M_PI * 15000.0 * t);
+        x[i] = (float)v;
+    }
+    *n = gs_timbre_resampled_len(n_in, rate);
+    float *y = malloc(*n * sizeof(float));
+    char err[256];
+    assert_non_null(y);
+    assert_int_equal(gs_timbre_resample(x, n_in, rate, y, err, sizeof(err)), GS_OK);
+    free(x);
+    const json_t *head = json_object_get(c, "head"), *mid = json_object_get(c, "mid");
+    size_t at = (size_t)json_integer_value(json_object_get(c, "mid_at"));
+    int bad = 0;
+    for (size_t i = 0; i < json_array_size(head); i++)
+        bad += !check(G_RESAMPLED, y[i], json_number_value(json_array_get(head, i)));
+    for (size_t i = 0; i < json_array_size(mid); i++)
+        bad += !check(G_RESAMPLED, y[at + i], json_number_value(json_array_get(mid, i)));
+    if (bad)
+        fprintf(stderr, "resample %d: %d samples off, worst %.3g\n", rate, bad,
+                groups[G_RESAMPLED].worst_abs);
+    assert_int_equal(bad, 0);
+    return y;
+}
+
 static float *case_signal(const json_t *c, size_t index_in_notes, size_t *n)
 {
     const char *name = json_string_value(json_object_get(c, "name"));
+    if (!strcmp(json_string_value(json_object_get(c, "kind")), "resample"))
+        return resampled(c, n);
     if (!strcmp(json_string_value(json_object_get(c, "kind")), "synthetic"))
         return signal(name, n);
     *n = (size_t)json_integer_value(json_object_get(doc, "note_samples"));
@@ -129,66 +233,6 @@ static float *case_signal(const json_t *c, size_t index_in_notes, size_t *n)
 }
 
 /* ---- comparison ----------------------------------------------------------- */
-
-/* One kind of value: ok when |c - r| <= atol + rtol |r| (numpy's isclose).
- * worst_abs / worst_rel are what was measured (rel over |r| > atol). */
-typedef struct group {
-    const char *name;
-    double rtol, atol;
-    double worst_abs, worst_rel;
-    int n;
-} group_t;
-
-enum {
-    G_MFCC_MEAN,
-    G_MFCC_STD,
-    G_DELTA_MEAN,
-    G_DELTA_STD,
-    G_SCALAR_POOL,
-    G_MFCC,
-    G_DELTA,
-    G_MEL_DB,
-    G_CENTROID,
-    G_BANDWIDTH,
-    G_ROLLOFF,
-    G_ZCR,
-    G_RMS,
-    G_TONE_BW_POOL,
-    G_TONE_BW,
-    N_GROUPS
-};
-
-static group_t groups[N_GROUPS] = {
-    [G_MFCC_MEAN] = {.name = "pooled mfcc mean", .rtol = 1e-3, .atol = 1e-2},
-    [G_MFCC_STD] = {.name = "pooled mfcc std", .rtol = 1e-3, .atol = 1e-2},
-    [G_DELTA_MEAN] = {.name = "pooled delta mean", .rtol = 1e-3, .atol = 1e-3},
-    [G_DELTA_STD] = {.name = "pooled delta std", .rtol = 1e-3, .atol = 1e-3},
-    [G_SCALAR_POOL] = {.name = "pooled centroid..rms", .rtol = 1e-3, .atol = 1e-6},
-    [G_MFCC] = {.name = "frame mfcc", .rtol = 1e-3, .atol = 1e-2},
-    [G_DELTA] = {.name = "frame delta", .rtol = 1e-3, .atol = 1e-2},
-    [G_MEL_DB] = {.name = "frame mel dB", .rtol = 1e-3, .atol = 1e-2},
-    [G_CENTROID] = {.name = "frame centroid (Hz)", .rtol = 1e-4, .atol = 1e-3},
-    [G_BANDWIDTH] = {.name = "frame bandwidth (Hz)", .rtol = 1e-3, .atol = 1e-3},
-    [G_ROLLOFF] = {.name = "frame rolloff (Hz)", .rtol = 0, .atol = 1e-6},
-    [G_ZCR] = {.name = "frame zcr", .rtol = 0, .atol = 1e-12},
-    [G_RMS] = {.name = "frame rms", .rtol = 1e-5, .atol = 1e-9},
-    /* float32 pure tones (the oracle's PURE_TONES): the single-precision
-     * FFT's rounding floor, weighted by (f - centroid)^2, is their bandwidth */
-    [G_TONE_BW_POOL] = {.name = "tone pooled bandwidth", .rtol = 5e-2, .atol = 1e-6},
-    [G_TONE_BW] = {.name = "tone frame bandwidth", .rtol = 2e-1, .atol = 1e-3},
-};
-
-static int check(int g, double c, double r)
-{
-    group_t *gr = &groups[g];
-    double d = fabs(c - r);
-    gr->n++;
-    if (d > gr->worst_abs)
-        gr->worst_abs = d;
-    if (fabs(r) > gr->atol && d / fabs(r) > gr->worst_rel)
-        gr->worst_rel = d / fabs(r);
-    return d <= gr->atol + gr->rtol * fabs(r);
-}
 
 static int check_array(int g, const double *c, size_t stride, const json_t *ref, const char *what)
 {
@@ -279,7 +323,7 @@ static void test_against_librosa(void **state)
     const json_t *cases = json_object_get(doc, "cases");
     size_t notes = 0;
     int bad = 0;
-    assert_true(json_array_size(cases) >= 12);
+    assert_true(json_array_size(cases) >= 16);
     for (size_t i = 0; i < json_array_size(cases); i++) {
         const json_t *c = json_array_get(cases, i);
         const char *name = json_string_value(json_object_get(c, "name"));

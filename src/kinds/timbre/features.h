@@ -98,6 +98,23 @@ const char *gs_timbre_pooled_name(size_t i);
 void gs_timbre_seed(const double *pooled, double *out);
 size_t gs_timbre_seed_index(size_t i);
 
+/* ---- resampling (resample.c) ---------------------------------------------
+ * To 22,050 Hz as librosa.resample(res_type='soxr_hq') does: libsoxr's HQ
+ * recipe (20-bit, linear phase) in one shot, the output cut or zero-padded
+ * to ceil(n * 22050 / rate) samples (librosa's fix_length). */
+#define GS_TIMBRE_RATE_MIN 8000
+#define GS_TIMBRE_RATE_MAX 48000
+
+/* The resampled length of n samples at `rate`. */
+size_t gs_timbre_resampled_len(size_t n, int rate);
+
+/* in[0..n) at `rate` (GS_TIMBRE_RATE_MIN..MAX) into out[0..len), len =
+ * gs_timbre_resampled_len(n, rate) (out must have room for it); a copy at
+ * 22,050 Hz. GS_ERR_INVALID_ARG for a rate out of range, GS_ERR_INTERNAL
+ * when libsoxr fails (its message in errstr). */
+gs_err_t gs_timbre_resample(const float *in, size_t n, int rate, float *out, char *errstr,
+                            size_t errstr_size);
+
 /* The filterbank, for tests: band m (0..127) is nonzero on bins
  * [*lo, *lo + *len) with these weights (borrowed from the extractor). */
 const float *gs_timbre_mel_band(const gs_timbre_fx_t *fx, size_t m, size_t *lo, size_t *len);
