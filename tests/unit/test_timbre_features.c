@@ -465,6 +465,34 @@ static void test_errors(void **state)
     gs_timbre_fx_destroy(NULL);
 }
 
+static void test_resample_edges(void **state)
+{
+    (void)state;
+    float in[1000], out[3000];
+    char err[256];
+    for (size_t i = 0; i < 1000; i++)
+        in[i] = (float)i / 1000.0f;
+    assert_int_equal(gs_timbre_resample(in, 1000, 7999, out, err, sizeof(err)), GS_ERR_INVALID_ARG);
+    assert_non_null(strstr(err, "7999"));
+    assert_int_equal(gs_timbre_resample(in, 1000, 48001, out, err, sizeof(err)),
+                     GS_ERR_INVALID_ARG);
+    /* 22,050 Hz is a copy; lengths as librosa's ceil(n * 22050 / rate) */
+    assert_int_equal(gs_timbre_resampled_len(1000, GS_TIMBRE_SR), 1000);
+    assert_int_equal(gs_timbre_resample(in, 1000, GS_TIMBRE_SR, out, err, sizeof(err)), GS_OK);
+    assert_memory_equal(in, out, sizeof(in));
+    assert_int_equal(gs_timbre_resampled_len(1000, 8000), 2757); /* 2756.25 */
+    assert_int_equal(gs_timbre_resampled_len(1000, 44100), 500); /* exactly 500 */
+    assert_int_equal(gs_timbre_resampled_len(1001, 44100), 501); /* 500.5 */
+    assert_int_equal(gs_timbre_resampled_len(1000, 48000), 460); /* 459.375 */
+    /* the padded tail (librosa's fix_length) is zeros, never stale memory */
+    for (size_t i = 0; i < 3000; i++)
+        out[i] = 7.0f;
+    assert_int_equal(gs_timbre_resample(in, 1000, 8000, out, err, sizeof(err)), GS_OK);
+    for (size_t i = 0; i < 2757; i++)
+        assert_true(out[i] != 7.0f && isfinite(out[i]));
+    assert_true(out[2757] == 7.0f); /* nothing written past the length */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_sparse_equals_dense),
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_resample_edges),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
