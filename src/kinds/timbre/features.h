@@ -91,6 +91,10 @@ gs_err_t gs_timbre_fx_frames(gs_timbre_fx_t *fx, const float *y, size_t n, gs_ti
 /* The pooled vector (GS_TIMBRE_N_POOLED values) of frames from
  * gs_timbre_fx_frames. */
 void gs_timbre_pool(const gs_timbre_frames_t *f, double *out);
+/* Both in one call: the pooled vector of y[0..n) (errors as
+ * gs_timbre_fx_frames). */
+gs_err_t gs_timbre_fx_pooled(gs_timbre_fx_t *fx, const float *y, size_t n, double *out,
+                             char *errstr, size_t errstr_size);
 /* "mfcc_mean_0", ..., "rms_std"; NULL past the end. */
 const char *gs_timbre_pooled_name(size_t i);
 

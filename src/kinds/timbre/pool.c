@@ -40,6 +40,16 @@ void gs_timbre_pool(const gs_timbre_frames_t *f, double *out)
 
 _Static_assert(GS_TIMBRE_N_MFCC == 20, "NAMES_20 spells out 20 names");
 
+gs_err_t gs_timbre_fx_pooled(gs_timbre_fx_t *fx, const float *y, size_t n, double *out,
+                             char *errstr, size_t errstr_size)
+{
+    gs_timbre_frames_t f;
+    gs_err_t err = gs_timbre_fx_frames(fx, y, n, &f, errstr, errstr_size);
+    if (err == GS_OK)
+        gs_timbre_pool(&f, out);
+    return err;
+}
+
 /* The names, spelled out by the preprocessor: no table built at run time. */
 #define NAMES_20(p)                                                                                \
     p "_0", p "_1", p "_2", p "_3", p "_4", p "_5", p "_6", p "_7", p "_8", p "_9", p "_10",       \
