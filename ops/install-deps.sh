@@ -21,6 +21,10 @@ PKGS=(
   libxml2-dev
   # text normalisation of the screen kind (NFKC, case folding, spoof skeletons)
   libicu-dev
+  # the timbre kind's FFT (KissFFT, BSD-3-Clause; Debian has the float build only)
+  libkissfft-dev
+  # its resampler to 22,050 Hz (libsoxr, LGPL-2.1+, linked dynamically)
+  libsoxr-dev
   # tests and checks
   libcmocka-dev valgrind cppcheck clang-tidy clang-format shellcheck jq socat python3
   # fuzzing (tests/fuzz/): clang with libFuzzer
