@@ -283,7 +283,7 @@ static void test_generator(void **state)
     assert_memory_equal(a.future, c.future, sizeof(a.future));
     assert_memory_not_equal(a.scene.p, c.scene.p, 5 * sizeof(vec3_t));
     /* every intent gives a request that validates */
-    for (int k = 0; k < N_INTENTS * 100; k++) {
+    for (int k = 0; k < N_INTENTS * 40; k++) {
         gen_conf_t g = {.seed = (uint64_t)k,
                         .noise_seed = (uint64_t)k + 99,
                         .subject_seed = 1,
@@ -352,7 +352,7 @@ static void test_training(void **state)
     (void)state;
     char out[256], report[300];
     snprintf(out, sizeof(out), "%s/intent.gsm", dir);
-    char *argv[] = {"intent", "--out", out, "--train", "1800", "--test", "180", NULL};
+    char *argv[] = {"intent", "--out", out, "--train", "600", "--test", "60", NULL};
     assert_int_equal(intent_train_cmd(7, argv), 0);
     snprintf(report, sizeof(report), "%s.report.json", out);
     json_t *r = json_load_file(report, 0, NULL);
