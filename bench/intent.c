@@ -91,7 +91,8 @@ static void stages(const gs_avro_intent_request_t *r, const intent_params_t *p, 
     double t1 = now_ns();
     intent_predict(p, f, prob);
     double t2 = now_ns();
-    forecast_in_t in = {.s = &s, .tr = &tr, .target = target, .h = r->horizon_ms / 1000.0};
+    forecast_in_t in = {
+        .s = &s, .tr = &tr, .target = target, .h = r->horizon_ms / 1000.0, .idle_tau = p->idle_tau};
     vec3_t fc = forecast_mix(&in, prob);
     double t3 = now_ns();
     const double ee[3] = {s.ee.x, s.ee.y, s.ee.z}, ev[3] = {s.ee_vel.x, s.ee_vel.y, s.ee_vel.z};

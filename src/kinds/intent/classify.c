@@ -87,6 +87,9 @@ static gs_err_t read_meta(intent_model_t *m, json_t *meta, const char *path, cha
     m->p.temperature = json_number_value(json_object_get(meta, "temperature"));
     if (!(m->p.temperature > 0) || !isfinite(m->p.temperature))
         return gs_fail(errstr, n, GS_ERR_DECODE, "%s: no usable temperature", path);
+    m->p.idle_tau = json_number_value(json_object_get(meta, "idle_tau")); /* absent: 0, hold */
+    if (!(m->p.idle_tau >= 0 && m->p.idle_tau <= 10))
+        return gs_fail(errstr, n, GS_ERR_DECODE, "%s: idle_tau out of range", path);
     const char *name = json_string_value(json_object_get(meta, "name"));
     const char *version = json_string_value(json_object_get(meta, "version"));
     snprintf(m->name, sizeof(m->name), "%s", name ? name : "intent");
@@ -144,8 +147,8 @@ const intent_params_t *intent_model_params(const intent_model_t *m)
 static char *meta_text(const intent_params_t *p, const char *name, const char *version,
                        const char *report_json)
 {
-    json_t *meta =
-        json_pack("{s:s,s:s,s:f}", "name", name, "version", version, "temperature", p->temperature);
+    json_t *meta = json_pack("{s:s,s:s,s:f,s:f}", "name", name, "version", version, "temperature",
+                             p->temperature, "idle_tau", p->idle_tau);
     json_t *names = json_array();
     for (int j = 0; j < N_FEATURES; j++)
         json_array_append_new(names, json_string(feature_names[j]));

@@ -75,9 +75,9 @@ static void push(errs_t *e, double v, size_t cap)
 
 /* The forecast errors (cm) of one scene at +0.5 s. */
 static void forecast_errors(const gen_out_t *g, const track_t *tr, int target, const double *prob,
-                            tally_t *t, size_t cap)
+                            double idle_tau, tally_t *t, size_t cap)
 {
-    forecast_in_t in = {.s = &g->scene, .tr = tr, .target = target, .h = 0.5};
+    forecast_in_t in = {.s = &g->scene, .tr = tr, .target = target, .h = 0.5, .idle_tau = idle_tau};
     vec3_t truth = g->future[50], last = tr->p[tr->n - 1];
     vec3_t ours = forecast_mix(&in, prob);
     vec3_t cv = v3_add(last, v3_scale(tr->v[tr->n - 1], 0.5));
@@ -112,7 +112,7 @@ static void score_scene(const intent_params_t *p, const gen_out_t *g, int fi, in
         t->target_n++;
         t->target_ok += best == g->target;
     }
-    forecast_errors(g, &tr, best, prob, t, cap);
+    forecast_errors(g, &tr, best, prob, p->idle_tau, t, cap);
 }
 
 static int cmp_double(const void *a, const void *b)

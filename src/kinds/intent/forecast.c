@@ -172,12 +172,18 @@ static vec3_t centre(const track_t *tr)
     return v3_scale(sum, 1.0 / (double)m);
 }
 
-#define DAMP_TAU 0.05 /* s: how long an idle hand keeps its velocity (docs/INTENT.md) */
+/* p + v tau (1 - e^(-h / tau)): a velocity that dies out in tau. */
+static vec3_t damped(const track_t *tr, double tau, double h)
+{
+    vec3_t last = tr->p[tr->n - 1];
+    if (!(tau > 0))
+        return last;
+    return v3_add(last, v3_scale(tr->v[tr->n - 1], tau * (1 - exp(-h / tau))));
+}
 
 static vec3_t forecast_one(const forecast_in_t *in, int intent, double h, fit_cache_t *c)
 {
     const track_t *tr = in->tr;
-    vec3_t last = tr->p[tr->n - 1];
     switch (intent) {
     case GS_AVRO_INTENT_GRAB:
         return complete(tr, fit_of(in, in->target >= 0 ? FIT_TARGET : FIT_FREE, c), h);
@@ -189,7 +195,7 @@ static vec3_t forecast_one(const forecast_in_t *in, int intent, double h, fit_ca
     case GS_AVRO_INTENT_WAVE:
         return centre(tr);
     default:
-        return v3_add(last, v3_scale(tr->v[tr->n - 1], DAMP_TAU * (1 - exp(-h / DAMP_TAU))));
+        return damped(tr, in->idle_tau, h);
     }
 }
 

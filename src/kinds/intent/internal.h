@@ -117,6 +117,7 @@ typedef struct intent_params {
     double mean[N_FEATURES], scale[N_FEATURES];
     double w[N_INTENTS][N_FEATURES + 1];
     double temperature; /* logits / T: calibrated on validation data */
+    double idle_tau;    /* forecast_in_t's, chosen on validation data */
 } intent_params_t;
 
 gs_err_t intent_model_load(const char *path, intent_model_t **out, char *errstr,
@@ -159,6 +160,9 @@ typedef struct forecast_in {
     const track_t *tr;
     int target; /* the most likely target, -1 none */
     double h;
+    /* s: how long an idle hand keeps its velocity (the model's, chosen on
+     * validation data); 0 holds it where it is */
+    double idle_tau;
 } forecast_in_t;
 
 vec3_t forecast_intent(const forecast_in_t *in, int intent);

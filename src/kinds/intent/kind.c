@@ -196,7 +196,11 @@ static void infer(gs_kind_t *d, const gs_avro_intent_request_t *r, gs_avro_inten
         res->has_target_id = true;
         res->target_id = r->targets[target].id;
     }
-    forecast_in_t fi = {.s = s, .tr = &d->track, .target = target, .h = r->horizon_ms / 1000.0};
+    forecast_in_t fi = {.s = s,
+                        .tr = &d->track,
+                        .target = target,
+                        .h = r->horizon_ms / 1000.0,
+                        .idle_tau = intent_model_params(d->model)->idle_tau};
     vec3_t path[PATH_MAX];
     size_t np = forecast_path(&fi, prob, PATH_STEP, path, PATH_MAX);
     vec3_t fc = path[np - 1];

@@ -146,6 +146,58 @@ gs_err_t fit_model(const dataset_t *train, const dataset_t *val, intent_params_t
     return err;
 }
 
+/* The idle hand's damping on the validation scenes: the tau of the lowest
+ * median error at +0.5 s among a few, 0 (holding still) included. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static gs_err_t choose_idle_tau(const train_conf_t *c, const split_t *va, size_t n_val,
+                                const double *fracs, intent_params_t *p, json_t *rep, char *errstr,
+                                size_t en)
+{
+    static const double taus[] = {0, 0.02, 0.05, 0.1, 0.2};
+    enum { N_TAUS = sizeof(taus) / sizeof(taus[0]) };
+    static gen_out_t g;
+    static track_t tr;
+    size_t m = 0, cap = n_val / N_INTENTS + 1;
+    double *err[N_TAUS];
+    for (int k = 0; k < N_TAUS; k++)
+        err[k] = malloc(cap * sizeof(double));
+    json_t *medians = json_object();
+    gs_err_t e = GS_OK;
+    for (int k = 0; k < N_TAUS && !e; k++)
+        if (!err[k])
+            e = gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
+    for (size_t i = GS_AVRO_INTENT_IDLE; !e && i < n_val && m < cap; i += N_INTENTS, m++) {
+        split_scene(c, va, i, fracs[(i / N_INTENTS) % 4], &g);
+        track_build(&g.scene, &tr);
+        for (int k = 0; k < N_TAUS; k++) {
+            forecast_in_t in = {
+                .s = &g.scene, .tr = &tr, .target = -1, .h = 0.5, .idle_tau = taus[k]};
+            vec3_t fc = forecast_intent(&in, GS_AVRO_INTENT_IDLE);
+            err[k][m] = 100 * v3_norm(v3_sub(fc, g.future[50]));
+        }
+    }
+    double best = INFINITY;
+    for (int k = 0; k < N_TAUS && !e && m; k++) {
+        qsort(err[k], m, sizeof(double), cmp_double);
+        char key[16];
+        snprintf(key, sizeof(key), "%g", taus[k]);
+        json_object_set_new(medians, key, json_real(err[k][m / 2]));
+        if (err[k][m / 2] < best)
+            best = err[k][m / 2], p->idle_tau = taus[k];
+    }
+    json_object_set_new(json_object_get(rep, "fit"), "idle_tau",
+                        json_pack("{s:f,s:I,s:o}", "chosen", p->idle_tau, "validation_scenes",
+                                  (json_int_t)m, "median_cm_by_tau", medians));
+    for (int k = 0; k < N_TAUS; k++)
+        free(err[k]);
+    return e;
+}
+
 /* ---- the command ---------------------------------------------------------------- */
 
 static void usage(void)
@@ -255,6 +307,8 @@ int intent_train_cmd(int argc, char **argv)
         e = draw(&c, &va, c.n_train / 4, fracs, 4, &val, err, sizeof(err));
     if (!e)
         e = fit_model(&train, &val, &p, rep, err, sizeof(err));
+    if (!e)
+        e = choose_idle_tau(&c, &va, val.n, fracs, &p, rep, err, sizeof(err));
     if (!e)
         e = evaluate(&c, &p, &train, rep, err, sizeof(err));
     if (!e && c.gunpoint)
