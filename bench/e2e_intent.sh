@@ -23,29 +23,13 @@ mkdir -p .cache/bench
 bench_setup 0
 $LOAD produce -b "$BS" -t "$IN" -n "$N" --kind intent --run-id "b$RUN" >/dev/null
 
-# intent_worker NAME: one worker, intent kind only, until N results are out
-intent_worker() {
-  local name=$1 res=bench.$RUN.$1.res dl=bench.$RUN.$1.dl
-  $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
-  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
-    -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
-    -o dialogue.enabled=false -o intent.enabled=true -o models.intent=.cache/bench/intent.gsm \
-    -o intent.requests_topic="$IN" -o intent.results_topic="$res" -o deadletter.topic="$dl" \
-    -o state.topic="gs-$RUN-$name.state" 2>"/tmp/gs-bench-$RUN-$name.log" &
-  local pid=$!
-  BENCH_PIDS+=("$pid")
-  bench_rate "$res" "$N"
-  kill -TERM "$pid"
-  wait "$pid"
-}
-
 declare -A rates
 for r in $(seq 1 "$ROUNDS"); do
   out=bench.$RUN.pt$r
   $LOAD topics -b "$BS" --create "$out" --partitions 6 -q
   build/bench-passthrough "$BS" "$IN" "$out" "pt-$RUN-$r" "$N" >/dev/null
   rates[pt]+="$(bench_rate "$out" "$N") "
-  rates[intent]+="$(intent_worker "i$r") "
+  rates[intent]+="$(bench_kind_worker intent "i$r" "$N" -o models.intent=.cache/bench/intent.gsm) "
   progress "round $r/$ROUNDS: $(for k in "${!rates[@]}"; do printf '%s=%s ' "$k" "${rates[$k]##* }"; done)"
 done
 

@@ -35,30 +35,14 @@ fi
 bench_setup 0
 $LOAD produce -b "$BS" -t "$IN" -n "$N" --kind screen --run-id "b$RUN" >/dev/null
 
-# screen_worker NAME LIST: one worker, screen kind only, until N results are out
-screen_worker() {
-  local name=$1 list=$2 res=bench.$RUN.$1.res dl=bench.$RUN.$1.dl
-  $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
-  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
-    -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
-    -o dialogue.enabled=false -o screen.enabled=true -o models.screen="$list" \
-    -o screen.requests_topic="$IN" -o screen.results_topic="$res" -o deadletter.topic="$dl" \
-    -o state.topic="gs-$RUN-$name.state" 2>"/tmp/gs-bench-$RUN-$name.log" &
-  local pid=$!
-  BENCH_PIDS+=("$pid")
-  bench_rate "$res" "$N"
-  kill -TERM "$pid"
-  wait "$pid"
-}
-
 declare -A rates
 for r in $(seq 1 "$ROUNDS"); do
   out=bench.$RUN.pt$r
   $LOAD topics -b "$BS" --create "$out" --partitions 6 -q
   build/bench-passthrough "$BS" "$IN" "$out" "pt-$RUN-$r" "$N" >/dev/null
   rates[pt]+="$(bench_rate "$out" "$N") "
-  rates[screen-un]+="$(screen_worker "un$r" .cache/bench/un.gsl) "
-  rates[screen-100k]+="$(screen_worker "g$r" .cache/bench/gen-100k.gsl) "
+  rates[screen-un]+="$(bench_kind_worker screen "un$r" "$N" -o models.screen=.cache/bench/un.gsl) "
+  rates[screen-100k]+="$(bench_kind_worker screen "g$r" "$N" -o models.screen=.cache/bench/gen-100k.gsl) "
   progress "round $r/$ROUNDS: $(for k in "${!rates[@]}"; do printf '%s=%s ' "$k" "${rates[$k]##* }"; done)"
 done
 

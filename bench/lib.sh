@@ -56,6 +56,24 @@ bench_worker() {
   wait "$BENCH_WORKER"
 }
 
+# Runs one worker that serves only KIND over the input until N results are
+# out and prints its rate: bench_kind_worker KIND NAME N [worker options...]
+bench_kind_worker() {
+  local kind=$1 name=$2 n=$3 res=bench.$RUN.$2.res dl=bench.$RUN.$2.dl
+  shift 3
+  $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
+  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
+    -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
+    -o dialogue.enabled=false -o "$kind.enabled=true" -o "$kind.requests_topic=$IN" \
+    -o "$kind.results_topic=$res" -o deadletter.topic="$dl" \
+    -o state.topic="gs-$RUN-$name.state" "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
+  local pid=$!
+  BENCH_PIDS+=("$pid")
+  bench_rate "$res" "$n"
+  kill -TERM "$pid"
+  wait "$pid"
+}
+
 # Starts a worker that serves HTTP and waits until it is ready:
 # bench_worker_up NAME IN RES DL [worker options...]; sets WORKER and HTTP_PORT.
 bench_worker_up() {
