@@ -170,6 +170,10 @@ size_t gs_kind_gate_stores(gs_kind_gate_t *g, const gs_store_t **out);
 
 #define GS_KIND_MAX_ID 128
 
+/* s into dst[0..size) as a NUL-terminated C string, cut to fit: the
+ * identifiers an alert's annotations carry. */
+void gs_kind_copy_str(char *dst, size_t size, gs_str_t s);
+
 /* The identifier rule of every kind's request_id, key and tenant (SPEC
  * 1.1-1.5): 1..128 bytes of valid UTF-8 without NUL. GS_ERR_VALIDATION
  * naming the field. */

@@ -134,3 +134,10 @@ size_t gs_kind_gate_stores(gs_kind_gate_t *g, const gs_store_t **out)
     *out = &g->store;
     return 1;
 }
+
+void gs_kind_copy_str(char *dst, size_t size, gs_str_t s)
+{
+    size_t n = s.len < size - 1 ? s.len : size - 1;
+    memcpy(dst, s.p, n);
+    dst[n] = '\0';
+}

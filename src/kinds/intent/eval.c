@@ -121,12 +121,17 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+double quantile_of(double *v, size_t n, double q)
+{
+    if (!n)
+        return NAN;
+    qsort(v, n, sizeof(double), cmp_double);
+    return v[(size_t)(q * (double)(n - 1) + 0.5)];
+}
+
 static double quantile(errs_t *e, double q)
 {
-    if (!e->n)
-        return NAN;
-    qsort(e->v, e->n, sizeof(double), cmp_double);
-    return e->v[(size_t)(q * (double)(e->n - 1) + 0.5)];
+    return quantile_of(e->v, e->n, q);
 }
 
 static json_t *error_json(errs_t *e)

@@ -68,21 +68,14 @@ static int alert_due(gs_kind_t *d, gs_str_t robot, int64_t now_ms)
     return 1;
 }
 
-static void copy_str(char *dst, size_t size, gs_str_t s)
-{
-    size_t n = s.len < size - 1 ? s.len : size - 1;
-    memcpy(dst, s.p, n);
-    dst[n] = '\0';
-}
-
 /* A protective stop: labels bounded (alertname, severity, worker); the
  * request and the robot in the annotations. */
 static const gs_alert_event_t *alert_of(gs_kind_t *d, size_t j, const gs_avro_intent_request_t *r,
                                         const gs_avro_safety_t *sf)
 {
     alert_slot_t *a = &d->alerts[j];
-    copy_str(a->request_id, sizeof(a->request_id), r->request_id);
-    copy_str(a->robot_id, sizeof(a->robot_id), r->robot_id);
+    gs_kind_copy_str(a->request_id, sizeof(a->request_id), r->request_id);
+    gs_kind_copy_str(a->robot_id, sizeof(a->robot_id), r->robot_id);
     snprintf(a->distance, sizeof(a->distance), "%.3f", sf->min_distance);
     snprintf(a->protective, sizeof(a->protective), "%.3f", sf->protective_distance);
     const char *ann[] = {"summary",

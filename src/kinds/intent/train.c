@@ -148,12 +148,6 @@ gs_err_t fit_model(const dataset_t *train, const dataset_t *val, intent_params_t
 
 /* The idle hand's damping on the validation scenes: the tau of the lowest
  * median error at +0.5 s among a few, 0 (holding still) included. */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static gs_err_t choose_idle_tau(const train_conf_t *c, const split_t *va, size_t n_val,
                                 const double *fracs, intent_params_t *p, json_t *rep, char *errstr,
                                 size_t en)
@@ -183,12 +177,12 @@ static gs_err_t choose_idle_tau(const train_conf_t *c, const split_t *va, size_t
     }
     double best = INFINITY;
     for (int k = 0; k < N_TAUS && !e && m; k++) {
-        qsort(err[k], m, sizeof(double), cmp_double);
+        double med = quantile_of(err[k], m, 0.5);
         char key[16];
         snprintf(key, sizeof(key), "%g", taus[k]);
-        json_object_set_new(medians, key, json_real(err[k][m / 2]));
-        if (err[k][m / 2] < best)
-            best = err[k][m / 2], p->idle_tau = taus[k];
+        json_object_set_new(medians, key, json_real(med));
+        if (med < best)
+            best = med, p->idle_tau = taus[k];
     }
     json_object_set_new(json_object_get(rep, "fit"), "idle_tau",
                         json_pack("{s:f,s:I,s:o}", "chosen", p->idle_tau, "validation_scenes",

@@ -43,6 +43,9 @@ gs_err_t evaluate(const train_conf_t *c, const intent_params_t *p, const dataset
 gs_err_t gunpoint_check(const train_conf_t *c, const intent_params_t *p, json_t *rep, char *errstr,
                         size_t errstr_size);
 
+/* The q-quantile of v[0..n) (sorted in place; NaN when n is 0). */
+double quantile_of(double *v, size_t n, double q);
+
 /* PREFIX.json (text) and PREFIX.svg (accuracy and forecast error). */
 gs_err_t write_report(const char *prefix, json_t *rep, const char *text, char *errstr,
                       size_t errstr_size);

@@ -45,13 +45,6 @@ static const gs_avro_screen_request_t *req_of(const gs_item_t *it)
     return it->request;
 }
 
-static void copy_str(char *dst, size_t size, gs_str_t s)
-{
-    size_t n = s.len < size - 1 ? s.len : size - 1;
-    memcpy(dst, s.p, n);
-    dst[n] = '\0';
-}
-
 /* A HIGH: labels bounded (alertname, severity, worker, list); the request,
  * the account and the entry in the annotations; never the payment text. */
 static const gs_alert_event_t *alert_of(gs_kind_t *d, size_t j, const gs_avro_screen_request_t *r,
@@ -59,10 +52,10 @@ static const gs_alert_event_t *alert_of(gs_kind_t *d, size_t j, const gs_avro_sc
 {
     alert_slot_t *a = &d->alerts[j];
     const gs_avro_match_t *m = &res->matches[0];
-    copy_str(a->request_id, sizeof(a->request_id), r->request_id);
-    copy_str(a->account_id, sizeof(a->account_id), r->account_id);
-    copy_str(a->entry_id, sizeof(a->entry_id), m->entry_id);
-    copy_str(a->list, sizeof(a->list), m->list);
+    gs_kind_copy_str(a->request_id, sizeof(a->request_id), r->request_id);
+    gs_kind_copy_str(a->account_id, sizeof(a->account_id), r->account_id);
+    gs_kind_copy_str(a->entry_id, sizeof(a->entry_id), m->entry_id);
+    gs_kind_copy_str(a->list, sizeof(a->list), m->list);
     snprintf(a->score, sizeof(a->score), "%.3f", res->score);
     a->labels[0] = "list";
     a->labels[1] = a->list;
