@@ -142,3 +142,17 @@ py_venv() {
   fi
   echo "$v/bin/python"
 }
+
+# start_receiver PY [receiver options...]: the webhook receiver
+# (ops/webhook/receiver.py) on a free loopback port, writing
+# $IT_DIR/received.jsonl; stopped on exit. Sets RPORT.
+start_receiver() {
+  local py=$1
+  shift
+  "$py" "$GS_SOURCE_DIR/ops/webhook/receiver.py" --port 0 --port-file "$IT_DIR/rport" \
+    --out "$IT_DIR/received.jsonl" "$@" &
+  BG_PIDS+=($!)
+  for _ in $(seq 50); do [ -s "$IT_DIR/rport" ] && break; sleep 0.1; done
+  [ -s "$IT_DIR/rport" ] || fail "the webhook receiver did not start"
+  RPORT=$(cat "$IT_DIR/rport")
+}

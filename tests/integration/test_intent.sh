@@ -20,11 +20,7 @@ MODEL=$IT_DIR/intent.gsm
 "$GS" model validate "$MODEL" >/dev/null || fail "model validate"
 SHA=$("$GS" model info "$MODEL" | awk '/^sha256:/ {print $2}')
 
-"$PY" "$GS_SOURCE_DIR/ops/webhook/receiver.py" --port 0 --port-file "$IT_DIR/rport" \
-  --out "$IT_DIR/received.jsonl" &
-BG_PIDS+=($!)
-for _ in $(seq 50); do [ -s "$IT_DIR/rport" ] && break; sleep 0.1; done
-RPORT=$(cat "$IT_DIR/rport")
+start_receiver "$PY"
 
 intent_worker() {
   local id=$1

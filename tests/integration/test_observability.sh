@@ -19,11 +19,7 @@ export GS_IT_WEBHOOK_SECRET=$SECRET
 MARK="zanzibar$RANDOM"
 RULE='alerts.rules=( { name = "ItRequestsFlowing"; metric = "govstream_requests_total"; aggregation = "rate"; window_ms = 2000; op = ">"; threshold = 5.0; severity = "info"; labels = { team = "it" }; annotations = { summary = "requests are flowing" }; } )'
 
-"$PY" "$GS_SOURCE_DIR/ops/webhook/receiver.py" --port 0 --port-file "$IT_DIR/rport" \
-  --secret-env GS_IT_WEBHOOK_SECRET --out "$IT_DIR/received.jsonl" --fail-first 2 --status 503 &
-BG_PIDS+=($!)
-for _ in $(seq 50); do [ -s "$IT_DIR/rport" ] && break; sleep 0.1; done
-RPORT=$(cat "$IT_DIR/rport")
+start_receiver "$PY" --secret-env GS_IT_WEBHOOK_SECRET --fail-first 2 --status 503
 
 start_worker w1 -o metrics.interval_ms=1000 -o alerts.eval_interval_ms=200 \
   -o alerts.webhook.url="http://127.0.0.1:$RPORT/alerts" \

@@ -23,11 +23,7 @@ LIST=$IT_DIR/list.gsl
 
 SECRET="it-secret-$RANDOM$RANDOM"
 export GS_IT_WEBHOOK_SECRET=$SECRET
-"$PY" "$GS_SOURCE_DIR/ops/webhook/receiver.py" --port 0 --port-file "$IT_DIR/rport" \
-  --secret-env GS_IT_WEBHOOK_SECRET --out "$IT_DIR/received.jsonl" &
-BG_PIDS+=($!)
-for _ in $(seq 50); do [ -s "$IT_DIR/rport" ] && break; sleep 0.1; done
-RPORT=$(cat "$IT_DIR/rport")
+start_receiver "$PY" --secret-env GS_IT_WEBHOOK_SECRET
 
 screen_worker() {
   local id=$1
