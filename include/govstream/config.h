@@ -41,6 +41,9 @@ typedef struct gs_config_kind {
     char *results_topic;
     int input_framing;  /* gs_framing_t */
     int output_framing; /* gs_framing_t */
+    /* the kind's own limits.max_request_bytes (<kind>.max_request_bytes,
+     * for kinds with large requests); 0: limits.max_request_bytes */
+    int max_request_bytes;
 } gs_config_kind_t;
 
 /* ---- key tables ---------------------------------------------------------

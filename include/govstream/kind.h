@@ -65,6 +65,13 @@ typedef struct gs_kind_load {
      * their defaults). */
     gs_err_t (*from_json)(json_t *j, void *request, gs_arena_t *arena, char *errstr,
                           size_t errstr_size);
+    /* Requests from a --from path that is not JSON lines (timbre: a WAV file
+     * or a folder of them): 0 when the path is not one (it is read as JSON
+     * lines), 1 with *out the array of objects for from_json, -1 when it
+     * cannot be read (errstr says why; *out is the caller's to free).
+     * NULL: JSON lines only. */
+    int (*script_of)(const char *path, const char *run_id, json_t **out, char *errstr,
+                     size_t errstr_size);
     /* Makes a valid request invalid: the worker dead-letters it as VALIDATION. */
     void (*invalidate)(void *request);
     /* The verifier's JSON line of a result (`verify --dump`). */

@@ -107,7 +107,7 @@ const gs_config_key_t gs_config_core_keys[] = {
     STR("deadletter.topic", deadletter.topic, "govstream.deadletter", "dead-letter topic"),
     ENUM("deadletter.framing", deadletter.framing, "raw", gs_framing_names,
          "`confluent` registers `DeadLetter` under `<topic>-value`"),
-    INT("deadletter.max_value_bytes", deadletter.max_value_bytes, "900000", 0, 100000000,
+    INT("deadletter.max_value_bytes", deadletter.max_value_bytes, "961000", 0, 100000000,
         "original bytes kept per dead letter; longer ones are cut and flagged `value_truncated`"),
     INT("limits.max_request_bytes", limits.max_request_bytes, "65536", 16, 100000000,
         "larger values are dead-lettered as `TOO_LARGE` without decoding"),
@@ -197,8 +197,9 @@ const char gs_config_doc_intro[] =
     "  `delivery.queue_low_pct < delivery.queue_high_pct`;\n"
     "  `delivery.max_inflight_per_partition >= batch.max`;\n"
     "  `delivery.transaction_interval_ms < delivery.transaction_timeout_ms`;\n"
-    "  `deadletter.max_value_bytes >= limits.max_request_bytes`, so every dead letter below the\n"
-    "  request limit carries its whole input. The registry's worst case, all attempts timing out,\n"
+    "  `deadletter.max_value_bytes >= limits.max_request_bytes` (and every enabled kind's own\n"
+    "  `<kind>.max_request_bytes`), so every dead letter below the request limit carries its\n"
+    "  whole input. The registry's worst case, all attempts timing out,\n"
     "  must stay under half of `max.poll.interval.ms`: a hung registry must not get the worker\n"
     "  evicted from its group.\n";
 

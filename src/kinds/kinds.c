@@ -8,11 +8,13 @@
 #include "govstream/kind_load.h"
 #include "govstream/kinds.h"
 #include "govstream/screen.h"
+#include "govstream/timbre.h"
 
 const gs_kind_ops_t *const gs_kinds[] = {
     &gs_kind_dialogue,
     &gs_kind_screen,
     &gs_kind_intent,
+    &gs_kind_timbre,
     NULL,
 };
 

@@ -153,9 +153,11 @@ static gs_err_t decode_item(gs_worker_t *w, kind_rt_t *k, witem_t *it, void *req
     it->schema_id = -1;
     if (!m->payload)
         return it->pub.err = gs_fail(e, en, GS_ERR_DECODE, "message has no value"), GS_OK;
-    if (m->len > (size_t)w->cfg->limits.max_request_bytes)
-        return it->pub.err = gs_fail(e, en, GS_ERR_TOO_LARGE, "value of %zu bytes exceeds %d",
-                                     m->len, w->cfg->limits.max_request_bytes),
+    int limit = k->stream->max_request_bytes > 0 ? k->stream->max_request_bytes
+                                                 : w->cfg->limits.max_request_bytes;
+    if (m->len > (size_t)limit)
+        return it->pub.err =
+                   gs_fail(e, en, GS_ERR_TOO_LARGE, "value of %zu bytes exceeds %d", m->len, limit),
                GS_OK;
     if ((it->pub.err = gs_frame_parse(m->payload, m->len, (gs_framing_t)k->stream->input_framing,
                                       &it->schema_id, &payload, &plen, e, en)))

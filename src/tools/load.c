@@ -127,6 +127,19 @@ static json_t *load_requests(const char *path)
     return all;
 }
 
+/* --from: the kind's own file type (audio for timbre), or JSON lines. */
+static json_t *load_script(const opts_t *o)
+{
+    char err[512];
+    json_t *s = NULL;
+    int got = o->kind->load->script_of
+                  ? o->kind->load->script_of(o->from, o->run_id, &s, err, sizeof(err))
+                  : 0;
+    if (got < 0)
+        die("--from: %s", err);
+    return got ? s : load_requests(o->from);
+}
+
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -280,7 +293,7 @@ static void produce_summary(const opts_t *o, long valid, long failed, double sec
 
 static int cmd_produce(opts_t *o)
 {
-    json_t *script = o->from ? load_requests(o->from) : NULL;
+    json_t *script = o->from ? load_script(o) : NULL;
     if (script)
         o->n = (long)json_array_size(script);
     if (!o->topic || !o->n)

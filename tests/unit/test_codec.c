@@ -45,9 +45,10 @@ static gs_avro_dialogue_request_t sample(void)
 static void test_embedded_schemas(void **state)
 {
     (void)state;
-    const char *names[] = {"DeadLetter",   "DialogueRequest", "DialogueResult", "IntentRequest",
-                           "IntentResult", "MetricsSnapshot", "ScreenRequest",  "ScreenResult"};
-    for (size_t i = 0; i < 8; i++) {
+    const char *names[] = {"DeadLetter",    "DialogueRequest", "DialogueResult", "IntentRequest",
+                           "IntentResult",  "MetricsSnapshot", "ScreenRequest",  "ScreenResult",
+                           "TimbreRequest", "TimbreResult"};
+    for (size_t i = 0; i < 10; i++) {
         assert_string_equal(gs_schema_name(i), names[i]);
         gs_avro_schema_t *s;
         char err[256];
@@ -55,7 +56,7 @@ static void test_embedded_schemas(void **state)
         assert_string_equal(avro_schema_name(gs_avro_schema_get(s)), names[i]);
         gs_avro_schema_destroy(s);
     }
-    assert_null(gs_schema_name(8));
+    assert_null(gs_schema_name(10));
     assert_null(gs_schema_text("Nope"));
     /* byte-identical to the file: the file is the single source of truth */
     char path[1024], err[256], *text;

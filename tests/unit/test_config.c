@@ -197,7 +197,7 @@ static void test_defaults(void **state)
     assert_int_equal(DLG(g)->input_framing, GS_FRAMING_RAW);
     assert_int_equal(DLG(g)->output_framing, GS_FRAMING_RAW);
     assert_string_equal(g->deadletter.topic, "govstream.deadletter");
-    assert_int_equal(g->deadletter.max_value_bytes, 900000);
+    assert_int_equal(g->deadletter.max_value_bytes, 961000);
     assert_int_equal(g->limits.max_request_bytes, 65536);
     assert_int_equal(g->delivery.max_inflight_per_partition, 10000);
     assert_int_equal(g->delivery.queue_high_pct, 80);
@@ -292,7 +292,7 @@ static void test_shipped_file_equals_defaults(void **state)
     free(from_file);
     int keys = 0;
     gs_config_keys(kind_sections(), count_key, &keys);
-    assert_int_equal(compared, keys - 5); /* all but the five paths */
+    assert_int_equal(compared, keys - 6); /* all but the six paths */
 
     /* its librdkafka sections */
     assert_kv(&f->kafka, "bootstrap.servers", "127.0.0.1:9092");

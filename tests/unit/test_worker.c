@@ -103,7 +103,7 @@ typedef struct fx {
     /* In the worker's group but never subscribed (it does not join): it
      * reads outputs by assign() and asks for the group's committed offsets. */
     rd_kafka_t *reader;
-    const gs_config_section_t *sections[4];
+    const gs_config_section_t *sections[8];
     wk_t wk[2];
     int no_leader;                               /* result partition made leaderless, -1: none */
     const gs_config_section_t *kind_sections[4]; /* test 4's: must outlive the config */
