@@ -25,6 +25,9 @@ PKGS=(
   libkissfft-dev
   # its resampler to 22,050 Hz (libsoxr, LGPL-2.1+, linked dynamically)
   libsoxr-dev
+  # its training notes: govstream-render (a tool apart from the worker) plays
+  # the GM sound fonts through libfluidsynth (LGPL-2.1+); docs/DATA.md
+  libfluidsynth-dev fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont
   # tests and checks
   libcmocka-dev valgrind cppcheck clang-tidy clang-format shellcheck jq socat python3
   # fuzzing (tests/fuzz/): clang with libFuzzer

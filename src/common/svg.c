@@ -5,8 +5,10 @@
 
 #include "govstream/svg.h"
 
-#define ROW_H    18
+#define ROW_H    18 /* a category of one series; with more, each bar is BAR_H */
+#define BAR_H    12
 #define BAR_GAP  6
+#define LEGEND_W 160 /* per legend entry; entries wrap to fit the plot's width */
 #define LABEL_W  190
 #define PLOT_W   420
 #define NUMBER_W 60
@@ -51,13 +53,31 @@ static double axis_max(const gs_svg_bars_t *b)
     return m > 0 ? m : 1;
 }
 
+static int legend_per_line(void)
+{
+    return (PLOT_W + NUMBER_W) / LEGEND_W;
+}
+
+/* Where the rows start: below the legend's lines. */
+static int top_of(const gs_svg_bars_t *b)
+{
+    int lines = ((int)b->n_series + legend_per_line() - 1) / legend_per_line();
+    return TOP + 18 * (lines > 1 ? lines - 1 : 0);
+}
+
+static int bar_h(const gs_svg_bars_t *b)
+{
+    return b->n_series > 1 ? BAR_H : ROW_H;
+}
+
 static void legend(FILE *fp, const gs_svg_bars_t *b)
 {
     for (size_t s = 0; s < b->n_series; s++) {
-        int x = LABEL_W + (int)s * 140;
-        fprintf(fp, "<rect x=\"%d\" y=\"30\" width=\"12\" height=\"12\" fill=\"%s\"/>", x,
+        int x = LABEL_W + (int)s % legend_per_line() * LEGEND_W;
+        int y = 30 + 18 * ((int)s / legend_per_line());
+        fprintf(fp, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>", x, y,
                 colours[s % 6]);
-        fprintf(fp, "<text x=\"%d\" y=\"40\">", x + 16);
+        fprintf(fp, "<text x=\"%d\" y=\"%d\">", x + 16, y + 10);
         gs_svg_text(fp, b->series[s]);
         fputs("</text>\n", fp);
     }
@@ -65,8 +85,9 @@ static void legend(FILE *fp, const gs_svg_bars_t *b)
 
 static void rows(FILE *fp, const gs_svg_bars_t *b, double max, int group_h)
 {
+    int h = bar_h(b);
     for (size_t c = 0; c < b->n_categories; c++) {
-        int y0 = TOP + (int)c * group_h;
+        int y0 = top_of(b) + (int)c * group_h;
         fprintf(fp, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LABEL_W - 8,
                 y0 + group_h / 2 + 2);
         gs_svg_text(fp, b->categories[c]);
@@ -75,13 +96,12 @@ static void rows(FILE *fp, const gs_svg_bars_t *b, double max, int group_h)
             double v = b->values[c * b->n_series + s];
             if (!isfinite(v))
                 continue;
-            int y = y0 + (int)s * ROW_H / (int)b->n_series;
+            int y = y0 + (int)s * h;
             double w = PLOT_W * (v < 0 ? 0 : v > max ? 1 : v / max);
             fprintf(fp,
                     "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
                     "<text x=\"%.1f\" y=\"%d\" font-size=\"10\">",
-                    LABEL_W, y, w, ROW_H / (int)b->n_series - 1, colours[s % 6], LABEL_W + w + 4,
-                    y + ROW_H / (int)b->n_series - 3);
+                    LABEL_W, y, w, h - 1, colours[s % 6], LABEL_W + w + 4, y + h - 3);
             fprintf(fp, b->value_format ? b->value_format : "%.3g", v);
             fputs("</text>\n", fp);
         }
@@ -90,8 +110,8 @@ static void rows(FILE *fp, const gs_svg_bars_t *b, double max, int group_h)
 
 gs_err_t gs_svg_bars_write(FILE *fp, const gs_svg_bars_t *b, char *errstr, size_t n)
 {
-    int group_h = ROW_H + BAR_GAP;
-    int height = TOP + (int)b->n_categories * group_h + 40;
+    int group_h = (int)b->n_series * bar_h(b) + BAR_GAP;
+    int height = top_of(b) + (int)b->n_categories * group_h + 40;
     int width = LABEL_W + PLOT_W + NUMBER_W;
     double max = axis_max(b);
     fprintf(fp,
@@ -104,7 +124,7 @@ gs_err_t gs_svg_bars_write(FILE *fp, const gs_svg_bars_t *b, char *errstr, size_
     fputs("</text>\n", fp);
     legend(fp, b);
     rows(fp, b, max, group_h);
-    int axis_y = TOP + (int)b->n_categories * group_h;
+    int axis_y = top_of(b) + (int)b->n_categories * group_h;
     fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", LABEL_W,
             axis_y, LABEL_W + PLOT_W, axis_y);
     for (int t = 0; t <= 4; t++)

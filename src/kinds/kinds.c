@@ -11,11 +11,7 @@
 #include "govstream/timbre.h"
 
 const gs_kind_ops_t *const gs_kinds[] = {
-    &gs_kind_dialogue,
-    &gs_kind_screen,
-    &gs_kind_intent,
-    &gs_kind_timbre,
-    NULL,
+    &gs_kind_dialogue, &gs_kind_screen, &gs_kind_intent, &gs_kind_timbre, NULL,
 };
 
 const gs_kind_ops_t *gs_kinds_find(const gs_kind_ops_t *const *kinds, const char *name)

@@ -3,7 +3,9 @@
  * parse, the kind's generated decoder into a per-batch arena, the kind's
  * process (validation, governance with memory, no dialogue model; an
  * intent model trained at start, so that intent requests that validate go
- * through features, forecast, safety and MPC), the result's
+ * through features, forecast, safety and MPC; a timbre model of random
+ * weights, so that clips that validate go through resampling, features,
+ * both learners and the recordings' store), the result's
  * encoder. The kinds keep their state across inputs, as a worker does, so
  * scopes and memories fill. First byte: 0 raw framing, 1 Confluent.
  * Run from the source tree (the lexicons are config/lexicon/). */
@@ -16,6 +18,7 @@
 #include "govstream/codec.h"
 #include "govstream/intent.h"
 #include "govstream/kinds.h"
+#include "../../src/kinds/timbre/model.h"
 
 #define MAX_KINDS 16
 
@@ -54,6 +57,29 @@ static void remove_model(const char *ov)
     rmdir(f);
 }
 
+/* A timbre model of seeded random weights (what the weights are does not
+ * matter to the code paths), serving both learners' mean. */
+static const char *timbre_model(void)
+{
+    static char path[] = "/tmp/gs-fuzz-timbre.XXXXXX", ov[128];
+    char err[256];
+    int fd = mkstemp(path);
+    int dims[4] = {GS_TIMBRE_N_POOLED, 32, 16, GS_TIMBRE_N_FAMILIES};
+    timbre_model_t m = {.serve = SERVE_MEAN};
+    if (fd < 0 || close(fd) || mlp_init(&m.mlp, 3, dims, 1, err, sizeof(err)) ||
+        cnn_init(&m.cnn, GS_TIMBRE_N_FAMILIES, 2, err, sizeof(err)))
+        abort();
+    for (int j = 0; j < GS_TIMBRE_N_POOLED; j++)
+        m.scale[j] = 1.0f;
+    snprintf(m.name, sizeof(m.name), "fuzz");
+    snprintf(m.version, sizeof(m.version), "0");
+    if (timbre_model_save(&m, path, NULL, err, sizeof(err)))
+        abort();
+    timbre_model_free(&m);
+    snprintf(ov, sizeof(ov), "models.timbre=%s", path);
+    return ov;
+}
+
 static const kinds_rt_t *kinds(void)
 {
     static kinds_rt_t rt;
@@ -61,10 +87,10 @@ static const kinds_rt_t *kinds(void)
     if (rt.cfg)
         return &rt;
     const char *ov[] = {"governance.memory_capacity=8", "governance.max_scopes=512",
-                        "dialogue.governance_only=true", intent_model()};
+                        "dialogue.governance_only=true", intent_model(), timbre_model()};
     char err[512];
     gs_kinds_sections(gs_kinds, sections, MAX_KINDS + 1);
-    if (gs_config_load("config/govstream.cfg", sections, ov, 4, &rt.cfg, err, sizeof(err))) {
+    if (gs_config_load("config/govstream.cfg", sections, ov, 5, &rt.cfg, err, sizeof(err))) {
         fprintf(stderr, "fuzz_request: %s (run from the source tree)\n", err);
         abort();
     }
@@ -80,6 +106,7 @@ static const kinds_rt_t *kinds(void)
             (void)ops->load_models(rt.k[rt.n], err, sizeof(err));
     }
     remove_model(ov[3]);
+    unlink(ov[4] + strlen("models.timbre="));
     return &rt;
 }
 

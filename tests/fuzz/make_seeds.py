@@ -155,11 +155,34 @@ def intent_seeds():
             intent_request("hold", hold, (-0.2, 0.3, 0.4), (0.0, 0.5, 0.0), targets * 16)]
 
 
+def timbre_request(tag, rate, samples, clip, last, top_k=3):
+    """A TimbreRequest in Avro binary (schemas/TimbreRequest.avsc, field order)."""
+    pcm = b"".join(struct.pack("<h", max(-32768, min(32767, int(round(v * 32767))))) for v in samples)
+    return (avro_str("fuzz-" + tag) + avro_str("rec-" + tag) + avro_str("default") + zigzag(rate) +
+            zigzag(len(pcm)) + pcm + zigzag(clip) + (b"\x01" if last else b"\x00") + zigzag(top_k) +
+            zigzag(1700000000000))
+
+
+def timbre_seeds():
+    """Valid timbre clips that reach the classifier: a decaying tone at 8 kHz
+    (a first clip), a chirp at 22,050 Hz (the last clip of a recording) and
+    0.26 s of a two-tone chord at 48 kHz."""
+    tone = [0.5 * math.exp(-3 * i / 8000) * math.sin(2 * math.pi * 440 * i / 8000) for i in range(2400)]
+    chirp = [0.3 * math.sin(2 * math.pi * (100 + 2000 * i / 11025) * i / 22050) for i in range(11025)]
+    chord = [0.2 * (math.sin(2 * math.pi * 262 * i / 48000) + math.sin(2 * math.pi * 392 * i / 48000))
+             for i in range(12480)]
+    return [timbre_request("tone", 8000, tone, 0, False),
+            timbre_request("tone", 22050, chirp, 1, True, 11),
+            timbre_request("chord", 48000, chord, 0, True, 1)]
+
+
 def main(dump):
     schema = open(os.path.join(ROOT, "schemas", "DialogueRequest.avsc"), "rb").read()
     v2 = open(os.path.join(ROOT, "tests", "data", "DialogueRequest_v2.avsc"), "rb").read()
     for i, r in enumerate(intent_seeds()):
         write("corpus", "request", "intent-%02d" % i, b"\x00" + r)
+    for i, r in enumerate(timbre_seeds()):
+        write("corpus", "request", "timbre-%02d" % i, b"\x00" + r)
     reqs = records(dump, "DialogueRequest", 16)
     for i, r in enumerate(reqs):
         write("corpus", "request", "raw-%02d" % i, b"\x00" + r)

@@ -103,11 +103,33 @@ static gs_err_t note_rows(const train_conf_t *c, tdata_t *d, gs_timbre_fx_t *fx,
         gs_rng_seed(&r, c->seed * 0x9E3779B97F4A7C15ULL + i * 131 + k);
         if (k > 0)
             err = augment(y, nt->n, &r, errstr, en);
+        gs_timbre_frames_t f;
         if (!err)
-            err = gs_timbre_fx_pooled(
-                fx, y, nt->n, d->pooled + (k * d->notes.n + i) * GS_TIMBRE_N_POOLED, errstr, en);
+            err = gs_timbre_fx_frames(fx, y, nt->n, &f, errstr, en);
+        if (err)
+            break;
+        gs_timbre_pool(&f, d->pooled + (k * d->notes.n + i) * GS_TIMBRE_N_POOLED);
+        cnn_input(&f, d->mel + k * d->mel_copy + d->mel_off[i]);
     }
     return err;
+}
+
+/* Where each note's CNN input goes (its width is that of every copy). */
+static gs_err_t mel_layout(tdata_t *d, char *errstr, size_t en)
+{
+    d->mel_off = malloc((d->notes.n + 1) * sizeof(size_t));
+    d->mel_width = malloc((d->notes.n + 1) * sizeof(size_t));
+    if (!d->mel_off || !d->mel_width)
+        return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
+    size_t at = 0;
+    for (size_t i = 0; i < d->notes.n; i++) {
+        d->mel_off[i] = at;
+        d->mel_width[i] = cnn_width(1 + d->notes.notes[i].n / GS_TIMBRE_HOP);
+        at += GS_TIMBRE_N_MELS * d->mel_width[i];
+    }
+    d->mel_copy = at;
+    d->mel = malloc((d->copies * at + 1) * sizeof(float));
+    return d->mel ? GS_OK : gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
 }
 
 gs_err_t tdata_build(const train_conf_t *c, tdata_t *d, char *errstr, size_t en)
@@ -123,6 +145,8 @@ gs_err_t tdata_build(const train_conf_t *c, tdata_t *d, char *errstr, size_t en)
         err ? NULL : malloc((d->copies * d->notes.n + 1) * GS_TIMBRE_N_POOLED * sizeof(double));
     if (!err && (!y || !d->pooled))
         err = gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
+    if (!err)
+        err = mel_layout(d, errstr, en);
     if (!err)
         err = gs_timbre_fx_new(&fx, errstr, en);
     for (size_t i = 0; !err && i < d->notes.n; i++) {
@@ -140,5 +164,8 @@ void tdata_free(tdata_t *d)
 {
     notes_free(&d->notes);
     free(d->pooled);
+    free(d->mel);
+    free(d->mel_off);
+    free(d->mel_width);
     *d = (tdata_t){0};
 }

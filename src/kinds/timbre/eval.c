@@ -19,9 +19,10 @@
 #define KNN 5
 
 enum { MODE_ALL, MODE_PROGRAMS, MODE_TOP_PITCH };
-enum { M_MAJORITY, M_KNN, M_SEED, M_MLP, N_METHODS };
+enum { M_MAJORITY, M_KNN, M_SEED, M_MLP, M_CNN, M_MEAN, N_METHODS };
 
-static const char *const method_names[N_METHODS] = {"majority", "mfcc_knn5", "seed34_mlp", "mlp"};
+static const char *const method_names[N_METHODS] = {"majority", "mfcc_knn5", "seed34_mlp",
+                                                    "mlp",      "cnn",       "mlp_cnn_mean"};
 
 typedef struct split_def {
     const char *name, *description;
@@ -110,27 +111,29 @@ static void add_result(metrics_t *m, int truth, const double *p)
     for (int j = 1; j < NF; j++)
         best = p[j] > p[best] ? j : best;
     for (int j = 0; j < NF; j++)
-        rank += p[j] > p[truth] || (p[j] == p[truth] && j < truth);
+        rank += p[j] > p[truth] || (j < truth && p[j] == p[truth]);
     m->conf[truth][best]++;
     m->n++;
     m->top1 += rank == 0;
     m->top3 += rank < 3;
 }
 
-static void majority(const tdata_t *d, const unsigned char *role, metrics_t *m)
+/* Each method fills probs (n_notes x NF) on the TEST notes. */
+static void majority(const tdata_t *d, const unsigned char *role, double *probs)
 {
-    double prior[NF] = {0};
+    double prior[NF] = {0}, n = 0;
     for (size_t i = 0; i < d->notes.n; i++)
         if (role[i] == ROLE_TRAIN)
-            prior[d->notes.notes[i].family]++;
+            prior[d->notes.notes[i].family]++, n++;
     for (size_t i = 0; i < d->notes.n; i++)
         if (role[i] == ROLE_TEST)
-            add_result(m, d->notes.notes[i].family, prior);
+            for (int j = 0; j < NF; j++)
+                probs[i * NF + (size_t)j] = prior[j] / n;
 }
 
 /* k-NN on the standardised MFCC means and deviations of the clean
  * training notes; a family's score is its votes, ties to the nearer. */
-static void knn(const tdata_t *d, const unsigned char *role, metrics_t *m)
+static void knn(const tdata_t *d, const unsigned char *role, double *probs)
 {
     enum { D = 2 * GS_TIMBRE_N_MFCC };
     double mean[D] = {0}, sd[D] = {0};
@@ -172,7 +175,11 @@ static void knn(const tdata_t *d, const unsigned char *role, metrics_t *m)
         }
         for (int k = 0; k < KNN; k++)
             score[who[k]] += 1.0 + 1e-3 * (KNN - k); /* the nearer breaks a tie */
-        add_result(m, d->notes.notes[t].family, score);
+        double total = 0;
+        for (int j = 0; j < NF; j++)
+            total += score[j];
+        for (int j = 0; j < NF; j++)
+            probs[t * NF + (size_t)j] = score[j] / total;
     }
 }
 
@@ -196,7 +203,7 @@ static const size_t *all_features(size_t *n)
 
 /* A perceptron on the given features, and its test results. */
 static gs_err_t perceptron(const train_conf_t *c, const tdata_t *d, const unsigned char *role,
-                           int method, metrics_t *m, json_t *out, char *errstr, size_t en)
+                           int method, double *probs, json_t *out, char *errstr, size_t en)
 {
     size_t nf;
     const size_t *idx = method == M_SEED ? seed_features(&nf) : all_features(&nf);
@@ -205,8 +212,7 @@ static gs_err_t perceptron(const train_conf_t *c, const tdata_t *d, const unsign
     gs_err_t err = timbre_fit(c, d, role, idx, nf, &model, &fr, errstr, en);
     if (err)
         return err;
-    float x[GS_TIMBRE_N_POOLED], p[NF], *scratch = malloc(2 * 512 * sizeof(float));
-    double pd[NF];
+    float x[GS_TIMBRE_N_POOLED], p[NF], *scratch = malloc((size_t)2 * 512 * sizeof(float));
     for (size_t i = 0; scratch && i < d->notes.n; i++) {
         if (role[i] != ROLE_TEST)
             continue;
@@ -214,14 +220,35 @@ static gs_err_t perceptron(const train_conf_t *c, const tdata_t *d, const unsign
             x[j] = (float)((tdata_row(d, 0, i)[idx[j]] - model.mean[j]) / model.scale[j]);
         mlp_predict(&model.mlp, x, 1, p, scratch);
         for (int j = 0; j < NF; j++)
-            pd[j] = p[j];
-        add_result(m, d->notes.notes[i].family, pd);
+            probs[i * NF + (size_t)j] = p[j];
     }
     json_object_set_new(out, "epochs", json_integer(fr.best_epoch));
     json_object_set_new(out, "temperature", json_real(fr.temperature));
     timbre_model_free(&model);
     free(scratch);
     return scratch ? GS_OK : gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
+}
+
+static gs_err_t convnet(const train_conf_t *c, const tdata_t *d, const unsigned char *role,
+                        double *probs, json_t *out, char *errstr, size_t en)
+{
+    cnn_t net;
+    mlp_fit_result_t fr;
+    gs_err_t err = timbre_fit_cnn(c, d, role, &net, &fr, errstr, en);
+    if (err)
+        return err;
+    float p[NF];
+    for (size_t i = 0; !err && i < d->notes.n; i++) {
+        if (role[i] != ROLE_TEST)
+            continue;
+        err = cnn_predict(&net, d->mel + d->mel_off[i], d->mel_width[i], p);
+        for (int j = 0; j < NF; j++)
+            probs[i * NF + (size_t)j] = p[j];
+    }
+    json_object_set_new(out, "epochs", json_integer(fr.best_epoch));
+    json_object_set_new(out, "temperature", json_real(fr.temperature));
+    cnn_free(&net);
+    return err;
 }
 
 /* ---- the report ---------------------------------------------------------- */
@@ -272,22 +299,42 @@ static gs_err_t run_split(const train_conf_t *c, const tdata_t *d, const split_d
     split_roles(c, d, s, role);
     json_t *o = role_counts(d, role), *methods = json_object();
     json_object_set_new(o, "description", json_string(s->description));
-    gs_err_t err = GS_OK;
+    json_object_set_new(out, s->name, o);
+    if (!json_integer_value(json_object_get(o, "train_notes")) ||
+        !json_integer_value(json_object_get(o, "val_notes")) ||
+        !json_integer_value(json_object_get(o, "test_notes"))) {
+        json_object_set_new(o, "skipped", json_string("no notes on one side: one lineage only"));
+        json_decref(methods);
+        free(role);
+        return GS_OK;
+    }
+    double *probs = calloc(N_METHODS * d->notes.n * NF + 1, sizeof(double));
+    gs_err_t err = probs ? GS_OK : gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
     for (int k = 0; !err && k < N_METHODS; k++) {
-        metrics_t m = {0};
+        double *p = probs + (size_t)k * d->notes.n * NF;
         json_t *mo = json_object();
         if (k == M_MAJORITY)
-            majority(d, role, &m);
+            majority(d, role, p);
         else if (k == M_KNN)
-            knn(d, role, &m);
+            knn(d, role, p);
+        else if (k == M_CNN)
+            err = convnet(c, d, role, p, mo, errstr, en);
+        else if (k == M_MEAN) /* the two learners' calibrated probabilities, averaged */
+            for (size_t i = 0; i < d->notes.n * NF; i++)
+                p[i] =
+                    0.5 * (probs[M_MLP * d->notes.n * NF + i] + probs[M_CNN * d->notes.n * NF + i]);
         else
-            err = perceptron(c, d, role, k, &m, mo, errstr, en);
-        json_object_set_new(methods, method_names[k], metrics_json(&m, mo));
-        if (k == M_MLP)
-            json_object_set_new(o, "confusion_mlp", confusion_json(&m));
+            err = perceptron(c, d, role, k, p, mo, errstr, en);
+        metrics_t m = {0};
+        for (size_t i = 0; i < d->notes.n; i++)
+            if (role[i] == ROLE_TEST)
+                add_result(&m, d->notes.notes[i].family, p + i * NF);
+        metrics_json(&m, mo);
+        json_object_set_new(mo, "confusion", confusion_json(&m));
+        json_object_set_new(methods, method_names[k], mo);
     }
+    free(probs);
     json_object_set_new(o, "methods", methods);
-    json_object_set_new(out, s->name, o);
     free(role);
     return err;
 }
@@ -376,14 +423,18 @@ static gs_err_t recall_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
 
 static gs_err_t confusion_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
 {
-    json_t *c = json_object_get(json_object_get(json_object_get(rep, "splits"), splits[0].name),
-                                "confusion_mlp");
+    json_t *c = json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(rep, "splits"), splits[0].name),
+                            "methods"),
+            "cnn"),
+        "confusion");
     double counts[NF * NF];
     for (int i = 0; i < NF; i++)
         for (int j = 0; j < NF; j++)
             counts[i * NF + j] =
                 (double)json_integer_value(json_array_get(json_array_get(c, (size_t)i), (size_t)j));
-    gs_svg_matrix_t m = {.title = "Timbre confusion (mlp), lineage 0 to lineage 1",
+    gs_svg_matrix_t m = {.title = "Timbre confusion (cnn), lineage 0 to lineage 1",
                          .note = "rows: the family rendered; columns: the family predicted",
                          .labels = gs_timbre_family_names,
                          .n = NF,

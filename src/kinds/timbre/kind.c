@@ -34,7 +34,7 @@ struct gs_kind {
     rec_table_t *recs;
     gs_kind_gate_t gate;
     gs_store_t stores[2];
-    float *in, *y, *scratch;
+    float *in, *y, *scratch, *cnn_x;
     int64_t expired_at_ms;
 };
 
@@ -48,7 +48,7 @@ static gs_avro_model_ref_t model_ref(const timbre_model_t *m)
 static gs_avro_label_t *top_labels(const double *p, int k, gs_arena_t *arena, size_t *n)
 {
     gs_avro_label_t *l = gs_arena_alloc(arena, (size_t)k * sizeof(*l));
-    int order[GS_TIMBRE_N_FAMILIES];
+    int order[GS_TIMBRE_N_FAMILIES] = {0};
     *n = 0;
     if (!l)
         return NULL;
@@ -101,15 +101,24 @@ static gs_err_t samples_of(gs_kind_t *d, const gs_avro_timbre_request_t *r, size
     return gs_timbre_resample(d->in, m, r->sample_rate, d->y, errstr, en);
 }
 
-static void summary_of(const float *y, size_t n, const double *pooled, gs_avro_timbre_summary_t *s)
+static double mean_of(const double *v, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    return s / (double)n;
+}
+
+static void summary_of(const float *y, size_t n, const gs_timbre_frames_t *f,
+                       gs_avro_timbre_summary_t *s)
 {
     double e = 0;
     for (size_t i = 0; i < n; i++)
         e += (double)y[i] * y[i];
     double level = 10.0 * log10(e / (double)n);
     *s = (gs_avro_timbre_summary_t){.rms_dbfs = isfinite(level) && level > -200 ? level : -200,
-                                    .centroid_hz = pooled[GS_TIMBRE_POOL_CENTROID],
-                                    .zcr = pooled[GS_TIMBRE_POOL_ZCR]};
+                                    .centroid_hz = mean_of(f->centroid, f->n_frames),
+                                    .zcr = mean_of(f->zcr, f->n_frames)};
 }
 
 static gs_err_t classify(gs_kind_t *d, gs_item_t *it, gs_arena_t *arena)
@@ -117,20 +126,18 @@ static gs_err_t classify(gs_kind_t *d, gs_item_t *it, gs_arena_t *arena)
     const gs_avro_timbre_request_t *r = it->request;
     gs_avro_timbre_result_t *res = it->result;
     size_t n;
-    double pooled[GS_TIMBRE_N_POOLED], p[GS_TIMBRE_N_FAMILIES], logp[GS_TIMBRE_N_FAMILIES];
+    double p[GS_TIMBRE_N_FAMILIES], logp[GS_TIMBRE_N_FAMILIES];
+    gs_timbre_frames_t f;
     gs_err_t err = samples_of(d, r, &n, it->errmsg, sizeof(it->errmsg));
     if (!err)
-        err = gs_timbre_fx_pooled(d->fx, d->y, n, pooled, it->errmsg, sizeof(it->errmsg));
+        err = gs_timbre_fx_frames(d->fx, d->y, n, &f, it->errmsg, sizeof(it->errmsg));
+    if (!err && timbre_model_predict(d->model, &f, d->scratch, d->cnn_x, p))
+        err = gs_fail(it->errmsg, sizeof(it->errmsg), GS_ERR_NOMEM, "out of memory");
     if (err)
         return err;
-    summary_of(d->y, n, pooled, &res->features);
-    float x[GS_TIMBRE_N_POOLED], pf[GS_TIMBRE_N_FAMILIES];
-    timbre_model_input(d->model, pooled, x);
-    mlp_predict(&d->model->mlp, x, 1, pf, d->scratch);
-    for (int j = 0; j < GS_TIMBRE_N_FAMILIES; j++) {
-        p[j] = pf[j];
+    summary_of(d->y, n, &f, &res->features);
+    for (int j = 0; j < GS_TIMBRE_N_FAMILIES; j++)
         logp[j] = log(fmax(p[j], LOGP_EPS));
-    }
     res->labels = top_labels(p, r->top_k, arena, &res->n_labels);
     double sum[GS_TIMBRE_N_FAMILIES];
     int64_t ts = it->timestamp_ms >= 0 ? it->timestamp_ms : r->created_at_ms;
@@ -167,7 +174,8 @@ static void classify_one(gs_kind_t *d, gs_item_t *it, gs_arena_t *arena)
     int64_t t0 = gs_now_us();
     int64_t ts = it->timestamp_ms >= 0 ? it->timestamp_ms : r->created_at_ms;
     res->model = model_ref(d->model);
-    res->duration_ms = (int64_t)llround(1000.0 * (double)(r->pcm.len / 2) / r->sample_rate);
+    size_t samples = r->pcm.len / 2;
+    res->duration_ms = (int64_t)llround(1000.0 * (double)samples / r->sample_rate);
     if (!gs_kind_gate_pass(&d->gate, it->partition, r->tenant, ts)) {
         refuse(d, it, arena);
         it->govern_us = gs_now_us() - t0;
@@ -214,8 +222,9 @@ static gs_err_t load_models(gs_kind_t *d, char *errstr, size_t n)
         timbre_model_free(d->model);
     free(d->model);
     d->model = m;
-    snprintf(errstr, n, "timbre model %s v%s: %d layers, temperature %.3f", m->name, m->version,
-             m->mlp.n_layers, (double)m->mlp.temperature);
+    snprintf(errstr, n, "timbre model %s v%s: serves %s (temperatures: mlp %.3f, cnn %.3f)",
+             m->name, m->version, timbre_serve_names[m->serve], (double)m->mlp.temperature,
+             (double)m->cnn.temperature);
     return GS_OK;
 }
 
@@ -232,6 +241,7 @@ static void destroy(gs_kind_t *d)
     free(d->in);
     free(d->y);
     free(d->scratch);
+    free(d->cnn_x);
     free(d);
 }
 
@@ -243,11 +253,15 @@ static gs_err_t create(const gs_config_t *cfg, const void *conf, gs_kind_t **out
     if (!d)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     d->conf = conf;
-    d->in = malloc(MAX_IN * sizeof(float));
+    d->in = malloc((size_t)MAX_IN * sizeof(float));
     d->y = malloc(((size_t)TIMBRE_MAX_MS / 1000 * GS_TIMBRE_SR + 16) * sizeof(float));
-    d->scratch = malloc(2 * 1024 * sizeof(float));
-    gs_err_t err = d->in && d->y && d->scratch ? gs_timbre_fx_new(&d->fx, errstr, n)
-                                               : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    d->scratch = malloc((size_t)2 * 1024 * sizeof(float));
+    /* frames of the longest clip: 1 + samples / hop */
+    size_t frames = 1 + ((size_t)TIMBRE_MAX_MS / 1000 * GS_TIMBRE_SR + 16) / GS_TIMBRE_HOP;
+    d->cnn_x = malloc(GS_TIMBRE_N_MELS * cnn_width(frames) * sizeof(float));
+    gs_err_t err = d->in && d->y && d->scratch && d->cnn_x
+                       ? gs_timbre_fx_new(&d->fx, errstr, n)
+                       : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     if (!err)
         err = rec_new((size_t)d->conf->max_recordings, d->conf->idle_s, &d->recs, errstr, n);
     if (!err)

@@ -147,10 +147,10 @@ static gs_err_t wav_clips(const char *path, const char *run_id, size_t file, jso
     snprintf(rec, sizeof(rec), "%s-%.*s", run_id, (int)(strlen(base) - 4), base);
     for (size_t k = 0; k < clips; k++) {
         snprintf(id, sizeof(id), "%s-%zu-%zu", run_id, file, k);
-        json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:b}", "request_id", id,
-                                             "recording_id", rec, "wav", path, "offset",
-                                             (json_int_t)(k * each), "frames", (json_int_t)each,
-                                             "clip_index", (json_int_t)k, "last", k + 1 == clips));
+        json_array_append_new(
+            out, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:b}", "request_id", id, "recording_id", rec,
+                           "wav", path, "offset", (json_int_t)k * (json_int_t)each, "frames",
+                           (json_int_t)each, "clip_index", (json_int_t)k, "last", k + 1 == clips));
     }
     return GS_OK;
 }

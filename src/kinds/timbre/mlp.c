@@ -64,7 +64,7 @@ static void layer_forward(const mlp_t *m, int l, const float *in, size_t rows, f
             out[i] = out[i] > 0.0f ? out[i] : 0.0f;
 }
 
-static void softmax_rows(float *z, size_t rows, int k, float temperature)
+void nn_softmax(float *z, size_t rows, int k, float temperature)
 {
     for (size_t r = 0; r < rows; r++) {
         float *p = z + r * (size_t)k, mx = -INFINITY;
@@ -94,7 +94,7 @@ static void logits(const mlp_t *m, const float *x, size_t rows, float *out, floa
 void mlp_predict(const mlp_t *m, const float *x, size_t rows, float *probs, float *scratch)
 {
     logits(m, x, rows, probs, scratch);
-    softmax_rows(probs, rows, m->dims[m->n_layers], m->temperature);
+    nn_softmax(probs, rows, m->dims[m->n_layers], m->temperature);
 }
 
 double mlp_nll(const float *probs, const int *y, size_t rows, int k)
@@ -143,9 +143,9 @@ static int trainer_init(trainer_t *t, mlp_t *m, size_t batch)
     int ok = 1;
     size_t w = (size_t)mlp_width(m);
     for (int l = 0; l <= m->n_layers; l++)
-        ok &= (t->act[l] = malloc(batch * (size_t)m->dims[l] * sizeof(float))) != NULL;
+        ok &= (t->act[l] = malloc((batch + 1) * (size_t)m->dims[l] * sizeof(float))) != NULL;
     for (int i = 0; i < 2; i++)
-        ok &= (t->delta[i] = malloc(batch * w * sizeof(float))) != NULL;
+        ok &= (t->delta[i] = malloc((batch + 1) * (w + 1) * sizeof(float))) != NULL;
     for (int l = 0; l < m->n_layers; l++) {
         size_t d = (size_t)m->dims[l + 1];
         ok &= (t->gw[l] = malloc(wsize(m, l) * sizeof(float))) != NULL;
@@ -182,7 +182,7 @@ static void train_backward(trainer_t *t, const int *y, size_t rows, double l2, d
     for (size_t r = 0; r < rows; r++)
         wsum += t->class_w[y[r]];
     memcpy(d, t->act[L], rows * (size_t)k * sizeof(float));
-    softmax_rows(d, rows, k, 1.0f);
+    nn_softmax(d, rows, k, 1.0f);
     for (size_t r = 0; r < rows; r++) {
         float cw = (float)(t->class_w[y[r]] / wsum);
         d[r * (size_t)k + (size_t)y[r]] -= 1.0f;
@@ -213,7 +213,7 @@ static void train_backward(trainer_t *t, const int *y, size_t rows, double l2, d
     }
 }
 
-static void adam(float *p, const float *g, float *mo, float *v, size_t n, double lr, long step)
+void nn_adam(float *p, const float *g, float *mo, float *v, size_t n, double lr, long step)
 {
     const double b1 = 0.9, b2 = 0.999;
     double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
@@ -231,8 +231,9 @@ static void train_step(trainer_t *t, const int *y, size_t rows, const mlp_fit_co
     train_backward(t, y, rows, c->l2, c->dropout > 0 ? c->dropout : 0.0);
     t->step++;
     for (int l = 0; l < t->m->n_layers; l++) {
-        adam(t->m->w[l], t->gw[l], t->mw[l], t->vw[l], wsize(t->m, l), c->lr, t->step);
-        adam(t->m->b[l], t->gb[l], t->mb[l], t->vb[l], (size_t)t->m->dims[l + 1], c->lr, t->step);
+        nn_adam(t->m->w[l], t->gw[l], t->mw[l], t->vw[l], wsize(t->m, l), c->lr, t->step);
+        nn_adam(t->m->b[l], t->gb[l], t->mb[l], t->vb[l], (size_t)t->m->dims[l + 1], c->lr,
+                t->step);
     }
 }
 
@@ -268,19 +269,14 @@ static double val_loss(mlp_t *m, const float *xv, const int *yv, size_t nv, floa
     return mlp_nll(probs, yv, nv, m->dims[m->n_layers]);
 }
 
-/* The temperature on a log grid from 0.25 to 8 with the lowest
- * validation loss: the logits are computed once. */
-static double fit_temperature(mlp_t *m, const float *xv, const int *yv, size_t nv, float *z,
-                              float *probs, float *scratch)
+double nn_temperature(const float *z, const int *y, size_t rows, int k, float *probs)
 {
-    int k = m->dims[m->n_layers];
-    logits(m, xv, nv, z, scratch);
     double best_t = 1.0, best = INFINITY;
-    for (int i = 0; i <= 100; i++) {
+    for (int i = 0; i <= 100; i++) { /* a log grid from 0.25 to 8 */
         double temp = 0.25 * pow(32.0, i / 100.0);
-        memcpy(probs, z, nv * (size_t)k * sizeof(float));
-        softmax_rows(probs, nv, k, (float)temp);
-        double l = mlp_nll(probs, yv, nv, k);
+        memcpy(probs, z, rows * (size_t)k * sizeof(float));
+        nn_softmax(probs, rows, k, (float)temp);
+        double l = mlp_nll(probs, y, rows, k);
         if (l < best) {
             best = l;
             best_t = temp;
@@ -289,13 +285,22 @@ static double fit_temperature(mlp_t *m, const float *xv, const int *yv, size_t n
     return best_t;
 }
 
-static void class_weights(trainer_t *t, const int *y, size_t n, int k)
+/* The temperature with the lowest validation loss: the logits are
+ * computed once. */
+static double fit_temperature(mlp_t *m, const float *xv, const int *yv, size_t nv, float *z,
+                              float *probs, float *scratch)
+{
+    logits(m, xv, nv, z, scratch);
+    return nn_temperature(z, yv, nv, m->dims[m->n_layers], probs);
+}
+
+void nn_class_weights(const int *y, size_t n, int k, double *w)
 {
     double count[64] = {0};
     for (size_t i = 0; i < n; i++)
         count[y[i]]++;
     for (int j = 0; j < k; j++) /* every family weighs the same in the loss */
-        t->class_w[j] = count[j] > 0 ? (double)n / (k * count[j]) : 0.0;
+        w[j] = count[j] > 0 ? (double)n / (k * count[j]) : 0.0;
 }
 
 typedef struct fit_bufs {
@@ -320,13 +325,13 @@ static int fit_bufs_init(fit_bufs_t *b, const mlp_t *m, size_t n, size_t nv, siz
     *b = (fit_bufs_t){0};
     size_t w = (size_t)mlp_width(m), k = (size_t)m->dims[m->n_layers];
     int ok = (b->order = malloc((n + 1) * sizeof(size_t))) &&
-             (b->yb = malloc(batch * sizeof(int))) &&
-             (b->scratch = malloc(2 * (nv + 1) * w * sizeof(float))) &&
-             (b->probs = malloc((nv + 1) * k * sizeof(float))) &&
-             (b->z = malloc((nv + 1) * k * sizeof(float)));
+             (b->yb = malloc((batch + 1) * sizeof(int))) &&
+             (b->scratch = malloc(2 * (nv + 1) * (w + 1) * sizeof(float))) &&
+             (b->probs = calloc((nv + 1) * k, sizeof(float))) &&
+             (b->z = calloc((nv + 1) * k, sizeof(float)));
     for (int l = 0; ok && l < m->n_layers; l++)
-        ok = (b->best[2 * l] = malloc(wsize(m, l) * sizeof(float))) &&
-             (b->best[2 * l + 1] = malloc((size_t)m->dims[l + 1] * sizeof(float)));
+        ok = (b->best[2 * (size_t)l] = malloc(wsize(m, l) * sizeof(float))) &&
+             (b->best[2 * (size_t)l + 1] = malloc((size_t)m->dims[l + 1] * sizeof(float)));
     for (size_t i = 0; ok && i < n; i++)
         b->order[i] = i;
     return ok;
@@ -336,8 +341,9 @@ static void keep_weights(mlp_t *m, fit_bufs_t *b, int restore)
 {
     for (int l = 0; l < m->n_layers; l++) {
         size_t nw = wsize(m, l) * sizeof(float), nb = (size_t)m->dims[l + 1] * sizeof(float);
-        memcpy(restore ? m->w[l] : b->best[2 * l], restore ? b->best[2 * l] : m->w[l], nw);
-        memcpy(restore ? m->b[l] : b->best[2 * l + 1], restore ? b->best[2 * l + 1] : m->b[l], nb);
+        float *kw = b->best[2 * (size_t)l], *kb = b->best[2 * (size_t)l + 1];
+        memcpy(restore ? m->w[l] : kw, restore ? kw : m->w[l], nw);
+        memcpy(restore ? m->b[l] : kb, restore ? kb : m->b[l], nb);
     }
 }
 
@@ -345,14 +351,14 @@ gs_err_t mlp_fit(mlp_t *m, const float *x, const int *y, size_t n, const float *
                  size_t nv, const mlp_fit_conf_t *c, mlp_fit_result_t *res, char *errstr,
                  size_t errstr_size)
 {
-    trainer_t t;
-    fit_bufs_t b;
+    trainer_t t = {0};
+    fit_bufs_t b = {0};
     int ok = trainer_init(&t, m, (size_t)c->batch) && fit_bufs_init(&b, m, n, nv, (size_t)c->batch);
     gs_rng_t rng;
     gs_rng_seed(&rng, c->seed);
     *res = (mlp_fit_result_t){.val_loss = INFINITY};
     if (ok)
-        class_weights(&t, y, n, m->dims[m->n_layers]);
+        nn_class_weights(y, n, m->dims[m->n_layers], t.class_w);
     for (int e = 1; ok && e <= c->max_epochs && e - res->best_epoch <= c->patience; e++) {
         train_epoch(&t, x, y, n, b.order, b.yb, c, &rng);
         double l = val_loss(m, xv, yv, nv, b.probs, b.scratch);

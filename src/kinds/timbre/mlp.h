@@ -56,4 +56,15 @@ gs_err_t mlp_fit(mlp_t *m, const float *x, const int *y, size_t n, const float *
 /* The mean negative log-likelihood of labels y under probs (rows x k). */
 double mlp_nll(const float *probs, const int *y, size_t rows, int k);
 
+/* ---- what the CNN's trainer shares ------------------------------------- */
+/* Softmax of each row of z (rows x k) at a temperature, in place. */
+void nn_softmax(float *z, size_t rows, int k, float temperature);
+/* One Adam step (beta 0.9, 0.999) on p[0..n) with gradient g. */
+void nn_adam(float *p, const float *g, float *m, float *v, size_t n, double lr, long step);
+/* The temperature on a log grid 0.25..8 with the lowest loss of the
+ * logits z (rows x k); probs: rows x k scratch. */
+double nn_temperature(const float *z, const int *y, size_t rows, int k, float *probs);
+/* Per-class loss weights that make every class weigh the same. */
+void nn_class_weights(const int *y, size_t n, int k, double *w);
+
 #endif

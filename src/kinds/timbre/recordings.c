@@ -57,7 +57,7 @@ gs_err_t rec_new(size_t max, double idle_s, rec_table_t **out, char *errstr, siz
     while (heads < max && heads < ((size_t)1 << 24))
         heads <<= 1;
     if (t)
-        t->heads = calloc(heads, sizeof(*t->heads));
+        t->heads = calloc(heads, sizeof(rec_t *));
     if (!t || !t->heads) {
         free(t);
         return gs_fail(errstr, n, GS_ERR_NOMEM, "timbre: out of memory");
@@ -128,7 +128,7 @@ static void log_change(rec_table_t *t, const rec_t *r, int tomb)
     for (int j = 0; j < GS_TIMBRE_N_FAMILIES; j++) {
         uint64_t bits;
         memcpy(&bits, &r->sum[j], sizeof(bits));
-        put_le(c->value + 13 + 8 * j, bits, 8);
+        put_le(c->value + 13 + 8 * (size_t)j, bits, 8);
     }
 }
 
@@ -159,13 +159,12 @@ static void evict_oldest(rec_table_t *t)
 static rec_t *get_or_add(rec_table_t *t, int32_t partition, gs_str_t key)
 {
     size_t len = key.len < GS_KIND_MAX_ID ? key.len : GS_KIND_MAX_ID;
-    rec_t **p = slot_of(t, partition, key.p, len);
-    if (*p)
-        return *p;
-    if (t->count >= t->max) {
+    rec_t *found = *slot_of(t, partition, key.p, len);
+    if (found)
+        return found;
+    if (t->count >= t->max)
         evict_oldest(t);
-        p = slot_of(t, partition, key.p, len);
-    }
+    rec_t **p = slot_of(t, partition, key.p, len); /* the chain's end */
     rec_t *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
@@ -261,7 +260,7 @@ static gs_err_t store_apply(void *self, int32_t partition, uint64_t seq, const v
     r->clips = (uint32_t)get_le(v + 1, 4);
     r->last_ms = (int64_t)get_le(v + 5, 8);
     for (int j = 0; j < GS_TIMBRE_N_FAMILIES; j++) {
-        uint64_t bits = get_le(v + 13 + 8 * j, 8);
+        uint64_t bits = get_le(v + 13 + 8 * (size_t)j, 8);
         memcpy(&r->sum[j], &bits, sizeof(bits));
     }
     return GS_OK;

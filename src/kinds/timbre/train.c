@@ -96,6 +96,92 @@ gs_err_t timbre_fit(const train_conf_t *c, const tdata_t *d, const unsigned char
     return err;
 }
 
+/* The CNN rows of `role`: every copy for TRAIN, the clean one otherwise. */
+static gs_err_t cnn_rows_of(const tdata_t *d, const unsigned char *role, int want, cnn_rows_t *r,
+                            size_t **off, size_t **width, int **y, char *errstr, size_t en)
+{
+    size_t copies = want == ROLE_TRAIN ? d->copies : 1, n = 0;
+    for (size_t i = 0; i < d->notes.n; i++)
+        n += role[i] == want;
+    *off = malloc((n * copies + 1) * sizeof(size_t));
+    *width = malloc((n * copies + 1) * sizeof(size_t));
+    *y = malloc((n * copies + 1) * sizeof(int));
+    if (!*off || !*width || !*y)
+        return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
+    size_t rows = 0;
+    for (size_t k = 0; k < copies; k++)
+        for (size_t i = 0; i < d->notes.n; i++)
+            if (role[i] == want) {
+                (*off)[rows] = k * d->mel_copy + d->mel_off[i];
+                (*width)[rows] = d->mel_width[i];
+                (*y)[rows++] = d->notes.notes[i].family;
+            }
+    *r = (cnn_rows_t){.x = d->mel, .off = *off, .width = *width, .y = *y, .n = rows};
+    return GS_OK;
+}
+
+gs_err_t timbre_fit_cnn(const train_conf_t *c, const tdata_t *d, const unsigned char *role,
+                        cnn_t *m, mlp_fit_result_t *res, char *errstr, size_t en)
+{
+    cnn_rows_t tr, va;
+    *m = (cnn_t){0};
+    size_t *off[2] = {0}, *width[2] = {0};
+    int *y[2] = {0};
+    gs_err_t err = cnn_rows_of(d, role, ROLE_TRAIN, &tr, &off[0], &width[0], &y[0], errstr, en);
+    if (!err)
+        err = cnn_rows_of(d, role, ROLE_VAL, &va, &off[1], &width[1], &y[1], errstr, en);
+    if (!err)
+        err = cnn_init(m, GS_TIMBRE_N_FAMILIES, c->seed, errstr, en);
+    mlp_fit_conf_t fc = {.max_epochs = c->max_epochs,
+                         .patience = 8,
+                         .batch = 32,
+                         .lr = 1e-3,
+                         .l2 = 1e-4,
+                         .seed = c->seed,
+                         .progress = "train timbre cnn"};
+    if (!err)
+        err = cnn_fit(m, &tr, &va, &fc, res, errstr, en);
+    if (err)
+        cnn_free(m);
+    for (int i = 0; i < 2; i++) {
+        free(off[i]);
+        free(width[i]);
+        free(y[i]);
+    }
+    return err;
+}
+
+/* Which answer serves: the perceptron, the CNN or their mean, whichever
+ * has the lowest loss on the validation notes. */
+static gs_err_t choose_serve(const tdata_t *d, const unsigned char *role, timbre_model_t *m,
+                             double *loss)
+{
+    float x[GS_TIMBRE_N_POOLED], pm[GS_TIMBRE_N_FAMILIES], pc[GS_TIMBRE_N_FAMILIES];
+    float scratch[2 * 1024];
+    size_t nv = 0;
+    loss[0] = loss[1] = loss[2] = 0;
+    for (size_t i = 0; i < d->notes.n; i++) {
+        if (role[i] != ROLE_VAL)
+            continue;
+        int y = d->notes.notes[i].family;
+        timbre_model_input(m, tdata_row(d, 0, i), x);
+        mlp_predict(&m->mlp, x, 1, pm, scratch);
+        if (cnn_predict(&m->cnn, d->mel + d->mel_off[i], d->mel_width[i], pc))
+            return GS_ERR_NOMEM;
+        loss[SERVE_MLP] -= log(fmax(1e-12, pm[y]));
+        loss[SERVE_CNN] -= log(fmax(1e-12, pc[y]));
+        loss[SERVE_MEAN] -= log(fmax(1e-12, 0.5 * (pm[y] + pc[y])));
+        nv++;
+    }
+    m->serve = SERVE_MLP;
+    for (int k = 0; k < 3; k++) {
+        loss[k] /= (double)(nv ? nv : 1);
+        if (loss[k] < loss[m->serve])
+            m->serve = (timbre_serve_t)k;
+    }
+    return GS_OK;
+}
+
 /* The served model: every note, one program per family held out. */
 static gs_err_t final_model(const train_conf_t *c, const tdata_t *d, json_t *rep, char *errstr,
                             size_t en)
@@ -110,16 +196,25 @@ static gs_err_t final_model(const train_conf_t *c, const tdata_t *d, json_t *rep
     for (size_t j = 0; j < GS_TIMBRE_N_POOLED; j++)
         idx[j] = j;
     timbre_model_t m;
-    mlp_fit_result_t fr;
+    mlp_fit_result_t fr, cr;
+    double loss[3];
     gs_err_t err = timbre_fit(c, d, role, idx, GS_TIMBRE_N_POOLED, &m, &fr, errstr, en);
+    if (!err && (err = timbre_fit_cnn(c, d, role, &m.cnn, &cr, errstr, en)))
+        timbre_model_free(&m);
+    if (!err && (err = choose_serve(d, role, &m, loss)))
+        timbre_model_free(&m);
     free(role);
     if (err)
-        return err;
+        return err == GS_ERR_NOMEM ? gs_fail(errstr, en, err, "out of memory") : err;
     snprintf(m.name, sizeof(m.name), "%s", c->name);
     snprintf(m.version, sizeof(m.version), "%s", c->version);
     json_object_set_new(rep, "served_model",
-                        json_pack("{s:i,s:f,s:f}", "epochs", fr.best_epoch, "val_loss", fr.val_loss,
-                                  "temperature", fr.temperature));
+                        json_pack("{s:s,s:{s:i,s:f,s:f},s:{s:i,s:f,s:f},s:{s:f,s:f,s:f}}", "serve",
+                                  timbre_serve_names[m.serve], "mlp", "epochs", fr.best_epoch,
+                                  "val_loss", fr.val_loss, "temperature", fr.temperature, "cnn",
+                                  "epochs", cr.best_epoch, "val_loss", cr.val_loss, "temperature",
+                                  cr.temperature, "val_loss_calibrated", "mlp", loss[SERVE_MLP],
+                                  "cnn", loss[SERVE_CNN], "mlp_cnn_mean", loss[SERVE_MEAN]));
     char *text = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
     err = timbre_model_save(&m, c->out, text, errstr, en);
     free(text);
@@ -145,6 +240,10 @@ static void print_summary(json_t *rep)
     json_t *s;
     json_object_foreach(json_object_get(rep, "splits"), name, s)
     {
+        if (json_object_get(s, "skipped")) {
+            printf("%-20s skipped: %s\n", name, json_string_value(json_object_get(s, "skipped")));
+            continue;
+        }
         json_t *mlp = json_object_get(json_object_get(s, "methods"), "mlp");
         json_t *knn = json_object_get(json_object_get(s, "methods"), "mfcc_knn5");
         printf("%-20s mlp top-1 %.3f top-3 %.3f  (mfcc k-NN top-1 %.3f)\n", name,

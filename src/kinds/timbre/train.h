@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "cnn.h"
 #include "model.h"
 #include "notes.h"
 
@@ -15,6 +16,10 @@ typedef struct tdata {
     note_set_t notes;
     size_t copies; /* 1 + the augmented copies of each note */
     double *pooled;
+    /* the CNN inputs: row (copy, note) at mel + copy * mel_copy + mel_off[note],
+     * GS_TIMBRE_N_MELS x mel_width[note] */
+    float *mel;
+    size_t *mel_off, *mel_width, mel_copy;
 } tdata_t;
 
 typedef struct train_conf {
@@ -43,6 +48,10 @@ enum { ROLE_NONE = 0, ROLE_TRAIN, ROLE_VAL, ROLE_TEST };
 gs_err_t timbre_fit(const train_conf_t *c, const tdata_t *d, const unsigned char *role,
                     const size_t *features, size_t n_features, timbre_model_t *m,
                     mlp_fit_result_t *res, char *errstr, size_t errstr_size);
+
+/* The same with the CNN on the log-mel rows. */
+gs_err_t timbre_fit_cnn(const train_conf_t *c, const tdata_t *d, const unsigned char *role,
+                        cnn_t *m, mlp_fit_result_t *res, char *errstr, size_t errstr_size);
 
 /* The held-out evaluation, every split and baseline, into rep (eval.c). */
 gs_err_t timbre_evaluate(const train_conf_t *c, const tdata_t *d, json_t *rep, char *errstr,

@@ -17,7 +17,8 @@ gs_err_t timbre_request_validate(const gs_avro_timbre_request_t *r, char *errstr
     if (r->pcm.len % 2)
         return gs_fail(errstr, n, GS_ERR_VALIDATION,
                        "pcm: %zu bytes, must be an even number (16-bit samples)", r->pcm.len);
-    double ms = 1000.0 * (double)(r->pcm.len / 2) / r->sample_rate;
+    size_t samples = r->pcm.len / 2;
+    double ms = 1000.0 * (double)samples / r->sample_rate;
     if (ms < TIMBRE_MIN_MS || ms > TIMBRE_MAX_MS)
         return gs_fail(errstr, n, GS_ERR_VALIDATION, "pcm: %.0f ms of audio, must be %d..%d ms", ms,
                        TIMBRE_MIN_MS, TIMBRE_MAX_MS);

@@ -37,7 +37,7 @@ static gs_err_t find_shdr(FILE *f, const char *path, long *at, uint32_t *size, c
                           size_t n)
 {
     uint8_t h[12];
-    if (fread(h, 1, 12, f) != 12 || memcmp(h, "RIFF", 4) || memcmp(h + 8, "sfbk", 4))
+    if (fread(h, 1, 12, f) != 12 || memcmp(h, "RIFF", 4) != 0 || memcmp(h + 8, "sfbk", 4) != 0)
         return gs_fail(errstr, n, GS_ERR_DECODE, "%s: not a SoundFont", path);
     while (fread(h, 1, 8, f) == 8) {
         uint32_t len = le32(h + 4);

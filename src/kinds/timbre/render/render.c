@@ -5,6 +5,7 @@
  * it is short or long and whether reverb and chorus are on. The fonts are
  * grouped into lineages by the samples they share (lineage.c). Writes
  * DIR/notes.bin and DIR/manifest.json (notes.h). */
+#include <errno.h>
 #include <fluidsynth.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../notes.h"
@@ -25,8 +27,10 @@ static const double holds_s[2] = {0.3, 0.9};
 static const int velocities[2] = {64, 112};
 
 typedef struct conf {
-    const char *out, *fonts[RENDER_MAX_FONTS];
-    int n_fonts, pitches, only_program;
+    const char *out, *wav, *fonts[RENDER_MAX_FONTS];
+    int n_fonts, pitches;
+    unsigned char programs[128]; /* --program: only these; none given: every one */
+    int n_programs;
     uint64_t seed;
     double threshold;
 } conf_t;
@@ -92,6 +96,37 @@ static size_t render_note(font_run_t *r, int fx, int pitch, int vel, double hold
     return len;
 }
 
+static void put_le(uint8_t *b, uint32_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The note as a 16-bit mono WAV file under --wav, named by its labels. */
+static gs_err_t write_wav(const conf_t *c, const note_t *nt, char *errstr, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/l%d-f%d-p%03d-%s-n%03d-v%03d.wav", c->wav, nt->lineage,
+             nt->font, nt->program, gs_timbre_family_names[nt->family], nt->pitch, nt->velocity);
+    uint8_t h[44] = "RIFF....WAVEfmt ....\1\0\1\0........\2\0\20\0data";
+    uint32_t bytes = 2 * nt->n;
+    put_le(h + 4, 36 + bytes, 4);
+    put_le(h + 16, 16, 4);
+    put_le(h + 24, SR, 4);
+    put_le(h + 28, 2 * SR, 4);
+    put_le(h + 40, bytes, 4);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(h, 1, sizeof(h), f) == sizeof(h);
+    for (uint32_t i = 0; ok && i < nt->n; i++) {
+        uint8_t s[2];
+        put_le(s, (uint16_t)nt->pcm[i], 2);
+        ok = fwrite(s, 1, 2, f) == 2;
+    }
+    if (f && fclose(f) != 0)
+        ok = 0;
+    return ok ? GS_OK : gs_fail(errstr, n, GS_ERR_IO, "%s: cannot write", path);
+}
+
 static int is_silent(const int16_t *pcm, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -145,6 +180,8 @@ static gs_err_t render_program(const conf_t *c, font_run_t *r, int font, int lin
                          .n = (uint32_t)len,
                          .pcm = pcm};
             gs_err_t err = notes_write(out, &nt, errstr, n);
+            if (!err && c->wav)
+                err = write_wav(c, &nt, errstr, n);
             if (err)
                 return err;
             r->rendered++;
@@ -166,7 +203,7 @@ static gs_err_t render_font(const conf_t *c, int i, int lineage, FILE *out, uint
 {
     gs_err_t err = font_run_open(r, c->fonts[i], errstr, n);
     for (int prog = 0; !err && prog < 128; prog++) {
-        if (gs_timbre_gm_family(prog) < 0 || (c->only_program >= 0 && prog != c->only_program))
+        if (gs_timbre_gm_family(prog) < 0 || (c->n_programs && !c->programs[prog]))
             continue;
         progress(i, c->n_fonts, prog);
         err = render_program(c, r, i, lineage, prog, out, count, errstr, n);
@@ -220,6 +257,9 @@ static gs_err_t run(const conf_t *c, char *errstr, size_t n)
     if (err)
         return err;
     char path[4096];
+    if ((mkdir(c->out, 0777) != 0 && errno != EEXIST) ||
+        (c->wav && mkdir(c->wav, 0777) != 0 && errno != EEXIST))
+        return gs_fail(errstr, n, GS_ERR_IO, "%s: cannot create the folder", c->out);
     snprintf(path, sizeof(path), "%s/notes.bin", c->out);
     FILE *out = fopen(path, "wb");
     if (!out)
@@ -251,19 +291,21 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: govstream-render --out DIR --font FILE [--font FILE ...]\n"
-            "           [--pitches N] [--seed N] [--program P] [--lineage-threshold F]\n"
+            "           [--pitches N] [--seed N] [--program P ...] [--lineage-threshold F]\n"
+            "           [--wav WAVDIR]\n"
             "  renders every GM program with an NSynth family from each font (up to %d)\n"
-            "  into DIR/notes.bin and DIR/manifest.json\n",
+            "  into DIR/notes.bin and DIR/manifest.json; --wav also writes each note as\n"
+            "  WAVDIR/l<lineage>-f<font>-p<program>-<family>-n<pitch>-v<velocity>.wav\n",
             RENDER_MAX_FONTS);
 }
 
 static int parse_args(int argc, char **argv, conf_t *c)
 {
-    static const struct option lo[] = {{"out", 1, 0, 'o'},     {"font", 1, 0, 'f'},
-                                       {"pitches", 1, 0, 'p'}, {"seed", 1, 0, 's'},
-                                       {"program", 1, 0, 'g'}, {"lineage-threshold", 1, 0, 't'},
-                                       {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
-    *c = (conf_t){.pitches = 8, .seed = 14, .only_program = -1, .threshold = 0.1};
+    static const struct option lo[] = {
+        {"out", 1, 0, 'o'},  {"font", 1, 0, 'f'},    {"pitches", 1, 0, 'p'},
+        {"seed", 1, 0, 's'}, {"program", 1, 0, 'g'}, {"lineage-threshold", 1, 0, 't'},
+        {"wav", 1, 0, 'w'},  {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+    *c = (conf_t){.pitches = 8, .seed = 14, .threshold = 0.1};
     for (int o; (o = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
         char *end = NULL;
         switch (o) {
@@ -281,11 +323,19 @@ static int parse_args(int argc, char **argv, conf_t *c)
         case 's':
             c->seed = strtoull(optarg, &end, 10);
             break;
-        case 'g':
-            c->only_program = (int)strtol(optarg, &end, 10);
+        case 'g': {
+            long p = strtol(optarg, &end, 10);
+            if (p < 0 || p > 127)
+                return 2;
+            c->programs[p] = 1;
+            c->n_programs++;
             break;
+        }
         case 't':
             c->threshold = strtod(optarg, &end);
+            break;
+        case 'w':
+            c->wav = optarg;
             break;
         default:
             return 2;
