@@ -1,21 +1,31 @@
-/* bench/timbre [N] [SIGNAL_OUT] - the timbre kind's features (src/kinds/
- * timbre/features.h, issue 14) in-process: every per-frame feature and the
- * pooled vector of a 10 s clip and of a 3-minute signal at 22,050 Hz, N
- * times each (default 200 and 20). The signal: a few harmonic notes with
- * vibrato over seeded noise, so no frame is silent. Also KissFFT alone,
- * and resampling 10 s from 44.1 and 48 kHz (libsoxr HQ). With SIGNAL_OUT it is
- * also written there (raw float32) for bench/timbre_librosa.py. One core,
+/* bench/timbre [N] [SIGNAL_OUT] [MODEL] - the timbre kind in-process
+ * (issue 14): every per-frame feature and the pooled vector of a 10 s clip
+ * and of a 3-minute signal at 22,050 Hz, N times each (default 200 and
+ * 20). The signal: a few harmonic notes with vibrato over seeded noise, so
+ * no frame is silent. Also the FFT alone (ours, and Debian's KissFFT when
+ * the bench is built with it), and resampling 10 s from 44.1
+ * and 48 kHz (libsoxr HQ). With MODEL (a timbre model file) also features
+ * + classifier as the kind serves them: a 10 s clip, and a 3-minute
+ * recording as the 18 clips of 10 s a client sends, with each of the
+ * model's two learners alone. With SIGNAL_OUT the signal is written there
+ * (raw float32) for bench/timbre_librosa.py ("-": not written). One core,
  * one thread. Prints JSON with p50/p99/max in milliseconds per row, wall
  * clock and the thread's CPU time (the machine may be shared). */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#ifdef GS_BENCH_KISSFFT
 #include <kiss_fftr.h>
+#endif
 
 #include "../src/kinds/timbre/features.h"
+#include "../src/kinds/timbre/fft.h"
+#include "../src/kinds/timbre/model.h"
+#include "govstream/timbre.h"
 
 static double now_ms(clockid_t clock)
 {
@@ -78,34 +88,55 @@ static void bench_row(gs_timbre_fx_t *fx, const char *name, const float *y, size
     print_quantiles("", ms, reps);
     printf(", ");
     print_quantiles("cpu_", ms + reps, reps);
-    printf(", \"mfcc0_mean\": %.4f}%s\n", pooled[0], last ? "" : ",");
+    printf(", \"mfcc0_mean\": %.4f}%s", pooled[0], last ? "" : ",\n");
     free(ms);
 }
 
-/* The floor: KissFFT alone on the clip's frames (no window, no features). */
-static void bench_fft(const float *y, size_t n, int reps)
+/* The floor: the FFT alone on the clip's frames (no window, no
+ * features): ours (fft.c, double) and, when built with it, Debian's
+ * KissFFT (float), the one the features used before. */
+static void fft_row(const char *name, const float *y, size_t n, int reps, int kiss)
 {
+    static fft_t f;
+    double *ms = malloc(sizeof(double) * (size_t)reps * 2), check = 0.0, x[GS_TIMBRE_N_FFT];
+    double power[GS_TIMBRE_N_BINS];
+    size_t frames = (n - GS_TIMBRE_N_FFT) / GS_TIMBRE_HOP + 1;
+#ifdef GS_BENCH_KISSFFT
     kiss_fftr_cfg cfg = kiss_fftr_alloc(GS_TIMBRE_N_FFT, 0, NULL, NULL);
     kiss_fft_cpx out[GS_TIMBRE_N_BINS];
-    double *ms = malloc(sizeof(double) * (size_t)reps * 2), check = 0.0;
-    size_t frames = (n - GS_TIMBRE_N_FFT) / GS_TIMBRE_HOP + 1;
-    if (!cfg || !ms)
+#endif
+    if (!ms)
         exit(1);
+    fft_init(&f);
     for (int r = 0; r < reps; r++) {
         double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_THREAD_CPUTIME_ID);
         for (size_t t = 0; t < frames; t++) {
-            kiss_fftr(cfg, y + t * GS_TIMBRE_HOP, out);
-            check += out[1].r;
+            const float *frame = y + t * GS_TIMBRE_HOP;
+#ifdef GS_BENCH_KISSFFT
+            if (kiss) {
+                kiss_fftr(cfg, frame, out);
+                check += out[1].r;
+                continue;
+            }
+#endif
+            for (size_t i = 0; i < GS_TIMBRE_N_FFT; i++)
+                x[i] = frame[i];
+            fft_power(&f, x, power);
+            check += power[1];
         }
         ms[r] = now_ms(CLOCK_MONOTONIC) - t0;
         ms[reps + r] = now_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
     }
-    printf("    \"kissfft_only_10s\": {\"frames\": %zu, \"runs\": %d, ", frames, reps);
+    printf("    \"%s\": {\"frames\": %zu, \"runs\": %d, ", name, frames, reps);
     print_quantiles("", ms, reps);
     printf(", ");
     print_quantiles("cpu_", ms + reps, reps);
     printf(", \"check\": %.3g},\n", check);
+#ifdef GS_BENCH_KISSFFT
     kiss_fftr_free(cfg);
+#else
+    (void)kiss;
+#endif
     free(ms);
 }
 
@@ -137,6 +168,61 @@ static void bench_resample(const float *y, int rate, int reps)
     free(ms);
 }
 
+/* Features and classifier, as the kind runs them, on `clips` clips of
+ * 10 s in turn (1: a clip; 18: a 3-minute recording). */
+static void bench_classify(gs_timbre_fx_t *fx, timbre_model_t *m, const char *name, const float *y,
+                           size_t clips, int reps)
+{
+    size_t n = (size_t)10 * GS_TIMBRE_SR;
+    double *ms = malloc(sizeof(double) * (size_t)reps * 2), p[GS_TIMBRE_N_FAMILIES];
+    float *scratch = malloc((size_t)2 * 1024 * sizeof(float));
+    float *cnn_x = malloc(GS_TIMBRE_N_MELS * cnn_width(1 + n / GS_TIMBRE_HOP) * sizeof(float));
+    char err[256];
+    if (!ms || !scratch || !cnn_x)
+        exit(1);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_THREAD_CPUTIME_ID);
+        for (size_t c = 0; c < clips; c++) {
+            gs_timbre_frames_t f;
+            if (gs_timbre_fx_frames(fx, y + c * n, n, &f, err, sizeof(err)) != GS_OK ||
+                timbre_model_predict(m, &f, scratch, cnn_x, p) != GS_OK) {
+                fprintf(stderr, "bench-timbre: %s\n", err);
+                exit(1);
+            }
+        }
+        ms[r] = now_ms(CLOCK_MONOTONIC) - t0;
+        ms[reps + r] = now_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
+    }
+    printf(",\n    \"%s\": {\"clips\": %zu, \"serve\": \"%s\", \"runs\": %d, ", name, clips,
+           timbre_serve_names[m->serve], reps);
+    print_quantiles("", ms, reps);
+    printf(", ");
+    print_quantiles("cpu_", ms + reps, reps);
+    printf(", \"p0\": %.4f}", p[0]);
+    free(ms);
+    free(scratch);
+    free(cnn_x);
+}
+
+static void bench_model(gs_timbre_fx_t *fx, const char *path, const float *y, int reps)
+{
+    timbre_model_t m;
+    char err[512];
+    if (timbre_model_load(path, &m, err, sizeof(err)) != GS_OK) {
+        fprintf(stderr, "bench-timbre: %s\n", err);
+        exit(1);
+    }
+    timbre_serve_t served = m.serve;
+    bench_classify(fx, &m, "classified_clip_10s", y, 1, reps);
+    bench_classify(fx, &m, "classified_recording_3min", y, 18, reps / 10 > 0 ? reps / 10 : 1);
+    m.serve = SERVE_MLP;
+    bench_classify(fx, &m, "classified_clip_10s_mlp_only", y, 1, reps);
+    m.serve = SERVE_CNN;
+    bench_classify(fx, &m, "classified_clip_10s_cnn_only", y, 1, reps);
+    m.serve = served;
+    timbre_model_free(&m);
+}
+
 static void write_signal(const char *path, const float *y, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -162,16 +248,21 @@ int main(int argc, char **argv)
         return 1;
     }
     make_signal(y, n_long);
-    if (argc > 2)
+    if (argc > 2 && strcmp(argv[2], "-") != 0)
         write_signal(argv[2], y, n_long);
     printf("{\n  \"bench\": \"timbre features (22050 Hz, n_fft 2048, hop 512, 128 mels, 20 "
            "MFCC)\",\n  \"rows\": {\n");
-    bench_fft(y, n_clip, reps);
+    fft_row("fft_only_10s", y, n_clip, reps, 0);
+#ifdef GS_BENCH_KISSFFT
+    fft_row("kissfft_only_10s", y, n_clip, reps, 1);
+#endif
     bench_resample(y, 44100, reps / 4 > 0 ? reps / 4 : 1);
     bench_resample(y, 48000, reps / 4 > 0 ? reps / 4 : 1);
     bench_row(fx, "clip_10s", y, n_clip, reps, 0);
     bench_row(fx, "recording_3min", y, n_long, reps / 10 > 0 ? reps / 10 : 1, 1);
-    printf("  }\n}\n");
+    if (argc > 3)
+        bench_model(fx, argv[3], y, reps);
+    printf("\n  }\n}\n");
     gs_timbre_fx_destroy(fx);
     free(y);
     return 0;

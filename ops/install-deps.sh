@@ -21,7 +21,8 @@ PKGS=(
   libxml2-dev
   # text normalisation of the screen kind (NFKC, case folding, spoof skeletons)
   libicu-dev
-  # the timbre kind's FFT (KissFFT, BSD-3-Clause; Debian has the float build only)
+  # KissFFT (BSD-3-Clause): only bench-timbre's comparison row, the FFT the
+  # timbre features used before src/kinds/timbre/fft.c
   libkissfft-dev
   # its resampler to 22,050 Hz (libsoxr, LGPL-2.1+, linked dynamically)
   libsoxr-dev

@@ -2,13 +2,12 @@
  * which; docs/TIMBRE.md the tolerances against librosa). Each step follows
  * librosa's source where rounding could differ: the filterbank is built in
  * double and stored as float32 exactly as librosa.filters.mel does, and the
- * rest runs in double; only the FFT is single precision (Debian ships
- * KissFFT's float build only). */
+ * rest runs in double, the FFT (fft.c) included. */
 #include "features.h"
+#include "fft.h"
 
 #include <cblas.h>
 #include <float.h>
-#include <kiss_fftr.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +25,14 @@ _Static_assert(GS_TIMBRE_MIN_SAMPLES == (GS_TIMBRE_DELTA_WIDTH - 1) * HOP,
                "the shortest clip has as many frames as the delta is wide");
 
 struct gs_timbre_fx {
-    kiss_fftr_cfg fft;
+    fft_t fft;
     double window[N_FFT];
     double freq[N_BINS];
     size_t band_lo[N_MELS], band_len[N_MELS], band_off[N_MELS];
     float *band_w;
     double dct[N_MFCC * N_MELS];
     /* one frame */
-    float frame[N_FFT];
-    kiss_fft_cpx spec[N_BINS];
+    double frame[N_FFT];
     double mag[N_BINS], power[N_BINS];
     /* one clip, grown to the longest seen */
     size_t cap;
@@ -129,8 +127,8 @@ gs_err_t gs_timbre_fx_new(gs_timbre_fx_t **out, char *errstr, size_t errstr_size
     if (!fx)
         return gs_fail(errstr, errstr_size, GS_ERR_NOMEM, "timbre features: out of memory");
     build_tables(fx);
-    fx->fft = kiss_fftr_alloc(N_FFT, 0, NULL, NULL);
-    if (!fx->fft || build_bands(fx)) {
+    fft_init(&fx->fft);
+    if (build_bands(fx)) {
         gs_timbre_fx_destroy(fx);
         return gs_fail(errstr, errstr_size, GS_ERR_NOMEM, "timbre features: out of memory");
     }
@@ -156,7 +154,6 @@ void gs_timbre_fx_destroy(gs_timbre_fx_t *fx)
 {
     if (!fx)
         return;
-    kiss_fftr_free(fx->fft);
     free(fx->band_w);
     free_clip(fx);
     free(fx);
@@ -287,7 +284,7 @@ static void load_frame(gs_timbre_fx_t *fx, const float *y, size_t n, size_t t)
     const float *src = y + (start + lo - HALF);
     memset(fx->frame, 0, sizeof(fx->frame));
     for (size_t i = lo; i < hi; i++)
-        fx->frame[i] = (float)(fx->window[i] * src[i - lo]);
+        fx->frame[i] = fx->window[i] * src[i - lo];
 }
 
 /* Centroid, bandwidth and rolloff of |STFT| (librosa.feature.spectral_*),
@@ -344,22 +341,19 @@ static void spectral_shape(gs_timbre_fx_t *fx, size_t t)
     fx->rolloff[t] = roll;
 }
 
-/* |X|^2 and |X|: float squares are exact in double, so hypot() (a third of
- * the time) adds no accuracy. librosa's power is np.abs(stft) ** 2. */
-GS_CLONES static void magnitudes(const kiss_fft_cpx *x, double *power, double *mag)
+/* |X| from |X|^2 (librosa's power is np.abs(stft) ** 2, its magnitude
+ * np.abs(stft): the square root of the same sum of squares). */
+GS_CLONES static void magnitudes(const double *power, double *mag)
 {
-    for (size_t k = 0; k < N_BINS; k++) {
-        double re = x[k].r, im = x[k].i;
-        power[k] = re * re + im * im;
+    for (size_t k = 0; k < N_BINS; k++)
         mag[k] = sqrt(power[k]);
-    }
 }
 
 static void stft_frame(gs_timbre_fx_t *fx, const float *y, size_t n, size_t t)
 {
     load_frame(fx, y, n, t);
-    kiss_fftr(fx->fft, fx->frame, fx->spec);
-    magnitudes(fx->spec, fx->power, fx->mag);
+    fft_power(&fx->fft, fx->frame, fx->power);
+    magnitudes(fx->power, fx->mag);
     spectral_shape(fx, t);
     gs_timbre_mel_apply(fx, fx->power, fx->mel + t * N_MELS);
 }

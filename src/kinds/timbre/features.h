@@ -5,7 +5,7 @@
  *   mono float samples at 22,050 Hz, padded by n_fft/2 = 1024 on both sides
  *   (zeros for the STFT and RMS, the edge samples for the ZCR), frames of
  *   2048 every 512 samples: 1 + n / 512 frames;
- *   STFT    periodic Hann, |rfft| (KissFFT, single precision);
+ *   STFT    periodic Hann, |rfft| (fft.c, double precision);
  *   mel     the power |STFT|^2 through 128 Slaney bands (htk=False,
  *           norm='slaney', 0..11,025 Hz, float32 weights as librosa's),
  *           each band summed over its nonzero bins only;
