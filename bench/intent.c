@@ -67,7 +67,7 @@ static gs_kind_t *make_kind(const char *model, gs_config_t **cfg)
     const char *ovs[] = {ov, "batch.max=1", "intent.enabled=true"};
     static const gs_config_section_t *sections[2];
     sections[0] = gs_kind_intent.config;
-    gs_kind_t *k;
+    gs_kind_t *k = NULL;
     if (gs_config_load(NULL, sections, ovs, 3, cfg, err, sizeof(err)) ||
         gs_kind_intent.create(*cfg, gs_config_section(*cfg, "intent"), &k, err, sizeof(err)) ||
         gs_kind_intent.load_models(k, err, sizeof(err)))

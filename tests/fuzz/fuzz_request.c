@@ -18,6 +18,7 @@
 #include "govstream/codec.h"
 #include "govstream/intent.h"
 #include "govstream/kinds.h"
+#include "govstream/timbre.h"
 #include "../../src/kinds/timbre/model.h"
 
 #define MAX_KINDS 16
