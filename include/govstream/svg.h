@@ -35,6 +35,18 @@ typedef struct gs_svg_matrix {
 
 gs_err_t gs_svg_matrix_write(FILE *fp, const gs_svg_matrix_t *m, char *errstr, size_t errstr_size);
 
+/* A report as files: PREFIX.json, then one picture per page. */
+typedef gs_err_t(gs_svg_picture_fn)(FILE *fp, void *ctx, char *errstr, size_t errstr_size);
+typedef struct gs_svg_page {
+    const char *suffix; /* after the prefix: ".svg", "-confusion.svg", ... */
+    gs_svg_picture_fn *draw;
+} gs_svg_page_t;
+
+/* Writes json_text to PREFIX.json and each page's picture, drawn from
+ * ctx, to PREFIX<suffix>. GS_ERR_IO naming the file that failed. */
+gs_err_t gs_svg_report_write(const char *prefix, const char *json_text, const gs_svg_page_t *pages,
+                             size_t n_pages, void *ctx, char *errstr, size_t errstr_size);
+
 /* Writes s with XML's five special characters escaped. */
 void gs_svg_text(FILE *fp, const char *s);
 

@@ -192,3 +192,27 @@ gs_err_t gs_svg_matrix_write(FILE *fp, const gs_svg_matrix_t *m, char *errstr, s
         return gs_fail(errstr, n, GS_ERR_IO, "cannot write the SVG");
     return GS_OK;
 }
+
+/* One file of a report: text, or a picture drawn into it. */
+static gs_err_t write_file(const char *prefix, const char *suffix, const char *text,
+                           gs_svg_picture_fn *draw, void *ctx, char *errstr, size_t n)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s%s", prefix, suffix);
+    FILE *fp = fopen(path, "w");
+    if (!fp)
+        return gs_fail(errstr, n, GS_ERR_IO, "%s: cannot write", path);
+    gs_err_t err = draw ? draw(fp, ctx, errstr, n) : (fputs(text, fp) < 0 ? GS_ERR_IO : GS_OK);
+    if (fclose(fp) != 0 && !err)
+        err = GS_ERR_IO;
+    return err == GS_ERR_IO ? gs_fail(errstr, n, GS_ERR_IO, "%s: cannot write", path) : err;
+}
+
+gs_err_t gs_svg_report_write(const char *prefix, const char *json_text, const gs_svg_page_t *pages,
+                             size_t n_pages, void *ctx, char *errstr, size_t n)
+{
+    gs_err_t err = write_file(prefix, ".json", json_text, NULL, NULL, errstr, n);
+    for (size_t i = 0; !err && i < n_pages; i++)
+        err = write_file(prefix, pages[i].suffix, NULL, pages[i].draw, ctx, errstr, n);
+    return err;
+}

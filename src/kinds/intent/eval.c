@@ -271,8 +271,9 @@ static double jnum(json_t *o, const char *a, const char *b)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-static gs_err_t accuracy_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
+static gs_err_t accuracy_svg(FILE *fp, void *ctx, char *errstr, size_t en)
 {
+    json_t *rep = ctx;
     double v[3 * N_METHODS];
     json_t *acc = json_object_get(rep, "top1");
     for (int fi = 0; fi < 3; fi++)
@@ -290,8 +291,9 @@ static gs_err_t accuracy_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
     return gs_svg_bars_write(fp, &b, errstr, en);
 }
 
-static gs_err_t forecast_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
+static gs_err_t forecast_svg(FILE *fp, void *ctx, char *errstr, size_t en)
 {
+    json_t *rep = ctx;
     static const char *const rows[] = {"goal-directed, median", "goal-directed, p90",
                                        "still moving, median",  "still moving, p90",
                                        "all, median",           "all, p90"};
@@ -317,8 +319,9 @@ static gs_err_t forecast_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
     return gs_svg_bars_write(fp, &b, errstr, en);
 }
 
-static gs_err_t confusion_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
+static gs_err_t confusion_svg(FILE *fp, void *ctx, char *errstr, size_t en)
 {
+    json_t *rep = ctx;
     double counts[N_INTENTS * N_INTENTS];
     json_t *conf = json_object_get(rep, "confusion_all_observed");
     for (int r = 0; r < N_INTENTS; r++)
@@ -333,30 +336,10 @@ static gs_err_t confusion_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
     return gs_svg_matrix_write(fp, &m, errstr, en);
 }
 
-typedef gs_err_t(picture_fn)(FILE *fp, json_t *rep, char *errstr, size_t en);
-
-static gs_err_t write_one(const char *prefix, const char *suffix, picture_fn *fn, json_t *rep,
-                          const char *text, char *errstr, size_t en)
-{
-    char path[4200];
-    snprintf(path, sizeof(path), "%s%s", prefix, suffix);
-    FILE *fp = fopen(path, "w");
-    if (!fp)
-        return gs_fail(errstr, en, GS_ERR_IO, "%s: cannot write", path);
-    gs_err_t err = fn ? fn(fp, rep, errstr, en) : (fputs(text, fp) < 0 ? GS_ERR_IO : GS_OK);
-    if (fclose(fp) != 0 && !err)
-        err = gs_fail(errstr, en, GS_ERR_IO, "%s: cannot write", path);
-    return err;
-}
-
 gs_err_t write_report(const char *prefix, json_t *rep, const char *text, char *errstr, size_t en)
 {
-    gs_err_t err = write_one(prefix, ".json", NULL, rep, text, errstr, en);
-    if (!err)
-        err = write_one(prefix, ".svg", accuracy_svg, rep, text, errstr, en);
-    if (!err)
-        err = write_one(prefix, "-forecast.svg", forecast_svg, rep, text, errstr, en);
-    if (!err)
-        err = write_one(prefix, "-confusion.svg", confusion_svg, rep, text, errstr, en);
-    return err;
+    static const gs_svg_page_t pages[] = {
+        {".svg", accuracy_svg}, {"-forecast.svg", forecast_svg}, {"-confusion.svg", confusion_svg}};
+    return gs_svg_report_write(prefix, text, pages, sizeof(pages) / sizeof(pages[0]), rep, errstr,
+                               en);
 }

@@ -387,18 +387,21 @@ static gs_err_t split_bars(FILE *fp, json_t *rep, const char *what, const char *
     return gs_svg_bars_write(fp, &b, errstr, en);
 }
 
-static gs_err_t top1_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
+static gs_err_t top1_svg(FILE *fp, void *ctx, char *errstr, size_t en)
 {
+    json_t *rep = ctx;
     return split_bars(fp, rep, "top1", "Timbre top-1 across sound-font lineages", errstr, en);
 }
 
-static gs_err_t top3_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
+static gs_err_t top3_svg(FILE *fp, void *ctx, char *errstr, size_t en)
 {
+    json_t *rep = ctx;
     return split_bars(fp, rep, "top3", "Timbre top-3 across sound-font lineages", errstr, en);
 }
 
-static gs_err_t recall_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
+static gs_err_t recall_svg(FILE *fp, void *ctx, char *errstr, size_t en)
 {
+    json_t *rep = ctx;
     json_t *s = json_object_get(json_object_get(rep, "splits"), splits[0].name);
     double v[NF * N_METHODS];
     for (int f = 0; f < NF; f++)
@@ -421,8 +424,9 @@ static gs_err_t recall_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
     return gs_svg_bars_write(fp, &b, errstr, en);
 }
 
-static gs_err_t confusion_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
+static gs_err_t confusion_svg(FILE *fp, void *ctx, char *errstr, size_t en)
 {
+    json_t *rep = ctx;
     json_t *c = json_object_get(
         json_object_get(
             json_object_get(json_object_get(json_object_get(rep, "splits"), splits[0].name),
@@ -442,35 +446,16 @@ static gs_err_t confusion_svg(FILE *fp, json_t *rep, char *errstr, size_t en)
     return gs_svg_matrix_write(fp, &m, errstr, en);
 }
 
-typedef gs_err_t(picture_fn)(FILE *fp, json_t *rep, char *errstr, size_t en);
-
-static gs_err_t write_one(const char *prefix, const char *suffix, picture_fn *fn, json_t *rep,
-                          char *errstr, size_t en)
-{
-    char path[4200];
-    snprintf(path, sizeof(path), "%s%s", prefix, suffix);
-    FILE *fp = fopen(path, "w");
-    if (!fp)
-        return gs_fail(errstr, en, GS_ERR_IO, "%s: cannot write", path);
-    gs_err_t err = fn ? fn(fp, rep, errstr, en)
-                      : (json_dumpf(rep, fp, JSON_INDENT(2) | JSON_SORT_KEYS) ? GS_ERR_IO : GS_OK);
-    if (fclose(fp) != 0 && !err)
-        err = gs_fail(errstr, en, GS_ERR_IO, "%s: cannot write", path);
-    return err;
-}
-
 gs_err_t timbre_write_report(const char *prefix, json_t *rep, char *errstr, size_t en)
 {
-    static const struct {
-        const char *suffix;
-        picture_fn *fn;
-    } files[] = {{".json", NULL},
-                 {".svg", top1_svg},
-                 {"-top3.svg", top3_svg},
-                 {"-recall.svg", recall_svg},
-                 {"-confusion.svg", confusion_svg}};
-    gs_err_t err = GS_OK;
-    for (size_t i = 0; !err && i < sizeof(files) / sizeof(files[0]); i++)
-        err = write_one(prefix, files[i].suffix, files[i].fn, rep, errstr, en);
+    static const gs_svg_page_t pages[] = {{".svg", top1_svg},
+                                          {"-top3.svg", top3_svg},
+                                          {"-recall.svg", recall_svg},
+                                          {"-confusion.svg", confusion_svg}};
+    char *text = json_dumps(rep, JSON_INDENT(2) | JSON_SORT_KEYS);
+    gs_err_t err = text ? gs_svg_report_write(prefix, text, pages, sizeof(pages) / sizeof(pages[0]),
+                                              rep, errstr, en)
+                        : gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory");
+    free(text);
     return err;
 }
