@@ -364,10 +364,9 @@ static void stft_frame(gs_timbre_fx_t *fx, const float *y, size_t n, size_t t)
 static void mel_to_db(double *mel, size_t count)
 {
     double top = -INFINITY;
-    for (size_t i = 0; i < count; i++) {
-        mel[i] = 10.0 * log10(mel[i] > 1e-10 ? mel[i] : 1e-10);
+    gs_timbre_power_db(mel, count);
+    for (size_t i = 0; i < count; i++)
         top = mel[i] > top ? mel[i] : top;
-    }
     double floor_db = top - 80.0;
     for (size_t i = 0; i < count; i++)
         mel[i] = mel[i] > floor_db ? mel[i] : floor_db;

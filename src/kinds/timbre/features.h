@@ -122,6 +122,9 @@ gs_err_t gs_timbre_resample(const float *in, size_t n, int rate, float *out, cha
 /* The filterbank, for tests: band m (0..127) is nonzero on bins
  * [*lo, *lo + *len) with these weights (borrowed from the extractor). */
 const float *gs_timbre_mel_band(const gs_timbre_fx_t *fx, size_t m, size_t *lo, size_t *len);
+/* x[i] = 10 log10(max(x[i], 1e-10)) (db.c). */
+void gs_timbre_power_db(double *x, size_t n);
+
 /* One frame's mel power from its power spectrum (GS_TIMBRE_N_BINS values)
  * by the sparse bands. */
 void gs_timbre_mel_apply(const gs_timbre_fx_t *fx, const double *power, double *mel);
