@@ -98,7 +98,7 @@ static void bench_row(gs_timbre_fx_t *fx, const char *name, const float *y, size
 static void fft_row(const char *name, const float *y, size_t n, int reps, int kiss)
 {
     static fft_t f;
-    double *ms = malloc(sizeof(double) * (size_t)reps * 2), check = 0.0, x[GS_TIMBRE_N_FFT];
+    double *ms = malloc(sizeof(double) * (size_t)reps * 2), check = 0.0, w[GS_TIMBRE_N_FFT];
     double power[GS_TIMBRE_N_BINS];
     size_t frames = (n - GS_TIMBRE_N_FFT) / GS_TIMBRE_HOP + 1;
 #ifdef GS_BENCH_KISSFFT
@@ -108,6 +108,8 @@ static void fft_row(const char *name, const float *y, size_t n, int reps, int ki
     if (!ms)
         exit(1);
     fft_init(&f);
+    for (int i = 0; i < GS_TIMBRE_N_FFT; i++)
+        w[i] = 0.5 - 0.5 * cos(2.0 * M_PI * i / GS_TIMBRE_N_FFT);
     for (int r = 0; r < reps; r++) {
         double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_THREAD_CPUTIME_ID);
         for (size_t t = 0; t < frames; t++) {
@@ -119,9 +121,7 @@ static void fft_row(const char *name, const float *y, size_t n, int reps, int ki
                 continue;
             }
 #endif
-            for (size_t i = 0; i < GS_TIMBRE_N_FFT; i++)
-                x[i] = frame[i];
-            fft_power(&f, x, power);
+            fft_power(&f, frame, w, power);
             check += power[1];
         }
         ms[r] = now_ms(CLOCK_MONOTONIC) - t0;

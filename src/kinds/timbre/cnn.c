@@ -71,8 +71,8 @@ void cnn_input(const gs_timbre_frames_t *f, float *x)
 {
     size_t w = cnn_width(f->n_frames);
     double top = -INFINITY;
-    for (size_t i = 0; i < f->n_frames * H0; i++)
-        top = fmax(top, f->mel_db[i]);
+    for (size_t i = 0; i < f->n_frames * H0; i++) /* finite (features.c): no fmax() call */
+        top = f->mel_db[i] > top ? f->mel_db[i] : top;
     for (size_t c = 0; c < w; c++) {
         size_t t0 = c * CNN_POOL, t1 = t0 + CNN_POOL < f->n_frames ? t0 + CNN_POOL : f->n_frames;
         for (size_t m = 0; m < H0; m++) {

@@ -31,8 +31,8 @@ struct gs_timbre_fx {
     size_t band_lo[N_MELS], band_len[N_MELS], band_off[N_MELS];
     float *band_w;
     double dct[N_MFCC * N_MELS];
-    /* one frame */
-    double frame[N_FFT];
+    /* one frame: the zero-padded copy of an edge frame's samples */
+    float edge[N_FFT];
     double mag[N_BINS], power[N_BINS];
     /* one clip, grown to the longest seen */
     size_t cap;
@@ -274,17 +274,20 @@ static void rms_zcr(gs_timbre_fx_t *fx, const float *y, size_t n, size_t n_frame
 
 /* ---- one STFT frame ------------------------------------------------------ */
 
-/* Frame t of the zero-padded signal, windowed, into fx->frame. */
-static void load_frame(gs_timbre_fx_t *fx, const float *y, size_t n, size_t t)
+/* The samples of frame t of the zero-padded signal: in place in y, or
+ * for a frame that reaches into the padding a zero-padded copy. */
+static const float *frame_samples(gs_timbre_fx_t *fx, const float *y, size_t n, size_t t)
 {
-    size_t start = t * HOP;                      /* in the padded signal, where y[0] is at HALF */
-    size_t lo = start < HALF ? HALF - start : 0; /* first frame index on y */
+    size_t start = t * HOP; /* in the padded signal, where y[0] is at HALF */
+    if (start >= HALF && start - HALF + N_FFT <= n)
+        return y + (start - HALF);
+    size_t lo = start < HALF ? HALF - start : 0;          /* first frame index on y */
     size_t end = n + HALF > start ? n + HALF - start : 0; /* one past the last */
     size_t hi = end < N_FFT ? end : N_FFT;
-    const float *src = y + (start + lo - HALF);
-    memset(fx->frame, 0, sizeof(fx->frame));
-    for (size_t i = lo; i < hi; i++)
-        fx->frame[i] = fx->window[i] * src[i - lo];
+    memset(fx->edge, 0, sizeof(fx->edge));
+    if (hi > lo)
+        memcpy(fx->edge + lo, y + (start + lo - HALF), (hi - lo) * sizeof(float));
+    return fx->edge;
 }
 
 /* Centroid, bandwidth and rolloff of |STFT| (librosa.feature.spectral_*),
@@ -320,6 +323,31 @@ GS_CLONES static double shape_var(const double *s, const double *f, double c)
     return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
+/* The first bin whose running sum reaches thr. Bin by bin, as np.cumsum
+ * adds, the sum is one chain of dependent additions (a third of a frame's
+ * time besides the FFT); instead the running sum goes 8 bins at a time,
+ * each block's sum independent of the chain, and only the block where it
+ * crosses is walked bin by bin. The sums differ from np.cumsum's in the
+ * last bits only (docs/TIMBRE.md). */
+static size_t rolloff_bin(const double *s, double thr)
+{
+    double cum = 0.0;
+    size_t k = 0;
+    for (; k + 8 <= N_BINS; k += 8) {
+        const double *b = s + k;
+        double blk = ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+        if (cum + blk >= thr)
+            break;
+        cum += blk;
+    }
+    for (; k < N_BINS; k++) {
+        cum += s[k];
+        if (cum >= thr)
+            return k;
+    }
+    return N_BINS - 1;
+}
+
 static void spectral_shape(gs_timbre_fx_t *fx, size_t t)
 {
     const double *s = fx->mag, *f = fx->freq;
@@ -327,18 +355,9 @@ static void spectral_shape(gs_timbre_fx_t *fx, size_t t)
     shape_sums(s, f, &total, &fs);
     double norm = total < DBL_MIN ? 1.0 : total;
     double cen = fs / norm;
-    /* the first bin whose running sum (np.cumsum: in order) reaches 85% */
-    double cum = 0.0, thr = 0.85 * total, roll = f[N_BINS - 1];
-    for (size_t k = 0; k < N_BINS; k++) {
-        cum += s[k];
-        if (cum >= thr) {
-            roll = f[k];
-            break;
-        }
-    }
     fx->centroid[t] = cen;
     fx->bandwidth[t] = sqrt(shape_var(s, f, cen) / norm);
-    fx->rolloff[t] = roll;
+    fx->rolloff[t] = f[rolloff_bin(s, 0.85 * total)];
 }
 
 /* |X| from |X|^2 (librosa's power is np.abs(stft) ** 2, its magnitude
@@ -351,8 +370,7 @@ GS_CLONES static void magnitudes(const double *power, double *mag)
 
 static void stft_frame(gs_timbre_fx_t *fx, const float *y, size_t n, size_t t)
 {
-    load_frame(fx, y, n, t);
-    fft_power(&fx->fft, fx->frame, fx->power);
+    fft_power(&fx->fft, frame_samples(fx, y, n, t), fx->window, fx->power);
     magnitudes(fx->power, fx->mag);
     spectral_shape(fx, t);
     gs_timbre_mel_apply(fx, fx->power, fx->mel + t * N_MELS);

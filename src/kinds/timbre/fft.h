@@ -22,8 +22,9 @@ typedef struct fft {
 } fft_t;
 
 void fft_init(fft_t *f);
-/* |X[k]|^2, k = 0..1024, of the real frame x[0..2048). Uses f's buffers:
- * one fft_t per thread. */
-void fft_power(fft_t *f, const double *x, double *power);
+/* |X[k]|^2, k = 0..1024, of the real frame w[i] x[i], i < 2048 (the
+ * samples in float as they arrive, the window in double). Uses f's
+ * buffers: one fft_t per thread. */
+void fft_power(fft_t *f, const float *x, const double *w, double *power);
 
 #endif
