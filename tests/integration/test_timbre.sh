@@ -15,6 +15,7 @@
 #     naming the field, and the same partition goes on;
 #   - no audio bytes reach the worker's log (debug level, dead letters
 #     included);
+#   - SIGHUP swaps in a retrained model file (its version in the results);
 #   - without a model the worker is not ready.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -123,6 +124,9 @@ with open(d + "/after.jsonl", "w") as f:
         pcm = w.readframes(w.getnframes())
     samples = [int.from_bytes(pcm[i:i + 2], "little", signed=True) for i in range(0, len(pcm), 2)]
     line(f, request_id=run + "-bad-after", recording_id=rec, sample_rate=RATE,
+         clip_index=0, last=True, samples=samples)
+with open(d + "/v2.jsonl", "w") as f:  # the clip after SIGHUP
+    line(f, request_id=run + "-v2-0", recording_id=run + "-v2-rec", sample_rate=RATE,
          clip_index=0, last=True, samples=samples)
 
 # what a log must not contain: the pattern raw, in hex, in base64 (any alignment)
@@ -297,6 +301,19 @@ grep -q '"msg":"state restored"' "$IT_DIR/w2.log" || fail "w2 logged no state re
 restored=$(curl -sf "http://127.0.0.1:${WORKER_PORT[w2]}/metrics" |
   awk '$1 ~ /^govstream_state_restored_records_total/ { s += $2 } END { print s + 0 }')
 [ "$restored" -gt 0 ] || fail "w2 restored no changelog records"
+
+# ---- 4. SIGHUP: a retrained model file (version v2) is served from then on ------------
+"$TRAIN" train timbre --notes "$IT_DIR/notes" --out "$IT_DIR/v2.gsm" --augment 1 --epochs 5 \
+  --version v2 >"$IT_DIR/train-v2.log" 2>&1 || fail "train timbre v2"
+mv "$IT_DIR/v2.gsm" "$MODEL"
+kill -HUP "${WORKER_PID[w2]}"
+sleep 1
+"$LOAD" produce -b "$BS" -t "$T_REQ" --kind timbre --run-id "$RUN-v2" \
+  --from "$IT_DIR/v2.jsonl" >/dev/null || fail "produce the clip after SIGHUP"
+verify 1 0 --run-id "$RUN-v2" --kind timbre --timeout 60 --dump "$IT_DIR/v2.json" >/dev/null
+expect_eq "$(jq -r .model.version "$IT_DIR/v2.json")" v2 "model version after SIGHUP"
+expect_eq "$(jq -r .note "$IT_DIR/v2.json")" classified "the clip after SIGHUP"
+log "SIGHUP: the retrained model (v2) answers the next clip"
 stop_worker w2
 expect_eq "$STOP_RC" 0 "exit code of w2"
 

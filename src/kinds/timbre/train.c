@@ -2,6 +2,7 @@
  * the held-out evaluation on the rendered notes (eval.c), then the served
  * model, fitted on every lineage with one program per family held out for
  * early stopping and the temperature. */
+#include <cblas.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -336,6 +337,12 @@ int timbre_train_main(int argc, char **argv)
         usage();
         return 2;
     }
+    /* One BLAS thread unless the environment says otherwise: the products
+     * here are small (a batch of notes by a hidden layer), and OpenBLAS's
+     * second thread spins more than it computes, 7x slower on a busy
+     * machine (docs/TIMBRE.md). */
+    if (!getenv("OPENBLAS_NUM_THREADS"))
+        openblas_set_num_threads(1);
     char errstr[512];
     gs_err_t err = run(&c, errstr, sizeof(errstr));
     if (err) {
