@@ -6,7 +6,9 @@
  *   ridge solutions for a few lambdas (LAPACK, double) -> lambda by
  *   validation MSE -> eps and temperature by validation NLL -> held-out
  *   evaluation of the model and of unigram and bigram baselines (add-k, k
- *   fitted on validation) on the same test samples -> model file. */
+ *   fitted on validation) and of an interpolated modified Kneser-Ney
+ *   trigram baseline (kn.c, discounts from the training counts) on the same
+ *   test samples -> model file. */
 #include <cblas.h>
 #include <float.h>
 #include <jansson.h>
@@ -19,6 +21,7 @@
 
 #include "features.h"
 #include "govstream/model.h"
+#include "kn.h"
 
 #define BATCH 64   /* conversations read together */
 #define CHUNK 4096 /* feature columns per SSYRK */
@@ -531,10 +534,12 @@ static gs_err_t token_codes(const bigram_t *bg, uint32_t dims, uint64_t seed, fl
 }
 
 /* ---- the reservoir pass ------------------------------------------------------
- * Calls sink(features, target token, current token) for every position of
- * every conversation that has a next token, in batches of conversations of
+ * Calls sink(features, target token, current token, the token before it or
+ * GS_KN_START at a conversation's first token) for every position of every
+ * conversation that has a next token, in batches of conversations of
  * similar length, until `limit` samples (0: all). */
-typedef void(sink_fn)(const float *phi, uint32_t target, uint32_t prev, void *opaque);
+typedef void(sink_fn)(const float *phi, uint32_t target, uint32_t prev, uint32_t prev2,
+                      void *opaque);
 
 typedef struct codes {
     const float *code; /* vocab x dims */
@@ -588,7 +593,8 @@ static gs_err_t pass(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *s
                 if (t + 1 >= len)
                     continue;
                 gs_features(phi, xa, B, b, units, cd->code, cd->dims, tok[b]);
-                sink(phi, s->ids[s->start[c] + t + 1], tok[b], opaque);
+                uint32_t prev2 = t ? s->ids[s->start[c] + t - 1] : GS_KN_START;
+                sink(phi, s->ids[s->start[c] + t + 1], tok[b], prev2, opaque);
                 samples++;
             }
         }
@@ -618,9 +624,10 @@ static void gram_flush(gram_t *g)
     g->fill = 0;
 }
 
-static void gram_sink(const float *phi, uint32_t target, uint32_t prev, void *opaque)
+static void gram_sink(const float *phi, uint32_t target, uint32_t prev, uint32_t prev2,
+                      void *opaque)
 {
-    (void)prev;
+    (void)prev, (void)prev2;
     gram_t *g = opaque;
     memcpy(g->chunk + g->fill * g->D, phi, g->D * sizeof(float));
     double *col = g->B + (size_t)target * g->D;
@@ -630,21 +637,24 @@ static void gram_sink(const float *phi, uint32_t target, uint32_t prev, void *op
         gram_flush(g);
 }
 
-/* Sample sink: features (one sample per row), targets, current tokens. */
+/* Sample sink: features (one sample per row), targets, current tokens and
+ * the ones before them (GS_KN_START at a conversation's first token). */
 typedef struct samples {
     uint32_t D;
     size_t n, cap;
     float *phi;
-    uint32_t *target, *prev;
+    uint32_t *target, *prev, *prev2;
 } samples_t;
 
-static void sample_sink(const float *phi, uint32_t target, uint32_t prev, void *opaque)
+static void sample_sink(const float *phi, uint32_t target, uint32_t prev, uint32_t prev2,
+                        void *opaque)
 {
     samples_t *s = opaque;
     if (s->n == s->cap)
         return;
     memcpy(s->phi + s->n * s->D, phi, s->D * sizeof(float));
     s->target[s->n] = target;
+    s->prev2[s->n] = prev2;
     s->prev[s->n++] = prev;
 }
 
@@ -658,14 +668,15 @@ static gs_err_t collect(const gs_reservoir_t *r, const codes_t *cd, const seqs_t
     out->phi = malloc(cap * out->D * sizeof(float));
     out->target = malloc(cap * sizeof(uint32_t));
     out->prev = malloc(cap * sizeof(uint32_t));
-    if (!out->phi || !out->target || !out->prev)
+    out->prev2 = malloc(cap * sizeof(uint32_t));
+    if (!out->phi || !out->target || !out->prev || !out->prev2)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for %zu samples", cap);
     return pass(r, cd, s, cap, sample_sink, out, pg, errstr, n);
 }
 
 static void free_samples(samples_t *s)
 {
-    free(s->phi), free(s->target), free(s->prev);
+    free(s->phi), free(s->target), free(s->prev), free(s->prev2);
 }
 
 /* Y (n x V) = samples x W_out^T. */
@@ -806,6 +817,39 @@ static void eval_bigram(const bigram_t *bg, const samples_t *s, double k, metric
     m->n = s->n;
 }
 
+/* Interpolated modified Kneser-Ney trigrams (kn.h) on the context the
+ * samples carry; top 1 and 5 by the exact rank of the target over the
+ * vocabulary (ties: lower id, as eval_model). */
+static void eval_trigram_kn(const gs_kn_t *kn, const samples_t *s, metrics_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (size_t i = 0; i < s->n; i++) {
+        uint32_t t = s->target[i];
+        m->nll -= log(gs_kn_prob(kn, s->prev2[i], s->prev[i], t));
+        size_t above = gs_kn_rank(kn, s->prev2[i], s->prev[i], t, 5);
+        m->top1 += above == 0;
+        m->top5 += above < 5;
+    }
+    m->n = s->n;
+}
+
+static json_t *trigram_kn_json(const gs_kn_t *kn, const metrics_t *m)
+{
+    json_t *o = metrics_json(m), *d = json_object();
+    static const char *const order[] = {"unigram", "bigram", "trigram"};
+    for (int k = 0; k < 3 && d; k++) {
+        double x[3];
+        gs_kn_discounts(kn, k + 1, x);
+        json_object_set_new(d, order[k], json_pack("[f,f,f]", x[0], x[1], x[2]));
+    }
+    json_object_set_new(o, "discounts", d); /* D_1, D_2, D_3+ per order */
+    json_object_set_new(o, "smoothing",
+                        json_string("interpolated modified Kneser-Ney (Chen & Goodman 1998), "
+                                    "continuation counts below the trigrams, the unigram "
+                                    "level interpolated with 1/V"));
+    return o;
+}
+
 /* add-k from a grid, by validation NLL */
 static double fit_k(const bigram_t *bg, const samples_t *val, int bigram)
 {
@@ -928,6 +972,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
     gram_t g = {0};
     samples_t vs = {0}, ts = {0};
     bigram_t bg = {0};
+    gs_kn_t *kn = NULL;
     char *blob = NULL, *meta_text = NULL;
     size_t blob_len = 0;
     float *w_out = NULL, *y = NULL, *code = NULL;
@@ -1022,7 +1067,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             err = gs_fail(errstr, n, GS_ERR_NOMEM, "calibration failed (out of memory)");
     }
 
-    metrics_t mm = {0}, mu = {0}, mb = {0};
+    metrics_t mm = {0}, mu = {0}, mb = {0}, mk = {0};
     double k_uni = 1, k_bi = 1;
     if (!err) {
         phase(&pg, "evaluation (test)", (double)ts.n);
@@ -1034,7 +1079,11 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
         k_bi = fit_k(&bg, &vs, 1);
         eval_unigram(&bg, &ts, k_uni, &mu);
         eval_bigram(&bg, &ts, k_bi, &mb);
+        phase(&pg, "trigram baseline (KN)", 1);
+        err = gs_kn_new(tr.ids, tr.start, tr.n, V, &kn, errstr, n);
     }
+    if (!err)
+        eval_trigram_kn(kn, &ts, &mk);
 
     if (!err) {
         char when[32];
@@ -1046,7 +1095,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
         json_object_set_new(bi_m, "add_k", json_real(k_bi));
         report = json_pack(
             "{s:s,s:{s:s,s:I,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}},s:{s:I,s:f},s:{s:I,s:I,s:f,s:f,s:f},"
-            "s:{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:o,s:o,s:o,s:s}",
+            "s:{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:o,s:o,s:o,s:o,s:s}",
             "created_at", iso_now(when, sizeof(when)), "corpus", "file", corpus_path, "lines",
             (json_int_t)c.n, "conversations", "train", (json_int_t)lines[0], "validation",
             (json_int_t)lines[1], "test", (json_int_t)lines[2], "tokens", "train",
@@ -1060,7 +1109,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             "lambda_rel", lambda_rel, "validation_mse", val_mse, "eps", (double)best_eps,
             "temperature", best_T, "validation_nll", best_nll, "softmax_temperature", softmax_T,
             "softmax_temperature_validation_nll", softmax_nll, "model", model_m, "unigram", uni_m,
-            "bigram", bi_m, "split",
+            "bigram", bi_m, "trigram_kn", trigram_kn_json(kn, &mk), "split",
             "line hash (FNV-1a 64) mod 10: 0-7 train, 8 validation, 9 test");
         json_t *meta = json_pack(
             "{s:s,s:s,s:s,s:i,s:{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I},"
@@ -1120,6 +1169,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
     free(g.A), free(g.B), free(g.chunk), free(g.tmp);
     free_samples(&vs), free_samples(&ts);
     bigram_free(&bg);
+    gs_kn_destroy(kn);
     gs_reservoir_free(&res);
     gs_vocab_destroy(vocab);
     free_seqs(&tr), free_seqs(&va), free_seqs(&te);

@@ -1,6 +1,7 @@
 /* Unit tests of the dialogue model (SPEC 4): tokenizer and vocabulary,
  * reservoir maths against dense references (LAPACK eigenvalues, a naive
- * state update), training on a small synthetic corpus, batched against
+ * state update), the Kneser-Ney trigram baseline against hand arithmetic
+ * and brute force, training on a small synthetic corpus, batched against
  * one-at-a-time inference, and model-file corruption. The model quality on
  * the real corpus is tested by tests/integration/test_model_quality.sh. */
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "govstream/model.h"
+#include "../../src/models/kn.h"    /* white-box: the trigram baseline */
 #include "../../src/models/vmath.h" /* white-box: the kernels' maths */
 
 static gs_str_t S(const char *s)
@@ -320,6 +322,159 @@ static void test_vmath(void **state)
     assert_true(gs_vm_exp(0.0f) == 1.0f && gs_vm_log(1.0f) == 0.0f && gs_vm_sin(0.0f) == 0.0f);
 }
 
+/* ---- the Kneser-Ney trigram baseline ----------------------------------- */
+
+enum { A = 2, B = 3, C = 4 }; /* after <unk> 0 and <eot> 1 */
+
+/* "a b c", "a b a", "b c" (each followed by <eot>), V = 5. */
+static gs_kn_t *tiny_kn(void)
+{
+    static const uint32_t ids[] = {A, B, C, 1, A, B, A, 1, B, C, 1};
+    static const size_t start[] = {0, 4, 8, 11};
+    gs_kn_t *kn = NULL;
+    char err[128];
+    assert_int_equal(gs_kn_new(ids, start, 3, 5, &kn, err, sizeof(err)), GS_OK);
+    return kn;
+}
+
+static size_t brute_rank(const gs_kn_t *kn, uint32_t V, uint32_t w1, uint32_t w2, uint32_t w)
+{
+    double pt = gs_kn_prob(kn, w1, w2, w);
+    size_t above = 0;
+    for (uint32_t x = 0; x < V; x++) {
+        double p = gs_kn_prob(kn, w1, w2, x);
+        above += x != w && (p > pt || (p == pt && x < w));
+    }
+    return above;
+}
+
+static void assert_sums_to_one(const gs_kn_t *kn, uint32_t V, uint32_t w1, uint32_t w2)
+{
+    double sum = 0;
+    for (uint32_t w = 0; w < V; w++) {
+        double p = gs_kn_prob(kn, w1, w2, w);
+        if (!(p > 0))
+            fail_msg("P(%u | %u %u) = %g", w, w1, w2, p);
+        sum += p;
+    }
+    if (fabs(sum - 1) > 1e-9)
+        fail_msg("P(. | %u %u) sums to %.15f", w1, w2, sum);
+}
+
+static void test_kn_discounts(void **state)
+{
+    (void)state;
+    /* Y = 100 / (100 + 2 * 40) = 5/9; D1 = 1 - 2 Y 40/100 = 5/9,
+     * D2 = 2 - 3 Y 20/40 = 7/6, D3+ = 3 - 4 Y 10/20 = 17/9 */
+    double d[3];
+    gs_kn_estimate((const uint64_t[]){100, 40, 20, 10}, d);
+    assert_true(fabs(d[0] - 5.0 / 9) < 1e-12 && fabs(d[1] - 7.0 / 6) < 1e-12 &&
+                fabs(d[2] - 17.0 / 9) < 1e-12);
+    /* no counts of 3: one discount Y = 4 / (4 + 2 * 2) */
+    gs_kn_estimate((const uint64_t[]){4, 2, 0, 0}, d);
+    assert_true(d[0] == 0.5 && d[1] == 0.5 && d[2] == 0.5);
+
+    /* the tiny corpus: trigram counts (S = GS_KN_START) (S a b) 2, (b c eot)
+     * 2, (a b c), (a b a), (b a eot), (S b c) 1: Y = 4 / (4 + 4) = 0.5.
+     * Bigram types by distinct left neighbours: (b c) 2 {a, S}, (a b),
+     * (c eot), (b a), (a eot) 1: Y = 4 / (4 + 2) = 2/3. Unigram
+     * continuation: eot 2, a b c 1, unk 0: Y = 3 / (3 + 2) = 0.6. */
+    gs_kn_t *kn = tiny_kn();
+    static const double want[] = {0.6, 2.0 / 3, 0.5};
+    for (int order = 1; order <= 3; order++) {
+        gs_kn_discounts(kn, order, d);
+        for (int k = 0; k < 3; k++)
+            if (fabs(d[k] - want[order - 1]) > 1e-12)
+                fail_msg("order %d D_%d = %.15f", order, k + 1, d[k]);
+    }
+    gs_kn_destroy(kn);
+    gs_kn_destroy(NULL);
+    char err[128];
+    assert_int_equal(gs_kn_new(NULL, (const size_t[]){0}, 0, 0, &kn, err, sizeof(err)),
+                     GS_ERR_INVALID_ARG);
+    assert_null(kn);
+}
+
+static void test_kn_tiny(void **state)
+{
+    (void)state;
+    gs_kn_t *kn = tiny_kn();
+    /* P1: N(. .) = 5 bigram types, g1 = 4 * 0.6 / 5 = 0.48, so
+     * P1(a) = (1 - 0.6) / 5 + 0.48 / 5 = 0.176, P1(eot) = 1.4 / 5 + 0.096
+     * = 0.376, P1(unk) = 0.096.
+     * P2(. | b): successors c (N 2), a (N 1), N(. b .) = 3,
+     * g2 = 2 * (2/3) / 3 = 4/9: P2(c | b) = (2 - 2/3) / 3 + 4/9 * 0.176
+     * = 4/9 * 1.176 = 0.522666...
+     * P3(. | a b): successors c, a once each, g3 = 2 * 0.5 / 2 = 0.5:
+     * P3(c | a b) = (1 - 0.5) / 2 + 0.5 * 0.522666... = 0.511333...
+     * P3(b | S a): (S a b) twice, g3 = 0.5 / 2 = 0.25; P2(b | a) =
+     * (1 - 2/3) / 2 + (2/3) 0.176 = 0.284: 1.5 / 2 + 0.25 * 0.284 = 0.821 */
+    assert_true(fabs(gs_kn_prob1(kn, A) - 0.176) < 1e-12);
+    assert_true(fabs(gs_kn_prob1(kn, 1) - 0.376) < 1e-12);
+    assert_true(fabs(gs_kn_prob1(kn, 0) - 0.096) < 1e-12);
+    assert_true(fabs(gs_kn_prob2(kn, B, C) - 4.0 / 9 * 1.176) < 1e-12);
+    assert_true(fabs(gs_kn_prob(kn, A, B, C) - (0.25 + 0.5 * 4.0 / 9 * 1.176)) < 1e-12);
+    assert_true(fabs(gs_kn_prob(kn, GS_KN_START, A, B) - 0.821) < 1e-12);
+    assert_true(fabs(gs_kn_prob(kn, 7, 9, 0) - 0.096) < 1e-12); /* ids >= V are <unk> */
+
+    /* unseen contexts back off: (c b) was never seen, so P3 = P2(. | b);
+     * <eot> and <unk> have no successors, so P3 = P1 */
+    for (uint32_t w = 0; w < 5; w++) {
+        assert_true(gs_kn_prob(kn, C, B, w) == gs_kn_prob2(kn, B, w));
+        assert_true(gs_kn_prob(kn, C, 1, w) == gs_kn_prob1(kn, w));
+        assert_true(gs_kn_prob(kn, A, 0, w) == gs_kn_prob1(kn, w));
+    }
+    assert_true(gs_kn_prob(kn, A, B, C) != gs_kn_prob2(kn, B, C)); /* seen: not backed off */
+    for (uint32_t w1 = 0; w1 <= 5; w1++)
+        for (uint32_t w2 = 0; w2 < 5; w2++)
+            assert_sums_to_one(kn, 5, w1 < 5 ? w1 : GS_KN_START, w2);
+
+    /* P3(. | a b): c 0.511, a 0.345, eot 0.084, b 0.039, unk 0.021 */
+    static const uint32_t order[] = {C, A, 1, B, 0};
+    for (size_t r = 0; r < 5; r++)
+        assert_int_equal(gs_kn_rank(kn, A, B, order[r], 5), r);
+    assert_int_equal(gs_kn_rank(kn, A, B, 0, 3), 3);
+    /* P1 ties a, b, c: the lower id first */
+    assert_int_equal(gs_kn_rank(kn, C, 1, A, 5), 1);
+    assert_int_equal(gs_kn_rank(kn, C, 1, C, 5), 3);
+    gs_kn_destroy(kn);
+}
+
+/* A larger random corpus (Zipf-like, enough distinct trigrams to grow the
+ * table, every count of counts non-zero): sums and exact ranks. */
+static void test_kn_random(void **state)
+{
+    (void)state;
+    enum { V = 96, N = 60000, SEQS = 600 }; /* 49,285 distinct trigrams */
+    uint32_t *ids = malloc(N * sizeof(uint32_t));
+    size_t start[SEQS + 1];
+    assert_non_null(ids);
+    rng_seed(11);
+    for (size_t i = 0; i < N; i++) {
+        double u = rng_unit();
+        ids[i] = (uint32_t)(u * u * (V + 4)); /* some ids >= V: <unk> */
+    }
+    for (size_t s = 0; s <= SEQS; s++)
+        start[s] = s * (N / SEQS);
+    gs_kn_t *kn = NULL;
+    char err[128];
+    assert_int_equal(gs_kn_new(ids, start, SEQS, V, &kn, err, sizeof(err)), GS_OK);
+    double d[3];
+    gs_kn_discounts(kn, 3, d);
+    assert_true(d[0] < d[1] && d[1] < d[2]); /* the modified estimates, not the fallback */
+    for (int i = 0; i < 20; i++)
+        assert_sums_to_one(kn, V, i ? rng_below(V) : GS_KN_START, rng_below(V));
+    for (int i = 0; i < 2000; i++) {
+        uint32_t w1 = i % 7 ? ids[i + 1000] : GS_KN_START, w2 = ids[i + 1001], w = ids[i + 1002];
+        w = i % 3 ? (w < V ? w : 0) : rng_below(V); /* brute_rank compares ids */
+        size_t want = brute_rank(kn, V, w1, w2, w), got = gs_kn_rank(kn, w1, w2, w, 5);
+        if (got != (want < 5 ? want : 5))
+            fail_msg("rank of %u after (%u %u): %zu, brute force %zu", w, w1, w2, got, want);
+    }
+    gs_kn_destroy(kn);
+    free(ids);
+}
+
 /* ---- a small trained model ---------------------------------------------- */
 
 typedef struct fixture {
@@ -416,6 +571,14 @@ static void test_training_report(void **state)
     assert_true(metric(r, "model", "top1") > metric(r, "bigram", "top1"));
     assert_true(metric(r, "model", "top5") >= metric(r, "bigram", "top5"));
     assert_true(metric(r, "vocabulary", "coverage") == 1.0);
+    /* the trigram baseline on the same samples; the grammar is trigram-friendly */
+    double kn = metric(r, "trigram_kn", "perplexity");
+    if (!(kn < bi))
+        fail_msg("perplexity: trigram KN %.3f, bigram %.3f", kn, bi);
+    assert_true(metric(r, "trigram_kn", "samples") == metric(r, "model", "samples"));
+    assert_true(json_array_size(json_object_get(
+                    json_object_get(json_object_get(r, "trigram_kn"), "discounts"), "trigram")) ==
+                3);
     json_decref(r);
 
     assert_string_equal(gs_dmodel_name(fx.m), "unit");
@@ -650,7 +813,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokenize),        cmocka_unit_test(test_vocab),
         cmocka_unit_test(test_spectral_radius), cmocka_unit_test(test_step_reference),
-        cmocka_unit_test(test_vmath),
+        cmocka_unit_test(test_vmath),           cmocka_unit_test(test_kn_discounts),
+        cmocka_unit_test(test_kn_tiny),         cmocka_unit_test(test_kn_random),
     };
     const struct CMUnitTest trained[] = {
         cmocka_unit_test(test_training_report),
