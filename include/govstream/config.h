@@ -205,6 +205,7 @@ struct gs_config {
         int scope_idle_s;
         int memory; /* bool: retrieval and memory writes */
         int memory_capacity;
+        int memory_index_min;
         int max_memory_mb;
         int wake_steps;
         int sleep_steps;

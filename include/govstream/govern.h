@@ -82,6 +82,7 @@ typedef struct gs_govern_conf {
     int sleep_max_tokens;
     size_t max_scopes;
     size_t memory_capacity;  /* PELM vectors per scope */
+    size_t memory_index_min; /* PELM size from which the index serves; 0: never */
     size_t max_memory_bytes; /* all scopes together, exact */
     int64_t scope_idle_us;   /* evict scopes idle this long; 0: never */
     int memory_off;          /* no retrieval, no memory writes (context_items 0) */

@@ -94,6 +94,25 @@ size_t gs_pelm_select(const gs_pelm_t *p, const float *row, size_t row_size, flo
 void gs_pelm_retrieve(const gs_pelm_t *p, const float *queries, size_t nq, const float *qphase,
                       size_t k, float *scratch, gs_pelm_hit_t *hits, size_t *counts);
 
+/* The approximate index (SPEC 3.4; pelm.c says how it works): built
+ * once the PELM holds min_size vectors (0, the default: never) and kept
+ * from then on, at gs_pelm_index_bytes(dim, rows) for the bank's
+ * allocated rows on top of the bank. */
+void gs_pelm_set_index(gs_pelm_t *p, size_t min_size);
+int gs_pelm_indexed(const gs_pelm_t *p);
+size_t gs_pelm_index_bytes(size_t dim, size_t rows);
+
+/* Candidates screened per search (at least; 4 k when k is larger), then
+ * re-scored exactly; at most GS_PELM_SEARCH_MAX_DIMS dimensions. */
+#define GS_PELM_SEARCH_R        32
+#define GS_PELM_SEARCH_MAX_DIMS 1024
+
+/* Top-k of q through the index, as gs_pelm_select would rank the exact
+ * cosines (descending, ties by lower slot; phase filter), among the
+ * GS_PELM_SEARCH_R best by the int8 screening. 0 hits without an index.
+ * Uses p's screening buffer: one search at a time per PELM. */
+size_t gs_pelm_search(gs_pelm_t *p, const float *q, float qphase, size_t k, gs_pelm_hit_t *hits);
+
 /* Serialisation hooks for snapshots: the ring in slot order. */
 uint32_t gs_pelm_head(const gs_pelm_t *p);
 gs_err_t gs_pelm_restore(gs_pelm_t *p, size_t size, uint32_t head, const float *vectors,

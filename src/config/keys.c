@@ -149,6 +149,10 @@ const gs_config_key_t gs_config_core_keys[] = {
          "rhythm only, `context_items` 0"),
     INT("governance.memory_capacity", governance.memory_capacity, "20000", 1, 10000000,
         "PELM vectors per scope (384 floats each); the oldest is replaced beyond"),
+    INT("governance.memory_index_min", governance.memory_index_min, "4096", 0, 10000000,
+        "from this many vectors a scope's memory answers sparse queries through an approximate "
+        "index (int8 codes by dimension, the best 32 candidates re-scored exactly; 392 bytes "
+        "per vector on top of the bank's 1,548); `0`: exact search always"),
     INT("governance.max_memory_mb", governance.max_memory_mb, "256", 1, 1000000,
         "all scopes' memory together (scope state, PELM banks, synaptic memory, buffers), counted "
         "exactly; least recently used scopes are evicted to stay under"),

@@ -18,6 +18,7 @@ void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg)
     gc->sleep_max_tokens = cfg->governance.sleep_max_tokens;
     gc->max_scopes = (size_t)cfg->governance.max_scopes;
     gc->memory_capacity = (size_t)cfg->governance.memory_capacity;
+    gc->memory_index_min = (size_t)cfg->governance.memory_index_min;
     gc->max_memory_bytes = (size_t)cfg->governance.max_memory_mb << 20;
     gc->scope_idle_us = (int64_t)cfg->governance.scope_idle_s * 1000000;
     gc->memory_off = !cfg->governance.memory;
@@ -30,7 +31,10 @@ size_t gs_scope_extras_bytes(uint32_t buf_cap)
 
 size_t gs_govern_scope_max_bytes(const gs_govern_conf_t *c)
 {
-    return sizeof(scope_t) + gs_pelm_bytes_full(GS_EMBED_DIM, c->memory_capacity) +
+    size_t index = c->memory_index_min && c->memory_index_min <= c->memory_capacity
+                       ? gs_pelm_index_bytes(GS_EMBED_DIM, c->memory_capacity)
+                       : 0;
+    return sizeof(scope_t) + gs_pelm_bytes_full(GS_EMBED_DIM, c->memory_capacity) + index +
            gs_scope_extras_bytes(c->wake_steps + c->sleep_steps);
 }
 
@@ -101,6 +105,7 @@ void gs_govern_destroy(gs_govern_t *g)
     free(g->qnorm);
     free(g->row_off);
     free(g->row_size);
+    free(g->qnnz);
     free(g->arena);
     free(g->qblock);
     free(g->cl_dirty);
@@ -263,6 +268,7 @@ scope_t *gs_scope_get(gs_govern_t *g, int32_t partition, gs_str_t key)
     if (gs_scope_budget(g, NULL, gs_pelm_bytes_full(GS_EMBED_DIM, 0)) ||
         gs_pelm_new(GS_EMBED_DIM, g->conf.memory_capacity, &pelm, NULL, 0))
         return NULL;
+    gs_pelm_set_index(pelm, g->conf.memory_index_min);
     size_t b = bucket_of(g, partition, key.p, len);
     scope_t *s = g->free_list;
     g->free_list = s->hnext;
@@ -400,7 +406,7 @@ static int grow_scratch(gs_govern_t *g, size_t n)
     size_t cap = n > g->scratch_n ? n : g->scratch_n;
     if (gs_grow(&g->emb, cap * GS_EMBED_DIM, sizeof(float)) ||
         gs_grow(&g->qnorm, cap, sizeof(float)) || gs_grow(&g->row_off, cap, sizeof(size_t)) ||
-        gs_grow(&g->row_size, cap, sizeof(size_t)))
+        gs_grow(&g->row_size, cap, sizeof(size_t)) || gs_grow(&g->qnnz, cap, sizeof(uint32_t)))
         return -1;
     if (!g->qblock)
         g->qblock = malloc(CHUNK * GS_EMBED_DIM * sizeof(float));
@@ -420,13 +426,24 @@ static void mark_dirty(scope_t *s, uint32_t slot)
     s->dirty[s->n_dirty++] = slot;
 }
 
+/* Whether query j goes through scope s's index: once it has one, for a
+ * sparse query (a text's words hash into a few dozen of the 384
+ * dimensions; a dense one costs the index more than the exact SGEMM). A
+ * function of the scope's state and the query alone, so that a replica
+ * with other batch boundaries answers the same. */
+static int use_index(const gs_govern_t *g, size_t j, const scope_t *s)
+{
+    return s->pelm && gs_pelm_indexed(s->pelm) && g->qnnz[j] <= GS_EMBED_DIM / 4;
+}
+
 /* Scores for the next CHUNK queries of scope s from request i on, against
  * the bank as it is now; later changes to the bank are tracked as dirty. */
 static int make_chunk(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, size_t i, scope_t *s)
 {
     size_t idx[CHUNK], rows = 0, size = gs_pelm_size(s->pelm);
     for (size_t j = i; j < n && rows < CHUNK; j++) {
-        if (reqs[j].scope_ != s || g->qnorm[j] <= 0 || g->row_off[j] != SIZE_MAX)
+        if (reqs[j].scope_ != s || g->qnorm[j] <= 0 || g->row_off[j] != SIZE_MAX ||
+            use_index(g, j, s))
             continue;
         memcpy(g->qblock + rows * GS_EMBED_DIM, g->emb + j * GS_EMBED_DIM,
                GS_EMBED_DIM * sizeof(float));
@@ -464,18 +481,22 @@ static float dot(const float *a, const float *b)
 
 static int retrieve(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, size_t i, scope_t *s)
 {
+    const float *q = g->emb + i * GS_EMBED_DIM;
+    gs_pelm_hit_t hits[20];
+    size_t k = (size_t)reqs[i].context_top_k < 20 ? (size_t)reqs[i].context_top_k : 20;
+    float qphase = reqs[i].v.phase == GS_PHASE_SLEEP ? GS_PHASE_SLEEP_VALUE : GS_PHASE_WAKE_VALUE;
+    if (use_index(g, i, s)) {
+        reqs[i].v.context_items = (int32_t)gs_pelm_search(s->pelm, q, qphase, k, hits);
+        return 0;
+    }
     if (g->row_off[i] == SIZE_MAX && make_chunk(g, reqs, n, i, s))
         return -1;
-    const float *q = g->emb + i * GS_EMBED_DIM;
     gs_pelm_override_t ov[s->n_dirty ? s->n_dirty : 1];
     for (size_t d = 0; d < s->n_dirty; d++) {
         uint32_t slot = s->dirty[d];
         ov[d] = (gs_pelm_override_t){slot, dot(q, gs_pelm_vector(s->pelm, slot)),
                                      gs_pelm_phase(s->pelm, slot)};
     }
-    gs_pelm_hit_t hits[20];
-    size_t k = (size_t)reqs[i].context_top_k < 20 ? (size_t)reqs[i].context_top_k : 20;
-    float qphase = reqs[i].v.phase == GS_PHASE_SLEEP ? GS_PHASE_SLEEP_VALUE : GS_PHASE_WAKE_VALUE;
     const float *scores = g->row_size[i] ? g->arena + g->row_off[i] : NULL; /* none: empty */
     reqs[i].v.context_items =
         (int32_t)gs_pelm_select(s->pelm, scores, g->row_size[i], qphase, ov, s->n_dirty, k, hits);
@@ -555,8 +576,13 @@ gs_err_t gs_govern_memory(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, char 
         gs_govern_req_t *r = &reqs[i];
         g->row_off[i] = SIZE_MAX;
         g->qnorm[i] = 0;
-        if (!r->err && r->scope_ && r->v.accepted && r->context_top_k > 0 && r->n_texts)
-            g->qnorm[i] = gs_embed(&r->texts[r->n_texts - 1], 1, g->emb + i * GS_EMBED_DIM);
+        g->qnnz[i] = 0;
+        if (!r->err && r->scope_ && r->v.accepted && r->context_top_k > 0 && r->n_texts) {
+            float *q = g->emb + i * GS_EMBED_DIM;
+            g->qnorm[i] = gs_embed(&r->texts[r->n_texts - 1], 1, q);
+            for (size_t d = 0; d < GS_EMBED_DIM; d++)
+                g->qnnz[i] += q[d] != 0.0f;
+        }
     }
     gs_err_t err = GS_OK;
     for (size_t i = 0; i < n; i++) {

@@ -62,6 +62,7 @@ struct gs_govern {
     float *qnorm;    /* n */
     size_t *row_off; /* n: offset of the request's score row, SIZE_MAX if none */
     size_t *row_size;
+    uint32_t *qnnz; /* per request: the query's non-zero dimensions */
     size_t scratch_n;
     float *arena; /* score rows of the pass */
     size_t arena_len, arena_cap;

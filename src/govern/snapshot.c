@@ -232,8 +232,10 @@ gs_err_t gs_govern_restore(gs_govern_t *g, int32_t partition, const void *data, 
     gs_err_t err = decode(g, data, len, &d, errstr, n);
     if (!err && gs_pelm_new(GS_EMBED_DIM, g->conf.memory_capacity, &pelm, errstr, n))
         err = GS_ERR_NOMEM;
-    if (!err)
+    if (!err) {
+        gs_pelm_set_index(pelm, g->conf.memory_index_min);
         err = gs_pelm_restore(pelm, d.size, d.head, d.vec, d.phase, d.conf, d.norm, errstr, n);
+    }
     if (!err && (d.syn || d.buf_n)) {
         buf_cap = (uint32_t)cycle(&d.core); /* the scope keeps the snapshot's rhythm */
         buf = malloc((size_t)buf_cap * GS_EMBED_DIM * sizeof(float));
