@@ -124,7 +124,8 @@ static void run(const char *name, const bank_t *b, int last)
     double insert_us = (now_us() - t0) / (double)b->n;
     gs_pelm_hit_t *ex = malloc((size_t)NQ * K * sizeof(*ex)), hits[K];
     size_t *ne = malloc(NQ * sizeof(size_t)), same5 = 0, same10 = 0, n5 = 0, n10 = 0, nnz = 0;
-    double batched = exact_all(p, b, ex, ne), single = exact_single(p, b), *lat = malloc(NQ * 8);
+    double batched = exact_all(p, b, ex, ne), single = exact_single(p, b),
+           *lat = malloc(NQ * sizeof(double));
     for (size_t q = 0; q < b->nq; q++) {
         const float *v = b->query + q * DIM;
         for (size_t d = 0; d < DIM; d++)
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
     if (!b.vec || !b.phase || !b.query || text_bank(corpus, &b)) {
         fprintf(stderr, "bench-pelm: %s: cannot build the text bank (ops/data/fetch_corpus.sh)\n",
                 corpus);
+        free(b.vec), free(b.phase), free(b.query);
         return 1;
     }
     printf("{\"bench\": \"PELM top-k, 20,000 x 384, one core\", \"rows\": {\n");
