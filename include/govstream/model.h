@@ -133,7 +133,10 @@ const gs_tensor_t *gs_modelfile_get(const gs_modelfile_t *mf, const char *name, 
  * standard ESN form of SPEC 4); a ridge-regression readout
  * gives a linear estimate y of the next-token distribution; probabilities
  * are max(y, eps)^(1/T) normalised (logits log max(y, eps), softmax with
- * temperature T), eps and T fitted on validation data. */
+ * temperature T), eps and T fitted on validation data. Files with an
+ * n-gram part (kn_* tensors, "ngram" in the metadata) mix that with the
+ * Kneser-Ney trigram distribution of the window's last two tokens, for
+ * every operation (gs_dmodel_ngram_weight). */
 typedef struct gs_dmodel gs_dmodel_t;
 
 gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_t errstr_size);
@@ -142,6 +145,10 @@ const char *gs_dmodel_name(const gs_dmodel_t *m);
 const char *gs_dmodel_version(const gs_dmodel_t *m);
 const char *gs_dmodel_sha256(const gs_dmodel_t *m);
 const gs_vocab_t *gs_dmodel_vocab(const gs_dmodel_t *m);
+/* The readout's weight a in the served p = a p_readout + (1 - a) p_trigram
+ * (Kneser-Ney, after the window's last two tokens); 1 for files without
+ * the n-gram part, which serve the readout alone. */
+double gs_dmodel_ngram_weight(const gs_dmodel_t *m);
 
 typedef enum { GS_DM_NEXT = 0, GS_DM_TOP_K = 1, GS_DM_GENERATE = 2 } gs_dm_op_t;
 

@@ -1,7 +1,10 @@
 /* The dialogue model at inference time: a mapped model file, a reservoir
- * whose arrays point into it, and a readout. A batch of windows is read
- * together (one reservoir step for all) and read out together (one SGEMM
- * for all), then each query takes its predictions or generates. */
+ * whose arrays point into it, a readout and, in files that have it, the
+ * Kneser-Ney trigrams (kn.c, arrays in the file too) whose distribution
+ * after the last two tokens is mixed with the readout's. A batch of
+ * windows is read together (one reservoir step for all) and read out
+ * together (one SGEMM for all), then each query takes its predictions or
+ * generates. */
 #include <cblas.h>
 #include <jansson.h>
 #include <float.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 
 #include "features.h"
+#include "kn.h"
 #include "vmath.h"
 #include "govstream/model.h"
 
@@ -24,6 +28,8 @@ struct gs_dmodel {
     uint32_t V, D, units, code_dims;
     float eps, inv_temp;
     uint32_t context_tokens; /* the last tokens of a window that are read */
+    gs_kn_t *kn;             /* the n-gram part; NULL in files without one */
+    double kn_weight;        /* the readout's weight in the mix (1 without) */
     char name[64], version[32];
     /* scratch, grown to the largest batch */
     size_t cap;
@@ -33,6 +39,8 @@ struct gs_dmodel {
     float *terms;     /* V: a row's unnormalised probabilities */
     uint32_t *tokens; /* B, by position */
     uint32_t *last;   /* B, by position: the token each sequence read last */
+    uint32_t *last2;  /* B, by position: the one before it (GS_KN_START: none) */
+    float *mixed;     /* V: a row's distribution mixed with the n-gram part */
     size_t *order;    /* position -> query (read_windows) */
     uint64_t *keys;   /* B: read_windows' sort keys */
     uint64_t *rng;    /* B, by position: sampling state */
@@ -118,6 +126,20 @@ static gs_err_t read_meta(gs_dmodel_t *m, json_t *meta, json_t *rc, json_t *ro, 
     return GS_OK;
 }
 
+/* The n-gram part, where the metadata says there is one; files written
+ * before it have none and serve the readout alone, as they always did. */
+static gs_err_t load_ngram(gs_dmodel_t *m, json_t *ng, const char *path, char *errstr, size_t n)
+{
+    m->kn_weight = 1;
+    if (!ng)
+        return GS_OK;
+    double a = num(ng, "weight", NAN);
+    if (!json_is_object(ng) || !(a >= 0 && a <= 1))
+        return gs_fail(errstr, n, GS_ERR_DECODE, "%s: implausible n-gram weight", path);
+    m->kn_weight = a;
+    return gs_kn_from_file(m->mf, m->V, &m->kn, errstr, n);
+}
+
 gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_t n)
 {
     gs_dmodel_t *m = calloc(1, sizeof(*m));
@@ -180,6 +202,8 @@ gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_
             err = check_reservoir(r, errstr, n);
         }
     }
+    if (!err)
+        err = load_ngram(m, json_object_get(meta, "ngram"), path, errstr, n);
     json_decref(meta);
     if (err) {
         gs_dmodel_destroy(m);
@@ -193,6 +217,7 @@ void gs_dmodel_destroy(gs_dmodel_t *m)
 {
     if (!m)
         return;
+    gs_kn_destroy(m->kn); /* borrows the mapped file */
     gs_vocab_destroy(m->vocab);
     gs_modelfile_close(m->mf);
     free(m->xa);
@@ -202,6 +227,8 @@ void gs_dmodel_destroy(gs_dmodel_t *m)
     free(m->terms);
     free(m->tokens);
     free(m->last);
+    free(m->last2);
+    free(m->mixed);
     free(m->order);
     free(m->keys);
     free(m->rng);
@@ -235,6 +262,11 @@ const gs_vocab_t *gs_dmodel_vocab(const gs_dmodel_t *m)
     return m->vocab;
 }
 
+double gs_dmodel_ngram_weight(const gs_dmodel_t *m)
+{
+    return m->kn ? m->kn_weight : 1;
+}
+
 static int grow(gs_dmodel_t *m, size_t B)
 {
     if (B <= m->cap)
@@ -243,9 +275,9 @@ static int grow(gs_dmodel_t *m, size_t B)
 #define GROW(field, count) gs_grow(&m->field, (count), sizeof(*m->field))
     if (GROW(xa, (size_t)m->units * cap) || GROW(xb, (size_t)m->units * cap) ||
         GROW(phi, cap * m->D) || GROW(logits, cap * m->V) || GROW(terms, m->V) ||
-        GROW(tokens, cap) || GROW(last, cap) || GROW(order, cap) || GROW(keys, cap) ||
-        GROW(rng, cap) || GROW(rows, cap) || GROW(gen, cap * GEN_MAX) || GROW(n_ids, cap) ||
-        GROW(ids, cap) || GROW(cap_ids, cap))
+        GROW(tokens, cap) || GROW(last, cap) || GROW(last2, cap) || GROW(mixed, m->V) ||
+        GROW(order, cap) || GROW(keys, cap) || GROW(rng, cap) || GROW(rows, cap) ||
+        GROW(gen, cap * GEN_MAX) || GROW(n_ids, cap) || GROW(ids, cap) || GROW(cap_ids, cap))
         return -1;
 #undef GROW
     memset(m->ids + m->cap, 0, (cap - m->cap) * sizeof(*m->ids));
@@ -279,6 +311,7 @@ static void read_windows(gs_dmodel_t *m, size_t B)
     for (size_t p = 0; p < B; p++) {
         size_t b = m->order[p] = UINT32_MAX - (uint32_t)keys[p];
         m->last[p] = m->n_ids[b] ? m->ids[b][m->n_ids[b] - 1] : UINT32_MAX;
+        m->last2[p] = m->n_ids[b] >= 2 ? m->ids[b][m->n_ids[b] - 2] : GS_KN_START;
     }
     memset(m->xa, 0, (size_t)m->units * B * sizeof(float));
     memset(m->xb, 0, (size_t)m->units * B * sizeof(float)); /* blocks may read past `active` */
@@ -359,19 +392,40 @@ static uint64_t mix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+/* With the n-gram part, the served distribution of readout row y of the
+ * sequence at position p (in m->mixed); NULL without it. */
+static const float *mixed_row(gs_dmodel_t *m, const float *y, size_t p)
+{
+    if (!m->kn)
+        return NULL;
+    double norm = gs_link_terms(y, m->V, m->eps, m->inv_temp, m->terms);
+    gs_kn_mix(m->kn, m->last2[p], m->last[p], m->kn_weight, m->terms, 1 / norm, m->mixed);
+    return m->mixed;
+}
+
 /* Next token of a generation: the best non-<unk> token, or a draw among the
  * top `sample` by probability. */
-static uint32_t choose(gs_dmodel_t *m, const float *y, int sample, uint64_t *rng)
+static uint32_t choose(gs_dmodel_t *m, const float *y, size_t p, int sample, uint64_t *rng)
 {
     uint32_t ids[GS_DM_MAX_K] = {GS_TOK_EOT}; /* a vocabulary of <unk> alone ends at once */
-    size_t k = top_k(
-        y, m->V, sample > 0 ? (size_t)(sample < GS_DM_MAX_K ? sample : GS_DM_MAX_K) : 1, ids, 1);
+    const float *mx = mixed_row(m, y, p);
+    size_t k =
+        top_k(mx ? mx : y, m->V,
+              sample > 0 ? (size_t)(sample < GS_DM_MAX_K ? sample : GS_DM_MAX_K) : 1, ids, 1);
     if (k <= 1 || sample <= 0)
         return ids[0];
     float top[GS_DM_MAX_K], w[GS_DM_MAX_K];
-    for (size_t i = 0; i < k; i++)
-        top[i] = y[ids[i]];
-    double total = gs_link_terms(top, (uint32_t)k, m->eps, m->inv_temp, w);
+    double total = 0;
+    if (mx) {
+        for (size_t i = 0; i < k; i++) {
+            w[i] = mx[ids[i]];
+            total += w[i];
+        }
+    } else {
+        for (size_t i = 0; i < k; i++)
+            top[i] = y[ids[i]];
+        total = gs_link_terms(top, (uint32_t)k, m->eps, m->inv_temp, w);
+    }
     double r = (double)(mix(rng) >> 11) / 9007199254740992.0 * total;
     for (size_t i = 0; i < k; i++)
         if ((r -= w[i]) <= 0)
@@ -379,15 +433,18 @@ static uint32_t choose(gs_dmodel_t *m, const float *y, int sample, uint64_t *rng
     return ids[k - 1];
 }
 
-/* Predictions of one readout row: the top k tokens and their probabilities. */
-static void predict(gs_dmodel_t *m, const float *y, size_t k, gs_dm_answer_t *a)
+/* Predictions of readout row y of the sequence at position p: the top k
+ * tokens and their probabilities. */
+static void predict(gs_dmodel_t *m, const float *y, size_t p, size_t k, gs_dm_answer_t *a)
 {
     uint32_t ids[GS_DM_MAX_K];
     k = k < 1 ? 1 : k > GS_DM_MAX_K ? GS_DM_MAX_K : k;
-    a->n_preds = top_k(y, m->V, k, ids, 0);
-    double norm = gs_link_terms(y, m->V, m->eps, m->inv_temp, m->terms), sum = 0;
+    const float *mx = mixed_row(m, y, p);
+    a->n_preds = top_k(mx ? mx : y, m->V, k, ids, 0);
+    const float *prob = mx ? mx : m->terms;
+    double norm = mx ? 1 : gs_link_terms(y, m->V, m->eps, m->inv_temp, m->terms), sum = 0;
     for (size_t i = 0; i < a->n_preds; i++) {
-        a->preds[i] = (gs_dm_pred_t){gs_vocab_token(m->vocab, ids[i]), m->terms[ids[i]] / norm};
+        a->preds[i] = (gs_dm_pred_t){gs_vocab_token(m->vocab, ids[i]), prob[ids[i]] / norm};
         sum += a->preds[i].probability;
     }
     /* When the top k hold nearly all the mass, the divisions' rounding can
@@ -428,7 +485,7 @@ gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_a
         if (qq->op == GS_DM_GENERATE)
             rows[active++] = p;
         else
-            predict(m, m->logits + p * m->V, qq->op == GS_DM_TOP_K ? (size_t)qq->k : 1,
+            predict(m, m->logits + p * m->V, p, qq->op == GS_DM_TOP_K ? (size_t)qq->k : 1,
                     &a[m->order[p]]);
     }
 
@@ -447,11 +504,12 @@ gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_a
             size_t p = rows[r];
             const gs_dm_query_t *qq = &q[m->order[p]];
             gs_dm_answer_t *ap = &a[m->order[p]];
-            uint32_t t = choose(m, m->logits + r * m->V, qq->sample_top_k, &rng[p]);
+            uint32_t t = choose(m, m->logits + r * m->V, p, qq->sample_top_k, &rng[p]);
             if (t == GS_TOK_EOT || ap->tokens >= qq->max_tokens)
                 continue;
             m->gen[p * GEN_MAX + (size_t)ap->tokens++] = t;
             if (ap->tokens < qq->max_tokens) {
+                m->last2[p] = m->last[p];
                 m->tokens[p] = m->last[p] = t;
                 rows[still++] = p;
             }
@@ -490,6 +548,11 @@ gs_err_t gs_dmodel_distribution(gs_dmodel_t *m, const uint32_t *ids, size_t n, f
     read_windows(m, 1);
     size_t row = 0;
     read_out(m, 1, &row, 1);
+    const float *mx = mixed_row(m, m->logits, 0);
+    if (mx) {
+        memcpy(probs, mx, m->V * sizeof(float));
+        return GS_OK;
+    }
     double norm = gs_link_terms(m->logits, m->V, m->eps, m->inv_temp, m->terms);
     for (uint32_t v = 0; v < m->V; v++)
         probs[v] = (float)(m->terms[v] / norm);

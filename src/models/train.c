@@ -4,11 +4,12 @@
  *   token codes (truncated SVD) -> reservoir pass over the training
  *   conversations (batched, sparse x dense) accumulating X X^T and X Y^T ->
  *   ridge solutions for a few lambdas (LAPACK, double) -> lambda by
- *   validation MSE -> eps and temperature by validation NLL -> held-out
- *   evaluation of the model and of unigram and bigram baselines (add-k, k
- *   fitted on validation) and of an interpolated modified Kneser-Ney
- *   trigram baseline (kn.c, discounts from the training counts) on the same
- *   test samples -> model file. */
+ *   validation MSE -> eps and temperature by validation NLL -> interpolated
+ *   modified Kneser-Ney trigrams of the training split (kn.c) and the
+ *   model's weight in a linear mix with them by validation NLL -> held-out
+ *   evaluation of the model, of the mix (what is served) and of unigram
+ *   and bigram baselines (add-k, k fitted on validation) and the trigrams
+ *   alone, on the same test samples -> model file (with the trigrams). */
 #include <cblas.h>
 #include <float.h>
 #include <jansson.h>
@@ -843,6 +844,10 @@ static json_t *trigram_kn_json(const gs_kn_t *kn, const metrics_t *m)
         json_object_set_new(d, order[k], json_pack("[f,f,f]", x[0], x[1], x[2]));
     }
     json_object_set_new(o, "discounts", d); /* D_1, D_2, D_3+ per order */
+    const gs_kn_arrays_t *a = gs_kn_arrays(kn);
+    json_object_set_new(o, "contexts", json_integer((json_int_t)a->n_ctx));
+    json_object_set_new(o, "trigrams", json_integer((json_int_t)a->n_tri));
+    json_object_set_new(o, "bigrams", json_integer((json_int_t)a->n_bi));
     json_object_set_new(o, "smoothing",
                         json_string("interpolated modified Kneser-Ney (Chen & Goodman 1998), "
                                     "continuation counts below the trigrams, the unigram "
@@ -867,32 +872,125 @@ static double fit_k(const bigram_t *bg, const samples_t *val, int bigram)
     return best_k;
 }
 
-static gs_err_t eval_model(const float *w_out, uint32_t V, uint32_t D, float eps, double T,
-                           const samples_t *s, metrics_t *m, progress_t *pg, char *errstr, size_t n)
+/* The readout's link and the n-gram mix, as served: what eval_model and
+ * fit_mix need of both. */
+typedef struct link {
+    float eps, inv_temp;
+    const gs_kn_t *kn; /* NULL: the model alone */
+    double a;          /* the mix weight of the model */
+} link_t;
+
+/* How many tokens rank above t in a row (higher value, or equal and a
+ * lower id). */
+static size_t rank_in(const float *row, uint32_t V, uint32_t t)
+{
+    size_t above = 0;
+    for (uint32_t v = 0; v < V; v++)
+        above += row[v] > row[t] || (v < t && row[v] == row[t]);
+    return above;
+}
+
+static void count_hit(metrics_t *m, double p, size_t above)
+{
+    m->nll -= log(p);
+    m->top1 += above == 0;
+    m->top5 += above < 5;
+}
+
+/* The model (*m) and, with lk->kn, the mix (*mk) on the samples: one
+ * readout, the link, and the served mix of gs_kn_mix; top 1 and 5 by the
+ * exact rank over the vocabulary (the model's by readout value, which the
+ * link keeps in order). */
+static gs_err_t eval_model(const float *w_out, uint32_t V, uint32_t D, const link_t *lk,
+                           const samples_t *s, metrics_t *m, metrics_t *mk, progress_t *pg,
+                           char *errstr, size_t n)
 {
     enum { ROWS = 256 };
-    float *y = malloc((size_t)ROWS * V * sizeof(float));
-    if (!y)
+    float *y = malloc((size_t)ROWS * V * sizeof(float)), *terms = malloc(V * sizeof(float));
+    float *mixed = malloc(V * sizeof(float));
+    if (!y || !terms || !mixed) {
+        free(y), free(terms), free(mixed);
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    }
     memset(m, 0, sizeof(*m));
+    memset(mk, 0, sizeof(*mk));
     for (size_t first = 0; first < s->n; first += ROWS) {
         size_t rows = s->n - first < ROWS ? s->n - first : ROWS;
         readout(w_out, V, D, s->phi + first * D, rows, y);
-        m->nll += nll_link(y, s->target + first, rows, V, eps, T) * (double)rows;
         for (size_t r = 0; r < rows; r++) {
             const float *row = y + r * V;
-            uint32_t t = s->target[first + r];
-            size_t above = 0; /* rank of the target by readout value, ties by id */
-            for (uint32_t v = 0; v < V; v++)
-                above += row[v] > row[t] || (v < t && row[v] == row[t]);
-            m->top1 += above == 0;
-            m->top5 += above < 5;
+            const size_t i = first + r;
+            const uint32_t t = s->target[i];
+            double sum = gs_link_terms(row, V, lk->eps, lk->inv_temp, terms);
+            count_hit(m, terms[t] / sum, rank_in(row, V, t));
+            if (!lk->kn)
+                continue;
+            gs_kn_mix(lk->kn, s->prev2[i], s->prev[i], lk->a, terms, 1 / sum, mixed);
+            count_hit(mk, mixed[t], rank_in(mixed, V, t));
         }
         tick(pg, (double)(first + rows));
     }
-    m->n = s->n;
-    free(y);
+    m->n = mk->n = s->n;
+    free(y), free(terms), free(mixed);
     return GS_OK;
+}
+
+/* The mix weight a of p = a p_model + (1 - a) p_kn by validation NLL, on
+ * a grid of 0.01 (the NLL is convex in a: the grid's best is within 0.01
+ * of the optimum). *nll: the mean NLL at a. */
+static gs_err_t fit_mix(const float *w_out, uint32_t V, uint32_t D, link_t *lk, const samples_t *s,
+                        double *nll, char *errstr, size_t n)
+{
+    enum { ROWS = 256, GRID = 101 };
+    float *y = malloc((size_t)ROWS * V * sizeof(float)), *terms = malloc(V * sizeof(float));
+    double *pm = malloc(s->n * sizeof(double)), *pk = malloc(s->n * sizeof(double));
+    if (!y || !terms || !pm || !pk) {
+        free(y), free(terms), free(pm), free(pk);
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    }
+    for (size_t first = 0; first < s->n; first += ROWS) {
+        size_t rows = s->n - first < ROWS ? s->n - first : ROWS;
+        readout(w_out, V, D, s->phi + first * D, rows, y);
+        for (size_t r = 0; r < rows; r++) {
+            const size_t i = first + r;
+            double sum = gs_link_terms(y + r * V, V, lk->eps, lk->inv_temp, terms);
+            pm[i] = terms[s->target[i]] * (1 / sum); /* as gs_kn_mix scales */
+            pk[i] = gs_kn_prob(lk->kn, s->prev2[i], s->prev[i], s->target[i]);
+        }
+    }
+    *nll = INFINITY;
+    for (int g = 0; g < GRID; g++) {
+        double a = g / (double)(GRID - 1), total = 0;
+        for (size_t i = 0; i < s->n; i++)
+            total -= log(a * pm[i] + (1 - a) * pk[i]);
+        if (total / (double)s->n < *nll)
+            *nll = total / (double)s->n, lk->a = a;
+    }
+    free(y), free(terms), free(pm), free(pk);
+    return GS_OK;
+}
+
+/* What the loader reads of the n-gram part (dialogue.c): its form and the
+ * model's weight in the mix; the sizes are for `govstream model info`. */
+static json_t *ngram_meta(const gs_kn_t *kn, double weight)
+{
+    const gs_kn_arrays_t *a = gs_kn_arrays(kn);
+    return json_pack("{s:s,s:f,s:I,s:I,s:I}", "form",
+                     "interpolated modified Kneser-Ney trigrams, linear mix", "weight", weight,
+                     "contexts", (json_int_t)a->n_ctx, "trigrams", (json_int_t)a->n_tri, "bigrams",
+                     (json_int_t)a->n_bi);
+}
+
+static json_t *mix_json(const metrics_t *m, const link_t *lk, double val_nll, size_t val_n)
+{
+    json_t *o = metrics_json(m);
+    json_object_set_new(o, "weight", json_real(lk->a));
+    json_object_set_new(o, "validation_nll", json_real(val_nll));
+    json_object_set_new(o, "validation_samples", json_integer((json_int_t)val_n));
+    json_object_set_new(o, "form",
+                        json_string("linear: p = weight * p_model + (1 - weight) * p_trigram_kn, "
+                                    "weight on a grid of 0.01 by validation NLL"));
+    return o;
 }
 
 /* ---- the whole training ---------------------------------------------------------- */
@@ -1067,11 +1165,23 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             err = gs_fail(errstr, n, GS_ERR_NOMEM, "calibration failed (out of memory)");
     }
 
-    metrics_t mm = {0}, mu = {0}, mb = {0}, mk = {0};
-    double k_uni = 1, k_bi = 1;
+    /* the trigrams of the training split, mixed with the model by a weight
+     * fitted on validation, then everything on the same test samples */
+    metrics_t mm = {0}, mu = {0}, mb = {0}, mk = {0}, mx = {0};
+    double k_uni = 1, k_bi = 1, mix_nll = NAN;
+    link_t lk = {.eps = best_eps, .inv_temp = (float)(1.0 / best_T), .kn = NULL, .a = 1};
+    if (!err) {
+        phase(&pg, "trigram baseline (KN)", 1);
+        err = gs_kn_new(tr.ids, tr.start, tr.n, V, &kn, errstr, n);
+    }
+    if (!err) {
+        phase(&pg, "n-gram mix weight", 1);
+        lk.kn = kn;
+        err = fit_mix(w_out, V, D, &lk, &vs, &mix_nll, errstr, n);
+    }
     if (!err) {
         phase(&pg, "evaluation (test)", (double)ts.n);
-        err = eval_model(w_out, V, D, best_eps, best_T, &ts, &mm, &pg, errstr, n);
+        err = eval_model(w_out, V, D, &lk, &ts, &mm, &mx, &pg, errstr, n);
     }
     if (!err) {
         phase(&pg, "baselines", 1);
@@ -1079,11 +1189,8 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
         k_bi = fit_k(&bg, &vs, 1);
         eval_unigram(&bg, &ts, k_uni, &mu);
         eval_bigram(&bg, &ts, k_bi, &mb);
-        phase(&pg, "trigram baseline (KN)", 1);
-        err = gs_kn_new(tr.ids, tr.start, tr.n, V, &kn, errstr, n);
-    }
-    if (!err)
         eval_trigram_kn(kn, &ts, &mk);
+    }
 
     if (!err) {
         char when[32];
@@ -1111,6 +1218,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             "softmax_temperature_validation_nll", softmax_nll, "model", model_m, "unigram", uni_m,
             "bigram", bi_m, "trigram_kn", trigram_kn_json(kn, &mk), "split",
             "line hash (FNV-1a 64) mod 10: 0-7 train, 8 validation, 9 test");
+        json_object_set_new(report, "model_kn_mix", mix_json(&mx, &lk, mix_nll, vs.n));
         json_t *meta = json_pack(
             "{s:s,s:s,s:s,s:i,s:{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I},"
             "s:{s:f,s:f,s:f,s:i},s:O}",
@@ -1123,8 +1231,10 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             "seed", (json_int_t)conf->reservoir.seed, "readout", "eps", (double)best_eps,
             "temperature", best_T, "lambda_rel", lambda_rel, "code_dims", (int)conf->code_dims,
             "report", report);
-        if (meta)
+        if (meta) {
+            json_object_set_new(meta, "ngram", ngram_meta(kn, lk.a));
             json_object_set_new(report, "training_seconds", json_real(secs_since(t0)));
+        }
         meta_text = meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(meta);
         if (!report || !meta_text)
@@ -1133,7 +1243,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
     if (!err) {
         phase(&pg, "writing the model file", 1);
         const uint32_t k_in = conf->reservoir.input_nnz;
-        gs_tensor_t t[] = {
+        gs_tensor_t t[9 + GS_KN_TENSORS] = {
             {"vocab", GS_DT_BYTES, 1, {blob_len, 0, 0, 0}, blob, blob_len, 0, 0},
             {"w_row_ptr",
              GS_DT_U32,
@@ -1158,7 +1268,9 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
              0,
              0},
         };
-        size_t nt = sizeof(t) / sizeof(t[0]) - (conf->code_dims ? 0 : 1);
+        size_t nt = conf->code_dims ? 9 : 8;
+        gs_kn_tensors(kn, t + nt); /* the n-gram part that serving mixes in */
+        nt += GS_KN_TENSORS;
         err = gs_modelfile_write(out, GS_MODEL_KIND_DIALOGUE, meta_text, t, nt, errstr, n);
         phase(&pg, NULL, 0);
     }

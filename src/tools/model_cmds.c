@@ -16,6 +16,26 @@ static const gs_kind_ops_t *reader_of(const gs_kind_ops_t *const *kinds, uint32_
     return NULL;
 }
 
+/* Dialogue files: whether the n-gram part is in (files written before it
+ * serve the readout alone). */
+static void print_ngram(json_t *meta, uint32_t kind)
+{
+    if (kind != GS_MODEL_KIND_DIALOGUE)
+        return;
+    json_t *ng = json_object_get(meta, "ngram");
+    if (!json_is_object(ng)) {
+        printf("n-gram:  none (the readout alone)\n");
+        return;
+    }
+    printf("n-gram:  Kneser-Ney trigrams (%" JSON_INTEGER_FORMAT " contexts, %" JSON_INTEGER_FORMAT
+           " trigrams, %" JSON_INTEGER_FORMAT " bigrams, tensors kn_*), mixed with the readout at "
+           "weight %.4g\n",
+           json_integer_value(json_object_get(ng, "contexts")),
+           json_integer_value(json_object_get(ng, "trigrams")),
+           json_integer_value(json_object_get(ng, "bigrams")),
+           json_number_value(json_object_get(ng, "weight")));
+}
+
 int gs_cmd_model(int argc, char **argv, const gs_kind_ops_t *const *kinds)
 {
     if (argc != 3 || (strcmp(argv[1], "info") != 0 && strcmp(argv[1], "validate") != 0)) {
@@ -46,6 +66,7 @@ int gs_cmd_model(int argc, char **argv, const gs_kind_ops_t *const *kinds)
         printf("file:    %s\nsize:    %zu bytes\nsha256:  %s\nkind:    %u\nformat:  %u\n", argv[2],
                gs_modelfile_size(mf), gs_modelfile_sha256(mf), gs_modelfile_kind(mf),
                (unsigned)GS_MODEL_FORMAT_VERSION);
+        print_ngram(meta, gs_modelfile_kind(mf));
         printf("tensors:\n");
         for (size_t i = 0; i < gs_modelfile_count(mf); i++) {
             const gs_tensor_t *t = gs_modelfile_at(mf, i);

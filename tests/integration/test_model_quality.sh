@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 4, tests 2 and 3 (files): fetches the real corpus (ops/data/), trains
 # a small model on it and requires that it beats the bigram baseline on the
-# held-out split in perplexity and in top-5 accuracy. Then the model CLI:
+# held-out split in perplexity and in top-5 accuracy, and that the served mix
+# with the Kneser-Ney trigrams beats both of its parts in perplexity. Then the model CLI:
 # `model info`, `model validate`, and corrupted copies (truncated, a flipped
 # byte, a wrong format version) refused with exit 1 and a precise reason.
 # The model stays in $GS_BUILD_DIR/it-models/ for test_model_serving.sh
@@ -30,19 +31,24 @@ python3 - "$IT_DIR/report.json" <<'EOF' || fail "the model does not beat the big
 import json, sys
 r = json.load(open(sys.argv[1]))
 m, b, u = r["model"], r["bigram"], r["unigram"]
-for name, x in (("model", m), ("bigram", b), ("unigram", u)):
+k, x = r["trigram_kn"], r["model_kn_mix"]
+for name, x in (("model", m), ("mix", x), ("trigram", k), ("bigram", b), ("unigram", u)):
     print("%-8s perplexity %8.2f  top1 %.4f  top5 %.4f  (%d samples)"
           % (name, x["perplexity"], x["top1"], x["top5"], x["samples"]), file=sys.stderr)
 assert m["samples"] == b["samples"] == u["samples"] == 20000, "same test samples"
 assert r["corpus"]["conversations"]["test"] > 300 and r["corpus"]["tokens"]["train"] > 2_000_000, "the real corpus"
 assert m["perplexity"] < b["perplexity"] < u["perplexity"], "perplexity"
 assert m["top5"] > b["top5"], "top-5 accuracy"
+x = r["model_kn_mix"]  # what is served: the readout mixed with the trigrams
+assert x["samples"] == k["samples"] == 20000 and 0 < x["weight"] < 1, "the mix"
+assert x["perplexity"] < k["perplexity"] and x["perplexity"] < m["perplexity"], "mix perplexity"
 EOF
 
 # ---- the model CLI ------------------------------------------------------------
 info=$("$GS" model info "$models/small.gsm") || fail "model info"
 grep -q '^  w_out      f32   \[2048 x 769\]' <<<"$info" || fail "model info lacks w_out: $info"
 grep -q '"name": "it-small"' <<<"$info" || fail "model info lacks the metadata"
+grep -q '^n-gram:  Kneser-Ney trigrams (' <<<"$info" || fail "model info lacks the n-gram part: $info"
 "$GS" model validate "$models/small.gsm" >/dev/null || fail "a valid model refused"
 
 # expect_refused FILE REASON: validate exits 1 and names the reason

@@ -361,6 +361,27 @@ static void assert_sums_to_one(const gs_kn_t *kn, uint32_t V, uint32_t w1, uint3
         fail_msg("P(. | %u %u) sums to %.15f", w1, w2, sum);
 }
 
+/* gs_kn_mix against gs_kn_prob, bit for bit: out[v] = (float)(a q[v] s +
+ * (1 - a) P3(v)), and a sum of 1 for a q that sums to 1 / s. */
+static void assert_mix_exact(const gs_kn_t *kn, uint32_t V, uint32_t w1, uint32_t w2, double a)
+{
+    float *q = malloc(V * sizeof(float)), *out = malloc(V * sizeof(float));
+    assert_non_null(q), assert_non_null(out);
+    double total = 0, sum = 0;
+    for (uint32_t v = 0; v < V; v++)
+        total += q[v] = (float)(0.01 + rng_unit());
+    gs_kn_mix(kn, w1, w2, a, q, 1 / total, out);
+    for (uint32_t v = 0; v < V; v++) {
+        float want = (float)(a * (q[v] * (1 / total)) + (1 - a) * gs_kn_prob(kn, w1, w2, v));
+        if (out[v] != want)
+            fail_msg("mix(%u | %u %u) at a %.2f: %.9g, want %.9g", v, w1, w2, a, out[v], want);
+        sum += out[v];
+    }
+    if (fabs(sum - 1) > 1e-5)
+        fail_msg("mix(. | %u %u) sums to %.9f", w1, w2, sum);
+    free(q), free(out);
+}
+
 static void test_kn_discounts(void **state)
 {
     (void)state;
@@ -440,6 +461,104 @@ static void test_kn_tiny(void **state)
     gs_kn_destroy(kn);
 }
 
+/* A copy of a model's arrays in buffers of its own, to load and to damage. */
+typedef struct kn_copy {
+    gs_kn_arrays_t a;
+    uint32_t *buf[8];
+} kn_copy_t;
+
+static uint32_t *dup_u32(const uint32_t *p, size_t n)
+{
+    uint32_t *d = malloc((n ? n : 1) * sizeof(uint32_t));
+    assert_non_null(d);
+    memcpy(d, p, n * sizeof(uint32_t));
+    return d;
+}
+
+static void kn_copy(const gs_kn_t *kn, kn_copy_t *c)
+{
+    const gs_kn_arrays_t *a = gs_kn_arrays(kn);
+    c->a = *a;
+    c->a.ctx_first = c->buf[0] = dup_u32(a->ctx_first, a->V + 2);
+    c->a.ctx_w2 = c->buf[1] = dup_u32(a->ctx_w2, a->n_ctx);
+    c->a.ctx_run = c->buf[2] = dup_u32(a->ctx_run, a->n_ctx + 1);
+    c->a.tri_w = c->buf[3] = dup_u32(a->tri_w, a->n_tri);
+    c->a.tri_c = c->buf[4] = dup_u32(a->tri_c, a->n_tri);
+    c->a.bi_first = c->buf[5] = dup_u32(a->bi_first, a->V + 1);
+    c->a.bi_w = c->buf[6] = dup_u32(a->bi_w, a->n_bi);
+    c->a.bi_c = c->buf[7] = dup_u32(a->bi_c, a->n_bi);
+}
+
+static void kn_copy_free(kn_copy_t *c)
+{
+    for (int i = 0; i < 8; i++)
+        free(c->buf[i]);
+}
+
+/* buf[array][at] = value must be refused with `why`, and restored. */
+static void expect_kn_refused(kn_copy_t *c, int array, size_t at, uint32_t value, const char *why)
+{
+    uint32_t saved = c->buf[array][at];
+    c->buf[array][at] = value;
+    gs_kn_t *kn = (gs_kn_t *)1;
+    char err[256];
+    assert_int_equal(gs_kn_load(&c->a, &kn, err, sizeof(err)), GS_ERR_DECODE);
+    assert_null(kn);
+    assert_contains(err, why);
+    c->buf[array][at] = saved;
+}
+
+/* A model loaded from the arrays of a built one gives the same bits; damaged
+ * arrays are refused before any index is followed. */
+static void test_kn_load(void **state)
+{
+    (void)state;
+    gs_kn_t *built = tiny_kn(), *kn = NULL;
+    kn_copy_t c;
+    kn_copy(built, &c);
+    char err[256];
+    assert_int_equal(gs_kn_load(&c.a, &kn, err, sizeof(err)), GS_OK);
+    /* 6 trigrams (S a b) (a b c) (a b a) (b c eot) (b a eot) (S b c) in 5
+     * contexts, by w1: (a b), (b a) (b c), (S a) (S b); 5 bigram types (a
+     * b) (b c) (c eot) (b a) (a eot) */
+    assert_int_equal(c.a.n_ctx, 5);
+    assert_int_equal(c.a.n_tri, 6);
+    assert_int_equal(c.a.n_bi, 5);
+    for (int order = 1; order <= 3; order++) {
+        double d1[3], d2[3];
+        gs_kn_discounts(built, order, d1), gs_kn_discounts(kn, order, d2);
+        assert_memory_equal(d1, d2, sizeof(d1));
+    }
+    for (uint32_t w1 = 0; w1 <= 5; w1++)
+        for (uint32_t w2 = 0; w2 <= 5; w2++) {
+            uint32_t x1 = w1 < 5 ? w1 : GS_KN_START, x2 = w2 < 5 ? w2 : GS_KN_START;
+            for (uint32_t w = 0; w < 5; w++) {
+                assert_true(gs_kn_prob(kn, x1, x2, w) == gs_kn_prob(built, x1, x2, w));
+                assert_int_equal(gs_kn_rank(kn, x1, x2, w, 5), gs_kn_rank(built, x1, x2, w, 5));
+            }
+            assert_mix_exact(kn, 5, x1, x2, 0.3);
+        }
+    for (uint32_t w = 0; w < 5; w++) /* no context: P1 */
+        assert_true(gs_kn_prob(kn, A, GS_KN_START, w) == gs_kn_prob1(kn, w));
+    gs_kn_destroy(kn);
+
+    expect_kn_refused(&c, 0, 6, 4, "contexts not grouped"); /* ctx_first[V + 1] != n_ctx */
+    assert_int_equal(c.buf[1][1], A), assert_int_equal(c.buf[1][2], C);
+    expect_kn_refused(&c, 1, 2, A, "contexts not grouped"); /* (b a) (b a): not increasing */
+    expect_kn_refused(&c, 1, 0, 5, "contexts not grouped"); /* w2 = V */
+    expect_kn_refused(&c, 2, 1, 0, "a context without successors");
+    expect_kn_refused(&c, 2, 5, 7, "bad successor offsets"); /* past n_tri */
+    expect_kn_refused(&c, 3, 0, 9, "trigram successors");    /* w3 out of range */
+    expect_kn_refused(&c, 4, 2, 0, "trigram successors");    /* a count of 0 */
+    expect_kn_refused(&c, 5, 5, 4, "bigram successors");     /* bi_first[V] != n_bi */
+    expect_kn_refused(&c, 7, 0, 0, "bigram successors");
+    c.a.V = 0;
+    assert_int_equal(gs_kn_load(&c.a, &kn, err, sizeof(err)), GS_ERR_DECODE);
+    assert_contains(err, "sizes out of range");
+    kn_copy_free(&c);
+    gs_kn_destroy(built);
+}
+
 /* A larger random corpus (Zipf-like, enough distinct trigrams to grow the
  * table, every count of counts non-zero): sums and exact ranks. */
 static void test_kn_random(void **state)
@@ -464,6 +583,9 @@ static void test_kn_random(void **state)
     assert_true(d[0] < d[1] && d[1] < d[2]); /* the modified estimates, not the fallback */
     for (int i = 0; i < 20; i++)
         assert_sums_to_one(kn, V, i ? rng_below(V) : GS_KN_START, rng_below(V));
+    for (int i = 0; i < 20; i++) /* seen and unseen contexts, with a model or without */
+        assert_mix_exact(kn, V, i % 5 ? ids[i + 100] : GS_KN_START, ids[i + 101],
+                         (double)(i % 3) / 2);
     for (int i = 0; i < 2000; i++) {
         uint32_t w1 = i % 7 ? ids[i + 1000] : GS_KN_START, w2 = ids[i + 1001], w = ids[i + 1002];
         w = i % 3 ? (w < V ? w : 0) : rng_below(V); /* brute_rank compares ids */
@@ -486,7 +608,10 @@ typedef struct fixture {
 static fixture_t fx;
 
 /* A small synthetic dialogue language with learnable structure: questions
- * are answered by their answers, greetings by greetings. */
+ * are answered by their answers, greetings by greetings; half the answers
+ * are followed by a turn of random words, which no trigram context and no
+ * reservoir state predicts, so that the n-gram part and the readout each
+ * earn a share of the mix. */
 static void write_corpus(const char *path)
 {
     static const char *q[] = {"how are you?", "what are you doing today?", "do you like music?",
@@ -495,6 +620,8 @@ static void write_corpus(const char *path)
                               "yes, i like music a lot.", "i live in a small town.",
                               "my name is sam."};
     static const char *hi[] = {"hi", "hello", "hey there"};
+    static const char *w[] = {"the", "a",   "cat",   "dog",  "sees", "likes",
+                              "big", "red", "small", "runs", "and",  "very"};
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
     rng_seed(5);
@@ -504,6 +631,11 @@ static void write_corpus(const char *path)
         for (int p = 0; p < pairs; p++) {
             uint32_t k = rng_below(5);
             fprintf(fp, "\t%s\t%s", q[k], a[k]);
+            if (rng_below(2)) {
+                int n = 2 + (int)rng_below(5);
+                for (int i = 0; i < n; i++)
+                    fprintf(fp, "%s%s", i ? " " : "\t", w[rng_below(12)]);
+            }
         }
         fputc('\n', fp);
     }
@@ -576,6 +708,11 @@ static void test_training_report(void **state)
     if (!(kn < bi))
         fail_msg("perplexity: trigram KN %.3f, bigram %.3f", kn, bi);
     assert_true(metric(r, "trigram_kn", "samples") == metric(r, "model", "samples"));
+    /* the served mix beats both of its parts on the same samples */
+    double mix = metric(r, "model_kn_mix", "perplexity");
+    if (!(mix < kn && mix < ppl))
+        fail_msg("perplexity: mix %.4f, trigram KN %.4f, model %.4f", mix, kn, ppl);
+    assert_true(metric(r, "model_kn_mix", "top1") > 0 && metric(r, "model_kn_mix", "top5") < 1);
     assert_true(json_array_size(json_object_get(
                     json_object_get(json_object_get(r, "trigram_kn"), "discounts"), "trigram")) ==
                 3);
@@ -622,7 +759,7 @@ static void test_batched_equals_single(void **state)
 {
     (void)state;
     gs_str_t c1[] = {S("hi"), S("hello"), S("how are you?")};
-    gs_str_t c2[] = {S("what is your name?")};
+    gs_str_t c2[] = {S("hi"), S("hello"), S("what is your name?")};
     gs_str_t c3[] = {S("hey there"), S("hi"), S("do you like music?"),
                      S("yes, i like music a lot."), S("where do you live?")};
     gs_str_t c4[] = {S("zebra quantum")}; /* all <unk> */
@@ -630,10 +767,10 @@ static void test_batched_equals_single(void **state)
     for (size_t i = 0; i < 40; i++)
         c5[i] = S(i % 2 ? "i am fine, thanks." : "how are you?");
     gs_dm_query_t q[] = {
-        query(c1, 3, GS_DM_NEXT, 0),      query(c2, 1, GS_DM_TOP_K, 5),
+        query(c1, 3, GS_DM_NEXT, 0),      query(c2, 3, GS_DM_TOP_K, 5),
         query(c3, 5, GS_DM_GENERATE, 0),  query(c4, 1, GS_DM_TOP_K, 20),
         query(c1, 2, GS_DM_GENERATE, 0),  query(c3, 3, GS_DM_TOP_K, 3),
-        query(c2, 1, GS_DM_GENERATE, 0),  query(c5, 40, GS_DM_TOP_K, 4),
+        query(c2, 3, GS_DM_GENERATE, 0),  query(c5, 40, GS_DM_TOP_K, 4),
         query(c5, 39, GS_DM_GENERATE, 0),
     };
     q[6].sample_top_k = 5; /* seeded sampling */
@@ -667,9 +804,12 @@ static void test_batched_equals_single(void **state)
         if (!(sum <= 1.0))
             fail_msg("query %zu: probabilities sum to 1 + %.3g", i, sum - 1);
     }
-    /* learned: after a question the answer starts as in the corpus */
+    /* learned: after a question the answer starts as in the corpus. The
+     * readout tells the questions apart; the trigrams, which see "? <eot>",
+     * favour "i" (2 of the 5 answers), and hold more than half of the mix. */
     assert_string_equal(batch[1].preds[0].token, "my");
-    assert_true(batch[1].preds[0].probability > 0.5);
+    assert_true(batch[1].preds[0].probability > 0.35);
+    assert_string_equal(batch[1].preds[1].token, "i");
     assert_string_equal(batch[2].text, "i live in a small town.");
     assert_true(!strncmp(batch[4].text, "what ", 5)); /* 2 of the 5 questions */
     free(batch), free(alone);
@@ -705,6 +845,239 @@ static void test_distribution(void **state)
     }
     assert_string_equal(a->preds[0].token, "i");
     free(a), free(p), free(ids);
+}
+
+/* ---- the n-gram part ----------------------------------------------------- */
+
+/* The model file without its n-gram part, as files written before it. */
+static void write_without_ngram(const char *from, const char *to)
+{
+    char err[256];
+    gs_modelfile_t *mf;
+    assert_int_equal(gs_modelfile_open(from, &mf, err, sizeof(err)), GS_OK);
+    json_t *meta = json_loads(gs_modelfile_meta(mf), 0, NULL);
+    assert_non_null(meta);
+    assert_int_equal(json_object_del(meta, "ngram"), 0);
+    char *text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+    gs_tensor_t t[32];
+    size_t n = 0, kn = 0;
+    for (size_t i = 0; i < gs_modelfile_count(mf); i++) {
+        const gs_tensor_t *x = gs_modelfile_at(mf, i);
+        if (strncmp(x->name, "kn_", 3) != 0)
+            t[n++] = *x;
+        else
+            kn++;
+    }
+    assert_int_equal(kn, GS_KN_TENSORS);
+    assert_int_equal(gs_modelfile_write(to, gs_modelfile_kind(mf), text, t, n, err, sizeof(err)),
+                     GS_OK);
+    free(text);
+    json_decref(meta);
+    gs_modelfile_close(mf);
+}
+
+/* The trigrams of the corpus's training split, built here as the report
+ * says the split is made (FNV-1a 64 of the line mod 10: 0-7 train). */
+static gs_kn_t *training_split_kn(const char *corpus, const gs_vocab_t *v)
+{
+    size_t len, n_seqs = 0, n = 0, cap = 0;
+    char *text, err[256];
+    assert_int_equal(gs_read_file(corpus, &text, &len, err, sizeof(err)), GS_OK);
+    uint32_t *ids = NULL;
+    size_t *start = malloc((len + 1) * sizeof(size_t));
+    assert_non_null(start);
+    for (char *line = text, *end = text + len; line < end;) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t l = (size_t)((nl ? nl : end) - line);
+        uint64_t h = 14695981039346656037ull;
+        for (size_t i = 0; i < l; i++)
+            h = (h ^ (unsigned char)line[i]) * 1099511628211ull;
+        if (l && h % 10 < 8) {
+            gs_str_t turns[64];
+            size_t nt = 0;
+            for (char *p = line, *e = line + l; p < e && nt < 64;) {
+                char *tab = memchr(p, '\t', (size_t)(e - p));
+                turns[nt++] = (gs_str_t){p, (size_t)((tab ? tab : e) - p)};
+                p = tab ? tab + 1 : e;
+            }
+            start[n_seqs++] = n;
+            assert_int_equal(gs_vocab_encode_turns(v, turns, nt, &ids, &n, &cap), 0);
+        }
+        line = nl ? nl + 1 : end;
+    }
+    start[n_seqs] = n;
+    gs_kn_t *kn = NULL;
+    assert_int_equal(gs_kn_new(ids, start, n_seqs, gs_vocab_size(v), &kn, err, sizeof(err)), GS_OK);
+    free(ids), free(start), free(text);
+    return kn;
+}
+
+/* TOP_K 20 of a model reports its distribution p, best first. */
+static void assert_top_k_of(gs_dmodel_t *m, const gs_str_t *turns, size_t n_turns, const float *p)
+{
+    gs_dm_query_t q = query(turns, n_turns, GS_DM_TOP_K, 20);
+    gs_dm_answer_t *a = calloc(1, sizeof(*a));
+    char err[256];
+    assert_non_null(a);
+    assert_int_equal(gs_dmodel_run(m, &q, 1, a, err, sizeof(err)), GS_OK);
+    assert_int_equal(a->n_preds, 20);
+    const gs_vocab_t *v = gs_dmodel_vocab(m);
+    for (size_t k = 0; k < a->n_preds; k++) {
+        uint32_t id = gs_vocab_id(v, a->preds[k].token, strlen(a->preds[k].token));
+        if (fabs(p[id] - a->preds[k].probability) > 1e-6)
+            fail_msg("TOP_K %zu (%s): %.9f, distribution %.9f", k, a->preds[k].token,
+                     a->preds[k].probability, p[id]);
+        if (k)
+            assert_true(a->preds[k].probability <= a->preds[k - 1].probability);
+    }
+    free(a);
+}
+
+/* One window: the served distribution is a p_readout + (1 - a) P3 after
+ * the window's last two tokens, with P3 from trigrams of the training
+ * split; the old-format file serves p_readout. Returns max |mixed - old|. */
+static double check_window(gs_dmodel_t *old, const gs_kn_t *kn, double a, const gs_str_t *turns,
+                           size_t n_turns)
+{
+    const gs_vocab_t *v = gs_dmodel_vocab(fx.m);
+    const uint32_t V = gs_vocab_size(v);
+    uint32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    assert_int_equal(gs_vocab_encode_turns(v, turns, n_turns, &ids, &n, &cap), 0);
+    float *pm = malloc(V * sizeof(float)), *po = malloc(V * sizeof(float));
+    char err[256];
+    assert_non_null(pm), assert_non_null(po);
+    assert_int_equal(gs_dmodel_distribution(fx.m, ids, n, pm, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_distribution(old, ids, n, po, err, sizeof(err)), GS_OK);
+    uint32_t w2 = n ? ids[n - 1] : GS_KN_START, w1 = n >= 2 ? ids[n - 2] : GS_KN_START;
+    double sum_m = 0, sum_o = 0, diff = 0;
+    for (uint32_t x = 0; x < V; x++) {
+        double want = a * po[x] + (1 - a) * gs_kn_prob(kn, w1, w2, x);
+        if (!(pm[x] > 0) || fabs(pm[x] - want) > 1e-6)
+            fail_msg("%zu turns, token %u: served %.9f, a p_readout + (1 - a) p_kn %.9f", n_turns,
+                     x, pm[x], want);
+        sum_m += pm[x], sum_o += po[x];
+        diff = fmax(diff, fabs(pm[x] - po[x]));
+    }
+    if (fabs(sum_m - 1) > 1e-5 || fabs(sum_o - 1) > 1e-5)
+        fail_msg("%zu turns: sums %.9f mixed, %.9f old", n_turns, sum_m, sum_o);
+    if (n_turns) {
+        assert_top_k_of(fx.m, turns, n_turns, pm);
+        assert_top_k_of(old, turns, n_turns, po);
+    }
+    free(pm), free(po), free(ids);
+    return diff;
+}
+
+/* dialogue.c's choice of a next token from a distribution p, replayed:
+ * the top `sample` non-<unk> tokens (ties: lower id), then a draw with the
+ * request's splitmix64 stream; the best one when not sampling. */
+static uint32_t replay_choice(const float *p, uint32_t V, int sample, uint64_t *rng)
+{
+    uint32_t top[GS_DM_MAX_K];
+    size_t k = sample > 0 ? (size_t)sample : 1, n = 0;
+    for (uint32_t x = 1; x < V; x++) {
+        if (n == k && p[x] <= p[top[k - 1]])
+            continue;
+        size_t i = n < k ? n++ : k - 1;
+        for (; i > 0 && p[top[i - 1]] < p[x]; i--)
+            top[i] = top[i - 1];
+        top[i] = x;
+    }
+    if (n <= 1 || sample <= 0)
+        return top[0];
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += p[top[i]];
+    uint64_t z = (*rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    double r = (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0 * total;
+    for (size_t i = 0; i < n; i++)
+        if ((r -= p[top[i]]) <= 0)
+            return top[i];
+    return top[n - 1];
+}
+
+/* GENERATE draws every token from the mixed distribution of the growing
+ * window (gs_dmodel_distribution of the window and the tokens so far):
+ * the n-gram context moves with the generated tokens. Sampling among 20
+ * makes every step's probabilities count, not only its best token. */
+static void check_generation(const gs_str_t *turns, size_t n_turns, int sample, uint64_t seed)
+{
+    gs_dm_query_t q = query(turns, n_turns, GS_DM_GENERATE, 0);
+    q.sample_top_k = sample, q.seed = seed;
+    gs_dm_answer_t *a = calloc(1, sizeof(*a));
+    char err[256];
+    assert_non_null(a);
+    assert_int_equal(gs_dmodel_run(fx.m, &q, 1, a, err, sizeof(err)), GS_OK);
+    const gs_vocab_t *v = gs_dmodel_vocab(fx.m);
+    const uint32_t V = gs_vocab_size(v);
+    uint32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    gs_str_t gen = {a->text, a->text_len};
+    assert_int_equal(gs_vocab_encode_turns(v, turns, n_turns, &ids, &n, &cap), 0);
+    size_t window = n;
+    if (a->tokens)
+        assert_int_equal(gs_vocab_encode_turns(v, &gen, 1, &ids, &n, &cap), 0);
+    else
+        ids[n++] = GS_TOK_EOT;                           /* chose <eot> at once */
+    assert_int_equal(n - window, (size_t)a->tokens + 1); /* the text's tokens and an <eot> */
+    float *p = malloc(V * sizeof(float));
+    assert_non_null(p);
+    uint64_t rng = seed;
+    /* the last <eot> was chosen too, unless max_tokens ended the text */
+    size_t last = a->tokens < q.max_tokens ? n : n - 1;
+    for (size_t i = window; i < last; i++) {
+        assert_int_equal(gs_dmodel_distribution(fx.m, ids, i, p, err, sizeof(err)), GS_OK);
+        uint32_t want = replay_choice(p, V, sample, &rng);
+        if (want != ids[i])
+            fail_msg("seed %llu: generated token %zu is %s, the distribution's choice %s",
+                     (unsigned long long)seed, i - window, gs_vocab_token(v, ids[i]),
+                     gs_vocab_token(v, want));
+    }
+    free(p), free(ids), free(a);
+}
+
+static void test_ngram_served(void **state)
+{
+    (void)state;
+    json_t *r = json_loads(fx.report, 0, NULL);
+    assert_non_null(r);
+    const double a = metric(r, "model_kn_mix", "weight");
+    print_message("n-gram mix: weight %.2f, perplexity %.4f (model %.4f, trigrams %.4f)\n", a,
+                  metric(r, "model_kn_mix", "perplexity"), metric(r, "model", "perplexity"),
+                  metric(r, "trigram_kn", "perplexity"));
+    assert_true(gs_dmodel_ngram_weight(fx.m) == a);
+    assert_true(a > 0 && a < 1); /* both parts count on this corpus */
+    assert_true(metric(r, "model_kn_mix", "samples") == metric(r, "model", "samples"));
+    json_decref(r);
+
+    char path[128], err[256];
+    snprintf(path, sizeof(path), "%s/old.gsm", fx.dir);
+    write_without_ngram(fx.model, path);
+    gs_dmodel_t *old = NULL;
+    assert_int_equal(gs_dmodel_load(path, &old, err, sizeof(err)), GS_OK);
+    assert_true(gs_dmodel_ngram_weight(old) == 1);
+    gs_kn_t *kn = training_split_kn(fx.corpus, gs_dmodel_vocab(fx.m));
+
+    gs_str_t c1[] = {S("hello"), S("how are you?")};
+    gs_str_t c2[] = {S("hey there"), S("hi"), S("what is your name?")};
+    gs_str_t c3[] = {S("zebra quantum")}; /* all <unk> */
+    gs_str_t c4[40];                      /* longer than the 128-token window */
+    for (size_t i = 0; i < 40; i++)
+        c4[i] = S(i % 2 ? "i am fine, thanks." : "how are you?");
+    assert_true(check_window(old, kn, a, c1, 2) > 1e-3); /* the mix changes the answer */
+    check_window(old, kn, a, c2, 3);
+    check_window(old, kn, a, c3, 1);
+    check_window(old, kn, a, c4, 39);
+    check_window(old, kn, a, NULL, 0); /* no token: P1 */
+    check_generation(c2, 3, 0, 1);
+    for (uint64_t seed = 1; seed <= 40; seed++)
+        check_generation(seed % 2 ? c1 : c2, seed % 2 ? 2 : 3, 20, seed);
+    gs_kn_destroy(kn);
+    gs_dmodel_destroy(old);
+    unlink(path);
 }
 
 /* ---- model-file corruption ---------------------------------------------- */
@@ -815,11 +1188,11 @@ int main(void)
         cmocka_unit_test(test_spectral_radius), cmocka_unit_test(test_step_reference),
         cmocka_unit_test(test_vmath),           cmocka_unit_test(test_kn_discounts),
         cmocka_unit_test(test_kn_tiny),         cmocka_unit_test(test_kn_random),
+        cmocka_unit_test(test_kn_load),
     };
     const struct CMUnitTest trained[] = {
-        cmocka_unit_test(test_training_report),
-        cmocka_unit_test(test_batched_equals_single),
-        cmocka_unit_test(test_distribution),
+        cmocka_unit_test(test_training_report), cmocka_unit_test(test_batched_equals_single),
+        cmocka_unit_test(test_distribution),    cmocka_unit_test(test_ngram_served),
         cmocka_unit_test(test_corruption),
     };
     int failed = cmocka_run_group_tests_name("model", tests, NULL, NULL);

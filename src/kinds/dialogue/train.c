@@ -18,8 +18,9 @@ static void train_usage(void)
             "           [--max-train-tokens N] [--eval-tokens N] [--name S] [--version S]\n"
             "           [--code-dims K] [--threads N] [--report FILE]\n"
             "  corpus: one conversation per line, turns separated by TAB (docs/DATA.md)\n"
-            "  writes MODEL and MODEL.report.json (held-out metrics of the model and of\n"
-            "  unigram and bigram baselines)\n");
+            "  writes MODEL and MODEL.report.json (held-out metrics of the model, of the\n"
+            "  model mixed with Kneser-Ney trigrams, which MODEL carries and serving uses,\n"
+            "  and of unigram, bigram and trigram baselines)\n");
 }
 
 /* A numeric option in [lo, hi]; otherwise says why, sets *bad and returns 0. */
