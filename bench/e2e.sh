@@ -15,7 +15,8 @@
 # Figures: medians, and their ratios to the pass-through of the same run.
 #   bench/e2e.sh [N=100000] [ROUNDS=3]     (uses build/, starts its own broker)
 # GS_BENCH_BEFORE="" skips "before"; GS_BENCH_PYTHON=0 skips python;
-# GS_BENCH_MEMORY="200 20000 off" picks the settings; GS_BENCH_WORKER_OPTS adds
+# GS_BENCH_MEMORY="200 20000 off" picks the settings (N-exact: N vectors with the
+# approximate index off, governance.memory_index_min=0); GS_BENCH_WORKER_OPTS adds
 # worker overrides to govstream and before.
 N=${1:-100000}
 ROUNDS=${2:-3}
@@ -60,6 +61,7 @@ memory_opts() {
   case "$1:$2" in
     off:new) echo "-o governance.memory=false" ;;
     off:old) echo "-o governance.memory_capacity=1" ;;
+    *-exact:*) echo "-o governance.memory_capacity=${1%-exact} -o governance.memory_index_min=0" ;;
     *) echo "-o governance.memory_capacity=$1" ;;
   esac
 }
@@ -91,7 +93,7 @@ for r in $(seq 1 "$ROUNDS"); do
       rates[before-$mem]+="$(GS_BENCH_BINARY=$before_bin GS_BENCH_CFG=$dir/config/govstream.cfg \
         bench_worker "old$mem-$r" "$N" "${mo[@]}" "${opts[@]}") "
     fi
-    if [ -n "$py" ]; then
+    if [ -n "$py" ] && [ "${mem%-exact}" = "$mem" ]; then # python has one search
       if [ "$mem" = off ]; then pyo=(--no-memory); else pyo=(--memory-capacity "$mem"); fi
       rates[python-$mem]+="$(bench_python "py$mem-$r" "$N" "${pyo[@]}") "
     fi

@@ -423,15 +423,17 @@ static float cosine(const gs_pelm_t *p, const float *q, const uint32_t *dims, si
     return (float)(sum / qn);
 }
 
-/* Whether any slot of [b, e) screens at thr or above: one vector pass,
- * so that the slots below the candidates' worst (nearly all) cost no
- * branch each. */
+/* Whether any slot of [b, e) screens above thr: one vector pass, so that
+ * the slots below the candidates' worst (nearly all) cost no branch each.
+ * Strictly above: the slots come in increasing order, and a later slot
+ * that ties the worst candidate loses the tie (a bank of many equal
+ * vectors would otherwise walk every block slot by slot). */
 #define CAND_BLOCK 64
 GS_CLONES static int block_reaches(const gs_pelm_t *p, size_t b, size_t e, float thr)
 {
     int any = 0;
     for (size_t s = b; s < e; s++)
-        any |= (float)p->acc[s] * p->scale[s] >= thr;
+        any |= (float)p->acc[s] * p->scale[s] > thr;
     return any;
 }
 
@@ -455,7 +457,7 @@ size_t gs_pelm_search(gs_pelm_t *p, const float *q, float qphase, size_t k, gs_p
             continue;
         for (size_t s = b; s < e; s++) {
             float a = (float)p->acc[s] * p->scale[s];
-            if ((nc < r || a >= cand[r - 1].score) && phase_ok(p->phase[s], qphase))
+            if ((nc < r || a > cand[r - 1].score) && phase_ok(p->phase[s], qphase))
                 offer(cand, &nc, r, (uint32_t)s, a);
         }
     }
