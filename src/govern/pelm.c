@@ -525,11 +525,11 @@ static gs_err_t resize(gs_pelm_t *p, size_t size)
         }
         p->alloc = rows;
     }
-    if (size > p->size && p->codes && p->code_rows == p->alloc) /* else rebuilt after */
-        for (size_t d = 0; d < p->dim; d++) {
+    if (size > p->size && p->codes && p->code_rows == p->alloc) { /* else rebuilt after */
+        for (size_t d = 0; d < p->dim; d++)
             memset(p->codes + d * p->code_rows + p->size, 0, size - p->size);
-            memset(p->scale + p->size, 0, (size - p->size) * sizeof(float));
-        }
+        memset(p->scale + p->size, 0, (size - p->size) * sizeof(float));
+    }
     if (size > p->size && p->bank) { /* bank NULL only with size 0 */
         memset(p->bank + p->size * p->dim, 0, (size - p->size) * p->dim * sizeof(float));
         memset(p->phase + p->size, 0, (size - p->size) * sizeof(float));
