@@ -183,30 +183,20 @@ static void knn(const tdata_t *d, const unsigned char *role, double *probs)
     }
 }
 
-static const size_t *seed_features(size_t *n)
+/* The pooled values a method learns from, into idx: the seed's 34 or all. */
+static size_t method_features(int method, size_t *idx)
 {
-    static size_t idx[GS_TIMBRE_N_SEED];
-    for (size_t i = 0; i < GS_TIMBRE_N_SEED; i++)
-        idx[i] = gs_timbre_seed_index(i);
-    *n = GS_TIMBRE_N_SEED;
-    return idx;
-}
-
-static const size_t *all_features(size_t *n)
-{
-    static size_t idx[GS_TIMBRE_N_POOLED];
-    for (size_t i = 0; i < GS_TIMBRE_N_POOLED; i++)
-        idx[i] = i;
-    *n = GS_TIMBRE_N_POOLED;
-    return idx;
+    size_t n = method == M_SEED ? GS_TIMBRE_N_SEED : GS_TIMBRE_N_POOLED;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = method == M_SEED ? gs_timbre_seed_index(i) : i;
+    return n;
 }
 
 /* A perceptron on the given features, and its test results. */
 static gs_err_t perceptron(const train_conf_t *c, const tdata_t *d, const unsigned char *role,
                            int method, double *probs, json_t *out, char *errstr, size_t en)
 {
-    size_t nf;
-    const size_t *idx = method == M_SEED ? seed_features(&nf) : all_features(&nf);
+    size_t idx[GS_TIMBRE_N_POOLED], nf = method_features(method, idx);
     timbre_model_t model;
     mlp_fit_result_t fr;
     gs_err_t err = timbre_fit(c, d, role, idx, nf, &model, &fr, errstr, en);

@@ -21,7 +21,8 @@
 #include "render.h"
 
 #define SR        22050
-#define RELEASE_S 0.5 /* rendered after the note-off: the decay is timbre too */
+#define RELEASE_S 0.5      /* rendered after the note-off: the decay is timbre too */
+#define NOTE_MAX  (4 * SR) /* samples: the longest hold and the release fit */
 
 static const double holds_s[2] = {0.3, 0.9};
 static const int velocities[2] = {64, 112};
@@ -40,10 +41,13 @@ typedef struct font_run {
     fluid_synth_t *synth[2];
     int sfid[2];
     long rendered, silent, clipped;
+    float *left, *right; /* one note's stereo output, NOTE_MAX samples each */
+    int16_t *pcm;        /* its mono PCM */
 } font_run_t;
 
 static void font_run_free(font_run_t *r)
 {
+    free(r->left), free(r->right), free(r->pcm);
     for (int fx = 0; fx < 2; fx++) {
         if (r->synth[fx])
             delete_fluid_synth(r->synth[fx]);
@@ -54,7 +58,11 @@ static void font_run_free(font_run_t *r)
 
 static gs_err_t font_run_open(font_run_t *r, const char *path, char *errstr, size_t n)
 {
-    *r = (font_run_t){0};
+    *r = (font_run_t){.left = malloc(NOTE_MAX * sizeof(float)),
+                      .right = malloc(NOTE_MAX * sizeof(float)),
+                      .pcm = malloc(NOTE_MAX * sizeof(int16_t))};
+    if (!r->left || !r->right || !r->pcm)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     for (int fx = 0; fx < 2; fx++) {
         fluid_settings_t *s = r->settings[fx] = new_fluid_settings();
         if (!s)
@@ -152,8 +160,8 @@ static void progress(int font, int n_fonts, int program)
 static gs_err_t render_program(const conf_t *c, font_run_t *r, int font, int lineage, int prog,
                                FILE *out, uint32_t *count, char *errstr, size_t n)
 {
-    static float l[4 * SR], rt[4 * SR];
-    static int16_t pcm[4 * SR];
+    float *l = r->left, *rt = r->right;
+    int16_t *pcm = r->pcm;
     int family = gs_timbre_gm_family(prog);
     for (int fx = 0; fx < 2; fx++)
         if (fluid_synth_program_select(r->synth[fx], 0, r->sfid[fx], 0, prog) != FLUID_OK)
