@@ -21,7 +21,7 @@
 #include "render.h"
 
 #define SR        22050
-#define RELEASE_S 0.5      /* rendered after the note-off: the decay is timbre too */
+#define RELEASE_S 0.5              /* rendered after the note-off: the decay is timbre too */
 #define NOTE_MAX  ((size_t)4 * SR) /* samples: the longest hold and the release fit */
 
 static const double holds_s[2] = {0.3, 0.9};
