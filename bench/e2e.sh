@@ -14,7 +14,8 @@
 # the first and the last output record's timestamp (group join excluded).
 # Figures: medians, and their ratios to the pass-through of the same run.
 #   bench/e2e.sh [N=100000] [ROUNDS=3]     (uses build/, starts its own broker)
-# GS_BENCH_BEFORE="" skips "before"; GS_BENCH_PYTHON=0 skips python;
+# GS_BENCH_BEFORE="" skips "before"; GS_BENCH_PYTHON=0 skips python; GS_BENCH_PIN=1
+# pins the broker and the load tools to CPU 0, what is measured to CPU 1;
 # GS_BENCH_MEMORY="200 20000 off" picks the settings (N-exact: N vectors with the
 # approximate index off, governance.memory_index_min=0); GS_BENCH_WORKER_OPTS adds
 # worker overrides to govstream and before.
@@ -71,7 +72,7 @@ bench_python() {
   local name=$1 n=$2 res=bench.$RUN.$1.res dl=bench.$RUN.$1.dl
   shift 2
   $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
-  "$py" bench/python/reference.py --bootstrap "$BS" --input "$IN" --results "$res" \
+  "${PIN_WORKER[@]}" "$py" bench/python/reference.py --bootstrap "$BS" --input "$IN" --results "$res" \
     --deadletter "$dl" --group "py-$RUN-$name" "$@" 2>"/tmp/gs-bench-$RUN-$name.log" &
   local pid=$!
   bench_rate "$res" "$n"
@@ -83,7 +84,7 @@ declare -A rates
 for r in $(seq 1 "$ROUNDS"); do
   out=bench.$RUN.pt$r
   $LOAD topics -b "$BS" --create "$out" --partitions 6 -q
-  build/bench-passthrough "$BS" "$IN" "$out" "pt-$RUN-$r" "$N" >/dev/null
+  "${PIN_WORKER[@]}" build/bench-passthrough "$BS" "$IN" "$out" "pt-$RUN-$r" "$N" >/dev/null
   rates[pt]+="$(bench_rate "$out" "$N") "
   for mem in $MEMORY; do
     read -ra mo <<<"$(memory_opts "$mem" new)"

@@ -9,7 +9,9 @@
 # CreateTime (set by the producing client when it hands the record to
 # librdkafka, so its linger.ms=5 batching counts against us too).
 #   bench/latency.sh [N=200000] [SECONDS=30] [FRACTIONS="0.5 0.1"]
-# GS_BENCH_WORKER_OPTS adds worker overrides to every run.
+# GS_BENCH_WORKER_OPTS adds worker overrides to every run; GS_BENCH_CLIENT_LINGER_MS
+# the producing client's linger.ms (5); GS_BENCH_PIN=1 pins the broker and the load
+# tools to CPU 0 and the worker to CPU 1 (lib.sh).
 N=${1:-200000}
 SECONDS_AT_RATE=${2:-30}
 FRACTIONS=${3:-0.5 0.1}

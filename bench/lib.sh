@@ -4,7 +4,11 @@
 # measured from its output records' timestamps.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-LOAD=build/govstream-load
+# GS_BENCH_PIN=1: the broker and the load tools on CPU 0, the workers on CPU 1
+# (taskset), so that the worker never waits for a core the broker holds.
+PIN_LOAD=() PIN_WORKER=()
+if [ "${GS_BENCH_PIN:-0}" = 1 ]; then PIN_LOAD=(taskset -c 0) PIN_WORKER=(taskset -c 1); fi
+LOAD="${PIN_LOAD[*]} build/govstream-load" # split where it is used
 PORT=${GS_BENCH_KAFKA_PORT:-29092}
 if ! [ -x build/govstream ] || ! [ -x build/bench-passthrough ]; then
   echo "build first: cmake -S . -B build -G Ninja && cmake --build build" >&2
@@ -16,6 +20,10 @@ fi
 bench_setup() {
   local n=$1
   BS=$(ops/kafka/start.sh --port "$PORT")
+  if [ ${#PIN_LOAD[@]} -gt 0 ]; then # every thread of the broker's JVM
+    local p
+    for p in $(pgrep -f "govstream-kafka-$PORT"); do taskset -apc 0 "$p" >/dev/null; done
+  fi
   BENCH_PIDS=()
   trap bench_cleanup EXIT
   RUN=$(date +%s)
@@ -44,7 +52,7 @@ bench_worker() {
   # and state.topic (its own changelog: no worker restores another's state)
   local gov=(-o dialogue.governance_only=true -o state.topic="gs-$RUN-$name.state")
   [ -z "${GS_BENCH_BINARY:-}" ] || gov=()
-  "${GS_BENCH_BINARY:-build/govstream}" run -c "${GS_BENCH_CFG:-config/govstream.cfg}" \
+  "${PIN_WORKER[@]}" "${GS_BENCH_BINARY:-build/govstream}" run -c "${GS_BENCH_CFG:-config/govstream.cfg}" \
     -o log.level=warn -o http.listen= \
     -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
     -o dialogue.requests_topic="$IN" -o dialogue.results_topic="$res" \
@@ -62,7 +70,7 @@ bench_kind_worker() {
   local kind=$1 name=$2 n=$3 res=bench.$RUN.$2.res dl=bench.$RUN.$2.dl
   shift 3
   $LOAD topics -b "$BS" --create "$res,$dl" --partitions 6 -q
-  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
+  "${PIN_WORKER[@]}" build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen= \
     -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
     -o dialogue.enabled=false -o "$kind.enabled=true" -o "$kind.requests_topic=$IN" \
     -o "$kind.results_topic=$res" -o deadletter.topic="$dl" \
@@ -80,7 +88,8 @@ bench_worker_up() {
   local name=$1 in=$2 res=$3 dl=$4
   shift 4
   HTTP_PORT=$(free_port)
-  build/govstream run -c config/govstream.cfg -o log.level=warn -o http.listen="127.0.0.1:$HTTP_PORT" \
+  "${PIN_WORKER[@]}" build/govstream run -c config/govstream.cfg -o log.level=warn \
+    -o http.listen="127.0.0.1:$HTTP_PORT" \
     -o kafka.bootstrap.servers="$BS" -o kafka_consumer.group.id="gs-$RUN-$name" \
     -o dialogue.requests_topic="$in" -o dialogue.results_topic="$res" -o deadletter.topic="$dl" \
     -o state.topic="gs-$RUN-$name.state" -o dialogue.governance_only=true "$@" \
