@@ -238,6 +238,13 @@ int gs_consumer_flow(gs_consumer_t *c, int queue_full, long queue_len, int regis
 /* Holds an assigned partition paused whatever flow control says (while
  * its state is restored), or lets it go. */
 void gs_consumer_hold(gs_consumer_t *c, const char *topic, int32_t partition, int hold);
+/* Seeks a held partition to its committed offset as the group coordinator
+ * has it now (exactly-once, after its state is restored): a restore that
+ * waited for another member's open transaction ends after that
+ * transaction's changelog records, and the input offsets committed in the
+ * same transaction are only now there; the position taken at the
+ * assignment may predate them, which would process that batch twice. */
+void gs_consumer_seek_committed(gs_consumer_t *c, const char *topic, int32_t partition);
 rd_kafka_t *gs_consumer_handle(gs_consumer_t *c);
 /* The watermark of every assigned partition (the next offset to read), for
  * a transaction's offsets; the caller destroys the list. */

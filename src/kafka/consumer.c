@@ -319,6 +319,29 @@ void gs_consumer_hold(gs_consumer_t *c, const char *topic, int32_t partition, in
     apply(c, l, hold, 0);
 }
 
+void gs_consumer_seek_committed(gs_consumer_t *c, const char *topic, int32_t partition)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, l, 10000);
+    if (!err)
+        err = l->elems[0].err;
+    rd_kafka_error_t *error = NULL;
+    if (!err && l->elems[0].offset >= 0)
+        error = rd_kafka_seek_partitions(c->rk, l, 10000);
+    if (err || error) /* the position from the assignment stays */
+        gs_log_warn(c->base.log, "cannot seek a restored partition to its committed offset",
+                    GS_LS("topic", topic), GS_LI("partition", partition),
+                    GS_LS("error", error ? rd_kafka_error_string(error) : rd_kafka_err2str(err)));
+    else if (l->elems[0].offset >= 0)
+        gs_log_info(c->base.log, "restored partition at its committed offset",
+                    GS_LS("topic", topic), GS_LI("partition", partition),
+                    GS_LI("offset", l->elems[0].offset));
+    if (error)
+        rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 rd_kafka_t *gs_consumer_handle(gs_consumer_t *c)
 {
     return c->rk;

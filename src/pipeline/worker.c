@@ -172,6 +172,8 @@ static void on_assigned(void *opaque, const rd_kafka_topic_partition_list_t *par
 static void on_restored(void *opaque, const char *topic, int32_t partition)
 {
     gs_worker_t *w = opaque;
+    if (eos(w)) /* the state is now as of the last commit: so must the input be */
+        gs_consumer_seek_committed(w->consumer, topic, partition);
     gs_consumer_hold(w->consumer, topic, partition, 0);
     w->t.gauges = 0; /* /state shows the restored scopes now, not in a second */
 }
