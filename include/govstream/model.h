@@ -163,6 +163,7 @@ typedef struct gs_dm_pred {
 typedef struct gs_dm_query {
     const gs_str_t *turns;
     size_t n_turns;
+    gs_str_t session; /* the conversation, for the state cache (empty: not cached) */
     gs_dm_op_t op;
     int k;            /* TOP_K: 1..20 */
     int max_tokens;   /* GENERATE */
@@ -183,6 +184,32 @@ typedef struct gs_dm_answer {
 gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_answer_t *a,
                        char *errstr, size_t errstr_size);
 
+/* The per-session reservoir state cache. An entry holds the window a
+ * session's last query read (its token ids, at most context_tokens) and the
+ * state after them. A query whose window begins with those ids reads only
+ * the rest, from that state: the same bits as reading it all, since the
+ * ids are compared in full (the key, a 64-bit hash of the session, only
+ * finds the entry). Anything else reads the whole window and replaces the
+ * entry. A window longer than context_tokens slides: its first token
+ * moves with every new one, so it misses and is read in full, as without
+ * the cache. Least recently used entries are evicted; entries = 0 turns
+ * the cache off (and frees it). The default is GS_DM_CACHE_DEFAULT. */
+#define GS_DM_CACHE_DEFAULT 4096
+gs_err_t gs_dmodel_set_cache(gs_dmodel_t *m, size_t entries, char *errstr, size_t errstr_size);
+/* Bytes the cache holds now (its entries' ids and states and the index):
+ * entries x (4 context_tokens + 4 units + 24) + 4 x buckets (a power of two
+ * below 4 x entries), allocated on the first query with a session.
+ * gs_dmodel_set_cache empties the cache and zeroes its counters. */
+size_t gs_dmodel_cache_bytes(const gs_dmodel_t *m);
+typedef struct gs_dm_cache_stats {
+    uint64_t hits, misses; /* queries with a session: read from a cached state, or not */
+    uint64_t tokens_saved; /* tokens not read again thanks to hits */
+    size_t entries, capacity;
+} gs_dm_cache_stats_t;
+void gs_dmodel_cache_stats(const gs_dmodel_t *m, gs_dm_cache_stats_t *out);
+/* The rank of the factorised readout (0: full W_out). */
+uint32_t gs_dmodel_readout_rank(const gs_dmodel_t *m);
+
 /* Full next-token distribution after a window (V probabilities), for
  * evaluation. state (units floats) may be NULL. */
 gs_err_t gs_dmodel_distribution(gs_dmodel_t *m, const uint32_t *ids, size_t n, float *probs,
@@ -193,6 +220,7 @@ typedef struct gs_train_conf {
     gs_reservoir_conf_t reservoir;
     uint32_t vocab;            /* V, including <unk> and <eot> */
     uint32_t code_dims;        /* size of the current-token code in the features (0: none) */
+    uint32_t readout_rank;     /* r of the factorised readout W_out ~ U P served (0: full) */
     uint64_t max_train_tokens; /* 0: all */
     uint64_t eval_tokens;      /* test tokens evaluated (0: all) */
     const char *name, *version;

@@ -18,14 +18,34 @@
 #include "govstream/model.h"
 
 #define GEN_MAX 256 /* generated tokens per request, at most */
+#define NONE    UINT32_MAX
+
+/* The per-session state cache (model.h): entries in a doubly linked LRU
+ * list and in hash chains, by index; ids and states in two slabs. */
+typedef struct centry {
+    uint64_t key;
+    uint32_t n_ids;             /* ids of the window read; 0: a free entry */
+    uint32_t prev, next, chain; /* LRU neighbours, next in the bucket */
+} centry_t;
+
+typedef struct cache {
+    size_t cap, used, n_buckets;
+    centry_t *e;
+    uint32_t *ids;  /* cap x context_tokens */
+    float *state;   /* cap x units */
+    uint32_t *head; /* n_buckets chains */
+    uint32_t mru, lru;
+    uint64_t hits, misses, saved;
+} cache_t;
 
 struct gs_dmodel {
     gs_modelfile_t *mf;
     gs_vocab_t *vocab;
     gs_reservoir_t res;
-    const float *w_out; /* V x D, row-major */
+    const float *w_out; /* V x D, row-major (full-rank files) */
+    const float *u, *p; /* W_out ~ U P: V x rank and rank x D (rank > 0) */
     const float *code;  /* V x code_dims */
-    uint32_t V, D, units, code_dims;
+    uint32_t V, D, units, code_dims, rank;
     float eps, inv_temp;
     uint32_t context_tokens; /* the last tokens of a window that are read */
     gs_kn_t *kn;             /* the n-gram part; NULL in files without one */
@@ -47,7 +67,13 @@ struct gs_dmodel {
     size_t *rows;     /* B: positions of the readout rows */
     uint32_t **ids;   /* by query: the window's tokens */
     size_t *n_ids, *cap_ids;
-    uint32_t *gen; /* B x GEN_MAX generated tokens, by position */
+    uint32_t *gen;        /* B x GEN_MAX generated tokens, by position */
+    float *z;             /* B x rank: phi P^T */
+    size_t *pos;          /* query -> position */
+    uint32_t *skip, *src; /* by query: ids already read (a cache hit) and the entry */
+    uint64_t *hkey;       /* by query: the session's key (0: none) */
+    size_t cache_cap;     /* the setting; the cache is allocated on first use */
+    cache_t cache;
 };
 
 static gs_err_t check_reservoir(const gs_reservoir_t *r, char *errstr, size_t n)
@@ -114,6 +140,7 @@ static gs_err_t read_meta(gs_dmodel_t *m, json_t *meta, json_t *rc, json_t *ro, 
     double temp = num(ro, "temperature", 0);
     m->inv_temp = temp > 0 ? real(1.0 / temp) : 0; /* as calibrated in train.c */
     m->context_tokens = count(meta, "context_tokens", 128);
+    m->rank = count(ro, "rank", 0); /* files before the factorised readout: none, full */
     const char *name = json_string_value(json_object_get(meta, "name"));
     const char *version = json_string_value(json_object_get(meta, "version"));
     snprintf(m->name, sizeof(m->name), "%s", name ? name : "dialogue");
@@ -124,6 +151,32 @@ static gs_err_t read_meta(gs_dmodel_t *m, json_t *meta, json_t *rc, json_t *ro, 
         !isfinite(c.omega))
         return gs_fail(errstr, n, GS_ERR_DECODE, "%s: implausible model parameters", path);
     return GS_OK;
+}
+
+/* The readout: W_out, or with a rank its factors U and P (their first, or
+ * NULL with errstr set). */
+static const gs_tensor_t *readout_tensors(gs_dmodel_t *m, char *errstr, size_t n)
+{
+    if (!m->rank) {
+        const gs_tensor_t *wo =
+            gs_modelfile_get(m->mf, "w_out", GS_DT_F32, (uint64_t)m->V * m->D, errstr, n);
+        m->w_out = wo ? wo->data : NULL;
+        return wo;
+    }
+    if (m->rank > m->D || m->rank > m->V) {
+        (void)gs_fail(errstr, n, GS_ERR_DECODE, "readout rank %u above min(V, D)", m->rank);
+        return NULL;
+    }
+    const gs_tensor_t *u =
+        gs_modelfile_get(m->mf, "w_out_u", GS_DT_F32, (uint64_t)m->V * m->rank, errstr, n);
+    const gs_tensor_t *p =
+        u ? gs_modelfile_get(m->mf, "w_out_p", GS_DT_F32, (uint64_t)m->rank * m->D, errstr, n)
+          : NULL;
+    if (!p)
+        return NULL;
+    m->u = u->data;
+    m->p = p->data;
+    return u;
 }
 
 /* The n-gram part, where the metadata says there is one; files written
@@ -138,6 +191,136 @@ static gs_err_t load_ngram(gs_dmodel_t *m, json_t *ng, const char *path, char *e
         return gs_fail(errstr, n, GS_ERR_DECODE, "%s: implausible n-gram weight", path);
     m->kn_weight = a;
     return gs_kn_from_file(m->mf, m->V, &m->kn, errstr, n);
+}
+
+/* ---- the per-session state cache ------------------------------------------ */
+
+static void cache_free(cache_t *c)
+{
+    free(c->e);
+    free(c->ids);
+    free(c->state);
+    free(c->head);
+    memset(c, 0, sizeof(*c));
+}
+
+static int cache_alloc(cache_t *c, size_t cap, uint32_t ctx, uint32_t units)
+{
+    size_t nb = 1;
+    while (nb < 2 * cap)
+        nb *= 2;
+    c->e = calloc(cap, sizeof(*c->e));
+    c->ids = malloc(cap * ctx * sizeof(*c->ids));
+    c->state = malloc(cap * units * sizeof(*c->state));
+    c->head = malloc(nb * sizeof(*c->head));
+    if (!c->e || !c->ids || !c->state || !c->head) {
+        cache_free(c);
+        return -1;
+    }
+    for (size_t i = 0; i < nb; i++)
+        c->head[i] = NONE;
+    c->cap = cap, c->n_buckets = nb, c->mru = c->lru = NONE;
+    return 0;
+}
+
+/* FNV-1a 64 of the session; 0 is kept for "none". */
+static uint64_t session_key(gs_str_t s)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < s.len; i++)
+        h = (h ^ (unsigned char)s.p[i]) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+static void lru_unlink(cache_t *c, uint32_t i)
+{
+    centry_t *e = &c->e[i];
+    if (e->prev != NONE)
+        c->e[e->prev].next = e->next;
+    else
+        c->mru = e->next;
+    if (e->next != NONE)
+        c->e[e->next].prev = e->prev;
+    else
+        c->lru = e->prev;
+}
+
+static void lru_front(cache_t *c, uint32_t i)
+{
+    c->e[i].prev = NONE;
+    c->e[i].next = c->mru;
+    if (c->mru != NONE)
+        c->e[c->mru].prev = i;
+    c->mru = i;
+    if (c->lru == NONE)
+        c->lru = i;
+}
+
+static uint32_t cache_find(const cache_t *c, uint64_t key)
+{
+    uint32_t i = c->head[key & (c->n_buckets - 1)];
+    while (i != NONE && c->e[i].key != key)
+        i = c->e[i].chain;
+    return i;
+}
+
+/* The entry of key, created (a free one, or the least recently used one
+ * evicted) if there is none; most recently used either way. */
+static uint32_t cache_slot(cache_t *c, uint64_t key)
+{
+    uint32_t i = cache_find(c, key);
+    if (i != NONE) {
+        lru_unlink(c, i);
+        lru_front(c, i);
+        return i;
+    }
+    if (c->used < c->cap) {
+        i = (uint32_t)c->used++;
+    } else { /* evict: out of the list and of its chain */
+        i = c->lru;
+        lru_unlink(c, i);
+        uint32_t *at = &c->head[c->e[i].key & (c->n_buckets - 1)];
+        while (*at != i)
+            at = &c->e[*at].chain;
+        *at = c->e[i].chain;
+    }
+    uint32_t *h = &c->head[key & (c->n_buckets - 1)];
+    c->e[i] = (centry_t){.key = key, .n_ids = 0, .chain = *h};
+    *h = i;
+    lru_front(c, i);
+    return i;
+}
+
+gs_err_t gs_dmodel_set_cache(gs_dmodel_t *m, size_t entries, char *errstr, size_t n)
+{
+    if (entries > (1u << 24))
+        return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "cache of %zu entries: at most %u", entries,
+                       1u << 24);
+    cache_free(&m->cache);
+    m->cache_cap = entries;
+    return GS_OK;
+}
+
+size_t gs_dmodel_cache_bytes(const gs_dmodel_t *m)
+{
+    const cache_t *c = &m->cache;
+    return c->cap * (sizeof(centry_t) + m->context_tokens * sizeof(uint32_t) +
+                     m->units * sizeof(float)) +
+           c->n_buckets * sizeof(uint32_t);
+}
+
+void gs_dmodel_cache_stats(const gs_dmodel_t *m, gs_dm_cache_stats_t *out)
+{
+    *out = (gs_dm_cache_stats_t){.hits = m->cache.hits,
+                                 .misses = m->cache.misses,
+                                 .tokens_saved = m->cache.saved,
+                                 .entries = m->cache.used,
+                                 .capacity = m->cache_cap};
+}
+
+uint32_t gs_dmodel_readout_rank(const gs_dmodel_t *m)
+{
+    return m->rank;
 }
 
 gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_t n)
@@ -179,9 +362,7 @@ gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_
             ir ? gs_modelfile_get(m->mf, "in_val", GS_DT_F32, in, errstr, n) : NULL;
         const gs_tensor_t *b =
             iv ? gs_modelfile_get(m->mf, "bias", GS_DT_F32, m->units, errstr, n) : NULL;
-        const gs_tensor_t *wo =
-            b ? gs_modelfile_get(m->mf, "w_out", GS_DT_F32, (uint64_t)m->V * m->D, errstr, n)
-              : NULL;
+        const gs_tensor_t *wo = b ? readout_tensors(m, errstr, n) : NULL;
         const gs_tensor_t *cd = wo && m->code_dims
                                     ? gs_modelfile_get(m->mf, "code", GS_DT_F32,
                                                        (uint64_t)m->V * m->code_dims, errstr, n)
@@ -197,13 +378,13 @@ gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_
             r->in_val = (float *)iv->data;
             r->bias = (float *)b->data;
             r->owned = 0;
-            m->w_out = wo->data;
             m->code = m->code_dims ? cd->data : NULL;
             err = check_reservoir(r, errstr, n);
         }
     }
     if (!err)
         err = load_ngram(m, json_object_get(meta, "ngram"), path, errstr, n);
+    m->cache_cap = GS_DM_CACHE_DEFAULT;
     json_decref(meta);
     if (err) {
         gs_dmodel_destroy(m);
@@ -239,6 +420,12 @@ void gs_dmodel_destroy(gs_dmodel_t *m)
     free(m->n_ids);
     free(m->cap_ids);
     free(m->gen);
+    free(m->z);
+    free(m->pos);
+    free(m->skip);
+    free(m->src);
+    free(m->hkey);
+    cache_free(&m->cache);
     free(m);
 }
 
@@ -277,7 +464,9 @@ static int grow(gs_dmodel_t *m, size_t B)
         GROW(phi, cap * m->D) || GROW(logits, cap * m->V) || GROW(terms, m->V) ||
         GROW(tokens, cap) || GROW(last, cap) || GROW(last2, cap) || GROW(mixed, m->V) ||
         GROW(order, cap) || GROW(keys, cap) || GROW(rng, cap) || GROW(rows, cap) ||
-        GROW(gen, cap * GEN_MAX) || GROW(n_ids, cap) || GROW(ids, cap) || GROW(cap_ids, cap))
+        GROW(gen, cap * GEN_MAX) || GROW(n_ids, cap) || GROW(ids, cap) || GROW(cap_ids, cap) ||
+        GROW(z, cap * (m->rank ? m->rank : 1)) || GROW(pos, cap) || GROW(skip, cap) ||
+        GROW(src, cap) || GROW(hkey, cap))
         return -1;
 #undef GROW
     memset(m->ids + m->cap, 0, (cap - m->cap) * sizeof(*m->ids));
@@ -297,43 +486,129 @@ static int by_key_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* Reads the windows of sequences 0..B-1 (the last context_tokens of each)
- * from a zero state into column p of m->xa for the sequence at position p,
- * m->order[p]. Positions are by window length, longest first, so the
+/* Tokens of query b's window still to read: all but a cache hit's. */
+static size_t todo(const gs_dmodel_t *m, size_t b)
+{
+    return window(m, b) - m->skip[b];
+}
+
+/* Looks up the queries with a session: skip[b] of query b's window are
+ * already read, in entry src[b] (NONE: none; the cached ids are compared
+ * in full). hkey[b]: the session's key, 0 for queries not cached. */
+static gs_err_t cache_lookup(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, char *errstr,
+                             size_t en)
+{
+    cache_t *c = &m->cache;
+    for (size_t b = 0; b < n; b++) {
+        m->skip[b] = 0, m->src[b] = NONE, m->hkey[b] = 0;
+        size_t w = window(m, b);
+        if (!m->cache_cap || !q[b].session.len || !w)
+            continue;
+        if (!c->cap && cache_alloc(c, m->cache_cap, m->context_tokens, m->units))
+            return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory for the state cache");
+        m->hkey[b] = session_key(q[b].session);
+        uint32_t i = cache_find(c, m->hkey[b]);
+        const uint32_t *win = m->ids[b] + m->n_ids[b] - w;
+        if (i != NONE && c->e[i].n_ids <= w &&
+            !memcmp(c->ids + (size_t)i * m->context_tokens, win, c->e[i].n_ids * sizeof(*win))) {
+            m->skip[b] = c->e[i].n_ids, m->src[b] = i;
+            c->hits++, c->saved += c->e[i].n_ids;
+        } else {
+            c->misses++;
+        }
+    }
+    return GS_OK;
+}
+
+/* Each cached query's window and final state into its session's entry
+ * (the later query wins when a session comes twice in a batch). */
+static void cache_store(gs_dmodel_t *m, size_t B)
+{
+    cache_t *c = &m->cache;
+    for (size_t b = 0; b < B; b++) {
+        if (!m->hkey[b])
+            continue;
+        uint32_t i = cache_slot(c, m->hkey[b]);
+        size_t w = window(m, b), p = m->pos[b];
+        memcpy(c->ids + (size_t)i * m->context_tokens, m->ids[b] + m->n_ids[b] - w,
+               w * sizeof(uint32_t));
+        c->e[i].n_ids = (uint32_t)w;
+        float *st = c->state + (size_t)i * m->units;
+        for (uint32_t u = 0; u < m->units; u++)
+            st[u] = m->xa[(size_t)u * B + p];
+    }
+}
+
+/* Orders sequences 0..B-1 by tokens still to read, most first (position p
+ * is query order[p], query b at pos[b]), and starts each from zero or its
+ * cached state. */
+static void start_windows(gs_dmodel_t *m, size_t B)
+{
+    uint64_t *keys = m->keys;
+    for (size_t b = 0; b < B; b++) /* (length, -index): stable for equal lengths */
+        keys[b] = (uint64_t)todo(m, b) << 32 | (uint32_t)(UINT32_MAX - b);
+    qsort(keys, B, sizeof(keys[0]), by_key_desc);
+    memset(m->xa, 0, (size_t)m->units * B * sizeof(float));
+    memset(m->xb, 0, (size_t)m->units * B * sizeof(float)); /* blocks may read past `active` */
+    for (size_t p = 0; p < B; p++) {
+        size_t b = m->order[p] = UINT32_MAX - (uint32_t)keys[p];
+        m->pos[b] = p;
+        m->last[p] = m->n_ids[b] ? m->ids[b][m->n_ids[b] - 1] : UINT32_MAX;
+        m->last2[p] = m->n_ids[b] >= 2 ? m->ids[b][m->n_ids[b] - 2] : GS_KN_START;
+        if (m->src[b] == NONE)
+            continue;
+        const float *st = m->cache.state + (size_t)m->src[b] * m->units;
+        for (uint32_t i = 0; i < m->units; i++) /* in both: it may never be stepped */
+            m->xa[(size_t)i * B + p] = m->xb[(size_t)i * B + p] = st[i];
+    }
+}
+
+/* Reads the windows of sequences 0..B-1 (the last context_tokens of each,
+ * less what the cache holds) into column p of m->xa for the sequence at
+ * position p. Positions are by tokens to read, most first, so the
  * sequences still reading are always a prefix and no step is spent on a
  * finished one. */
 static void read_windows(gs_dmodel_t *m, size_t B)
 {
-    uint64_t *keys = m->keys;
-    for (size_t b = 0; b < B; b++) /* (length, -index): stable for equal lengths */
-        keys[b] = (uint64_t)window(m, b) << 32 | (uint32_t)(UINT32_MAX - b);
-    qsort(keys, B, sizeof(keys[0]), by_key_desc);
-    for (size_t p = 0; p < B; p++) {
-        size_t b = m->order[p] = UINT32_MAX - (uint32_t)keys[p];
-        m->last[p] = m->n_ids[b] ? m->ids[b][m->n_ids[b] - 1] : UINT32_MAX;
-        m->last2[p] = m->n_ids[b] >= 2 ? m->ids[b][m->n_ids[b] - 2] : GS_KN_START;
-    }
-    memset(m->xa, 0, (size_t)m->units * B * sizeof(float));
-    memset(m->xb, 0, (size_t)m->units * B * sizeof(float)); /* blocks may read past `active` */
+    start_windows(m, B);
     size_t active = B;
     for (size_t t = 0;; t++) {
-        while (active && window(m, m->order[active - 1]) <= t)
+        while (active && todo(m, m->order[active - 1]) <= t)
             active--;
         if (!active)
             break;
         for (size_t p = 0; p < active; p++) {
             size_t b = m->order[p];
-            m->tokens[p] = m->ids[b][m->n_ids[b] - window(m, b) + t];
+            m->tokens[p] = m->ids[b][m->n_ids[b] - window(m, b) + m->skip[b] + t];
         }
         gs_reservoir_step(&m->res, m->tokens, active, B, m->xa, m->xb);
         float *tmp = m->xa;
         m->xa = m->xb;
         m->xb = tmp;
         /* windows that end here: their state is final in both buffers */
-        for (size_t p = active; p-- > 0 && window(m, m->order[p]) == t + 1;)
+        for (size_t p = active; p-- > 0 && todo(m, m->order[p]) == t + 1;)
             for (uint32_t i = 0; i < m->units; i++)
                 m->xb[(size_t)i * B + p] = m->xa[(size_t)i * B + p];
     }
+}
+
+/* logits = phi (P^T U^T): two products of rank r instead of one of D. */
+static void read_out_lowrank(gs_dmodel_t *m, size_t nrows)
+{
+    const int V = (int)m->V, D = (int)m->D, r = (int)m->rank;
+    if (nrows < 4) {
+        for (size_t i = 0; i < nrows; i++) {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, r, D, 1.0f, m->p, D, m->phi + i * m->D, 1,
+                        0.0f, m->z + i * m->rank, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, V, r, 1.0f, m->u, r, m->z + i * m->rank, 1,
+                        0.0f, m->logits + i * m->V, 1);
+        }
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nrows, r, D, 1.0f, m->phi, D, m->p, D,
+                0.0f, m->z, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nrows, V, r, 1.0f, m->z, r, m->u, r,
+                0.0f, m->logits, V);
 }
 
 /* logits row r = readout of the sequence at position rows[r] (B columns). */
@@ -342,7 +617,9 @@ static void read_out(gs_dmodel_t *m, size_t B, const size_t *rows, size_t nrows)
     for (size_t r = 0; r < nrows; r++)
         gs_features(m->phi + r * m->D, m->xa, B, rows[r], m->units, m->code, m->code_dims,
                     m->last[rows[r]]);
-    if (nrows < 4) /* SGEMM would mostly pack w_out; SGEMV streams it once per row */
+    if (m->rank)
+        read_out_lowrank(m, nrows);
+    else if (nrows < 4) /* SGEMM would mostly pack w_out; SGEMV streams it once per row */
         for (size_t r = 0; r < nrows; r++)
             cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m->V, (int)m->D, 1.0f, m->w_out,
                         (int)m->D, m->phi + r * m->D, 1, 0.0f, m->logits + r * m->V, 1);
@@ -351,27 +628,64 @@ static void read_out(gs_dmodel_t *m, size_t B, const size_t *rows, size_t nrows)
                     m->phi, (int)m->D, m->w_out, (int)m->D, 0.0f, m->logits, (int)m->V);
 }
 
-/* Vectorized like the reservoir (see vmath.h): the same bits everywhere. */
+/* Vectorized like the reservoir (see vmath.h): the same bits everywhere.
+ * The max and the sum run in LANES independent lanes, combined in a fixed
+ * order: a serial double sum over V was a chain of V dependent adds, the
+ * link's largest cost; the lanes are the same on every clone. */
+#define LANES 16
 GS_CLONES double gs_link_terms(const float *restrict y, uint32_t n, float eps, float inv_temp,
                                float *restrict terms)
 {
-    float ymax = eps;
-    for (uint32_t v = 0; v < n; v++)
-        ymax = y[v] > ymax ? y[v] : ymax;
+    float mx[LANES];
+    for (int l = 0; l < LANES; l++)
+        mx[l] = eps;
+    uint32_t v = 0;
+    for (; v + LANES <= n; v += LANES)
+        for (int l = 0; l < LANES; l++)
+            mx[l] = y[v + l] > mx[l] ? y[v + l] : mx[l];
+    float ymax = eps; /* the max is exact: the lanes give the serial loop's value */
+    for (int l = 0; l < LANES; l++)
+        ymax = mx[l] > ymax ? mx[l] : ymax;
+    for (uint32_t t = v; t < n; t++)
+        ymax = y[t] > ymax ? y[t] : ymax;
     const float lmax = gs_vm_log(ymax);
-    for (uint32_t v = 0; v < n; v++)
-        terms[v] = gs_vm_exp((gs_vm_log(y[v] > eps ? y[v] : eps) - lmax) * inv_temp);
-    double sum = 0;
-    for (uint32_t v = 0; v < n; v++)
+    for (uint32_t t = 0; t < n; t++)
+        terms[t] = gs_vm_exp((gs_vm_log(y[t] > eps ? y[t] : eps) - lmax) * inv_temp);
+    double acc[LANES] = {0};
+    for (v = 0; v + LANES <= n; v += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += terms[v + l];
+    for (int w = LANES / 2; w > 0; w /= 2) /* pairwise, in a fixed order */
+        for (int l = 0; l < w; l++)
+            acc[l] += acc[l + w];
+    double sum = acc[0];
+    for (; v < n; v++)
         sum += terms[v];
     return sum;
 }
 
-/* Top k of a row by readout value (the link is monotone). */
+/* Whether any of y[0..LANES) is above thr (or NaN, as the serial scan
+ * would take it): top_k skips blocks where none is. */
+GS_CLONES static int any_above(const float *restrict y, float thr)
+{
+    int any = 0;
+    for (int l = 0; l < LANES; l++)
+        any |= !(y[l] <= thr);
+    return any;
+}
+
+/* Top k of a row by readout value (the link is monotone). Blocks that
+ * cannot enter the list are skipped whole: the same ids as the scan of
+ * every element. */
 static size_t top_k(const float *y, uint32_t V, size_t k, uint32_t *ids, int skip_unk)
 {
     size_t n = 0;
     for (uint32_t v = skip_unk ? 1 : 0; v < V; v++) {
+        if (n == k && (v & (LANES - 1)) == 0 && v + LANES <= V &&
+            !any_above(y + v, y[ids[k - 1]])) {
+            v += LANES - 1;
+            continue;
+        }
         if (n == k && y[v] <= y[ids[k - 1]])
             continue;
         size_t i = n < k ? n++ : k - 1;
@@ -458,41 +772,14 @@ static void predict(gs_dmodel_t *m, const float *y, size_t p, size_t k, gs_dm_an
     }
 }
 
-gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_answer_t *a,
-                       char *errstr, size_t en)
+/* GENERATE: one token per step for every generation still running (the
+ * first `active` of rows, positions in query order, their logits rows read
+ * out); logits rows are compacted to the running ones (row r: position
+ * rows[r]). */
+static void generate(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_answer_t *a,
+                     size_t active)
 {
-    if (!n)
-        return GS_OK;
-    if (grow(m, n))
-        return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory for a batch of %zu", n);
-    for (size_t b = 0; b < n; b++) {
-        m->n_ids[b] = 0;
-        memset(&a[b], 0, sizeof(a[b]));
-        if (gs_vocab_encode_turns(m->vocab, q[b].turns, q[b].n_turns, &m->ids[b], &m->n_ids[b],
-                                  &m->cap_ids[b]))
-            return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory tokenizing");
-    }
-    read_windows(m, n);
     size_t *rows = m->rows;
-    for (size_t p = 0; p < n; p++)
-        rows[p] = p;
-    read_out(m, n, rows, n);
-
-    /* from here on, sequence p is query order[p] */
-    size_t active = 0;
-    for (size_t p = 0; p < n; p++) {
-        const gs_dm_query_t *qq = &q[m->order[p]];
-        if (qq->op == GS_DM_GENERATE)
-            rows[active++] = p;
-        else
-            predict(m, m->logits + p * m->V, p, qq->op == GS_DM_TOP_K ? (size_t)qq->k : 1,
-                    &a[m->order[p]]);
-    }
-
-    /* GENERATE: one token per step for every generation still running;
-     * logits rows are compacted to the running ones (row r: position rows[r]) */
-    if (active)
-        read_out(m, n, rows, active);
     uint64_t *rng = m->rng;
     for (size_t p = 0; p < n; p++)
         rng[p] = q[m->order[p]].seed;
@@ -529,6 +816,43 @@ gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_a
             ap->text_len = gs_vocab_decode(m->vocab, m->gen + p * GEN_MAX, (size_t)ap->tokens,
                                            ap->text, sizeof(ap->text));
     }
+}
+
+gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_answer_t *a,
+                       char *errstr, size_t en)
+{
+    if (!n)
+        return GS_OK;
+    if (grow(m, n))
+        return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory for a batch of %zu", n);
+    for (size_t b = 0; b < n; b++) {
+        m->n_ids[b] = 0;
+        memset(&a[b], 0, sizeof(a[b]));
+        if (gs_vocab_encode_turns(m->vocab, q[b].turns, q[b].n_turns, &m->ids[b], &m->n_ids[b],
+                                  &m->cap_ids[b]))
+            return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory tokenizing");
+    }
+    gs_err_t err = cache_lookup(m, q, n, errstr, en);
+    if (err)
+        return err;
+    read_windows(m, n);
+    cache_store(m, n);
+    /* readout rows in query order, so a query's row and the SGEMM are the
+     * same whatever the cache read (positions depend on it) */
+    size_t *rows = m->rows, active = 0;
+    for (size_t b = 0; b < n; b++)
+        rows[b] = m->pos[b];
+    read_out(m, n, rows, n);
+    for (size_t b = 0; b < n; b++) {
+        if (q[b].op == GS_DM_GENERATE)
+            rows[active++] = m->pos[b];
+        else
+            predict(m, m->logits + b * m->V, m->pos[b], q[b].op == GS_DM_TOP_K ? (size_t)q[b].k : 1,
+                    &a[b]);
+    }
+    if (active)
+        read_out(m, n, rows, active);
+    generate(m, q, n, a, active);
     return GS_OK;
 }
 
@@ -545,6 +869,7 @@ gs_err_t gs_dmodel_distribution(gs_dmodel_t *m, const uint32_t *ids, size_t n, f
     if (n)
         memcpy(m->ids[0], ids, n * sizeof(uint32_t));
     m->n_ids[0] = n;
+    m->skip[0] = 0, m->src[0] = NONE; /* not cached */
     read_windows(m, 1);
     size_t row = 0;
     read_out(m, 1, &row, 1);

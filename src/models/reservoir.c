@@ -198,8 +198,13 @@ GS_CLONES void gs_reservoir_step(const gs_reservoir_t *r, const uint32_t *tokens
         size_t b = 0;
         for (; b + 64 <= B; b += 64)
             pre_block(r, i, x_in, ld, o, b, 64, 64);
-        /* the rest in blocks of 16 while the columns exist (up to ld), storing
-         * only those below B */
+        /* the rest in one wider block while the columns exist (up to ld),
+         * storing only those below B: a 16-lane block is one chain of
+         * dependent adds, latency-bound, where 32 or 64 lanes run 2 or 4 */
+        if (B - b > 32 && b + 64 <= ld)
+            pre_block(r, i, x_in, ld, o, b, 64, (int)(B - b)), b = B;
+        for (; b + 16 < B && b + 32 <= ld; b += 32)
+            pre_block(r, i, x_in, ld, o, b, 32, B - b < 32 ? (int)(B - b) : 32);
         for (; b < B && b + 16 <= ld; b += 16)
             pre_block(r, i, x_in, ld, o, b, 16, B - b < 16 ? (int)(B - b) : 16);
         for (; b < B; b++)

@@ -35,6 +35,7 @@ void gs_train_conf_default(gs_train_conf_t *c)
     gs_reservoir_conf_default(&c->reservoir);
     c->vocab = 8192;
     c->code_dims = 256;
+    c->readout_rank = 64; /* docs/BENCHMARKS.md: the speed and perplexity of 32, 64, 128 */
     c->eval_tokens = 100000;
     c->name = "dialogue-reservoir";
     c->version = "1";
@@ -688,6 +689,27 @@ static void readout(const float *w_out, uint32_t V, uint32_t D, const float *phi
                 w_out, (int)D, 0.0f, y, (int)V);
 }
 
+/* A readout as evaluated: full (w, V x D) or factorised W ~ U P (u V x r,
+ * p r x D; z: scratch for N_VAL x r), computed as serving does, (phi P^T)
+ * U^T. */
+typedef struct ro {
+    const float *w, *u, *p;
+    uint32_t V, D, r;
+    float *z;
+} ro_t;
+
+static void ro_apply(const ro_t *ro, const float *phi, size_t n, float *y)
+{
+    if (!ro->r) {
+        readout(ro->w, ro->V, ro->D, phi, n, y);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)ro->r, (int)ro->D, 1.0f, phi,
+                (int)ro->D, ro->p, (int)ro->D, 0.0f, ro->z, (int)ro->r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)ro->V, (int)ro->r, 1.0f,
+                ro->z, (int)ro->r, ro->u, (int)ro->r, 0.0f, y, (int)ro->V);
+}
+
 /* ---- calibration and metrics ----------------------------------------------- */
 
 /* Mean NLL of p ~ max(y, eps)^(1/T) on rows y (n x V) with targets, by
@@ -901,10 +923,10 @@ static void count_hit(metrics_t *m, double p, size_t above)
  * readout, the link, and the served mix of gs_kn_mix; top 1 and 5 by the
  * exact rank over the vocabulary (the model's by readout value, which the
  * link keeps in order). */
-static gs_err_t eval_model(const float *w_out, uint32_t V, uint32_t D, const link_t *lk,
-                           const samples_t *s, metrics_t *m, metrics_t *mk, progress_t *pg,
-                           char *errstr, size_t n)
+static gs_err_t eval_model(const ro_t *ro, const link_t *lk, const samples_t *s, metrics_t *m,
+                           metrics_t *mk, progress_t *pg, char *errstr, size_t n)
 {
+    const uint32_t V = ro->V, D = ro->D;
     enum { ROWS = 256 };
     float *y = malloc((size_t)ROWS * V * sizeof(float)), *terms = malloc(V * sizeof(float));
     float *mixed = malloc(V * sizeof(float));
@@ -916,7 +938,7 @@ static gs_err_t eval_model(const float *w_out, uint32_t V, uint32_t D, const lin
     memset(mk, 0, sizeof(*mk));
     for (size_t first = 0; first < s->n; first += ROWS) {
         size_t rows = s->n - first < ROWS ? s->n - first : ROWS;
-        readout(w_out, V, D, s->phi + first * D, rows, y);
+        ro_apply(ro, s->phi + first * D, rows, y);
         for (size_t r = 0; r < rows; r++) {
             const float *row = y + r * V;
             const size_t i = first + r;
@@ -938,9 +960,10 @@ static gs_err_t eval_model(const float *w_out, uint32_t V, uint32_t D, const lin
 /* The mix weight a of p = a p_model + (1 - a) p_kn by validation NLL, on
  * a grid of 0.01 (the NLL is convex in a: the grid's best is within 0.01
  * of the optimum). *nll: the mean NLL at a. */
-static gs_err_t fit_mix(const float *w_out, uint32_t V, uint32_t D, link_t *lk, const samples_t *s,
-                        double *nll, char *errstr, size_t n)
+static gs_err_t fit_mix(const ro_t *ro, link_t *lk, const samples_t *s, double *nll, char *errstr,
+                        size_t n)
 {
+    const uint32_t V = ro->V, D = ro->D;
     enum { ROWS = 256, GRID = 101 };
     float *y = malloc((size_t)ROWS * V * sizeof(float)), *terms = malloc(V * sizeof(float));
     double *pm = malloc(s->n * sizeof(double)), *pk = malloc(s->n * sizeof(double));
@@ -950,7 +973,7 @@ static gs_err_t fit_mix(const float *w_out, uint32_t V, uint32_t D, link_t *lk, 
     }
     for (size_t first = 0; first < s->n; first += ROWS) {
         size_t rows = s->n - first < ROWS ? s->n - first : ROWS;
-        readout(w_out, V, D, s->phi + first * D, rows, y);
+        ro_apply(ro, s->phi + first * D, rows, y);
         for (size_t r = 0; r < rows; r++) {
             const size_t i = first + r;
             double sum = gs_link_terms(y + r * V, V, lk->eps, lk->inv_temp, terms);
@@ -991,6 +1014,254 @@ static json_t *mix_json(const metrics_t *m, const link_t *lk, double val_nll, si
                         json_string("linear: p = weight * p_model + (1 - weight) * p_trigram_kn, "
                                     "weight on a grid of 0.01 by validation NLL"));
     return o;
+}
+
+/* ---- calibration of a readout ------------------------------------------------ */
+
+typedef struct calib {
+    float eps;
+    double T, nll; /* the temperature and its validation NLL */
+} calib_t;
+
+/* eps and T of the link by validation NLL (the first N_FIT validation
+ * samples, y: their readout on return). */
+static gs_err_t calibrate(const ro_t *ro, const samples_t *vs, float *y, calib_t *out,
+                          progress_t *pg, char *errstr, size_t n)
+{
+    static const float epss[] = {1e-6f, 3e-6f, 1e-5f, 3e-5f, 1e-4f, 3e-4f, 1e-3f, 3e-3f};
+    const size_t n_eps = sizeof(epss) / sizeof(epss[0]);
+    size_t nfit = vs->n < N_FIT ? vs->n : N_FIT;
+    ro_apply(ro, vs->phi, nfit, y);
+    *out = (calib_t){0, 1, INFINITY};
+    for (size_t e = 0; e < n_eps; e++) {
+        fit_ctx_t fc = {y, vs->target, nfit, ro->V, epss[e]};
+        double nll, T = golden(f_link, &fc, 0.05, 20.0, &nll);
+        if (nll < out->nll)
+            out->nll = nll, out->T = T, out->eps = epss[e];
+        tick(pg, (double)e + 1);
+    }
+    if (!isfinite(out->nll))
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "calibration failed (out of memory)");
+    return GS_OK;
+}
+
+/* ---- the low-rank readout -----------------------------------------------------
+ * Reduced-rank ridge regression: W_r = U U^T W minimises the fitted-value
+ * error ||Phi (W - W_r)^T|| over rank r, U (V x r) the top left singular
+ * vectors of M = W C^(1/2), C = Phi^T Phi the training features' Gram
+ * matrix. From the D x D side: M^T M = C^(1/2) W^T W C^(1/2) = E S^2 E^T,
+ * F = C^(1/2) E, U = W F / s and P = U^T W = F^T (W^T W) / s. All ranks
+ * come from one eigen-decomposition (prefixes by singular value). */
+typedef struct lowrank {
+    uint32_t V, D, rmax;
+    double *g;     /* V x rmax: W F, row-major */
+    double *pt;    /* rmax x D: F^T W^T W, row-major */
+    double *sigma; /* rmax, descending */
+} lowrank_t;
+
+static void lowrank_free(lowrank_t *lr)
+{
+    free(lr->g), free(lr->pt), free(lr->sigma);
+}
+
+/* Eigen-decomposition of the symmetric D x D a (column-major, upper
+ * triangle read): vectors in a, values ascending in w. */
+static int eig(double *a, uint32_t D, double *w)
+{
+    return LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)D, a, (lapack_int)D, w) != 0;
+}
+
+/* h = C^(1/2) (C from the Gram's upper triangle, negative eigenvalues of
+ * rounding clamped to 0). q, w: scratch D x D and D. */
+static int gram_sqrt(const gram_t *g, double *h, double *q, double *w)
+{
+    const uint32_t D = g->D;
+    memcpy(q, g->A, (size_t)D * D * sizeof(double));
+    if (eig(q, D, w))
+        return -1;
+    for (uint32_t j = 0; j < D; j++) {              /* h = Q diag(sqrt w) Q^T */
+        double s = w[j] > 0 ? sqrt(sqrt(w[j])) : 0; /* split between both factors */
+        for (uint32_t i = 0; i < D; i++)
+            q[(size_t)j * D + i] *= s;
+    }
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)D, (int)D, (int)D, 1.0, q, (int)D, q,
+                (int)D, 0.0, h, (int)D);
+    return 0;
+}
+
+static gs_err_t lowrank_basis(const gram_t *g, const float *w_out, uint32_t rmax, lowrank_t *lr,
+                              char *errstr, size_t n)
+{
+    const uint32_t D = g->D, V = g->V;
+    const size_t DD = (size_t)D * D;
+    double *wd = malloc((size_t)V * D * sizeof(double)), *h = malloc(DD * sizeof(double));
+    double *s = malloc(DD * sizeof(double)), *k = malloc(DD * sizeof(double));
+    double *t = malloc(DD * sizeof(double)), *w = malloc(D * sizeof(double));
+    double *f = malloc((size_t)D * rmax * sizeof(double));
+    *lr = (lowrank_t){V,
+                      D,
+                      rmax,
+                      malloc((size_t)V * rmax * sizeof(double)),
+                      malloc((size_t)rmax * D * sizeof(double)),
+                      malloc(rmax * sizeof(double))};
+    gs_err_t err = wd && h && s && k && t && w && f && lr->g && lr->pt && lr->sigma
+                       ? GS_OK
+                       : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for the low-rank readout");
+    if (!err && gram_sqrt(g, h, t, w))
+        err = gs_fail(errstr, n, GS_ERR_INTERNAL, "low-rank readout: eigen-decomposition failed");
+    if (!err) {
+        for (size_t i = 0; i < (size_t)V * D; i++)
+            wd[i] = w_out[i];
+        /* s = W^T W: w_out row-major V x D is column-major D x V */
+        cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, (int)D, (int)V, 1.0, wd, (int)D, 0.0,
+                    s, (int)D);
+        for (uint32_t j = 0; j < D; j++)
+            for (uint32_t i = j + 1; i < D; i++)
+                s[(size_t)j * D + i] = s[(size_t)i * D + j];
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)D, (int)D, (int)D, 1.0, s,
+                    (int)D, h, (int)D, 0.0, t, (int)D); /* t = S H */
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)D, (int)D, (int)D, 1.0, h,
+                    (int)D, t, (int)D, 0.0, k, (int)D); /* k = H S H */
+        if (eig(k, D, w))
+            err =
+                gs_fail(errstr, n, GS_ERR_INTERNAL, "low-rank readout: eigen-decomposition failed");
+    }
+    if (!err) {
+        for (uint32_t j = 0; j < rmax; j++) /* the top eigenvectors, largest first */
+            lr->sigma[j] = w[D - 1 - j] > 0 ? sqrt(w[D - 1 - j]) : 0;
+        /* f = H E_r (D x rmax, column-major) */
+        for (uint32_t j = 0; j < rmax; j++)
+            cblas_dgemv(CblasColMajor, CblasNoTrans, (int)D, (int)D, 1.0, h, (int)D,
+                        k + (size_t)(D - 1 - j) * D, 1, 0.0, f + (size_t)j * D, 1);
+        /* f column-major is F^T row-major: g = W F, pt = F^T S (row-major) */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)V, (int)rmax, (int)D, 1.0, wd,
+                    (int)D, f, (int)D, 0.0, lr->g, (int)rmax);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rmax, (int)D, (int)D, 1.0, f,
+                    (int)D, s, (int)D, 0.0, lr->pt, (int)D);
+    }
+    free(wd), free(h), free(s), free(k), free(t), free(w), free(f);
+    return err;
+}
+
+/* One rank's readout, calibrated and mixed like the full one, on the same
+ * validation and test samples. */
+typedef struct rank_eval {
+    uint32_t rank;
+    float *u, *p; /* V x r, r x D */
+    calib_t cal;
+    link_t lk;
+    double mix_nll;
+    metrics_t mm, mx;
+} rank_eval_t;
+
+static gs_err_t eval_rank(const lowrank_t *lr, const samples_t *vs, const samples_t *ts,
+                          const gs_kn_t *kn, float *y, float *z, rank_eval_t *re, progress_t *pg,
+                          char *errstr, size_t n)
+{
+    const uint32_t V = lr->V, D = lr->D, r = re->rank;
+    re->u = malloc((size_t)V * r * sizeof(float));
+    re->p = malloc((size_t)r * D * sizeof(float));
+    if (!re->u || !re->p)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for the low-rank readout");
+    for (uint32_t j = 0; j < r; j++) {
+        double inv = lr->sigma[j] > 0 ? 1 / lr->sigma[j] : 0;
+        for (uint32_t v = 0; v < V; v++)
+            re->u[(size_t)v * r + j] = (float)(lr->g[(size_t)v * lr->rmax + j] * inv);
+        for (uint32_t d = 0; d < D; d++)
+            re->p[(size_t)j * D + d] = (float)(lr->pt[(size_t)j * D + d] * inv);
+    }
+    ro_t ro = {NULL, re->u, re->p, V, D, r, z};
+    phase(pg, "low-rank calibration", 9); /* the names must outlive the call */
+    gs_err_t err = calibrate(&ro, vs, y, &re->cal, pg, errstr, n);
+    re->lk = (link_t){.eps = re->cal.eps, .inv_temp = (float)(1.0 / re->cal.T), .kn = kn, .a = 1};
+    if (!err)
+        err = fit_mix(&ro, &re->lk, vs, &re->mix_nll, errstr, n);
+    phase(pg, "low-rank evaluation (test)", (double)ts->n);
+    if (!err)
+        err = eval_model(&ro, &re->lk, ts, &re->mm, &re->mx, pg, errstr, n);
+    return err;
+}
+
+static json_t *rank_json(const rank_eval_t *re, uint32_t V, uint32_t D, const metrics_t *full_mix,
+                         size_t val_n)
+{
+    json_t *o = json_pack("{s:i,s:I,s:I,s:f,s:f,s:f,s:o,s:o}", "rank", (int)re->rank, "parameters",
+                          (json_int_t)re->rank * (V + D), "multiply_adds_per_request",
+                          (json_int_t)re->rank * (V + D), "eps", (double)re->cal.eps, "temperature",
+                          re->cal.T, "validation_nll", re->cal.nll, "model", metrics_json(&re->mm),
+                          "model_kn_mix", mix_json(&re->mx, &re->lk, re->mix_nll, val_n));
+    double ppl = exp(re->mx.nll / (double)re->mx.n),
+           full = exp(full_mix->nll / (double)full_mix->n);
+    json_object_set_new(o, "mix_perplexity_cost_vs_full_rank", json_real(ppl / full - 1));
+    return o;
+}
+
+/* The candidate ranks (RANKS, and the one asked for) below min(V, D); the
+ * asked-for one (0 if full) is *chosen. */
+static size_t rank_list(uint32_t asked, uint32_t V, uint32_t D, uint32_t *ranks, uint32_t *chosen)
+{
+    static const uint32_t cand[] = {32, 64, 128};
+    size_t k = 0;
+    uint32_t lim = V < D ? V : D;
+    for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
+        if (cand[i] < lim)
+            ranks[k++] = cand[i];
+    *chosen = asked && asked < lim ? asked : 0;
+    int listed = !*chosen;
+    for (size_t i = 0; i < k; i++)
+        listed |= ranks[i] == *chosen;
+    if (!listed)
+        ranks[k++] = *chosen;
+    return k;
+}
+
+/* Every candidate rank evaluated (res[i]); the report's "low_rank" object. */
+static gs_err_t eval_ranks(const gram_t *g, const float *w_out, const samples_t *vs,
+                           const samples_t *ts, const gs_kn_t *kn, float *y, const uint32_t *ranks,
+                           size_t nr, rank_eval_t *res, progress_t *pg, char *errstr, size_t n)
+{
+    uint32_t rmax = 0;
+    for (size_t i = 0; i < nr; i++)
+        rmax = ranks[i] > rmax ? ranks[i] : rmax;
+    if (!nr)
+        return GS_OK;
+    lowrank_t lr = {0};
+    phase(pg, "low-rank readout (RRR)", 1);
+    gs_err_t err = lowrank_basis(g, w_out, rmax, &lr, errstr, n);
+    float *z = err ? NULL : malloc((size_t)N_VAL * rmax * sizeof(float));
+    if (!err && !z)
+        err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !err && i < nr; i++) {
+        res[i].rank = ranks[i];
+        err = eval_rank(&lr, vs, ts, kn, y, z, &res[i], pg, errstr, n);
+    }
+    free(z);
+    lowrank_free(&lr);
+    return err;
+}
+
+/* The report's "readout_rank" (what the file serves, 0: full) and
+ * "low_rank": every rank tried, by rank, with its perplexity cost against
+ * the full-rank mix on the same test samples. */
+static void lowrank_report(json_t *report, const rank_eval_t *re, size_t nr,
+                           const rank_eval_t *served, const metrics_t *full_mix, uint32_t V,
+                           uint32_t D, size_t val_n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < nr; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "%u", re[i].rank);
+        json_object_set_new(o, key, rank_json(&re[i], V, D, full_mix, val_n));
+    }
+    json_object_set_new(o, "form",
+                        json_string("reduced-rank ridge regression: W_r = U U^T W, U the top "
+                                    "left singular vectors of W C^(1/2), C the training "
+                                    "features' Gram matrix; eps, T and the mix weight fitted "
+                                    "on validation as for the full rank"));
+    json_object_set_new(o, "full_rank_multiply_adds_per_request", json_integer((json_int_t)V * D));
+    json_object_set_new(report, "low_rank", o);
+    json_object_set_new(report, "readout_rank",
+                        json_integer(served ? (json_int_t)served->rank : 0));
 }
 
 /* ---- the whole training ---------------------------------------------------------- */
@@ -1144,26 +1415,17 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
         err = ridge(&g, &vs, w_out, y, &lambda_rel, &val_mse, &pg, errstr, n);
 
     /* eps and temperature by validation NLL; softmax(y/T) for comparison */
-    float best_eps = 0;
-    double best_T = 1, best_nll = INFINITY, softmax_T = 1, softmax_nll = INFINITY;
+    calib_t cal = {0, 1, INFINITY};
+    double softmax_T = 1, softmax_nll = INFINITY;
+    const ro_t full = {w_out, NULL, NULL, V, D, 0, NULL};
     if (!err) {
-        size_t nfit = vs.n < N_FIT ? vs.n : N_FIT;
-        readout(w_out, V, D, vs.phi, nfit, y);
-        static const float epss[] = {1e-6f, 3e-6f, 1e-5f, 3e-5f, 1e-4f, 3e-4f, 1e-3f, 3e-3f};
-        const size_t n_eps = sizeof(epss) / sizeof(epss[0]);
-        phase(&pg, "calibration", (double)n_eps + 1);
-        for (size_t e = 0; e < n_eps; e++) {
-            fit_ctx_t fc = {y, vs.target, nfit, V, epss[e]};
-            double nll, T = golden(f_link, &fc, 0.05, 20.0, &nll);
-            if (nll < best_nll)
-                best_nll = nll, best_T = T, best_eps = epss[e];
-            tick(&pg, (double)e + 1);
-        }
-        fit_ctx_t fc = {y, vs.target, nfit, V, 0};
+        phase(&pg, "calibration", 9);
+        err = calibrate(&full, &vs, y, &cal, &pg, errstr, n);
+        fit_ctx_t fc = {y, vs.target, vs.n < N_FIT ? vs.n : N_FIT, V, 0};
         softmax_T = golden(f_softmax, &fc, 1e-3, 10.0, &softmax_nll);
-        if (!isfinite(best_nll))
-            err = gs_fail(errstr, n, GS_ERR_NOMEM, "calibration failed (out of memory)");
     }
+    const float best_eps = cal.eps;
+    const double best_T = cal.T, best_nll = cal.nll;
 
     /* the trigrams of the training split, mixed with the model by a weight
      * fitted on validation, then everything on the same test samples */
@@ -1177,11 +1439,11 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
     if (!err) {
         phase(&pg, "n-gram mix weight", 1);
         lk.kn = kn;
-        err = fit_mix(w_out, V, D, &lk, &vs, &mix_nll, errstr, n);
+        err = fit_mix(&full, &lk, &vs, &mix_nll, errstr, n);
     }
     if (!err) {
         phase(&pg, "evaluation (test)", (double)ts.n);
-        err = eval_model(w_out, V, D, &lk, &ts, &mm, &mx, &pg, errstr, n);
+        err = eval_model(&full, &lk, &ts, &mm, &mx, &pg, errstr, n);
     }
     if (!err) {
         phase(&pg, "baselines", 1);
@@ -1191,6 +1453,15 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
         eval_bigram(&bg, &ts, k_bi, &mb);
         eval_trigram_kn(kn, &ts, &mk);
     }
+    /* the factorised readouts on the same samples; the chosen one is served */
+    uint32_t ranks[4], rank = 0;
+    size_t nr = rank_list(conf->readout_rank, V, D, ranks, &rank), ri = 0;
+    rank_eval_t re[4] = {0};
+    if (!err)
+        err = eval_ranks(&g, w_out, &vs, &ts, kn, y, ranks, nr, re, &pg, errstr, n);
+    while (rank && re[ri].rank != rank)
+        ri++;
+    const rank_eval_t *served = rank ? &re[ri] : NULL;
 
     if (!err) {
         char when[32];
@@ -1219,6 +1490,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             "bigram", bi_m, "trigram_kn", trigram_kn_json(kn, &mk), "split",
             "line hash (FNV-1a 64) mod 10: 0-7 train, 8 validation, 9 test");
         json_object_set_new(report, "model_kn_mix", mix_json(&mx, &lk, mix_nll, vs.n));
+        lowrank_report(report, re, nr, served, &mx, V, D, vs.n);
         json_t *meta = json_pack(
             "{s:s,s:s,s:s,s:i,s:{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I},"
             "s:{s:f,s:f,s:f,s:i},s:O}",
@@ -1228,11 +1500,15 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             "leak", (double)conf->reservoir.leak, "amp", (double)conf->reservoir.amp, "alpha",
             (double)conf->reservoir.alpha, "omega", (double)conf->reservoir.omega, "input_scale",
             (double)conf->reservoir.input_scale, "bias_scale", (double)conf->reservoir.bias_scale,
-            "seed", (json_int_t)conf->reservoir.seed, "readout", "eps", (double)best_eps,
-            "temperature", best_T, "lambda_rel", lambda_rel, "code_dims", (int)conf->code_dims,
-            "report", report);
+            "seed", (json_int_t)conf->reservoir.seed, "readout", "eps",
+            (double)(served ? served->cal.eps : best_eps), "temperature",
+            served ? served->cal.T : best_T, "lambda_rel", lambda_rel, "code_dims",
+            (int)conf->code_dims, "report", report);
         if (meta) {
-            json_object_set_new(meta, "ngram", ngram_meta(kn, lk.a));
+            if (served) /* the readout is the factorised one: w_out_u, w_out_p */
+                json_object_set_new(json_object_get(meta, "readout"), "rank",
+                                    json_integer((json_int_t)rank));
+            json_object_set_new(meta, "ngram", ngram_meta(kn, served ? served->lk.a : lk.a));
             json_object_set_new(report, "training_seconds", json_real(secs_since(t0)));
         }
         meta_text = meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -1243,7 +1519,7 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
     if (!err) {
         phase(&pg, "writing the model file", 1);
         const uint32_t k_in = conf->reservoir.input_nnz;
-        gs_tensor_t t[9 + GS_KN_TENSORS] = {
+        gs_tensor_t t[10 + GS_KN_TENSORS] = {
             {"vocab", GS_DT_BYTES, 1, {blob_len, 0, 0, 0}, blob, blob_len, 0, 0},
             {"w_row_ptr",
              GS_DT_U32,
@@ -1269,6 +1545,20 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
              0},
         };
         size_t nt = conf->code_dims ? 9 : 8;
+        if (served) { /* w_out_u and w_out_p in place of w_out */
+            t[7] = (gs_tensor_t){.name = "w_out_u",
+                                 .dtype = GS_DT_F32,
+                                 .ndim = 2,
+                                 .dims = {V, rank},
+                                 .data = served->u,
+                                 .nbytes = (uint64_t)V * rank * 4};
+            t[nt++] = (gs_tensor_t){.name = "w_out_p",
+                                    .dtype = GS_DT_F32,
+                                    .ndim = 2,
+                                    .dims = {rank, D},
+                                    .data = served->p,
+                                    .nbytes = (uint64_t)rank * D * 4};
+        }
         gs_kn_tensors(kn, t + nt); /* the n-gram part that serving mixes in */
         nt += GS_KN_TENSORS;
         err = gs_modelfile_write(out, GS_MODEL_KIND_DIALOGUE, meta_text, t, nt, errstr, n);
@@ -1277,6 +1567,8 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
     if (!err && report_out)
         *report_out = json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(report);
+    for (size_t i = 0; i < nr; i++)
+        free(re[i].u), free(re[i].p);
     free(meta_text), free(blob), free(w_out), free(y), free(code);
     free(g.A), free(g.B), free(g.chunk), free(g.tmp);
     free_samples(&vs), free_samples(&ts);

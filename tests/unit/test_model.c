@@ -225,11 +225,12 @@ static void test_step_reference(void **state)
     assert_int_equal(gs_reservoir_init(&r, &conf, V, err, sizeof(err)), GS_OK);
     double *w = dense_w(&r);
     const size_t N = conf.units;
-    /* batch sizes that take every path: 64-blocks, 16-blocks, partial
-     * blocks and single columns; ld > B, whose extra columns stay as they are */
-    static const size_t sizes[] = {1, 7, 16, 70, 130};
+    /* batch sizes that take every path: 64-blocks, the wider tail blocks
+     * (64 or 32 lanes where ld has room), 16-blocks, partial blocks and
+     * single columns; ld > B, whose extra columns stay as they are */
+    static const size_t sizes[] = {1, 7, 16, 48, 70, 100, 130, 150};
     for (size_t c = 0; c < sizeof(sizes) / sizeof(sizes[0]); c++) {
-        const size_t B = sizes[c], ld = B + 3, STEPS = 30;
+        const size_t B = sizes[c], ld = B + (c % 2 ? 70 : 3), STEPS = 30;
         float *x = malloc(N * ld * sizeof(float)), *y = malloc(N * ld * sizeof(float));
         float *x1 = malloc(N * sizeof(float)), *y1 = malloc(N * sizeof(float));
         double *ref = malloc(N * B * sizeof(double));
@@ -658,6 +659,7 @@ static int model_setup(void **state)
     c.reservoir.units = 64;
     c.reservoir.input_nnz = 8;
     c.eval_tokens = 5000;
+    c.readout_rank = 0; /* the full readout: old files' form (rank 16: test_lowrank) */
     c.name = "unit";
     c.version = "7";
     char err[512];
@@ -1080,6 +1082,218 @@ static void test_ngram_served(void **state)
     unlink(path);
 }
 
+/* ---- the per-session state cache ------------------------------------------ */
+
+/* Runs q on mc (cache on) and mo (cache off): the same answers, bit for bit. */
+static void run_both(gs_dmodel_t *mc, gs_dmodel_t *mo, const gs_dm_query_t *q, size_t n)
+{
+    gs_dm_answer_t *ac = calloc(n, sizeof(*ac)), *ao = calloc(n, sizeof(*ao));
+    assert_non_null(ac), assert_non_null(ao);
+    char err[256];
+    assert_int_equal(gs_dmodel_run(mc, q, n, ac, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_run(mo, q, n, ao, err, sizeof(err)), GS_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(ac[i].n_preds, ao[i].n_preds);
+        for (size_t k = 0; k < ac[i].n_preds; k++) {
+            assert_string_equal(ac[i].preds[k].token, ao[i].preds[k].token);
+            if (memcmp(&ac[i].preds[k].probability, &ao[i].preds[k].probability, sizeof(double)))
+                fail_msg("query %zu prediction %zu: %.17g with the cache, %.17g without", i, k,
+                         ac[i].preds[k].probability, ao[i].preds[k].probability);
+        }
+        assert_int_equal(ac[i].tokens, ao[i].tokens);
+        assert_string_equal(ac[i].text, ao[i].text);
+    }
+    free(ac), free(ao);
+}
+
+static gs_dm_query_t in_session(const gs_str_t *turns, size_t n, const char *session)
+{
+    gs_dm_query_t q = query(turns, n, GS_DM_TOP_K, 20);
+    q.session = (gs_str_t){session, strlen(session)};
+    return q;
+}
+
+static void cache_pair(gs_dmodel_t **mc, gs_dmodel_t **mo, size_t entries)
+{
+    char err[256];
+    assert_int_equal(gs_dmodel_load(fx.model, mc, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_load(fx.model, mo, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_set_cache(*mc, entries, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_set_cache(*mo, 0, err, sizeof(err)), GS_OK);
+}
+
+static void test_cache_turn_by_turn(void **state)
+{
+    (void)state;
+    gs_dmodel_t *mc, *mo;
+    cache_pair(&mc, &mo, GS_DM_CACHE_DEFAULT);
+    gs_str_t a[] = {S("hi"),
+                    S("hello"),
+                    S("how are you?"),
+                    S("i am fine, thanks."),
+                    S("what is your name?"),
+                    S("my name is sam.")};
+    gs_dm_cache_stats_t st;
+    for (size_t k = 1; k <= 6; k++) { /* every request carries all turns so far */
+        gs_dm_query_t q = in_session(a, k, "A");
+        run_both(mc, mo, &q, 1);
+    }
+    gs_dmodel_cache_stats(mc, &st);
+    assert_int_equal(st.misses, 1), assert_int_equal(st.hits, 5);
+    assert_int_equal(st.entries, 1);
+    assert_true(st.tokens_saved > 20);
+    /* edited turns: the prefix no longer matches, read again and replaced */
+    gs_str_t e[] = {S("hi"), S("hey there"), S("how are you?")};
+    gs_dm_query_t q = in_session(e, 3, "A");
+    run_both(mc, mo, &q, 1);
+    q = in_session(e, 3, "A"); /* the same window again: nothing left to read */
+    run_both(mc, mo, &q, 1);
+    gs_dmodel_cache_stats(mc, &st);
+    assert_int_equal(st.misses, 2), assert_int_equal(st.hits, 6);
+    /* two sessions interleaved in one batch, and one session twice in a
+     * batch, with a GENERATE (the state is cached before generating) */
+    gs_str_t b[] = {S("hey there"), S("hi"), S("do you like music?"),
+                    S("yes, i like music a lot.")};
+    for (size_t k = 1; k <= 3; k++) {
+        gs_dm_query_t qs[4] = {in_session(a, k, "A2"), in_session(b, k, "B"),
+                               in_session(b, k + 1, "B"), in_session(a, k + 1, "A2")};
+        qs[1].op = GS_DM_GENERATE;
+        qs[2].op = GS_DM_NEXT;
+        run_both(mc, mo, qs, 4);
+    }
+    gs_dmodel_cache_stats(mc, &st);
+    assert_true(st.hits >= 6 + 6);
+    /* queries without a session are not cached */
+    gs_dm_query_t none = query(a, 2, GS_DM_TOP_K, 5);
+    run_both(mc, mo, &none, 1);
+    gs_dm_cache_stats_t st2;
+    gs_dmodel_cache_stats(mc, &st2);
+    assert_int_equal(st2.hits + st2.misses, st.hits + st.misses);
+    assert_true(gs_dmodel_cache_bytes(mc) > 0);
+    assert_int_equal(gs_dmodel_cache_bytes(mo), 0);
+    gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
+}
+
+/* A window past context_tokens slides: its start moves, so it misses, and
+ * answers as without the cache. */
+static void test_cache_long_window(void **state)
+{
+    (void)state;
+    gs_dmodel_t *mc, *mo;
+    cache_pair(&mc, &mo, GS_DM_CACHE_DEFAULT);
+    gs_str_t c[40];
+    for (size_t i = 0; i < 40; i++)
+        c[i] = S(i % 3 ? "i am fine, thanks." : "how are you?");
+    for (size_t k = 1; k <= 40; k++) {
+        gs_dm_query_t q = in_session(c, k, "long");
+        run_both(mc, mo, &q, 1);
+    }
+    gs_dm_cache_stats_t st;
+    gs_dmodel_cache_stats(mc, &st);
+    assert_int_equal(st.hits + st.misses, 40);
+    assert_true(st.hits > 5 && st.misses > 5); /* hits while it fits, misses once it slides */
+    gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
+}
+
+/* A full cache evicts its least recently used entry. */
+static void test_cache_eviction(void **state)
+{
+    (void)state;
+    gs_dmodel_t *mc, *mo;
+    cache_pair(&mc, &mo, 2);
+    gs_str_t a[] = {S("hi"), S("hello"), S("how are you?"), S("i am fine, thanks.")};
+    const char *sessions[] = {"X", "Y", "Z"};
+    for (size_t k = 1; k <= 3; k++)
+        for (size_t s = 0; s < 3; s++) { /* round robin over 3 sessions: each evicted in turn */
+            gs_dm_query_t q = in_session(a + s / 2, k, sessions[s]);
+            run_both(mc, mo, &q, 1);
+        }
+    gs_dm_cache_stats_t st;
+    gs_dmodel_cache_stats(mc, &st);
+    assert_int_equal(st.hits, 0), assert_int_equal(st.misses, 9);
+    assert_int_equal(st.entries, 2), assert_int_equal(st.capacity, 2);
+    /* two sessions fit: they hit */
+    for (size_t k = 1; k <= 3; k++)
+        for (size_t s = 0; s < 2; s++) {
+            gs_dm_query_t q = in_session(a, k, sessions[s]);
+            run_both(mc, mo, &q, 1);
+        }
+    gs_dmodel_cache_stats(mc, &st);
+    assert_int_equal(st.hits, 4); /* X1 and Y1 miss: Z3 evicted X, X1 then Y */
+    size_t bytes = gs_dmodel_cache_bytes(mc);
+    assert_true(bytes > 0 && bytes < 64 * 1024);
+    char err[256];
+    assert_int_equal(gs_dmodel_set_cache(mc, 0, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_cache_bytes(mc), 0);
+    gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
+}
+
+/* ---- the factorised readout ------------------------------------------------- */
+
+static void test_lowrank(void **state)
+{
+    (void)state;
+    char path[128], err[512], *rep = NULL;
+    snprintf(path, sizeof(path), "%s/lowrank.gsm", fx.dir);
+    gs_train_conf_t c;
+    gs_train_conf_default(&c);
+    c.vocab = 64, c.code_dims = 8, c.reservoir.units = 64, c.reservoir.input_nnz = 8;
+    c.eval_tokens = 5000, c.readout_rank = 16;
+    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)), GS_OK);
+    json_t *r = json_loads(rep, 0, NULL), *full = json_loads(fx.report, 0, NULL);
+    assert_non_null(r), assert_non_null(full);
+    assert_int_equal(json_integer_value(json_object_get(r, "readout_rank")), 16);
+    json_t *lr = json_object_get(r, "low_rank");
+    double mix16 = metric(lr, "16", "mix_perplexity_cost_vs_full_rank");
+    double ppl16 = json_number_value(
+        json_object_get(json_object_get(json_object_get(lr, "16"), "model_kn_mix"), "perplexity"));
+    double full_mix = metric(r, "model_kn_mix", "perplexity");
+    /* the same samples as the full readout's, which is unchanged */
+    assert_true(full_mix == metric(full, "model_kn_mix", "perplexity"));
+    assert_true(fabs(ppl16 / full_mix - 1 - mix16) < 1e-9);
+    assert_true(ppl16 < metric(r, "bigram", "perplexity")); /* still a model */
+    assert_non_null(json_object_get(lr, "32"));             /* the candidates below min(V, D) */
+    assert_null(json_object_get(lr, "64"));
+    json_decref(r), json_decref(full), free(rep);
+
+    gs_modelfile_t *mf;
+    assert_int_equal(gs_modelfile_open(path, &mf, err, sizeof(err)), GS_OK);
+    const uint32_t V = gs_vocab_size(gs_dmodel_vocab(fx.m));
+    assert_non_null(gs_modelfile_get(mf, "w_out_u", GS_DT_F32, V * 16, err, sizeof(err)));
+    assert_non_null(gs_modelfile_get(mf, "w_out_p", GS_DT_F32, 16 * 73, err, sizeof(err)));
+    assert_null(gs_modelfile_get(mf, "w_out", GS_DT_F32, 0, err, sizeof(err)));
+    gs_modelfile_close(mf);
+    gs_dmodel_t *m;
+    assert_int_equal(gs_dmodel_load(path, &m, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_readout_rank(m), 16);
+    assert_int_equal(gs_dmodel_readout_rank(fx.m), 0);
+    /* batched as alone, and a distribution */
+    gs_str_t c1[] = {S("hi"), S("hello"), S("what is your name?")};
+    gs_dm_query_t q[6];
+    for (size_t i = 0; i < 6; i++)
+        q[i] = query(c1, 1 + i % 3, i == 4 ? GS_DM_GENERATE : GS_DM_TOP_K, 5);
+    gs_dm_answer_t *batch = calloc(6, sizeof(*batch)), *alone = calloc(1, sizeof(*alone));
+    assert_int_equal(gs_dmodel_run(m, q, 6, batch, err, sizeof(err)), GS_OK);
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(gs_dmodel_run(m, &q[i], 1, alone, err, sizeof(err)), GS_OK);
+        assert_same_answer(&batch[i], alone, i);
+    }
+    int my = 0; /* the rank-16 readout still knows the answer's first word */
+    for (size_t k = 0; k < batch[2].n_preds; k++)
+        my |= !strcmp(batch[2].preds[k].token, "my");
+    assert_true(my);
+    float *p = malloc(V * sizeof(float));
+    uint32_t ids[] = {2, 3, 4};
+    assert_int_equal(gs_dmodel_distribution(m, ids, 3, p, err, sizeof(err)), GS_OK);
+    double sum = 0;
+    for (uint32_t i = 0; i < V; i++)
+        sum += p[i];
+    assert_true(fabs(sum - 1) < 1e-4);
+    free(batch), free(alone), free(p);
+    gs_dmodel_destroy(m);
+    unlink(path);
+}
+
 /* ---- model-file corruption ---------------------------------------------- */
 
 static unsigned char *slurp(const char *path, size_t *len)
@@ -1191,8 +1405,10 @@ int main(void)
         cmocka_unit_test(test_kn_load),
     };
     const struct CMUnitTest trained[] = {
-        cmocka_unit_test(test_training_report), cmocka_unit_test(test_batched_equals_single),
-        cmocka_unit_test(test_distribution),    cmocka_unit_test(test_ngram_served),
+        cmocka_unit_test(test_training_report),    cmocka_unit_test(test_batched_equals_single),
+        cmocka_unit_test(test_distribution),       cmocka_unit_test(test_ngram_served),
+        cmocka_unit_test(test_cache_turn_by_turn), cmocka_unit_test(test_cache_long_window),
+        cmocka_unit_test(test_cache_eviction),     cmocka_unit_test(test_lowrank),
         cmocka_unit_test(test_corruption),
     };
     int failed = cmocka_run_group_tests_name("model", tests, NULL, NULL);

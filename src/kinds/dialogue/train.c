@@ -16,11 +16,13 @@ static void train_usage(void)
             "usage: govstream train dialogue --corpus FILE --out MODEL [--seed N] [--vocab V]\n"
             "           [--units N] [--density D] [--radius R] [--leak A] [--input-nnz K]\n"
             "           [--max-train-tokens N] [--eval-tokens N] [--name S] [--version S]\n"
-            "           [--code-dims K] [--threads N] [--report FILE]\n"
+            "           [--code-dims K] [--readout-rank R] [--threads N] [--report FILE]\n"
             "  corpus: one conversation per line, turns separated by TAB (docs/DATA.md)\n"
             "  writes MODEL and MODEL.report.json (held-out metrics of the model, of the\n"
             "  model mixed with Kneser-Ney trigrams, which MODEL carries and serving uses,\n"
-            "  and of unigram, bigram and trigram baselines)\n");
+            "  and of unigram, bigram and trigram baselines)\n"
+            "  --readout-rank R: serve the readout factorised to rank R (reduced-rank ridge;\n"
+            "  0: the full V x D readout; default 64); the report has ranks 32, 64, 128 too\n");
 }
 
 /* A numeric option in [lo, hi]; otherwise says why, sets *bad and returns 0. */
@@ -45,15 +47,25 @@ int gs_dialogue_train(int argc, char **argv)
     gs_train_conf_default(&c);
     const char *corpus = NULL, *out = NULL, *report_path = NULL;
     int threads = 0;
-    static const struct option lo[] = {{"corpus", 1, 0, 'c'},      {"out", 1, 0, 'o'},
-                                       {"seed", 1, 0, 's'},        {"vocab", 1, 0, 'V'},
-                                       {"units", 1, 0, 'u'},       {"density", 1, 0, 'd'},
-                                       {"radius", 1, 0, 'r'},      {"leak", 1, 0, 'l'},
-                                       {"input-nnz", 1, 0, 'k'},   {"max-train-tokens", 1, 0, 'M'},
-                                       {"eval-tokens", 1, 0, 'E'}, {"name", 1, 0, 'n'},
-                                       {"version", 1, 0, 'v'},     {"threads", 1, 0, 't'},
-                                       {"report", 1, 0, 'R'},      {"code-dims", 1, 0, 'C'},
-                                       {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"corpus", 1, 0, 'c'},
+                                       {"out", 1, 0, 'o'},
+                                       {"seed", 1, 0, 's'},
+                                       {"vocab", 1, 0, 'V'},
+                                       {"units", 1, 0, 'u'},
+                                       {"density", 1, 0, 'd'},
+                                       {"radius", 1, 0, 'r'},
+                                       {"leak", 1, 0, 'l'},
+                                       {"input-nnz", 1, 0, 'k'},
+                                       {"max-train-tokens", 1, 0, 'M'},
+                                       {"eval-tokens", 1, 0, 'E'},
+                                       {"name", 1, 0, 'n'},
+                                       {"version", 1, 0, 'v'},
+                                       {"threads", 1, 0, 't'},
+                                       {"report", 1, 0, 'R'},
+                                       {"code-dims", 1, 0, 'C'},
+                                       {"readout-rank", 1, 0, 'K'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     optind = 1;
     int o, idx = 0, bad = 0;
     while ((o = getopt_long(argc, argv, "", lo, &idx)) != -1) {
@@ -110,6 +122,9 @@ int gs_dialogue_train(int argc, char **argv)
             break;
         case 'C':
             c.code_dims = (uint32_t)num(name, 0, 4096, &bad);
+            break;
+        case 'K':
+            c.readout_rank = (uint32_t)num(name, 0, 65536, &bad);
             break;
         default:
             train_usage();
