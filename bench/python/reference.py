@@ -260,10 +260,11 @@ class PELM:
         self.phase = np.zeros(capacity, dtype=np.float32)
         self.conf = np.zeros(capacity, dtype=np.float32)
         self.norm = np.zeros(capacity, dtype=np.float32)
+        self.ids = [""] * capacity  # the request_id that wrote each slot
         self.size = 0
         self.head = 0  # the oldest slot once full: the next to replace
 
-    def insert(self, vec, phase, confidence):
+    def insert(self, vec, phase, confidence, memory_id):
         """Stores vec (any non-zero norm); returns the slot, or None when
         refused (low confidence, bad phase, zero or non-finite vector)."""
         if not (MIN_CONFIDENCE <= confidence <= 1.0 and 0.0 <= phase <= 1.0):
@@ -282,6 +283,7 @@ class PELM:
         self.phase[slot] = phase
         self.conf[slot] = confidence
         self.norm[slot] = norm
+        self.ids[slot] = memory_id
         return slot
 
 
@@ -325,7 +327,7 @@ class Scope:
         self.rhythm = Rhythm(wake_steps, sleep_steps)
         self.pelm = PELM(capacity)
         self.synaptic = Synaptic()
-        self.buffer = []  # (vector, confidence) written since the last consolidation
+        self.buffer = []  # (vector, confidence, memory id) written since the last consolidation
         self.buffer_cap = self.rhythm.period
         # Retrieval within one batch (see Governor.memory): scores of this
         # scope's queries against the bank as it was, and the slots written since.
@@ -337,13 +339,13 @@ class Request:
     """One valid request on its way through governance."""
 
     __slots__ = ("msg", "rec", "decode_us", "scope", "accepted", "note", "phase", "step",
-                 "threshold", "moral_value", "commit", "entered_sleep", "context_items", "query")
+                 "threshold", "moral_value", "commit", "entered_sleep", "context", "query")
 
     def __init__(self, msg, rec, decode_us):
         self.msg = msg
         self.rec = rec
         self.decode_us = decode_us
-        self.context_items = 0
+        self.context = []  # (memory id, score, phase) of what was retrieved
         self.query = None
 
 
@@ -411,12 +413,12 @@ class Governor:
             if r.query is not None:
                 if s.block is None:
                     self._score_block(s, reqs, i)
-                r.context_items = self._retrieve(s, i, r)
+                r.context = self._retrieve(s, i, r)
             if r.commit:
                 self._commit(s, r)
             if r.entered_sleep:
-                for vec, _ in s.buffer:  # re-committed as sleep memories
-                    self._insert(s, vec, PHASE_VALUE[SLEEP], CONSOLIDATED_CONFIDENCE)
+                for vec, _, mid in s.buffer:  # re-committed as sleep memories
+                    self._insert(s, vec, PHASE_VALUE[SLEEP], CONSOLIDATED_CONFIDENCE, mid)
                 s.buffer.clear()
         for r in reqs:
             r.scope.block = None
@@ -433,13 +435,13 @@ class Governor:
 
     @staticmethod
     def _retrieve(s, i, r):
-        """Number of hits of the top-context_top_k cosine search among the
-        slots of the query's phase (hits: descending, ties by lower slot)."""
+        """The top-context_top_k cosine search among the slots of the
+        query's phase (descending, ties by lower slot): (id, score, phase)."""
         scores_block, rows, size0 = s.block
         pelm = s.pelm
         n = pelm.size
         if not n:
-            return 0
+            return []
         scores = scores_block[rows[i]]  # this request's own row: free to update
         if s.dirty:
             if n > size0:
@@ -448,7 +450,7 @@ class Governor:
         candidates = np.abs(pelm.phase[:n] - PHASE_VALUE[r.phase]) <= PHASE_TOL
         k = min(r.rec["context_top_k"], int(np.count_nonzero(candidates)))
         if not k:
-            return 0
+            return []
         masked = np.where(candidates, scores, -np.inf)
         if n <= 4096:  # a stable sort puts ties in slot order
             hits = np.argsort(-masked, kind="stable")[:k]
@@ -457,9 +459,7 @@ class Governor:
             above = np.flatnonzero(masked > kth)
             hits = np.concatenate((above, np.flatnonzero(masked == kth)[:k - len(above)]))
             hits = hits[np.lexsort((hits, -masked[hits]))]
-        # hits (slots) and masked[hits] (scores) are the context; the result
-        # schema carries only their number
-        return len(hits)
+        return [(pelm.ids[h], float(masked[h]), SLEEP if pelm.phase[h] > 0.5 else WAKE) for h in hits]
 
     def _commit(self, s, r):
         """A write is as trusted as its request: confidence = moral value
@@ -470,13 +470,13 @@ class Governor:
             return
         conf = float(np.float32(r.moral_value))
         if r.phase == WAKE:
-            self._insert(s, r.query, PHASE_VALUE[WAKE], conf)
+            self._insert(s, r.query, PHASE_VALUE[WAKE], conf, r.rec["request_id"])
         if len(s.buffer) < s.buffer_cap:
-            s.buffer.append((r.query, conf))
+            s.buffer.append((r.query, conf, r.rec["request_id"]))
 
     @staticmethod
-    def _insert(s, vec, phase, conf):
-        slot = s.pelm.insert(vec, phase, conf)
+    def _insert(s, vec, phase, conf, memory_id):
+        slot = s.pelm.insert(vec, phase, conf, memory_id)
         if slot is not None:
             if s.block is not None:
                 s.dirty.append(slot)
@@ -853,11 +853,13 @@ class Worker:
                 "accepted": False, "note": "no model" if r.accepted else r.note,
                 "phase": r.phase, "step": r.step,
                 "moral_threshold": r.threshold, "moral_value": r.moral_value,
-                "context_items": r.context_items, "predictions": [], "text": None,
+                "context_items": len(r.context), "predictions": [], "text": None,
                 "model": {"name": "", "version": "", "sha256": ""},
                 "timings": {"decode_us": r.decode_us, "govern_us": govern_us, "infer_us": 0, "total_us": total_us},
                 "source": {"topic": m.topic(), "partition": m.partition(), "offset": m.offset()},
                 "worker_id": self.args.worker_id, "processed_at_ms": wall_ms,
+                "context": [{"memory_id": mid, "score": score, "phase": phase}
+                            for mid, score, phase in r.context],
             }
             outputs[i] = (results_topic, rec["session_id"].encode("utf-8"),
                           self.codec.encode(self.codec.result, result))

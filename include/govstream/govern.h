@@ -113,9 +113,20 @@ typedef struct gs_verdict {
  *                           sleep: fills v.context_items.
  * Retrieval uses one SGEMM per scope for up to 64 queries and still sees
  * memory exactly as one-by-one processing would. */
+#define GS_CONTEXT_MAX 20 /* context_top_k at most (SPEC 1.1) */
+
+/* One memory retrieved as context: the request_id that wrote it, its
+ * cosine with the query and the phase it was stored with. */
+typedef struct gs_context_item {
+    float score, phase;
+    uint8_t id_len;
+    char id[GS_MEMORY_ID_MAX];
+} gs_context_item_t;
+
 typedef struct gs_govern_req { /* pointers first, then ints: no padding */
     /* in */
     gs_str_t scope;
+    gs_str_t memory_id;    /* the request_id: the id of the memory it writes */
     const gs_str_t *texts; /* the dialogue window, oldest first */
     size_t n_texts;
     double value;
@@ -123,7 +134,8 @@ typedef struct gs_govern_req { /* pointers first, then ints: no padding */
     gs_verdict_t v;
     /* in to memory */
     gs_str_t output;
-    void *scope_; /* private to the governor between the two calls */
+    gs_context_item_t *context; /* room for min(context_top_k, GS_CONTEXT_MAX) items, or NULL */
+    void *scope_;               /* private to the governor between the two calls */
     /* in */
     int32_t partition; /* the input partition: scopes are per (partition, scope) */
     int has_value;
@@ -184,7 +196,7 @@ size_t gs_govern_scope_max_bytes(const gs_govern_conf_t *conf);
  * One scope's whole state (filter, rhythm, counters, synaptic memory,
  * consolidation buffer, PELM) as a versioned little-endian record ending in
  * a CRC32C of everything before it. */
-#define GS_SNAPSHOT_VERSION 1
+#define GS_SNAPSHOT_VERSION 2 /* 2: memory ids; version 1 is still read */
 
 /* *out: a malloc'd snapshot of *out_len bytes (the caller frees it).
  * GS_ERR_NOT_FOUND when the scope does not exist. */
@@ -203,11 +215,11 @@ gs_err_t gs_govern_restore(gs_govern_t *g, int32_t partition, const void *data, 
  *   key 'H' scope          header: filter, rhythm, counters, synaptic
  *                          memory, write buffer, the PELM's size and head
  *   key 'S' u32 slot scope one PELM slot (unit vector, phase, confidence,
- *                          norm), one record per slot written
+ *                          norm, memory id), one record per slot written
  * An evicted scope's keys get tombstones (NULL values). Values start with
  * a payload version (GS_CHANGELOG_VERSION); the framing around them
  * (store, sequence, CRC32C) is the state layer's (govstream/state.h). */
-#define GS_CHANGELOG_VERSION 1
+#define GS_CHANGELOG_VERSION 2 /* 2: memory ids; version 1 is still read */
 
 /* Emits every change since the last call: tombstones first, then per
  * changed scope its slots and its header. GS_ERR_NOMEM only. */

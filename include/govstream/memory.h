@@ -67,6 +67,12 @@ const float *gs_pelm_vector(const gs_pelm_t *p, uint32_t slot); /* normalised */
 float gs_pelm_phase(const gs_pelm_t *p, uint32_t slot);
 float gs_pelm_confidence(const gs_pelm_t *p, uint32_t slot);
 float gs_pelm_norm(const gs_pelm_t *p, uint32_t slot);
+/* The memory id of a slot: the request_id of the request that wrote it,
+ * at most GS_MEMORY_ID_MAX bytes (SPEC 1.1 bounds request ids so); empty
+ * until set. insert, put and restore clear it; the caller sets it. */
+#define GS_MEMORY_ID_MAX 128
+void gs_pelm_set_id(gs_pelm_t *p, uint32_t slot, gs_str_t id);
+gs_str_t gs_pelm_id(const gs_pelm_t *p, uint32_t slot);
 /* Slot of the next insert (the oldest one once full). */
 uint32_t gs_pelm_next_slot(const gs_pelm_t *p);
 

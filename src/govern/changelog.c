@@ -6,10 +6,12 @@
  *   header  u8 version u8 has_synapse u16 0 u32 dim
  *           i32 threshold_x20 f64 ema u32 wake u32 sleep u32 pos u64 steps
  *           u64 accepted u64 rejected u64 at_bound
- *           [has_synapse: 3 x dim f32]  u32 n  n x (f32 conf, dim f32)
+ *           [has_synapse: 3 x dim f32]  u32 n  n x (f32 conf, id, dim f32)
  *           u32 capacity u32 size u32 head
  *   slot    u8 version u8 0 u16 0 u32 dim f32 phase f32 conf f32 norm
- *           dim f32 (the stored unit vector) */
+ *           id, dim f32 (the stored unit vector)
+ *   id      u8 len, len bytes: the memory id (version 2; version 1 records,
+ *           read too, have none: the ids restore empty) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,12 +20,13 @@
 
 #define DIM          GS_EMBED_DIM
 #define HEADER_FIXED (8 + 4 + 8 + 4 * 3 + 8 * 4 + 4 + 4 * 3)
-#define SLOT_BYTES   (8 + 4 * 3 + DIM * 4)
+#define SLOT_BYTES   (8 + 4 * 3 + 1 + GS_MEMORY_ID_MAX + DIM * 4) /* at most */
+#define BUF_ENTRY    ((1 + DIM) * 4 + 1 + GS_MEMORY_ID_MAX)       /* at most */
 #define KEY_MAX      (1 + 4 + SCOPE_KEY_MAX)
 
 static size_t header_bytes(const scope_t *s)
 {
-    return HEADER_FIXED + (s->syn.l1 ? 3 * DIM * 4 : 0) + (size_t)s->buf_n * (1 + DIM) * 4;
+    return HEADER_FIXED + (s->syn.l1 ? 3 * DIM * 4 : 0) + (size_t)s->buf_n * BUF_ENTRY;
 }
 
 static size_t put_key(uint8_t *k, char type, uint32_t slot, const char *scope, size_t len)
@@ -50,7 +53,8 @@ static void emit_header(const scope_t *s, uint8_t *buf, gs_store_emit_fn *emit, 
         put_f32s(&w, s->syn.l1, 3 * DIM); /* l1, l2, l3 are one allocation */
     put_u32(&w, s->buf_n);
     for (uint32_t b = 0; b < s->buf_n; b++) {
-        put_f32(&w, s->buf_conf[b]);
+        put_f32(&w, s->buf_meta[b].conf);
+        put_id(&w, s->buf_meta[b].id, s->buf_meta[b].id_len);
         put_f32s(&w, s->buf + (size_t)b * DIM, DIM);
     }
     put_u32(&w, (uint32_t)gs_pelm_capacity(s->pelm));
@@ -71,6 +75,8 @@ static void emit_slot(const scope_t *s, uint32_t slot, uint8_t *buf, gs_store_em
     put_f32(&w, gs_pelm_phase(s->pelm, slot));
     put_f32(&w, gs_pelm_confidence(s->pelm, slot));
     put_f32(&w, gs_pelm_norm(s->pelm, slot));
+    gs_str_t id = gs_pelm_id(s->pelm, slot);
+    put_id(&w, id.p, (uint8_t)id.len);
     put_f32s(&w, gs_pelm_vector(s->pelm, slot), DIM);
     emit(opaque, s->partition, buf, klen, buf + klen, w.len);
 }
@@ -128,11 +134,14 @@ typedef struct header {
     scope_core_t core;
     uint64_t at_bound;
     const uint8_t *syn, *buf; /* in the record */
+    size_t buf_len;
+    int with_ids;
     uint32_t buf_n, capacity, size, head;
 } header_t;
 
-/* The version and dimension every value starts with. */
-static gs_err_t check_prefix(reader_t *r, char *errstr, size_t n)
+/* The version and dimension every value starts with; *version gets the
+ * version (1 or 2). */
+static gs_err_t check_prefix(reader_t *r, int *version_out, char *errstr, size_t n)
 {
     uint8_t version = get_u8(r);
     get_u8(r);
@@ -140,10 +149,11 @@ static gs_err_t check_prefix(reader_t *r, char *errstr, size_t n)
     uint32_t dim = get_u32(r);
     if (r->short_read)
         return gs_fail(errstr, n, GS_ERR_DECODE, "changelog value of %zu bytes", r->len);
-    if (version != GS_CHANGELOG_VERSION)
+    if (version != 1 && version != GS_CHANGELOG_VERSION)
         return gs_fail(errstr, n, GS_ERR_SCHEMA,
-                       "changelog payload version %u, this build reads %u", version,
+                       "changelog payload version %u, this build reads 1..%u", version,
                        GS_CHANGELOG_VERSION);
+    *version_out = version;
     if (dim != DIM)
         return gs_fail(errstr, n, GS_ERR_SCHEMA, "changelog vectors of %u dims, not %zu", dim, DIM);
     return GS_OK;
@@ -164,21 +174,46 @@ static gs_err_t check_header(const gs_govern_t *g, const header_t *h, char *errs
     return GS_OK;
 }
 
+/* One write-buffer entry of a header: conf, id (version 2), vector. */
+static void get_entry(reader_t *r, int with_ids, float *vec, buf_meta_t *m)
+{
+    m->conf = get_f32(r);
+    m->id_len = with_ids ? get_id(r, m->id, GS_MEMORY_ID_MAX) : 0;
+    get_f32s(r, vec, DIM);
+}
+
+/* The write buffer's bytes in the record: n entries walked (ids make
+ * them variable), bounded by the bytes left before anything is
+ * multiplied out. NULL when they do not fit. */
+static const uint8_t *take_buffer(reader_t *r, uint32_t n, int with_ids, size_t *len)
+{
+    size_t start = r->off;
+    if (n > (r->len - r->off) / ((1 + DIM) * 4))
+        return take(r, r->len + 1); /* short */
+    for (uint32_t b = 0; b < n && !r->short_read; b++) {
+        take(r, 4);
+        uint8_t id_len = with_ids ? get_u8(r) : 0;
+        take(r, id_len + DIM * 4);
+    }
+    *len = r->off - start;
+    return r->short_read ? NULL : r->p + start;
+}
+
 static gs_err_t decode_header(const gs_govern_t *g, const uint8_t *v, size_t len, header_t *h,
                               char *errstr, size_t n)
 {
     reader_t r = {v, len, 0, 0};
-    gs_err_t err = check_prefix(&r, errstr, n);
+    int version;
+    gs_err_t err = check_prefix(&r, &version, errstr, n);
     if (err)
         return err;
+    h->with_ids = version >= 2;
     h->has_syn = v[1] != 0;
     h->core = gs_scope_get_core(&r);
     h->at_bound = get_u64(&r);
     h->syn = h->has_syn ? take(&r, 3 * DIM * 4) : NULL;
     h->buf_n = get_u32(&r);
-    /* bounded by the bytes left before anything is multiplied out */
-    h->buf =
-        h->buf_n <= (r.len - r.off) / ((1 + DIM) * 4) ? take(&r, h->buf_n * (1 + DIM) * 4) : NULL;
+    h->buf = take_buffer(&r, h->buf_n, h->with_ids, &h->buf_len);
     h->capacity = get_u32(&r);
     h->size = get_u32(&r);
     h->head = get_u32(&r);
@@ -196,8 +231,9 @@ static gs_err_t install_extras(gs_govern_t *g, scope_t *s, const header_t *h)
         g->dyn_bytes -= gs_scope_extras_bytes(s->buf_cap);
         s->bytes -= gs_scope_extras_bytes(s->buf_cap);
         gs_synaptic_free(&s->syn);
-        free(s->buf), free(s->buf_conf);
-        s->buf = s->buf_conf = NULL;
+        free(s->buf), free(s->buf_meta);
+        s->buf = NULL;
+        s->buf_meta = NULL;
         s->buf_cap = s->buf_n = 0;
     }
     if (!h->has_syn)
@@ -206,11 +242,9 @@ static gs_err_t install_extras(gs_govern_t *g, scope_t *s, const header_t *h)
         return GS_ERR_NOMEM;
     reader_t r = {h->syn, 3 * DIM * 4, 0, 0};
     get_f32s(&r, s->syn.l1, 3 * DIM);
-    r = (reader_t){h->buf, (size_t)h->buf_n * (1 + DIM) * 4, 0, 0};
-    for (uint32_t b = 0; b < h->buf_n; b++) {
-        s->buf_conf[b] = get_f32(&r);
-        get_f32s(&r, s->buf + (size_t)b * DIM, DIM);
-    }
+    r = (reader_t){h->buf, h->buf_len, 0, 0};
+    for (uint32_t b = 0; b < h->buf_n; b++)
+        get_entry(&r, h->with_ids, s->buf + (size_t)b * DIM, &s->buf_meta[b]);
     s->buf_n = h->buf_n;
     return GS_OK;
 }
@@ -263,19 +297,24 @@ static gs_err_t apply_slot(gs_govern_t *g, int32_t partition, uint32_t slot, gs_
     if (!v)
         return GS_OK; /* the slot of an evicted scope: its header went first */
     reader_t r = {v, len, 0, 0};
-    gs_err_t err = check_prefix(&r, errstr, n);
+    int version;
+    gs_err_t err = check_prefix(&r, &version, errstr, n);
     if (err)
         return err;
-    if (len != SLOT_BYTES || slot >= g->conf.memory_capacity)
-        return gs_fail(errstr, n, GS_ERR_DECODE, "changelog slot %u of %zu bytes", slot, len);
     float phase = get_f32(&r), conf = get_f32(&r), norm = get_f32(&r), unit[DIM];
+    char id[GS_MEMORY_ID_MAX];
+    uint8_t id_len = version >= 2 ? get_id(&r, id, sizeof(id)) : 0;
     get_f32s(&r, unit, DIM);
+    if (r.short_read || r.off != len || slot >= g->conf.memory_capacity)
+        return gs_fail(errstr, n, GS_ERR_DECODE, "changelog slot %u of %zu bytes", slot, len);
     scope_t *s = gs_scope_find(g, partition, scope);
     int created = !s;
     if (!s && !(s = gs_scope_get(g, partition, scope)))
         return gs_fail(errstr, n, GS_ERR_NOMEM, "no room for the scope in the scope table");
     size_t before = gs_pelm_bytes(s->pelm);
     err = gs_pelm_put(s->pelm, slot, unit, phase, conf, norm);
+    if (!err)
+        gs_pelm_set_id(s->pelm, slot, (gs_str_t){id, id_len});
     if (err != GS_ERR_VALIDATION && account(g, s, before))
         err = GS_ERR_NOMEM;
     if (err && (created || err == GS_ERR_NOMEM))

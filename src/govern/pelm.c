@@ -27,6 +27,8 @@ struct gs_pelm {
     uint32_t head; /* oldest slot (the next to replace) once full */
     float *bank;   /* alloc x dim */
     float *phase, *conf, *norm;
+    char *ids;       /* alloc x GS_MEMORY_ID_MAX: the request that wrote each row */
+    uint8_t *id_len; /* alloc */
     /* the index: built once size >= index_min (0: never), for code_rows =
      * alloc rows, rebuilt when the bank grows */
     size_t index_min, code_rows;
@@ -48,9 +50,12 @@ static size_t alloc_for(const gs_pelm_t *p, size_t size)
     return a;
 }
 
+/* Bytes per row: the vector, phase, confidence and norm, and the id. */
+#define ROW_BYTES(dim) (((dim) + 3) * sizeof(float) + GS_MEMORY_ID_MAX + 1)
+
 static size_t bytes_for(const gs_pelm_t *p, size_t rows)
 {
-    return rows * (p->dim + 3) * sizeof(float);
+    return rows * ROW_BYTES(p->dim);
 }
 
 static gs_err_t grow(gs_pelm_t *p, size_t rows)
@@ -59,7 +64,8 @@ static gs_err_t grow(gs_pelm_t *p, size_t rows)
         return GS_OK;
     if (gs_grow(&p->bank, rows * p->dim, sizeof(float)) ||
         gs_grow(&p->phase, rows, sizeof(float)) || gs_grow(&p->conf, rows, sizeof(float)) ||
-        gs_grow(&p->norm, rows, sizeof(float)))
+        gs_grow(&p->norm, rows, sizeof(float)) || gs_grow(&p->ids, rows, GS_MEMORY_ID_MAX) ||
+        gs_grow(&p->id_len, rows, 1))
         return GS_ERR_NOMEM; /* alloc stays: every array holds at least that much */
     p->alloc = rows;
     return GS_OK;
@@ -94,6 +100,8 @@ void gs_pelm_destroy(gs_pelm_t *p)
     free(p->phase);
     free(p->conf);
     free(p->norm);
+    free(p->ids);
+    free(p->id_len);
     free(p);
 }
 
@@ -124,7 +132,7 @@ size_t gs_pelm_index_bytes(size_t dim, size_t rows)
 
 size_t gs_pelm_bytes_full(size_t dim, size_t capacity)
 {
-    return sizeof(gs_pelm_t) + capacity * (dim + 3) * sizeof(float);
+    return sizeof(gs_pelm_t) + capacity * ROW_BYTES(dim);
 }
 
 size_t gs_pelm_bytes_after_insert(const gs_pelm_t *p)
@@ -235,6 +243,7 @@ gs_err_t gs_pelm_insert(gs_pelm_t *p, const float *vec, float phase, float confi
     p->phase[s] = phase;
     p->conf[s] = confidence;
     p->norm[s] = (float)norm;
+    p->id_len[s] = 0;
     index_row(p, s);
     if (slot)
         *slot = s;
@@ -259,6 +268,19 @@ float gs_pelm_confidence(const gs_pelm_t *p, uint32_t slot)
 float gs_pelm_norm(const gs_pelm_t *p, uint32_t slot)
 {
     return p->norm[slot];
+}
+
+void gs_pelm_set_id(gs_pelm_t *p, uint32_t slot, gs_str_t id)
+{
+    size_t len = id.len < GS_MEMORY_ID_MAX ? id.len : GS_MEMORY_ID_MAX;
+    if (len)
+        memcpy(p->ids + (size_t)slot * GS_MEMORY_ID_MAX, id.p, len);
+    p->id_len[slot] = (uint8_t)len;
+}
+
+gs_str_t gs_pelm_id(const gs_pelm_t *p, uint32_t slot)
+{
+    return (gs_str_t){p->ids + (size_t)slot * GS_MEMORY_ID_MAX, p->id_len[slot]};
 }
 
 /* Below this many queries SGEMM spends more time packing the bank than
@@ -493,6 +515,7 @@ gs_err_t gs_pelm_restore(gs_pelm_t *p, size_t size, uint32_t head, const float *
         memcpy(p->phase, phases, size * sizeof(float));
         memcpy(p->conf, confidences, size * sizeof(float));
         memcpy(p->norm, norms, size * sizeof(float));
+        memset(p->id_len, 0, size); /* the caller sets the ids */
     }
     p->size = size;
     p->head = head;
@@ -510,18 +533,17 @@ static gs_err_t resize(gs_pelm_t *p, size_t size)
     size_t rows = alloc_for(p, size);
     if (rows > p->alloc && grow(p, rows))
         return GS_ERR_NOMEM;
-    if (rows < p->alloc) {
-        if (!rows) {
-            free(p->bank), free(p->phase), free(p->conf), free(p->norm);
-            p->bank = p->phase = p->conf = p->norm = NULL;
-        } else {
-            float *b = realloc(p->bank, rows * p->dim * sizeof(float)); /* shrinking */
-            p->bank = b ? b : p->bank;
-            float **arrays[] = {&p->phase, &p->conf, &p->norm};
-            for (size_t i = 0; i < 3; i++) {
-                float *a = realloc(*arrays[i], rows * sizeof(float));
-                *arrays[i] = a ? a : *arrays[i];
-            }
+    if (rows < p->alloc) { /* shrinking: a failed realloc keeps the larger block */
+        void **arrays[] = {(void **)&p->bank, (void **)&p->phase, (void **)&p->conf,
+                           (void **)&p->norm, (void **)&p->ids,   (void **)&p->id_len};
+        size_t row_bytes[] = {p->dim * sizeof(float), sizeof(float),    sizeof(float),
+                              sizeof(float),          GS_MEMORY_ID_MAX, 1};
+        for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
+            void *a = rows ? realloc(*arrays[i], rows * row_bytes[i]) : NULL;
+            if (!rows)
+                free(*arrays[i]);
+            if (a || !rows)
+                *arrays[i] = a;
         }
         p->alloc = rows;
     }
@@ -535,6 +557,7 @@ static gs_err_t resize(gs_pelm_t *p, size_t size)
         memset(p->phase + p->size, 0, (size - p->size) * sizeof(float));
         memset(p->conf + p->size, 0, (size - p->size) * sizeof(float));
         memset(p->norm + p->size, 0, (size - p->size) * sizeof(float));
+        memset(p->id_len + p->size, 0, size - p->size);
     }
     p->size = size;
     return GS_OK;
@@ -558,6 +581,7 @@ gs_err_t gs_pelm_put(gs_pelm_t *p, uint32_t slot, const float *unit, float phase
     p->phase[slot] = phase;
     p->conf[slot] = confidence;
     p->norm[slot] = norm;
+    p->id_len[slot] = 0;
     index_row(p, slot);
     return GS_OK;
 }

@@ -26,7 +26,8 @@ void gs_govern_conf_from(gs_govern_conf_t *gc, const gs_config_t *cfg)
 
 size_t gs_scope_extras_bytes(uint32_t buf_cap)
 {
-    return 3 * GS_EMBED_DIM * sizeof(float) + (size_t)buf_cap * (GS_EMBED_DIM + 1) * sizeof(float);
+    return 3 * GS_EMBED_DIM * sizeof(float) +
+           (size_t)buf_cap * (GS_EMBED_DIM * sizeof(float) + sizeof(buf_meta_t));
 }
 
 size_t gs_govern_scope_max_bytes(const gs_govern_conf_t *c)
@@ -80,11 +81,12 @@ static void free_memory(scope_t *s)
     gs_pelm_destroy(s->pelm);
     gs_synaptic_free(&s->syn);
     free(s->buf);
-    free(s->buf_conf);
+    free(s->buf_meta);
     free(s->dirty);
     free(s->cl_slots);
     s->pelm = NULL;
-    s->buf = s->buf_conf = NULL;
+    s->buf = NULL;
+    s->buf_meta = NULL;
     s->dirty = NULL;
     s->cl_slots = NULL;
     s->n_cl = s->cap_cl = 0;
@@ -301,11 +303,12 @@ gs_err_t gs_scope_ensure_memory(gs_govern_t *g, scope_t *s)
     if (gs_scope_budget(g, s, need))
         return GS_ERR_NOMEM;
     s->buf = malloc((size_t)cap * GS_EMBED_DIM * sizeof(float));
-    s->buf_conf = malloc(cap * sizeof(float));
-    if (!s->buf || !s->buf_conf || gs_synaptic_init(&s->syn, GS_EMBED_DIM)) {
+    s->buf_meta = malloc(cap * sizeof(*s->buf_meta));
+    if (!s->buf || !s->buf_meta || gs_synaptic_init(&s->syn, GS_EMBED_DIM)) {
         free(s->buf);
-        free(s->buf_conf);
-        s->buf = s->buf_conf = NULL;
+        free(s->buf_meta);
+        s->buf = NULL;
+        s->buf_meta = NULL;
         return GS_ERR_NOMEM;
     }
     s->buf_cap = cap;
@@ -316,14 +319,14 @@ gs_err_t gs_scope_ensure_memory(gs_govern_t *g, scope_t *s)
 }
 
 void gs_scope_install(gs_govern_t *g, scope_t *s, gs_pelm_t *pelm, gs_synaptic_t syn, float *buf,
-                      float *buf_conf, uint32_t buf_cap)
+                      buf_meta_t *buf_meta, uint32_t buf_cap)
 {
     g->dyn_bytes -= s->bytes;
     free_memory(s);
     s->pelm = pelm;
     s->syn = syn;
     s->buf = buf;
-    s->buf_conf = buf_conf;
+    s->buf_meta = buf_meta;
     s->buf_cap = buf ? buf_cap : 0;
     s->bytes = gs_pelm_bytes(pelm) + (syn.l1 ? gs_scope_extras_bytes(s->buf_cap) : 0);
     g->dyn_bytes += s->bytes;
@@ -479,14 +482,30 @@ static float dot(const float *a, const float *b)
     return sum;
 }
 
+/* What was retrieved, copied out: a later write of the batch may reuse
+ * the slot. */
+static void name_hits(const scope_t *s, const gs_pelm_hit_t *hits, gs_govern_req_t *r)
+{
+    for (int32_t h = 0; r->context && h < r->v.context_items; h++) {
+        gs_context_item_t *c = &r->context[h];
+        gs_str_t id = gs_pelm_id(s->pelm, hits[h].slot);
+        *c = (gs_context_item_t){.score = hits[h].score,
+                                 .phase = gs_pelm_phase(s->pelm, hits[h].slot),
+                                 .id_len = (uint8_t)id.len};
+        memcpy(c->id, id.p, id.len);
+    }
+}
+
 static int retrieve(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, size_t i, scope_t *s)
 {
     const float *q = g->emb + i * GS_EMBED_DIM;
-    gs_pelm_hit_t hits[20];
-    size_t k = (size_t)reqs[i].context_top_k < 20 ? (size_t)reqs[i].context_top_k : 20;
+    gs_pelm_hit_t hits[GS_CONTEXT_MAX];
+    size_t k = (size_t)reqs[i].context_top_k < GS_CONTEXT_MAX ? (size_t)reqs[i].context_top_k
+                                                              : GS_CONTEXT_MAX;
     float qphase = reqs[i].v.phase == GS_PHASE_SLEEP ? GS_PHASE_SLEEP_VALUE : GS_PHASE_WAKE_VALUE;
     if (use_index(g, i, s)) {
         reqs[i].v.context_items = (int32_t)gs_pelm_search(s->pelm, q, qphase, k, hits);
+        name_hits(s, hits, &reqs[i]);
         return 0;
     }
     if (g->row_off[i] == SIZE_MAX && make_chunk(g, reqs, n, i, s))
@@ -500,12 +519,14 @@ static int retrieve(gs_govern_t *g, gs_govern_req_t *reqs, size_t n, size_t i, s
     const float *scores = g->row_size[i] ? g->arena + g->row_off[i] : NULL; /* none: empty */
     reqs[i].v.context_items =
         (int32_t)gs_pelm_select(s->pelm, scores, g->row_size[i], qphase, ov, s->n_dirty, k, hits);
+    name_hits(s, hits, &reqs[i]);
     return 0;
 }
 
 /* Inserts into the scope's PELM within the memory budget; updates the
  * synaptic memory and marks the slot dirty for later queries. */
-static void insert(gs_govern_t *g, scope_t *s, const float *vec, float phase, float conf)
+static void insert(gs_govern_t *g, scope_t *s, const float *vec, float phase, float conf,
+                   gs_str_t id)
 {
     size_t before = gs_pelm_bytes(s->pelm), after = gs_pelm_bytes_after_insert(s->pelm);
     if (after > before && gs_scope_budget(g, s, after - before)) {
@@ -519,6 +540,7 @@ static void insert(gs_govern_t *g, scope_t *s, const float *vec, float phase, fl
         g->memory_refused += err == GS_ERR_NOMEM;
         return;
     }
+    gs_pelm_set_id(s->pelm, slot, id);
     mark_dirty(s, slot);
     gs_scope_changed(g, s, slot);
     gs_synaptic_update(&s->syn, vec);
@@ -546,11 +568,16 @@ static void commit(gs_govern_t *g, gs_govern_req_t *r, size_t i, scope_t *s)
     if (!vec)
         return; /* no words: nothing to remember */
     if (r->v.phase == GS_PHASE_WAKE)
-        insert(g, s, vec, GS_PHASE_WAKE_VALUE, conf);
+        insert(g, s, vec, GS_PHASE_WAKE_VALUE, conf, r->memory_id);
     /* in sleep (degrade) the write is only buffered */
     if (s->buf_n < s->buf_cap) {
         memcpy(s->buf + (size_t)s->buf_n * GS_EMBED_DIM, vec, GS_EMBED_DIM * sizeof(float));
-        s->buf_conf[s->buf_n++] = conf;
+        buf_meta_t *m = &s->buf_meta[s->buf_n++];
+        m->conf = conf;
+        m->id_len =
+            (uint8_t)(r->memory_id.len < GS_MEMORY_ID_MAX ? r->memory_id.len : GS_MEMORY_ID_MAX);
+        if (m->id_len)
+            memcpy(m->id, r->memory_id.p, m->id_len);
     }
 }
 
@@ -558,7 +585,8 @@ static void commit(gs_govern_t *g, gs_govern_req_t *r, size_t i, scope_t *s)
 static void consolidate(gs_govern_t *g, scope_t *s)
 {
     for (uint32_t b = 0; b < s->buf_n; b++)
-        insert(g, s, s->buf + (size_t)b * GS_EMBED_DIM, GS_PHASE_SLEEP_VALUE, 0.8f);
+        insert(g, s, s->buf + (size_t)b * GS_EMBED_DIM, GS_PHASE_SLEEP_VALUE, 0.8f,
+               (gs_str_t){s->buf_meta[b].id, s->buf_meta[b].id_len});
     s->buf_n = 0;
 }
 

@@ -7,6 +7,15 @@
 
 #define SCOPE_KEY_MAX 128
 
+/* A buffered memory write's confidence and memory id. */
+typedef struct buf_meta {
+    float conf;
+    uint8_t id_len;
+    char id[GS_MEMORY_ID_MAX];
+} buf_meta_t;
+/* what the byte accounts (and their tests) take an entry to cost */
+_Static_assert(sizeof(buf_meta_t) == 4 + 4 + GS_MEMORY_ID_MAX, "buf_meta_t padding");
+
 typedef struct scope {
     int32_t partition; /* the input partition it belongs to (SPEC 3.6) */
     char key[SCOPE_KEY_MAX];
@@ -19,8 +28,8 @@ typedef struct scope {
     gs_synaptic_t syn; /* l1 == NULL until the first memory write */
     /* Consolidation buffer: memory writes since the last consolidation,
      * at most wake + sleep steps of them (one per governed request). */
-    float *buf;      /* buf_cap x GS_EMBED_DIM, NULL until first used */
-    float *buf_conf; /* buf_cap */
+    float *buf;           /* buf_cap x GS_EMBED_DIM, NULL until first used */
+    buf_meta_t *buf_meta; /* buf_cap */
     uint32_t buf_n, buf_cap;
     int64_t last_used_us;
     uint64_t pin;    /* epoch of the batch using it: not evictable */
@@ -95,7 +104,7 @@ size_t gs_scope_extras_bytes(uint32_t buf_cap);
 /* Replaces the scope's memory with the given parts (taking ownership; syn
  * and buf may be empty) and accounts for the difference. */
 void gs_scope_install(gs_govern_t *g, scope_t *s, gs_pelm_t *pelm, gs_synaptic_t syn, float *buf,
-                      float *buf_conf, uint32_t buf_cap);
+                      buf_meta_t *buf_meta, uint32_t buf_cap);
 /* Allocates the synaptic memory and consolidation buffer (one entry per
  * step of the scope's rhythm) if absent, counting them in the budget.
  * GS_ERR_NOMEM when they cannot be had. */

@@ -1,14 +1,16 @@
 /* Scope snapshots (SPEC 3.6): one scope's whole state as a versioned,
- * little-endian record ending in a CRC32C of all the bytes before it.
+ * little-endian record ending in a CRC32C of all the bytes before it
+ * (version 2; version 1, read too, has no ids: they restore empty).
  *
  *   "GSSN" u16 version u16 0  u32 dim  u32 key_len key
  *   moral   i32 threshold_x20  f64 ema
  *   rhythm  u32 wake u32 sleep u32 pos u64 steps
  *   counts  u64 accepted u64 rejected
  *   synapse u8 present [3 x dim f32: L1 L2 L3]
- *   buffer  u32 cap u32 n  n x (f32 conf, dim f32)
+ *   buffer  u32 cap u32 n  n x (f32 conf, id, dim f32)
  *   pelm    u32 capacity u32 size u32 head  size x (f32 phase, f32 conf,
- *           f32 norm, dim f32)
+ *           f32 norm, id, dim f32)
+ *   id      u8 len, len bytes: the memory id (the request_id that wrote it)
  *   u32 crc32c
  * Floats are stored as their IEEE-754 bits, so a round trip is exact. */
 #include <stdlib.h>
@@ -75,8 +77,9 @@ gs_err_t gs_govern_snapshot(const gs_govern_t *g, int32_t partition, gs_str_t ke
                        (int)(key.len < SCOPE_KEY_MAX ? key.len : SCOPE_KEY_MAX), key.p, partition);
     const size_t dim = GS_EMBED_DIM, size = gs_pelm_size(s->pelm);
     size_t total = 4 + 2 + 2 + 4 + 4 + s->key_len + 4 + 8 + 4 + 4 + 4 + 8 + 8 + 8 + 1 +
-                   (s->syn.l1 ? 3 * dim * 4 : 0) + 4 + 4 + s->buf_n * (1 + dim) * 4 + 4 + 4 + 4 +
-                   size * (3 + dim) * 4 + 4;
+                   (s->syn.l1 ? 3 * dim * 4 : 0) + 4 + 4 +
+                   s->buf_n * ((1 + dim) * 4 + 1 + GS_MEMORY_ID_MAX) + 4 + 4 + 4 +
+                   size * ((3 + dim) * 4 + 1 + GS_MEMORY_ID_MAX) + 4;
     writer_t w = {malloc(total), 0};
     if (!w.p)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for a %zu-byte snapshot", total);
@@ -93,7 +96,8 @@ gs_err_t gs_govern_snapshot(const gs_govern_t *g, int32_t partition, gs_str_t ke
     put_u32(&w, s->buf_cap);
     put_u32(&w, s->buf_n);
     for (uint32_t b = 0; b < s->buf_n; b++) {
-        put_f32(&w, s->buf_conf[b]);
+        put_f32(&w, s->buf_meta[b].conf);
+        put_id(&w, s->buf_meta[b].id, s->buf_meta[b].id_len);
         put_f32s(&w, s->buf + (size_t)b * dim, dim);
     }
     put_u32(&w, (uint32_t)gs_pelm_capacity(s->pelm));
@@ -103,6 +107,8 @@ gs_err_t gs_govern_snapshot(const gs_govern_t *g, int32_t partition, gs_str_t ke
         put_f32(&w, gs_pelm_phase(s->pelm, slot));
         put_f32(&w, gs_pelm_confidence(s->pelm, slot));
         put_f32(&w, gs_pelm_norm(s->pelm, slot));
+        gs_str_t id = gs_pelm_id(s->pelm, slot);
+        put_id(&w, id.p, (uint8_t)id.len);
         put_f32s(&w, gs_pelm_vector(s->pelm, slot), dim);
     }
     put_u32(&w, gs_crc32c(0, w.p, w.len));
@@ -120,16 +126,19 @@ typedef struct decoded {
     scope_core_t core;
     float *syn; /* 3 x dim, or NULL */
     uint32_t buf_cap, buf_n;
-    float *buf, *buf_conf;
+    float *buf;
+    buf_meta_t *buf_meta;
     uint32_t capacity, size, head;
     float *vec, *phase, *conf, *norm;
+    buf_meta_t *ids; /* size: the slots' ids (conf unused) */
 } decoded_t;
 
 static void decoded_free(decoded_t *d)
 {
     free(d->syn);
     free(d->buf);
-    free(d->buf_conf);
+    free(d->buf_meta);
+    free(d->ids);
     free(d->vec);
     free(d->phase);
     free(d->conf);
@@ -149,9 +158,10 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
     reader_t r = {data, len - 4, 4, 0};
     uint16_t version = get_u16(&r);
     get_u16(&r);
-    if (version != GS_SNAPSHOT_VERSION)
-        return gs_fail(errstr, n, GS_ERR_SCHEMA, "snapshot version %u, this build reads %u",
+    if (version != 1 && version != GS_SNAPSHOT_VERSION)
+        return gs_fail(errstr, n, GS_ERR_SCHEMA, "snapshot version %u, this build reads 1..%u",
                        version, GS_SNAPSHOT_VERSION);
+    int with_ids = version >= 2;
     uint32_t sdim = get_u32(&r);
     if (sdim != dim)
         return gs_fail(errstr, n, GS_ERR_SCHEMA, "snapshot vectors have %u dims, not %zu", sdim,
@@ -183,12 +193,14 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
                        d->buf_cap);
     if (d->buf_cap) {
         d->buf = malloc((size_t)d->buf_cap * dim * sizeof(float));
-        d->buf_conf = malloc(d->buf_cap * sizeof(float));
-        if (!d->buf || !d->buf_conf)
+        d->buf_meta = calloc(d->buf_cap, sizeof(*d->buf_meta));
+        if (!d->buf || !d->buf_meta)
             return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     }
     for (uint32_t b = 0; b < d->buf_n; b++) {
-        d->buf_conf[b] = get_f32(&r);
+        d->buf_meta[b].conf = get_f32(&r);
+        if (with_ids)
+            d->buf_meta[b].id_len = get_id(&r, d->buf_meta[b].id, GS_MEMORY_ID_MAX);
         get_f32s(&r, d->buf + (size_t)b * dim, dim);
     }
     d->capacity = get_u32(&r);
@@ -204,12 +216,15 @@ static gs_err_t decode(const gs_govern_t *g, const uint8_t *data, size_t len, de
     d->phase = malloc(((size_t)d->size + 1) * sizeof(float));
     d->conf = malloc(((size_t)d->size + 1) * sizeof(float));
     d->norm = malloc(((size_t)d->size + 1) * sizeof(float));
-    if (!d->vec || !d->phase || !d->conf || !d->norm)
+    d->ids = calloc((size_t)d->size + 1, sizeof(*d->ids));
+    if (!d->vec || !d->phase || !d->conf || !d->norm || !d->ids)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     for (uint32_t s = 0; s < d->size; s++) {
         d->phase[s] = get_f32(&r);
         d->conf[s] = get_f32(&r);
         d->norm[s] = get_f32(&r);
+        if (with_ids)
+            d->ids[s].id_len = get_id(&r, d->ids[s].id, GS_MEMORY_ID_MAX);
         get_f32s(&r, d->vec + (size_t)s * dim, dim);
     }
     if (r.short_read || r.off != r.len)
@@ -227,7 +242,8 @@ gs_err_t gs_govern_restore(gs_govern_t *g, int32_t partition, const void *data, 
     decoded_t d = {0};
     gs_pelm_t *pelm = NULL;
     gs_synaptic_t syn = {0};
-    float *buf = NULL, *buf_conf = NULL;
+    float *buf = NULL;
+    buf_meta_t *buf_meta = NULL;
     uint32_t buf_cap = 0;
     gs_err_t err = decode(g, data, len, &d, errstr, n);
     if (!err && gs_pelm_new(GS_EMBED_DIM, g->conf.memory_capacity, &pelm, errstr, n))
@@ -235,18 +251,20 @@ gs_err_t gs_govern_restore(gs_govern_t *g, int32_t partition, const void *data, 
     if (!err) {
         gs_pelm_set_index(pelm, g->conf.memory_index_min);
         err = gs_pelm_restore(pelm, d.size, d.head, d.vec, d.phase, d.conf, d.norm, errstr, n);
+        for (uint32_t slot = 0; !err && slot < d.size; slot++)
+            gs_pelm_set_id(pelm, slot, (gs_str_t){d.ids[slot].id, d.ids[slot].id_len});
     }
     if (!err && (d.syn || d.buf_n)) {
         buf_cap = (uint32_t)cycle(&d.core); /* the scope keeps the snapshot's rhythm */
         buf = malloc((size_t)buf_cap * GS_EMBED_DIM * sizeof(float));
-        buf_conf = malloc(buf_cap * sizeof(float));
-        if (!buf || !buf_conf || gs_synaptic_init(&syn, GS_EMBED_DIM))
+        buf_meta = malloc(buf_cap * sizeof(*buf_meta));
+        if (!buf || !buf_meta || gs_synaptic_init(&syn, GS_EMBED_DIM))
             err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
         if (!err && d.syn)
             memcpy(syn.l1, d.syn, 3 * GS_EMBED_DIM * sizeof(float));
         if (!err && d.buf_n) {
             memcpy(buf, d.buf, (size_t)d.buf_n * GS_EMBED_DIM * sizeof(float));
-            memcpy(buf_conf, d.buf_conf, d.buf_n * sizeof(float));
+            memcpy(buf_meta, d.buf_meta, d.buf_n * sizeof(*buf_meta));
         }
     }
     scope_t *s = NULL;
@@ -264,17 +282,18 @@ gs_err_t gs_govern_restore(gs_govern_t *g, int32_t partition, const void *data, 
             gs_scope_evict(g, s); /* created for this restore only */
     }
     if (!err) {
-        gs_scope_install(g, s, pelm, syn, buf, buf_conf, buf_cap);
+        gs_scope_install(g, s, pelm, syn, buf, buf_meta, buf_cap);
         pelm = NULL;
         syn = (gs_synaptic_t){0};
-        buf = buf_conf = NULL;
+        buf = NULL;
+        buf_meta = NULL;
         s->buf_n = d.buf_n;
         gs_scope_set_core(s, &d.core);
     }
     gs_pelm_destroy(pelm);
     gs_synaptic_free(&syn);
     free(buf);
-    free(buf_conf);
+    free(buf_meta);
     decoded_free(&d);
     return err;
 }

@@ -55,6 +55,13 @@ static inline void put_f32s(writer_t *w, const float *f, size_t n)
         put_f32(w, f[i]);
 }
 
+/* A memory id: u8 length, the bytes. */
+static inline void put_id(writer_t *w, const char *id, uint8_t len)
+{
+    put_u8(w, len);
+    put(w, id, len);
+}
+
 typedef struct reader {
     const uint8_t *p;
     size_t len, off;
@@ -110,6 +117,19 @@ static inline void get_f32s(reader_t *r, float *f, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         f[i] = get_f32(r);
+}
+/* A memory id into id[max]; its length (0 on a short read or one over max,
+ * which also marks the read short). */
+static inline uint8_t get_id(reader_t *r, char *id, size_t max)
+{
+    uint8_t len = get_u8(r);
+    const uint8_t *b = len <= max ? take(r, len) : NULL;
+    if (!b) {
+        r->short_read = 1;
+        return 0;
+    }
+    memcpy(id, b, len);
+    return len;
 }
 
 #endif

@@ -13,16 +13,23 @@ scope, written from the specification, not from the C code:
     value, refused below 0.5): in wake to PELM (phase 0.1) and to the
     consolidation buffer, in sleep to the buffer only; entering sleep
     re-commits the buffer with phase 0.9.
+  context (SPEC 3.4): each result names what it retrieved: the request_id
+    that wrote each memory, its cosine with the request's last turn (the
+    embedding: signed FNV-1a 64 feature hashing of lower-cased words and
+    bigrams into 384 dims, L2-normalised) and its phase, best first; the
+    set must be a top 5 of the phase's memories by that cosine.
 
 usage: governance_model.py script SESSION          > script.jsonl
        governance_model.py check LEXICON_DIR script.jsonl results.jsonl
 """
 import json
+import math
 import re
 import sys
 from fractions import Fraction
 
 WAKE, SLEEP, K = 8, 3, 5
+DIM, FNV_OFFSET, FNV_PRIME, M64 = 384, 14695981039346656037, 1099511628211, 1 << 64
 
 
 def script(session):
@@ -57,12 +64,60 @@ def lexicon_score(words_dir, turns):
     return min(1.0, max(0.0, float(Fraction(4, 5) - Fraction(3, 20) * h + Fraction(1, 20) * c)))
 
 
+def words(text):
+    return [w for w in (x.strip("'") for x in re.findall(r"[A-Za-z0-9']+", text)) if w]
+
+
+def fnv(h, word):
+    for c in word.lower().encode():
+        h = ((h ^ c) * FNV_PRIME) % M64
+    return h
+
+
+def embed(text):
+    v, prev = [0.0] * DIM, 0
+    for w in words(text):
+        h = fnv(FNV_OFFSET, w)
+        feats = [h] + ([fnv(((prev ^ 0x1F) * FNV_PRIME) % M64, w)] if prev else [])
+        for f in feats:
+            v[f % DIM] += -1.0 if f >> 63 else 1.0
+        prev = h
+    n = math.sqrt(sum(x * x for x in v))
+    return [x / n for x in v] if n else v
+
+
+def context_errors(got, memories, query, phase):
+    """What is wrong with a result's context, given the (id, vector)
+    memories of its phase and its query vector."""
+    ctx = got.get("context")
+    if ctx is None:
+        return ["no context field"]
+    errors = []
+    score = {mid: sum(a * b for a, b in zip(query, vec)) for mid, vec in memories}
+    if len(ctx) != got["context_items"]:
+        errors.append("%d context entries for context_items %d" % (len(ctx), got["context_items"]))
+    for i, c in enumerate(ctx):
+        if c["memory_id"] not in score:
+            errors.append("entry %d: %s is no %s memory" % (i, c["memory_id"], phase))
+        elif abs(c["score"] - score[c["memory_id"]]) > 1e-5:
+            errors.append("entry %d: score %.9g, cosine %.9g" % (i, c["score"], score[c["memory_id"]]))
+        if c["phase"] != phase:
+            errors.append("entry %d: phase %s" % (i, c["phase"]))
+        if i and c["score"] > ctx[i - 1]["score"]:
+            errors.append("entry %d: scores not descending" % i)
+    named = {c["memory_id"] for c in ctx}
+    if ctx and any(s > ctx[-1]["score"] + 1e-5 for m, s in score.items() if m not in named):
+        errors.append("a better memory was left out")
+    return errors
+
+
 def check(words_dir, script_path, results_path):
     reqs = [json.loads(l) for l in open(script_path)]
     res = {r["request_id"]: r for r in map(json.loads, open(results_path))}
     t20, ema = 10, Fraction(1, 2)
-    wake_mem = sleep_mem = buffered = 0
-    failures = 0
+    mems = {"WAKE": [], "SLEEP": []}
+    buffered = []
+    failures = named = 0
     for step, req in enumerate(reqs, start=1):
         v = req.get("moral_value")
         if v is None:
@@ -76,15 +131,17 @@ def check(words_dir, script_path, results_path):
             t20 = max(6, t20 - 1)
         phase = "WAKE" if (step - 1) % (WAKE + SLEEP) < WAKE else "SLEEP"
         context = 0
+        query = embed(req["turns"][-1])
+        pool = list(mems[phase])  # as the request found them
         if accepted:
-            context = min(K, wake_mem if phase == "WAKE" else sleep_mem)
+            context = min(K, len(pool))
             if v >= 0.5:
                 if phase == "WAKE":
-                    wake_mem += 1
-                buffered += 1
+                    mems["WAKE"].append((req["request_id"], query))
+                buffered.append((req["request_id"], query))
         if step % (WAKE + SLEEP) == WAKE:  # this step enters sleep
-            sleep_mem += buffered
-            buffered = 0
+            mems["SLEEP"] += buffered
+            buffered = []
         want = {"step": step, "phase": phase, "accepted": accepted,
                 "moral_threshold": threshold, "moral_value": v, "context_items": context}
         got = res.get(req["request_id"])
@@ -97,11 +154,17 @@ def check(words_dir, script_path, results_path):
         if diff:
             failures += 1
             print("step %d: got vs expected %s" % (step, diff))
+        errors = (context_errors(got, pool, query, phase) if accepted
+                  else [] if got.get("context") == [] else ["a rejected request named memories"])
+        if errors:
+            failures += 1
+            print("step %d: context: %s" % (step, "; ".join(errors)))
+        named += len(got.get("context") or [])
     thresholds = sorted({r["moral_threshold"] for r in res.values()})
     contexts = [res[r["request_id"]]["context_items"] for r in reqs if r["request_id"] in res]
-    print("checked %d results: thresholds seen %s, context_items %s"
-          % (len(reqs), thresholds, contexts))
-    return 1 if failures else 0
+    print("checked %d results: thresholds seen %s, context_items %s, %d memories named"
+          % (len(reqs), thresholds, contexts, named))
+    return 1 if failures or not named else 0
 
 
 if __name__ == "__main__":

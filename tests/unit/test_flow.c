@@ -24,6 +24,11 @@
 #include "govstream/memory.h"
 
 #define DIM GS_EMBED_DIM
+/* Bytes of a PELM row (vector, phase, confidence, norm, id and its
+ * length) and of a write-buffer entry (vector, confidence, id length
+ * padded to 4, id). */
+#define ROW_BYTES (((DIM) + 3) * 4 + GS_MEMORY_ID_MAX + 1)
+#define BUF_ENTRY ((DIM)*4 + 4 + 4 + GS_MEMORY_ID_MAX)
 
 /* ---- fixture: what a test allocates is freed even when it fails --------- */
 
@@ -149,10 +154,17 @@ typedef struct snap {
     int syn;
     const uint8_t *syn_data; /* 3 x dim floats when syn */
     uint32_t buf_cap, buf_n;
-    const uint8_t *buf; /* buf_n x (conf, dim floats) */
+    const uint8_t *buf[64]; /* buf_n entries: conf, id, dim floats */
     uint32_t capacity, size, head;
-    const uint8_t *slots; /* size x (phase, conf, norm, dim floats) */
+    const uint8_t *slots;      /* size x (phase, conf, norm, id, dim floats) */
+    const uint8_t *slot[1024]; /* each slot's record (ids make them variable) */
 } snap_t;
+
+/* A memory id (u8 length, bytes) at p: its total length. */
+static size_t id_bytes(const uint8_t *p)
+{
+    return 1 + (size_t)p[0];
+}
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -217,37 +229,56 @@ static void parse_snapshot(const uint8_t *d, size_t len, snap_t *s)
     assert_true(o + 8 <= len);
     s->buf_cap = rd32(d + o);
     s->buf_n = rd32(d + o + 4);
-    s->buf = d + o + 8;
-    o += 8 + (size_t)s->buf_n * (1 + s->dim) * 4;
+    o += 8;
+    assert_true(s->version == 2 && s->buf_n <= 64);
+    for (uint32_t b = 0; b < s->buf_n; b++) {
+        assert_true(o + 5 <= len);
+        s->buf[b] = d + o;
+        o += 4 + id_bytes(d + o + 4) + (size_t)s->dim * 4;
+    }
     assert_true(o + 12 <= len);
     s->capacity = rd32(d + o);
     s->size = rd32(d + o + 4);
     s->head = rd32(d + o + 8);
     o += 12;
     s->slots = d + o;
-    o += (size_t)s->size * (3 + s->dim) * 4;
+    assert_true(s->size <= 1024);
+    for (uint32_t slot = 0; slot < s->size; slot++) {
+        assert_true(o + 13 <= len);
+        s->slot[slot] = d + o;
+        o += 12 + id_bytes(d + o + 12) + (size_t)s->dim * 4;
+    }
     if (o + 4 != len)
         fail_msg("snapshot of %zu bytes, its content says %zu", len, o + 4);
 }
 
 static float snap_phase(const snap_t *s, uint32_t slot)
 {
-    return rdf(s->slots + (size_t)slot * (3 + s->dim) * 4);
+    return rdf(s->slot[slot]);
 }
 
 static float snap_conf(const snap_t *s, uint32_t slot)
 {
-    return rdf(s->slots + (size_t)slot * (3 + s->dim) * 4 + 4);
+    return rdf(s->slot[slot] + 4);
 }
 
 static float snap_norm(const snap_t *s, uint32_t slot)
 {
-    return rdf(s->slots + (size_t)slot * (3 + s->dim) * 4 + 8);
+    return rdf(s->slot[slot] + 8);
+}
+
+/* The slot's memory id as a string (at most 128 bytes). */
+static void snap_id(const snap_t *s, uint32_t slot, char out[129])
+{
+    const uint8_t *p = s->slot[slot] + 12;
+    memcpy(out, p + 1, p[0]);
+    out[p[0]] = 0;
 }
 
 static float snap_vec(const snap_t *s, uint32_t slot, size_t i)
 {
-    return rdf(s->slots + (size_t)slot * (3 + s->dim) * 4 + 12 + 4 * i);
+    const uint8_t *p = s->slot[slot] + 12;
+    return rdf(p + id_bytes(p) + 4 * i);
 }
 
 /* Snapshot of key (owned by the fixture until fx_free). */
@@ -305,6 +336,7 @@ typedef struct rq {
     int top_k;
     gs_str_t output;  /* set after decide (batched runs only) */
     int clear_commit; /* the caller's output checks failed */
+    char id[24];      /* its memory id */
 } rq_t;
 
 static void random_request(rq_t *r, size_t n_keys)
@@ -327,6 +359,7 @@ static void random_request(rq_t *r, size_t n_keys)
     for (size_t t = 0; t < r->n_texts; t++)
         r->texts[t] = S(phrases[rng_below(N_PHRASES)]);
     r->top_k = rng_below(25) == 0 ? 0 : 1 + (int)rng_below(20);
+    snprintf(r->id, sizeof(r->id), "r%08x", (unsigned)rng_below(UINT32_MAX));
 }
 
 /* Also an output for some requests and a cleared commit for others. */
@@ -342,16 +375,16 @@ static gs_str_t rq_key(const rq_t *r)
     return r->key >= 0 ? S(keys[r->key]) : S("");
 }
 
-static gs_err_t run_one(gs_govern_t *g, const rq_t *r, gs_verdict_t *v)
-{
-    char err[256];
-    memset(v, 0, sizeof(*v));
-    return gs_govern_one(g, rq_key(r), r->has_value, r->value, r->texts, r->n_texts, r->top_k, v,
-                         err, sizeof(err));
-}
+/* What a request retrieved: its verdict and context items. */
+typedef struct outcome {
+    gs_err_t err;
+    gs_verdict_t v;
+    gs_context_item_t context[GS_CONTEXT_MAX];
+} outcome_t;
 
-/* decide + memory over rs[0..n); results in reqs. */
-static void run_batch(gs_govern_t *g, const rq_t *rs, size_t n, gs_govern_req_t *reqs)
+/* decide + memory over rs[0..n); results in reqs, their context in out. */
+static void run_batch(gs_govern_t *g, const rq_t *rs, size_t n, gs_govern_req_t *reqs,
+                      outcome_t *out)
 {
     char err[256] = "";
     for (size_t i = 0; i < n; i++) {
@@ -362,6 +395,8 @@ static void run_batch(gs_govern_t *g, const rq_t *rs, size_t n, gs_govern_req_t 
         reqs[i].texts = rs[i].texts;
         reqs[i].n_texts = rs[i].n_texts;
         reqs[i].context_top_k = rs[i].top_k;
+        reqs[i].memory_id = S(rs[i].id);
+        reqs[i].context = out[i].context;
     }
     if (gs_govern_decide(g, reqs, n, err, sizeof(err)))
         fail_msg("decide: %s", err);
@@ -373,6 +408,34 @@ static void run_batch(gs_govern_t *g, const rq_t *rs, size_t n, gs_govern_req_t 
     }
     if (gs_govern_memory(g, reqs, n, err, sizeof(err)))
         fail_msg("memory: %s", err);
+    for (size_t i = 0; i < n; i++) {
+        out[i].err = reqs[i].err;
+        out[i].v = reqs[i].v;
+    }
+}
+
+/* One request on its own, as a batch of one. */
+static void run_one(gs_govern_t *g, const rq_t *r, outcome_t *out)
+{
+    gs_govern_req_t req;
+    run_batch(g, r, 1, &req, out);
+}
+
+/* The same memories retrieved, in the same order: the scores agree to
+ * rounding (a batch scores with SGEMM, a lone query with SGEMV), so two
+ * memories whose scores tie within it may trade places. */
+static void check_context(const char *ctx, size_t i, const outcome_t *a, const outcome_t *b)
+{
+    for (int32_t c = 0; c < a->v.context_items && c < b->v.context_items; c++) {
+        const gs_context_item_t *x = &a->context[c], *y = &b->context[c];
+        int same_id = x->id_len == y->id_len && !memcmp(x->id, y->id, x->id_len);
+        if (!(fabsf(x->score - y->score) <= 1e-5f) || x->phase != y->phase ||
+            (!same_id && !(fabsf(x->score - y->score) <= 1e-6f)))
+            fail_msg("%s request %zu: context %d is %.*s %.9g %.2g one by one, %.*s %.9g %.2g "
+                     "batched",
+                     ctx, i, (int)c, (int)x->id_len, x->id, (double)x->score, (double)x->phase,
+                     (int)y->id_len, y->id, (double)y->score, (double)y->phase);
+    }
 }
 
 static void check_verdict(const char *ctx, size_t i, gs_err_t ea, const gs_verdict_t *a,
@@ -518,8 +581,8 @@ static void test_batch_equivalence(void **state)
     fx_t *f = *state;
     enum { N = 400, SEEDS = 30 };
     rq_t *rs = fx_own(f, calloc(N, sizeof(rq_t)));
-    gs_verdict_t *va = fx_own(f, calloc(N, sizeof(gs_verdict_t)));
-    gs_err_t *ea = fx_own(f, calloc(N, sizeof(gs_err_t)));
+    outcome_t *oa = fx_own(f, calloc(N, sizeof(outcome_t)));
+    outcome_t *ob = fx_own(f, calloc(200, sizeof(outcome_t)));
     gs_govern_req_t *reqs = fx_own(f, calloc(200, sizeof(gs_govern_req_t)));
     unsigned long long total_context = 0, wraps = 0;
     for (uint64_t seed = 1; seed <= SEEDS; seed++) {
@@ -532,7 +595,7 @@ static void test_batch_equivalence(void **state)
             for (size_t i = 0; i < N; i++)
                 random_request(&rs[i], 3);
             /* every other seed: the model's outputs too (set after decide,
-             * cleared commits); a then runs batches of one */
+             * cleared commits) */
             int with_outputs = seed % 2 == 0;
             if (with_outputs)
                 for (size_t i = 0; i < N; i++)
@@ -541,15 +604,9 @@ static void test_batch_equivalence(void **state)
             gs_govern_t *a = fx_govern(f, &conf), *b = fx_govern(f, &conf);
             ref_scope_t model[3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
             for (size_t i = 0; i < N; i++) {
-                if (with_outputs) {
-                    run_batch(a, &rs[i], 1, reqs);
-                    ea[i] = reqs[0].err;
-                    va[i] = reqs[0].v;
-                } else {
-                    ea[i] = run_one(a, &rs[i], &va[i]);
-                }
-                check_model(ctx, i, &rs[i], ea[i], &va[i], model, &conf);
-                total_context += (unsigned long long)va[i].context_items;
+                run_one(a, &rs[i], &oa[i]);
+                check_model(ctx, i, &rs[i], oa[i].err, &oa[i].v, model, &conf);
+                total_context += (unsigned long long)oa[i].v.context_items;
             }
             /* batches of 1..64, and on every third seed up to 200 (several
              * SGEMM chunks of 64 per scope) */
@@ -558,9 +615,11 @@ static void test_batch_equivalence(void **state)
                 size_t n = 1 + rng_below(max_batch);
                 if (n > N - i)
                     n = N - i;
-                run_batch(b, &rs[i], n, reqs);
-                for (size_t j = 0; j < n; j++)
-                    check_verdict(ctx, i + j, ea[i + j], &va[i + j], reqs[j].err, &reqs[j].v);
+                run_batch(b, &rs[i], n, reqs, ob);
+                for (size_t j = 0; j < n; j++) {
+                    check_verdict(ctx, i + j, oa[i + j].err, &oa[i + j].v, ob[j].err, &ob[j].v);
+                    check_context(ctx, i + j, &oa[i + j], &ob[j]);
+                }
                 i += n;
             }
             check_same_scopes(f, ctx, a, b, 3);
@@ -803,12 +862,13 @@ static void check_memory(fx_t *f, gs_govern_t *g, const char *key, int step, con
                          (double)snap_vec(&s, i, j), (double)slots[i].vec[j]);
     }
     for (uint32_t b = 0; b < n_buf; b++) {
-        const uint8_t *e = s.buf + (size_t)b * (1 + DIM) * 4;
+        const uint8_t *e = s.buf[b];
         if (rdf(e) != buf_conf[b])
             fail_msg("after request %d: buffer %u conf %.9g, expected %.9g", step, b,
                      (double)rdf(e), (double)buf_conf[b]);
+        const uint8_t *v = e + 4 + id_bytes(e + 4);
         for (size_t j = 0; j < DIM; j++)
-            if (rdf(e + 4 + 4 * j) != buffer[b].vec[j])
+            if (rdf(v + 4 * j) != buffer[b].vec[j])
                 fail_msg("after request %d: buffer %u [%zu] differs", step, b, j);
     }
     gs_synaptic_t syn;
@@ -969,15 +1029,15 @@ static void model_init(model_t *m, const gs_govern_conf_t *conf)
     memset(m, 0, sizeof(*m));
     m->conf = *conf;
     size_t cap = conf->memory_capacity, cycle = conf->wake_steps + conf->sleep_steps;
-    m->extras = 3 * DIM * 4 + cycle * (DIM + 1) * 4;
+    m->extras = 3 * DIM * 4 + cycle * BUF_ENTRY;
     m->scope_struct = gs_govern_scope_max_bytes(conf) - gs_pelm_bytes_full(DIM, cap) - 3 * DIM * 4 -
-                      cycle * (DIM + 1) * 4;
+                      cycle * BUF_ENTRY;
     size_t buckets = 16;
     while (buckets < conf->max_scopes)
         buckets *= 2;
     m->table = conf->max_scopes * m->scope_struct + buckets * sizeof(void *);
     m->pelm_obj = gs_pelm_bytes_full(DIM, 0);
-    m->row_bytes = (DIM + 3) * 4;
+    m->row_bytes = ROW_BYTES;
     m->last_evicted = -1;
 }
 
@@ -1307,6 +1367,8 @@ static void run_random(fx_t *f, gs_govern_t *a, gs_govern_t *b, uint64_t seed, s
 {
     rq_t *rs = fx_own(f, calloc(n, sizeof(rq_t)));
     gs_govern_req_t *reqs = fx_own(f, calloc(64, sizeof(gs_govern_req_t)));
+    outcome_t *oa = fx_own(f, calloc(64, sizeof(outcome_t))),
+              *ob = fx_own(f, calloc(64, sizeof(outcome_t)));
     rng_seed(seed);
     for (size_t i = 0; i < n; i++)
         random_request(&rs[i], 3);
@@ -1316,19 +1378,21 @@ static void run_random(fx_t *f, gs_govern_t *a, gs_govern_t *b, uint64_t seed, s
         size_t nb = 1 + rng_below(64);
         if (nb > n - i)
             nb = n - i;
-        gs_verdict_t va[64];
-        gs_err_t ea[64];
         for (size_t j = 0; j < nb; j++)
-            ea[j] = run_one(a, &rs[i + j], &va[j]);
+            run_one(a, &rs[i + j], &oa[j]);
         if (b) {
-            run_batch(b, &rs[i], nb, reqs);
-            for (size_t j = 0; j < nb; j++)
-                check_verdict(ctx, i + j, ea[j], &va[j], reqs[j].err, &reqs[j].v);
+            run_batch(b, &rs[i], nb, reqs, ob);
+            for (size_t j = 0; j < nb; j++) {
+                check_verdict(ctx, i + j, oa[j].err, &oa[j].v, ob[j].err, &ob[j].v);
+                check_context(ctx, i + j, &oa[j], &ob[j]);
+            }
         }
         i += nb;
     }
     fx_free(f, rs);
     fx_free(f, reqs);
+    fx_free(f, oa);
+    fx_free(f, ob);
 }
 
 static gs_err_t restore(gs_govern_t *g, const uint8_t *d, size_t len, char *err, size_t n)
@@ -1960,6 +2024,153 @@ static void test_changelog_budget(void **state)
     assert_int_equal(gs_govern_stats(b).bytes, gs_govern_stats(fx_govern(f, &small)).bytes);
 }
 
+/* ==== memory ids: what was retrieved ======================================== */
+
+/* One governed request of the id tests: value 0.95 (accepted, written),
+ * its context into out. */
+static outcome_t ask(gs_govern_t *g, const char *id, const char *text, int k)
+{
+    rq_t r;
+    memset(&r, 0, sizeof(r));
+    r.key = 0;
+    r.has_value = 1;
+    r.value = 0.95;
+    r.n_texts = 1;
+    r.texts[0] = S(text);
+    r.top_k = k;
+    snprintf(r.id, sizeof(r.id), "%s", id);
+    outcome_t o;
+    run_one(g, &r, &o);
+    assert_int_equal(o.err, GS_OK);
+    return o;
+}
+
+static float cosine_of(const char *a, const char *b)
+{
+    float x[DIM], y[DIM], dot = 0;
+    gs_str_t sa = S(a), sb = S(b);
+    gs_embed(&sa, 1, x);
+    gs_embed(&sb, 1, y);
+    for (size_t i = 0; i < DIM; i++)
+        dot += x[i] * y[i];
+    return dot;
+}
+
+static int has_id(const outcome_t *o, int32_t c, const char *id)
+{
+    return o->context[c].id_len == strlen(id) && !memcmp(o->context[c].id, id, strlen(id));
+}
+
+static void same_outcome(const char *ctx, const outcome_t *a, const outcome_t *b)
+{
+    assert_int_equal(a->v.context_items, b->v.context_items);
+    for (int32_t c = 0; c < a->v.context_items; c++)
+        if (memcmp(&a->context[c], &b->context[c],
+                   offsetof(gs_context_item_t, id) + a->context[c].id_len))
+            fail_msg("%s: context %d differs", ctx, (int)c);
+}
+
+static const char *const notes[] = {
+    "the ferry leaves the harbour at nine", "my cat sleeps on the warm laptop",
+    "we planted tomatoes and basil in spring", "the train to the mountains was late again",
+    "she plays the cello in a string quartet"};
+
+/* A v2 snapshot rewritten as version 1 (no ids), CRC recomputed. */
+static size_t snapshot_v1(const uint8_t *d, size_t len, uint8_t *out)
+{
+    snap_t s;
+    parse_snapshot(d, len, &s);
+    size_t o = (size_t)(s.buf_n ? s.buf[0] - d : s.slots - d - 12), w = 0;
+    memcpy(out, d, o);
+    out[4] = 1, out[5] = 0;
+    w = o;
+    for (uint32_t b = 0; b < s.buf_n; b++) {
+        memcpy(out + w, s.buf[b], 4);
+        memcpy(out + w + 4, s.buf[b] + 4 + id_bytes(s.buf[b] + 4), DIM * 4);
+        w += 4 + DIM * 4;
+    }
+    memcpy(out + w, s.slots - 12, 12);
+    w += 12;
+    for (uint32_t i = 0; i < s.size; i++) {
+        memcpy(out + w, s.slot[i], 12);
+        memcpy(out + w + 12, s.slot[i] + 12 + id_bytes(s.slot[i] + 12), DIM * 4);
+        w += 12 + DIM * 4;
+    }
+    wr32(out + w, gs_crc32c(0, out, w));
+    return w + 4;
+}
+
+/* Results name the memories retrieved (SPEC 3.4): the request ids that
+ * wrote them, their cosines and phases, best first; the ids survive a
+ * snapshot and the changelog, and older records without ids restore with
+ * empty ones. */
+static void test_context_ids(void **state)
+{
+    fx_t *f = *state;
+    gs_govern_conf_t conf = make_conf(8, 3, GS_SLEEP_DEGRADE, 64, 64u << 20);
+    conf.changelog = 1;
+    gs_govern_t *a = fx_govern(f, &conf);
+    clog_t *l = fx_clog(f);
+    char id[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof(id), "m%d", i);
+        ask(a, id, notes[i], 5);
+    }
+    take_changes(a, l);
+    /* the same words as memory 2: it comes first, with cosine 1 */
+    outcome_t o = ask(a, "q1", notes[2], 5);
+    assert_int_equal(o.v.context_items, 5);
+    assert_true(has_id(&o, 0, "m2"));
+    assert_true(fabsf(o.context[0].score - 1.0f) <= 1e-6f);
+    for (int32_t c = 0; c < 5; c++) {
+        int i = o.context[c].id[1] - '0';
+        assert_true(o.context[c].id_len == 2 && i >= 0 && i < 5);
+        assert_true(fabsf(o.context[c].score - cosine_of(notes[2], notes[i])) <= 1e-6f);
+        assert_true(o.context[c].phase == GS_PHASE_WAKE_VALUE);
+        assert_true(c == 0 || o.context[c].score <= o.context[c - 1].score);
+    }
+    /* the snapshot names the writer of every slot */
+    size_t len;
+    uint8_t *d = take_snapshot(f, a, keys[0], &len);
+    snap_t s;
+    parse_snapshot(d, len, &s);
+    char got[129];
+    snap_id(&s, 3, got);
+    assert_string_equal(got, "m3");
+    /* restored from the snapshot, from the changelog, and from a version 1
+     * snapshot (empty ids): the same next answer */
+    gs_govern_t *b = fx_govern(f, &conf), *c = fx_govern(f, &conf), *v1 = fx_govern(f, &conf);
+    char err[256];
+    assert_int_equal(restore(b, d, len, err, sizeof(err)), GS_OK);
+    take_changes(a, l);
+    restore_log(c, 0, l, 1);
+    uint8_t *old = fx_own(f, malloc(len));
+    size_t old_len = snapshot_v1(d, len, old);
+    if (restore(v1, old, old_len, err, sizeof(err)))
+        fail_msg("version 1 snapshot: %s", err);
+    outcome_t oa = ask(a, "q2", notes[4], 3), ob = ask(b, "q2", notes[4], 3),
+              oc = ask(c, "q2", notes[4], 3), ov = ask(v1, "q2", notes[4], 3);
+    same_outcome("snapshot", &oa, &ob);
+    same_outcome("changelog", &oa, &oc);
+    assert_true(has_id(&oa, 0, "m4") || has_id(&oa, 0, "q2"));
+    for (int32_t k = 0; k < ov.v.context_items; k++) {
+        assert_true(ov.context[k].score == oa.context[k].score);
+        assert_true(ov.context[k].id_len == 0 || has_id(&ov, k, "q1"));
+    }
+    /* into sleep: the buffered writes come back as sleep memories under
+     * the ids that wrote them */
+    outcome_t last;
+    for (int i = 0; i < 3; i++) /* steps 9..11: the eighth entered sleep */
+        last = ask(a, "z", "the ferry leaves the harbour at nine", 20);
+    assert_int_equal(last.v.phase, GS_PHASE_SLEEP);
+    assert_true(last.v.context_items >= 5);
+    for (int32_t k = 0; k < last.v.context_items; k++)
+        assert_true(last.context[k].phase == GS_PHASE_SLEEP_VALUE && last.context[k].id_len > 0);
+    assert_true(has_id(&last, 0, "m0"));
+    fx_free(f, d);
+    fx_free(f, old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1980,6 +2191,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changelog_partitions, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_changelog_corrupt_records, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_changelog_budget, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_context_ids, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -606,7 +606,7 @@ static void test_pelm_fifo(void **state)
 static void test_pelm_bytes(void **state)
 {
     fx_t *f = *state;
-    const size_t row = (DIM + 3) * sizeof(float);
+    const size_t row = (DIM + 3) * sizeof(float) + GS_MEMORY_ID_MAX + 1;
     gs_pelm_t *p = fx_pelm(f, DIM, 1000);
     size_t obj = gs_pelm_bytes(p); /* empty: the object alone */
     assert_int_equal(obj, gs_pelm_bytes_full(DIM, 0));
@@ -626,7 +626,7 @@ static void test_pelm_bytes(void **state)
             random_vec(v, DIM);
             assert_int_equal(gs_pelm_insert(p, v, 0.1f, 0.9f, NULL), GS_OK);
             n++;
-            assert_int_equal(gs_pelm_bytes(p) - b256, (512 - 256) * (DIM + 3) * 4);
+            assert_int_equal(gs_pelm_bytes(p) - b256, (512 - 256) * row);
         }
     }
     assert_int_equal(gs_pelm_bytes(p), gs_pelm_bytes_full(DIM, 1000));
@@ -651,7 +651,7 @@ static void test_pelm_bytes(void **state)
         size_t rows = 256;
         while (rows < n)
             rows = rows * 2 < 3000 ? rows * 2 : 3000;
-        if (gs_pelm_bytes(d8) != obj8 + rows * 11 * 4)
+        if (gs_pelm_bytes(d8) != obj8 + rows * (11 * 4 + GS_MEMORY_ID_MAX + 1))
             fail_msg("dim 8, after %zu inserts: %zu bytes, expected %zu rows", n, gs_pelm_bytes(d8),
                      rows);
     }

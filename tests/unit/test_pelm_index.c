@@ -81,7 +81,7 @@ static void test_lifecycle_and_bytes(void **state)
         assert_int_equal(gs_pelm_indexed(p), gs_pelm_size(p) >= 300);
         assert_false(gs_pelm_indexed(off));
         size_t rows = gs_pelm_indexed(p) ? (gs_pelm_bytes(off) - gs_pelm_bytes_full(DIM, 0)) /
-                                               ((DIM + 3) * sizeof(float))
+                                               ((DIM + 3) * sizeof(float) + GS_MEMORY_ID_MAX + 1)
                                          : 0;
         assert_int_equal(gs_pelm_bytes(p), gs_pelm_bytes(off) + gs_pelm_index_bytes(DIM, rows));
     }

@@ -34,8 +34,9 @@ struct gs_kind {
     gs_item_t **valid; /* items that reached governance */
     gs_dm_query_t *queries;
     gs_dm_answer_t *answers;
-    size_t *query_of;        /* request j -> its model query, or SIZE_MAX */
-    char (*notes)[NOTE_MAX]; /* "quality_gate:<modes>" notes */
+    size_t *query_of;                             /* request j -> its model query, or SIZE_MAX */
+    char (*notes)[NOTE_MAX];                      /* "quality_gate:<modes>" notes */
+    gs_context_item_t (*context)[GS_CONTEXT_MAX]; /* by request: what was retrieved */
 };
 
 static const gs_avro_dialogue_request_t *req_of(const gs_item_t *it)
@@ -96,6 +97,7 @@ static gs_err_t infer(gs_kind_t *d, size_t m, char *err, size_t en)
         d->queries[nq] = (gs_dm_query_t){
             .turns = req->turns,
             .n_turns = req->n_turns,
+            .session = req->session_id, /* the model's state cache */
             .op = model_op(req->op),
             .k = req->top_k,
             .max_tokens =
@@ -130,6 +132,8 @@ static size_t admit(gs_kind_t *d, const gs_batch_t *b)
             .texts = req->turns,
             .n_texts = req->n_turns,
             .context_top_k = req->context_top_k,
+            .memory_id = req->request_id,
+            .context = d->context[m],
         };
         d->valid[m++] = it;
     }
@@ -156,6 +160,26 @@ static int fill_answer(gs_kind_t *d, size_t j, gs_avro_dialogue_result_t *res, g
     return 0;
 }
 
+/* The memories retrieved for request j; they live in d->context until
+ * the next batch, as long as the result does. */
+static int fill_context(gs_kind_t *d, size_t j, gs_avro_dialogue_result_t *res, gs_arena_t *arena)
+{
+    size_t n = (size_t)d->greqs[j].v.context_items;
+    res->context = gs_arena_alloc(arena, (n + 1) * sizeof(*res->context));
+    if (!res->context)
+        return -1;
+    for (size_t c = 0; c < n; c++) {
+        const gs_context_item_t *ci = &d->context[j][c];
+        res->context[c] = (gs_avro_context_item_t){
+            .memory_id = {ci->id, ci->id_len},
+            .score = ci->score,
+            .phase = ci->phase > 0.5f ? GS_AVRO_PHASE_SLEEP : GS_AVRO_PHASE_WAKE,
+        };
+    }
+    res->n_context = n;
+    return 0;
+}
+
 static void fill_result(gs_kind_t *d, size_t j, gs_arena_t *arena)
 {
     gs_item_t *it = d->valid[j];
@@ -175,7 +199,7 @@ static void fill_result(gs_kind_t *d, size_t j, gs_arena_t *arena)
                   gs_avro_cstr(d->model ? gs_dmodel_version(d->model) : ""),
                   gs_avro_cstr(d->model ? gs_dmodel_sha256(d->model) : "")},
     };
-    if (fill_answer(d, j, res, arena)) {
+    if (fill_answer(d, j, res, arena) || fill_context(d, j, res, arena)) {
         it->err = gs_fail(it->errmsg, sizeof(it->errmsg), GS_ERR_INTERNAL, "out of memory");
         return;
     }
@@ -244,6 +268,7 @@ static void destroy(gs_kind_t *d)
     free(d->answers);
     free(d->query_of);
     free(d->notes);
+    free(d->context);
     free(d);
 }
 
@@ -262,12 +287,14 @@ static gs_err_t create(const gs_config_t *cfg, const void *conf, gs_kind_t **out
     d->answers = calloc(d->cap, sizeof(*d->answers));
     d->query_of = calloc(d->cap, sizeof(*d->query_of));
     d->notes = calloc(d->cap, sizeof(*d->notes));
+    d->context = calloc(d->cap, sizeof(*d->context));
     gs_govern_conf_t gc;
     gs_govern_conf_from(&gc, cfg);
     gc.changelog = cfg->state.changelog;
-    gs_err_t err = d->greqs && d->valid && d->queries && d->answers && d->query_of && d->notes
-                       ? GS_OK
-                       : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    gs_err_t err =
+        d->greqs && d->valid && d->queries && d->answers && d->query_of && d->notes && d->context
+            ? GS_OK
+            : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
     if (!err)
         err = gs_lexicon_load(cfg->governance.harm_lexicon, cfg->governance.care_lexicon,
                               &d->lexicon, errstr, n);

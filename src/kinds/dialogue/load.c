@@ -129,6 +129,13 @@ static json_t *dump(const void *result)
         json_array_append_new(preds, json_pack("[o,f]", str_json(r->predictions[i].token),
                                                r->predictions[i].probability));
     json_object_set_new(j, "predictions", preds);
+    json_t *context = json_array();
+    for (size_t i = 0; i < r->n_context; i++)
+        json_array_append_new(
+            context, json_pack("{s:o,s:f,s:s}", "memory_id", str_json(r->context[i].memory_id),
+                               "score", r->context[i].score, "phase",
+                               phases[r->context[i].phase == GS_AVRO_PHASE_SLEEP]));
+    json_object_set_new(j, "context", context);
     json_object_set_new(j, "text", r->has_text ? str_json(r->text) : json_null());
     gs_kind_dump_envelope(j, &r->model, &r->timings, &r->source, r->processed_at_ms);
     return j;
