@@ -123,3 +123,14 @@ rates_json() {
   done | jq -s 'add'
 }
 cpu_model() { lscpu | sed -n 's/^Model name: *//p'; }
+
+# Per-CPU busy time between two snapshots: SNAP=$(cpu_snapshot); ...;
+# cpu_busy "$SNAP" prints a JSON array of each CPU's busy share (0..1).
+cpu_snapshot() { awk '/^cpu[0-9]/ {printf "%s %d %d;", $1, $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+cpu_busy() {
+  awk -v a="$1" -v b="$(cpu_snapshot)" 'BEGIN {
+    n = split(a, x, ";"); split(b, y, ";"); printf "[";
+    for (i = 1; i < n; i++) { split(x[i], p, " "); split(y[i], q, " ");
+      printf "%s%.3f", (i > 1 ? "," : ""), (q[3] > p[3] ? (q[2] - p[2]) / (q[3] - p[3]) : 0) }
+    print "]" }'
+}

@@ -184,6 +184,7 @@ struct gs_config {
     struct {
         int max;
         int linger_us;
+        int idle_flush_us;
     } batch;
     struct {
         int max_inflight_per_partition;

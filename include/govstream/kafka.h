@@ -148,6 +148,10 @@ long gs_producer_unacked(const gs_producer_t *p);
 size_t gs_producer_held(const gs_producer_t *p);
 /* Waits up to ms for every tracked record in librdkafka to be acknowledged. */
 void gs_producer_flush(gs_producer_t *p, int ms);
+/* Sends what librdkafka holds now, linger.ms ignored, waiting at most ms
+ * (at least 1: librdkafka ignores linger only while a flush call lasts, so
+ * a call that returns before its broker threads wake sends nothing). */
+void gs_producer_send_now(gs_producer_t *p, int ms);
 /* Shutdown, last: drops whatever is still queued or in flight (side
  * records waiting for a missing topic, say). */
 void gs_producer_purge(gs_producer_t *p);

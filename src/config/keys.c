@@ -114,6 +114,11 @@ const gs_config_key_t gs_config_core_keys[] = {
     INT("batch.max", batch.max, "256", 1, 65536, "requests per micro-batch"),
     INT("batch.linger_us", batch.linger_us, "1000", 0, 1000000,
         "how long to wait to fill a micro-batch"),
+    INT("batch.idle_flush_us", batch.idle_flush_us, "1000", 0, 1000000,
+        "after a micro-batch that did not fill `batch.max` (the input does not keep the worker "
+        "busy), wait up to this long for its results to reach the brokers, `linger.ms` "
+        "ignored: low load gets low latency, full batches keep librdkafka's batching; 0: off "
+        "(ignored in exactly-once mode, whose commit sends everything)"),
     INT("delivery.max_inflight_per_partition", delivery.max_inflight_per_partition, "10000", 1,
         1000000, "unacknowledged requests per partition before it pauses"),
     INT("delivery.queue_high_pct", delivery.queue_high_pct, "80", 1, 100,

@@ -256,6 +256,11 @@ void gs_producer_flush(gs_producer_t *p, int ms)
         rd_kafka_poll(p->rk, 10);
 }
 
+void gs_producer_send_now(gs_producer_t *p, int ms)
+{
+    rd_kafka_flush(p->rk, ms > 0 ? ms : 1);
+}
+
 void gs_producer_purge(gs_producer_t *p)
 {
     rd_kafka_purge(p->side, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

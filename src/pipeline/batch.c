@@ -399,6 +399,7 @@ void process_queue(gs_worker_t *w)
     int64_t start = gs_now_us();
     gs_arena_reset(&w->arena);
     size_t done = decode_batch(w, &transport);
+    w->last_batch = done;
     if (done)
         gs_hist_observe(w->obs.batch, done);
     registry_state(w, transport, done);

@@ -81,6 +81,7 @@ struct gs_worker {
     /* consumed, not yet processed, in consumption order */
     rd_kafka_message_t **queue;
     size_t q_len, q_cap;
+    size_t last_batch; /* requests in the last micro-batch */
 
     witem_t *items;
     gs_buf_t *bufs;

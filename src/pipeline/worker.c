@@ -253,6 +253,17 @@ static int flow_control(gs_worker_t *w)
     return gs_consumer_flow(w->consumer, full, qlen, w->registry_down || w->aborting, limit);
 }
 
+/* A micro-batch that did not fill batch.max means the input does not keep
+ * the worker busy: its results need not wait linger.ms for company. */
+static void send_if_idle(gs_worker_t *w)
+{
+    int us = w->cfg->batch.idle_flush_us;
+    if (!us || eos(w) || !w->last_batch || w->last_batch >= w->batch_max || w->q_len)
+        return;
+    w->last_batch = 0;
+    gs_producer_send_now(w->producer, (us + 999) / 1000);
+}
+
 /* ---- health, observability ------------------------------------------------- */
 
 /* Why the brokers cannot be used: they refused our credentials (an error
@@ -809,6 +820,7 @@ int gs_worker_run(gs_worker_t *w, volatile sig_atomic_t *signals)
         fill_queue(w, w->q_len || w->throttled || restoring ? 0 : 100);
         if (!w->aborting)
             process_queue(w);
+        send_if_idle(w);
         now = gs_now_us();
         if (eos(w))
             txn_tick(w, now);

@@ -25,6 +25,7 @@
 #include "govstream/kinds.h"
 #include "govstream/registry.h"
 #include "govstream/schemas.h"
+#include "govstream/svg.h"
 
 enum { BAD_RANDOM, BAD_TRUNCATED, BAD_MAGIC, BAD_SCHEMA_ID, BAD_INVALID, BAD_OVERSIZE, BAD__N };
 static const char *const bad_names[BAD__N] = {
@@ -35,10 +36,10 @@ static const char *const bad_class[BAD__N] = {"DECODE", "DECODE",     "DECODE",
 typedef struct opts {
     const char *bootstrap, *topic, *run_id, *registry, *writer_schema, *framing, *from, *dump;
     const char *dump_deadletters;
-    const char *results, *deadletter, *create, *linger_ms, *kind_name;
+    const char *results, *deadletter, *create, *linger_ms, *kind_name, *report;
     const gs_kind_ops_t *kind;
     long n, rate, sessions, tenants, seed, oversize_bytes, partitions, replication;
-    long malformed_count, show;
+    long malformed_count, show, since_ms;
     double malformed, moral_given;
     double timeout_s;
     long expect_results, expect_deadletters;
@@ -307,6 +308,11 @@ static int cmd_produce(opts_t *o)
     long failed = 0, bad_counts[BAD__N] = {0}, valid = 0;
     rd_kafka_t *rk = client(o, RD_KAFKA_PRODUCER, on_dr, &failed);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    /* connected before the first record: its CreateTime must not count the
+     * client's own start (a long-lived producer has none) */
+    const struct rd_kafka_metadata *md;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
     gs_buf_t buf = {0};
     gs_arena_t arena = {0};
     void *req = calloc(1, type->node->size);
@@ -593,7 +599,7 @@ static int cmd_rate(opts_t *o)
     rd_kafka_t *rk = client(o, RD_KAFKA_CONSUMER, NULL, NULL);
     const char *topics[1] = {o->topic};
     assign_all(rk, topics, 1);
-    long n = 0;
+    long n = 0, counted = 0; /* all records; those written from --since-ms on */
     int64_t first = INT64_MAX, last = 0, deadline = gs_now_us() + (int64_t)(o->timeout_s * 1e6);
     while (n < o->expect_results && gs_now_us() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
@@ -602,15 +608,18 @@ static int cmd_rate(opts_t *o)
         if (!m->err) {
             rd_kafka_timestamp_type_t tt;
             int64_t ts = rd_kafka_message_timestamp(m, &tt);
-            first = ts < first ? ts : first;
-            last = ts > last ? ts : last;
+            if (ts >= o->since_ms) {
+                first = ts < first ? ts : first;
+                last = ts > last ? ts : last;
+                counted++;
+            }
             n++;
         }
         rd_kafka_message_destroy(m);
     }
     double span = last > first ? (double)(last - first) / 1000.0 : 0.0;
-    printf("{\"topic\":\"%s\",\"records\":%ld,\"span_s\":%.3f,\"rate\":%.0f}\n", o->topic, n, span,
-           span > 0 ? (double)(n - 1) / span : 0.0);
+    printf("{\"topic\":\"%s\",\"records\":%ld,\"span_s\":%.3f,\"rate\":%.0f}\n", o->topic, counted,
+           span, span > 0 ? (double)(counted - 1) / span : 0.0);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return n == o->expect_results ? 0 : 1;
@@ -624,6 +633,170 @@ static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+/* Latency histogram bins, in ms (the last: everything above). */
+static const int64_t lat_bins[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
+#define N_LAT_BINS (sizeof(lat_bins) / sizeof(lat_bins[0]) + 1)
+
+static json_t *percentiles(const int64_t *sorted, size_t n, double sum)
+{
+#define PCT(q) (json_int_t)(n ? sorted[(size_t)((double)(n - 1) * (q))] : 0)
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:f}", "p50", PCT(0.5), "p90", PCT(0.9), "p99",
+                     PCT(0.99), "p999", PCT(0.999), "max", PCT(1.0), "mean",
+                     n ? sum / (double)n : 0.0);
+#undef PCT
+}
+
+/* The p99 of the m values at v[idx[0..m)] (scratch: m slots). */
+static int64_t p99_of(const int64_t *v, const size_t *idx, size_t m, int64_t *scratch)
+{
+    for (size_t i = 0; i < m; i++)
+        scratch[i] = v[idx[i]];
+    qsort(scratch, m, sizeof(*scratch), cmp_i64);
+    return m ? scratch[(size_t)((double)(m - 1) * 0.99)] : 0;
+}
+
+/* Per second of CreateTime (from the first request's): count, p50, p99,
+ * max, and the p99 of the worker's share (request CreateTime to the
+ * result's: consume, process, produce call); shows whether a tail comes
+ * from a start-up, a stall or the whole run, and from the worker or the
+ * way to the consumer. Parallel arrays, in ms. */
+static json_t *latency_timeline(const int64_t *lat, const int64_t *worker, const int64_t *created,
+                                size_t n)
+{
+    json_t *out = json_array();
+    int64_t t0 = INT64_MAX, t1 = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        t0 = created[i] < t0 ? created[i] : t0;
+        t1 = created[i] > t1 ? created[i] : t1;
+    }
+    int64_t *bucket = malloc((n + 1) * sizeof(*bucket));
+    size_t *idx = malloc((n + 1) * sizeof(*idx));
+    if (!bucket || !idx)
+        die("%s", "out of memory");
+    for (int64_t sec = 0; n && t0 + sec * 1000 <= t1; sec++) {
+        size_t m = 0;
+        double sum = 0;
+        for (size_t i = 0; i < n; i++)
+            if ((created[i] - t0) / 1000 == sec) {
+                idx[m++] = i;
+                sum += (double)lat[i];
+            }
+        int64_t worker_p99 = p99_of(worker, idx, m, bucket);
+        for (size_t i = 0; i < m; i++)
+            bucket[i] = lat[idx[i]];
+        qsort(bucket, m, sizeof(*bucket), cmp_i64);
+        json_t *p = percentiles(bucket, m, sum);
+        json_object_set_new(p, "second", json_integer(sec));
+        json_object_set_new(p, "n", json_integer((json_int_t)m));
+        json_object_set_new(p, "worker_p99", json_integer(worker_p99));
+        json_array_append_new(out, p);
+    }
+    free(bucket);
+    free(idx);
+    return out;
+}
+
+/* Percentiles of n values, copied (the input keeps its order). */
+static json_t *percentiles_of(const int64_t *v, size_t n)
+{
+    int64_t *sorted = malloc((n + 1) * sizeof(*sorted));
+    if (!sorted)
+        die("%s", "out of memory");
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += (double)(sorted[i] = v[i]);
+    qsort(sorted, n, sizeof(*sorted), cmp_i64);
+    json_t *p = percentiles(sorted, n, sum);
+    free(sorted);
+    return p;
+}
+
+/* The report of n latencies (ms), the worker's share of each and their
+ * requests' CreateTime: overall percentiles (of both), a histogram and
+ * the timeline. */
+static json_t *latency_report(const int64_t *lat, const int64_t *worker, const int64_t *created,
+                              size_t n)
+{
+    size_t counts[N_LAT_BINS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        size_t b = 0;
+        while (b < N_LAT_BINS - 1 && lat[i] > lat_bins[b])
+            b++;
+        counts[b]++;
+    }
+    json_t *hist = json_array();
+    for (size_t b = 0; b < N_LAT_BINS; b++)
+        json_array_append_new(hist, json_pack("{s:I,s:I}", "above_ms",
+                                              (json_int_t)(b ? lat_bins[b - 1] : 0), "n",
+                                              (json_int_t)counts[b]));
+    return json_pack("{s:I,s:o,s:o,s:o,s:o}", "matched", (json_int_t)n, "latency_ms",
+                     percentiles_of(lat, n), "worker_ms", percentiles_of(worker, n), "histogram",
+                     hist, "timeline", latency_timeline(lat, worker, created, n));
+}
+
+static gs_err_t draw_histogram(FILE *fp, void *ctx, char *errstr, size_t en)
+{
+    json_t *hist = json_object_get(ctx, "histogram");
+    double total = (double)json_integer_value(json_object_get(ctx, "matched")), values[N_LAT_BINS];
+    char labels[N_LAT_BINS][32];
+    const char *cats[N_LAT_BINS], *series[] = {"share of results"};
+    for (size_t b = 0; b < N_LAT_BINS; b++) {
+        json_t *e = json_array_get(hist, b);
+        values[b] = total > 0 ? (double)json_integer_value(json_object_get(e, "n")) / total : 0;
+        if (b + 1 < N_LAT_BINS)
+            snprintf(labels[b], sizeof(labels[b]), "<= %lld ms", (long long)lat_bins[b]);
+        else
+            snprintf(labels[b], sizeof(labels[b]), "> %lld ms", (long long)lat_bins[b - 1]);
+        cats[b] = labels[b];
+    }
+    gs_svg_bars_t bars = {.title = "Latency, producer timestamp to result visible",
+                          .axis = "share of results",
+                          .categories = cats,
+                          .n_categories = N_LAT_BINS,
+                          .series = series,
+                          .n_series = 1,
+                          .values = values,
+                          .max = 1,
+                          .value_format = "%.4f"};
+    return gs_svg_bars_write(fp, &bars, errstr, en);
+}
+
+#define MAX_TIMELINE 120 /* seconds drawn */
+
+static gs_err_t draw_timeline(FILE *fp, void *ctx, char *errstr, size_t en)
+{
+    json_t *tl = json_object_get(ctx, "timeline");
+    size_t n = json_array_size(tl) < MAX_TIMELINE ? json_array_size(tl) : MAX_TIMELINE;
+    char labels[MAX_TIMELINE][16];
+    const char *cats[MAX_TIMELINE], *series[] = {"p50", "p99", "max"};
+    double values[MAX_TIMELINE * 3];
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(tl, i);
+        snprintf(labels[i], sizeof(labels[i]), "%zu s", i);
+        cats[i] = labels[i];
+        values[3 * i] = (double)json_integer_value(json_object_get(e, "p50"));
+        values[3 * i + 1] = (double)json_integer_value(json_object_get(e, "p99"));
+        values[3 * i + 2] = (double)json_integer_value(json_object_get(e, "max"));
+    }
+    gs_svg_bars_t bars = {.title = "Latency by second of the run (requests' CreateTime)",
+                          .axis = "ms",
+                          .categories = cats,
+                          .n_categories = n,
+                          .series = series,
+                          .n_series = 3,
+                          .values = values,
+                          .value_format = "%.0f"};
+    return gs_svg_bars_write(fp, &bars, errstr, en);
+}
+
+static gs_err_t write_latency_pictures(const char *prefix, const char *json_text, json_t *rep,
+                                       char *errstr, size_t en)
+{
+    static const gs_svg_page_t pages[] = {{"-histogram.svg", draw_histogram},
+                                          {"-timeline.svg", draw_timeline}};
+    return gs_svg_report_write(prefix, json_text, pages, 2, rep, errstr, en);
 }
 
 /* Producer timestamp -> result visible (SPEC 8). Results are consumed as
@@ -642,7 +815,8 @@ static int cmd_latency(opts_t *o)
     size_t n_res = (size_t)o->expect_results, got = 0;
     int32_t *part = malloc(n_res * sizeof(*part));
     int64_t *off = malloc(n_res * sizeof(*off)), *arrival = malloc(n_res * sizeof(*arrival));
-    if (!part || !off || !arrival)
+    int64_t *produced = malloc(n_res * sizeof(*produced)); /* the results' CreateTime */
+    if (!part || !off || !arrival || !produced)
         die("%s", "out of memory");
 
     rd_kafka_t *rk = client(o, RD_KAFKA_CONSUMER, NULL, NULL);
@@ -660,6 +834,7 @@ static int cmd_latency(opts_t *o)
             (src = field_at(type->node, res, "source", &gs_avro_node_source))) {
             part[got] = src->partition;
             off[got] = src->offset;
+            produced[got] = rd_kafka_message_timestamp(m, NULL);
             arrival[got++] = now;
         }
         rd_kafka_message_destroy(m);
@@ -703,30 +878,39 @@ static int cmd_latency(opts_t *o)
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
 
-    size_t n = 0;
-    double sum = 0;
+    size_t n = 0, unmatched = 0;
+    int64_t *created = malloc((got + 1) * sizeof(*created));
+    if (!created)
+        die("%s", "out of memory");
     for (size_t i = 0; i < got; i++) {
         int64_t t = ts[part[i]][off[i]];
-        if (t >= 0) {
-            arrival[n] = arrival[i] - t; /* reuse: latency in ms */
-            sum += (double)arrival[n++];
+        unmatched += t < 0;
+        if (t >= 0 && t >= o->since_ms) { /* --since-ms: the warm-up's results left out */
+            created[n] = t;
+            produced[n] = produced[i] - t; /* reuse: the worker's share */
+            arrival[n++] = arrival[i] - t; /* reuse: latency in ms */
         }
     }
-    qsort(arrival, n, sizeof(int64_t), cmp_i64);
-#define PCT(q) (n ? arrival[(size_t)((double)(n - 1) * (q))] : 0)
-    printf("{\"results\":%zu,\"matched\":%zu,\"latency_ms\":{\"p50\":%lld,\"p90\":%lld,"
-           "\"p99\":%lld,\"p999\":%lld,\"max\":%lld,\"mean\":%.2f}}\n",
-           got, n, (long long)PCT(0.5), (long long)PCT(0.9), (long long)PCT(0.99),
-           (long long)PCT(0.999), (long long)PCT(1.0), n ? sum / (double)n : 0.0);
-#undef PCT
+    json_t *rep = latency_report(arrival, produced, created, n);
+    json_object_set_new(rep, "results", json_integer((json_int_t)got));
+    char *text = json_dumps(rep, JSON_COMPACT);
+    if (!text)
+        die("%s", "out of memory");
+    printf("%s\n", text);
+    if (o->report && write_latency_pictures(o->report, text, rep, err, sizeof(err)))
+        die("%s", err);
+    free(text);
+    json_decref(rep);
+    free(created);
     for (int p = 0; p < LAT_MAX_PARTITIONS; p++)
         free(ts[p]);
     free(part);
     free(off);
     free(arrival);
+    free(produced);
     free(res);
     gs_arena_free(&arena);
-    return got == n_res && n == got ? 0 : 1;
+    return got == n_res && !unmatched ? 0 : 1;
 }
 
 /* ---- topics ------------------------------------------------------------ */
@@ -795,8 +979,9 @@ static void usage(const gs_kind_ops_t *const *kinds)
             "           [--expect-deadletters N] [--timeout SECONDS] [--show N]\n"
             "           [--dump FILE.jsonl] [--dump-deadletters FILE.jsonl]\n"
             "       govstream-load rate -b BOOTSTRAP -t TOPIC --expect-results N [--timeout S]\n"
+            "           [--since-ms T]\n"
             "       govstream-load latency -b BOOTSTRAP -t REQUESTS --results TOPIC [--kind KIND]\n"
-            "           --expect-results N [--timeout S]\n"
+            "           --expect-results N [--timeout S] [--report PREFIX] [--since-ms T]\n"
             "       govstream-load topics -b BOOTSTRAP --create T1,T2 [--partitions P]\n"
             "           [--replication R]\n");
 }
@@ -847,6 +1032,8 @@ static const optdef_t optdefs[] = {
     OPT("quiet", 'q', O_FLAG, quiet),
     OPT("linger-ms", 'L', O_STR, linger_ms),
     OPT("kind", 'K', O_STR, kind_name),
+    OPT("report", 'Y', O_STR, report),
+    OPT("since-ms", 'Z', O_LONG, since_ms),
 };
 #define N_OPTS (sizeof(optdefs) / sizeof(optdefs[0]))
 
