@@ -13,6 +13,9 @@
  *    of each conversation ("replay4", the windows of the rows above) and
  *    whole conversations ("replay_all", whose windows pass context_tokens
  *    and slide); the hit rate and whether both gave the same bits;
+ *  - a miss at the bound: a window of context_tokens tokens (the corpus's
+ *    turns back to back) read from zero, alone and batched by 64, the most
+ *    any request costs whatever its size;
  *  - the readout alone (256 rows through the model's W_out, or U and P),
  *    the ceiling that no reservoir speed-up can pass, in rows per second;
  *  - the same for MODEL2, when given, under "model2". */
@@ -147,7 +150,7 @@ static double run_stream(gs_dmodel_t *m, const stream_t *s, gs_dm_answer_t *a, u
 
 typedef struct replay {
     double on, off, hit_rate, saved_per_request;
-    size_t bytes; /* the cache's, after the stream */
+    size_t bytes, entries, entry_bytes; /* the cache's, after the stream */
     int identical;
 } replay_t;
 
@@ -157,17 +160,51 @@ static replay_t replay(gs_dmodel_t *m, const stream_t *s, gs_dm_answer_t *a)
     replay_t r;
     uint64_t h_on, h_off;
     gs_dm_cache_stats_t st;
-    gs_dmodel_set_cache(m, GS_DM_CACHE_DEFAULT, err, sizeof(err)); /* empty, counters zeroed */
+    gs_dmodel_set_cache(m, GS_DM_CACHE_DEFAULT_BYTES, err, sizeof(err)); /* empty, zeroed */
     r.on = run_stream(m, s, a, &h_on);
     gs_dmodel_cache_stats(m, &st);
     r.bytes = gs_dmodel_cache_bytes(m);
+    r.entries = st.entries, r.entry_bytes = st.entry_bytes;
     r.hit_rate = st.hits + st.misses ? (double)st.hits / (double)(st.hits + st.misses) : 0;
     r.saved_per_request = (double)st.tokens_saved / (double)(st.hits + st.misses);
     gs_dmodel_set_cache(m, 0, err, sizeof(err));
     r.off = run_stream(m, s, a, &h_off);
     r.identical = h_on == h_off;
-    gs_dmodel_set_cache(m, GS_DM_CACHE_DEFAULT, err, sizeof(err));
+    gs_dmodel_set_cache(m, GS_DM_CACHE_DEFAULT_BYTES, err, sizeof(err));
     return r;
+}
+
+typedef struct bound {
+    size_t tokens;
+    double us_batch1, per_s_batch64;
+} bound_t;
+
+/* A miss at the bound: the corpus's first turns, as many as make
+ * context_tokens tokens, read from zero (no session). */
+static bound_t bound_miss(gs_dmodel_t *m, const corpus_t *c, gs_dm_answer_t *a)
+{
+    char err[256];
+    bound_t b = {0};
+    uint32_t *ids = NULL;
+    size_t k = 0, cap = 0, total = c->first[c->n];
+    while (k < total && b.tokens < gs_dmodel_context_tokens(m)) {
+        b.tokens = 0;
+        k++;
+        gs_vocab_encode_turns(gs_dmodel_vocab(m), c->turns, k, &ids, &b.tokens, &cap);
+    }
+    free(ids);
+    gs_dm_query_t q[64];
+    for (int i = 0; i < 64; i++)
+        q[i] = (gs_dm_query_t){.turns = c->turns, .n_turns = k, .op = GS_DM_NEXT, .k = 1};
+    double t0 = now_s();
+    for (int rep = 0; rep < 8; rep++)
+        gs_dmodel_run(m, q, 1, a, err, sizeof(err));
+    b.us_batch1 = (now_s() - t0) / 8 * 1e6;
+    t0 = now_s();
+    for (int rep = 0; rep < 2; rep++)
+        gs_dmodel_run(m, q, 64, a, err, sizeof(err));
+    b.per_s_batch64 = 128 / (now_s() - t0);
+    return b;
 }
 
 /* The model's readout alone on 256 rows: W_out, or U and P. */
@@ -243,6 +280,7 @@ static void bench_model(const char *path, const corpus_t *c, const stream_t *s4,
         gs_dmodel_run(m, q, 64, a, err, sizeof(err));
     double gen_rate = (double)gens / (now_s() - t0);
     replay_t r4 = replay(m, s4, a), ra = replay(m, sall, a);
+    bound_t bd = bound_miss(m, c, a);
     uint32_t rank = gs_dmodel_readout_rank(m);
     double ro = readout_rate(path, n, rank);
     fprintf(out,
@@ -250,9 +288,13 @@ static void bench_model(const char *path, const corpus_t *c, const stream_t *s4,
             "\"next_token_per_s_batch64\":%.0f,\"next_token_per_s_batch256\":%.0f,"
             "\"batching_speedup\":%.2f,\"generate32_per_s_batch64\":%.1f,"
             "\"readout_sgemm_rows_per_s\":%.0f,\"next_token_vs_readout_ceiling\":%.2f,"
-            "\"readout_rank\":%u,\"cache_bytes\":%zu",
+            "\"readout_rank\":%u,\"context_tokens\":%u,\"cache_bytes\":%zu,"
+            "\"cache_entries_after_replay_all\":%zu,\"cache_entry_bytes_after_replay_all\":%zu,"
+            "\"bound_miss_tokens\":%zu,\"bound_miss_us_batch1\":%.0f,"
+            "\"bound_miss_per_s_batch64\":%.1f",
             path, gs_dmodel_sha256(m), nw, rate[0], rate[1], rate[2], rate[2] / rate[0], gen_rate,
-            ro, rate[2] / ro, rank, ra.bytes);
+            ro, rate[2] / ro, rank, gs_dmodel_context_tokens(m), ra.bytes, ra.entries,
+            ra.entry_bytes, bd.tokens, bd.us_batch1, bd.per_s_batch64);
     const replay_t *rs[2] = {&r4, &ra};
     const char *names[2] = {"replay4", "replay_all"};
     for (int i = 0; i < 2; i++)

@@ -190,23 +190,35 @@ gs_err_t gs_dmodel_run(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, gs_dm_a
  * the rest, from that state: the same bits as reading it all, since the
  * ids are compared in full (the key, a 64-bit hash of the session, only
  * finds the entry). Anything else reads the whole window and replaces the
- * entry. A window longer than context_tokens slides: its first token
- * moves with every new one, so it misses and is read in full, as without
- * the cache. Least recently used entries are evicted; entries = 0 turns
- * the cache off (and frees it). The default is GS_DM_CACHE_DEFAULT. */
-#define GS_DM_CACHE_DEFAULT 4096
-gs_err_t gs_dmodel_set_cache(gs_dmodel_t *m, size_t entries, char *errstr, size_t errstr_size);
-/* Bytes the cache holds now (its entries' ids and states and the index):
- * entries x (4 context_tokens + 4 units + 24) + 4 x buckets (a power of two
- * below 4 x entries), allocated on the first query with a session.
+ * entry. When a window's start moves (past context_tokens, every
+ * context_step tokens: gs_dmodel_context_step) it misses and is read in
+ * full, as without the cache. The cache is one slab of `bytes` (a ring of variable-length
+ * entries, ids as uint16 when V <= 65,536) plus its index; the least
+ * recently used entries are evicted to make room; bytes = 0 turns the
+ * cache off (and frees it). The default is GS_DM_CACHE_DEFAULT_BYTES. */
+#define GS_DM_CACHE_DEFAULT_BYTES ((size_t)8 << 20)
+#define GS_DM_CACHE_MAX           ((size_t)16 << 30)
+gs_err_t gs_dmodel_set_cache(gs_dmodel_t *m, size_t bytes, char *errstr, size_t errstr_size);
+/* Bytes the cache holds now: the slab (the setting rounded down to 8)
+ * plus 8 x buckets (a power of two above slab / (32 + 4 units)), allocated
+ * on the first query with a session; 0 before that or when off. An entry
+ * takes 32 + 4 units + 2 (or 4) x its ids, rounded up to 8.
  * gs_dmodel_set_cache empties the cache and zeroes its counters. */
 size_t gs_dmodel_cache_bytes(const gs_dmodel_t *m);
 typedef struct gs_dm_cache_stats {
     uint64_t hits, misses; /* queries with a session: read from a cached state, or not */
     uint64_t tokens_saved; /* tokens not read again thanks to hits */
-    size_t entries, capacity;
+    size_t entries;        /* live entries */
+    size_t entry_bytes;    /* their bytes */
+    size_t capacity;       /* the setting, bytes */
 } gs_dm_cache_stats_t;
 void gs_dmodel_cache_stats(const gs_dmodel_t *m, gs_dm_cache_stats_t *out);
+/* The window read (the model file's context_tokens and context_step): all
+ * of a request's tokens up to context_tokens; past it, from the first
+ * multiple of context_step that leaves at most context_tokens (step 1, the
+ * files before it: the last context_tokens, sliding with every token). */
+uint32_t gs_dmodel_context_tokens(const gs_dmodel_t *m);
+uint32_t gs_dmodel_context_step(const gs_dmodel_t *m);
 /* The rank of the factorised readout (0: full W_out). */
 uint32_t gs_dmodel_readout_rank(const gs_dmodel_t *m);
 
@@ -223,6 +235,8 @@ typedef struct gs_train_conf {
     uint32_t readout_rank;     /* r of the factorised readout W_out ~ U P served (0: full) */
     uint64_t max_train_tokens; /* 0: all */
     uint64_t eval_tokens;      /* test tokens evaluated (0: all) */
+    uint32_t context_tokens;   /* the served window bound (the file's context_tokens) */
+    uint32_t context_step;     /* its start's step past the bound (0: context_tokens / 2) */
     const char *name, *version;
 } gs_train_conf_t;
 

@@ -188,8 +188,10 @@ static void get_entry(reader_t *r, int with_ids, float *vec, buf_meta_t *m)
 static const uint8_t *take_buffer(reader_t *r, uint32_t n, int with_ids, size_t *len)
 {
     size_t start = r->off;
-    if (n > (r->len - r->off) / ((1 + DIM) * 4))
-        return take(r, r->len + 1); /* short */
+    if (n > (r->len - r->off) / ((1 + DIM) * 4)) {
+        r->short_read = 1;
+        return NULL;
+    }
     for (uint32_t b = 0; b < n && !r->short_read; b++) {
         take(r, 4);
         uint8_t id_len = with_ids ? get_u8(r) : 0;

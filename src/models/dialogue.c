@@ -18,23 +18,34 @@
 #include "govstream/model.h"
 
 #define GEN_MAX 256 /* generated tokens per request, at most */
-#define NONE    UINT32_MAX
 
-/* The per-session state cache (model.h): entries in a doubly linked LRU
- * list and in hash chains, by index; ids and states in two slabs. */
-typedef struct centry {
+/* The per-session state cache (model.h): one slab of `cap` bytes used as
+ * a ring of records, each a header, the state (units floats) and the ids
+ * (uint16 when V <= 65,536), 8-byte aligned. A session's query always
+ * writes a new record at the head and kills its old one, so the oldest
+ * record, the one evicted at the tail, is the least recently used: LRU by
+ * bytes, with variable-length windows and no per-entry maximum. Live
+ * records are found by hash chains (offsets) through their headers. */
+typedef struct crec {
     uint64_t key;
-    uint32_t n_ids;             /* ids of the window read; 0: a free entry */
-    uint32_t prev, next, chain; /* LRU neighbours, next in the bucket */
-} centry_t;
+    uint64_t chain; /* next live record in the bucket (NOFF: none) */
+    uint32_t n_ids; /* ids of the window read */
+    uint32_t size;  /* bytes of the record, header included */
+    uint32_t live;  /* 0: replaced, waiting for the tail */
+    uint32_t pad;
+} crec_t;
+
+#define NOFF UINT64_MAX
 
 typedef struct cache {
-    size_t cap, used, n_buckets;
-    centry_t *e;
-    uint32_t *ids;  /* cap x context_tokens */
-    float *state;   /* cap x units */
-    uint32_t *head; /* n_buckets chains */
-    uint32_t mru, lru;
+    size_t cap, n_buckets; /* slab bytes (0: not allocated), buckets */
+    unsigned char *slab;
+    uint64_t *head;       /* n_buckets chains of record offsets */
+    size_t w, t, wrap;    /* head (next write), tail (oldest), wrap point */
+    int wrapped;          /* records in [t, wrap) and [0, w); else [t, w) */
+    size_t records, live; /* records in the ring, live ones */
+    size_t live_bytes;    /* bytes of the live records */
+    uint32_t id_bytes;    /* 2 or 4 */
     uint64_t hits, misses, saved;
 } cache_t;
 
@@ -47,7 +58,8 @@ struct gs_dmodel {
     const float *code;  /* V x code_dims */
     uint32_t V, D, units, code_dims, rank;
     float eps, inv_temp;
-    uint32_t context_tokens; /* the last tokens of a window that are read */
+    uint32_t context_tokens; /* the most tokens of a window that are read */
+    uint32_t context_step;   /* a longer window's start moves by this many (1: slides) */
     gs_kn_t *kn;             /* the n-gram part; NULL in files without one */
     double kn_weight;        /* the readout's weight in the mix (1 without) */
     char name[64], version[32];
@@ -67,12 +79,13 @@ struct gs_dmodel {
     size_t *rows;     /* B: positions of the readout rows */
     uint32_t **ids;   /* by query: the window's tokens */
     size_t *n_ids, *cap_ids;
-    uint32_t *gen;        /* B x GEN_MAX generated tokens, by position */
-    float *z;             /* B x rank: phi P^T */
-    size_t *pos;          /* query -> position */
-    uint32_t *skip, *src; /* by query: ids already read (a cache hit) and the entry */
-    uint64_t *hkey;       /* by query: the session's key (0: none) */
-    size_t cache_cap;     /* the setting; the cache is allocated on first use */
+    uint32_t *gen;    /* B x GEN_MAX generated tokens, by position */
+    float *z;         /* B x rank: phi P^T */
+    size_t *pos;      /* query -> position */
+    uint32_t *skip;   /* by query: ids already read (a cache hit) */
+    uint64_t *src;    /* by query: the hit's record (NOFF: none) */
+    uint64_t *hkey;   /* by query: the session's key (0: none) */
+    size_t cache_cap; /* the setting, bytes; the cache is allocated on first use */
     cache_t cache;
 };
 
@@ -140,15 +153,16 @@ static gs_err_t read_meta(gs_dmodel_t *m, json_t *meta, json_t *rc, json_t *ro, 
     double temp = num(ro, "temperature", 0);
     m->inv_temp = temp > 0 ? real(1.0 / temp) : 0; /* as calibrated in train.c */
     m->context_tokens = count(meta, "context_tokens", 128);
+    m->context_step = count(meta, "context_step", 1); /* files before it: a sliding window */
     m->rank = count(ro, "rank", 0); /* files before the factorised readout: none, full */
     const char *name = json_string_value(json_object_get(meta, "name"));
     const char *version = json_string_value(json_object_get(meta, "version"));
     snprintf(m->name, sizeof(m->name), "%s", name ? name : "dialogue");
     snprintf(m->version, sizeof(m->version), "%s", version ? version : "0");
     if (!c.units || !c.input_nnz || c.input_nnz > c.units || !(m->eps > 0) || !(m->inv_temp > 0) ||
-        !isfinite(m->inv_temp) || !m->context_tokens || !isfinite(c.density) ||
-        !isfinite(c.radius) || !isfinite(c.leak) || !isfinite(c.amp) || !isfinite(c.alpha) ||
-        !isfinite(c.omega))
+        !isfinite(m->inv_temp) || !m->context_tokens || !m->context_step ||
+        m->context_step > m->context_tokens || !isfinite(c.density) || !isfinite(c.radius) ||
+        !isfinite(c.leak) || !isfinite(c.amp) || !isfinite(c.alpha) || !isfinite(c.omega))
         return gs_fail(errstr, n, GS_ERR_DECODE, "%s: implausible model parameters", path);
     return GS_OK;
 }
@@ -197,30 +211,53 @@ static gs_err_t load_ngram(gs_dmodel_t *m, json_t *ng, const char *path, char *e
 
 static void cache_free(cache_t *c)
 {
-    free(c->e);
-    free(c->ids);
-    free(c->state);
+    free(c->slab);
     free(c->head);
     memset(c, 0, sizeof(*c));
 }
 
-static int cache_alloc(cache_t *c, size_t cap, uint32_t ctx, uint32_t units)
+/* The smallest record: a window of no ids. */
+static size_t rec_min(uint32_t units)
 {
-    size_t nb = 1;
-    while (nb < 2 * cap)
+    return sizeof(crec_t) + (size_t)units * sizeof(float);
+}
+
+static size_t rec_bytes(const cache_t *c, uint32_t units, size_t n_ids)
+{
+    return (rec_min(units) + c->id_bytes * n_ids + 7) & ~(size_t)7;
+}
+
+static int cache_alloc(cache_t *c, size_t bytes, uint32_t units, uint32_t V)
+{
+    size_t cap = bytes & ~(size_t)7, nb = 1;
+    while (nb < cap / rec_min(units) + 1) /* at most one live record per bucket on average */
         nb *= 2;
-    c->e = calloc(cap, sizeof(*c->e));
-    c->ids = malloc(cap * ctx * sizeof(*c->ids));
-    c->state = malloc(cap * units * sizeof(*c->state));
+    c->slab = malloc(cap ? cap : 8);
     c->head = malloc(nb * sizeof(*c->head));
-    if (!c->e || !c->ids || !c->state || !c->head) {
+    if (!c->slab || !c->head) {
         cache_free(c);
         return -1;
     }
     for (size_t i = 0; i < nb; i++)
-        c->head[i] = NONE;
-    c->cap = cap, c->n_buckets = nb, c->mru = c->lru = NONE;
+        c->head[i] = NOFF;
+    c->cap = cap ? cap : 8, c->n_buckets = nb;
+    c->id_bytes = V <= 65536 ? 2 : 4;
     return 0;
+}
+
+static crec_t *rec_at(const cache_t *c, uint64_t off)
+{
+    return (crec_t *)(void *)(c->slab + off);
+}
+
+static float *rec_state(crec_t *r)
+{
+    return (float *)(void *)(r + 1);
+}
+
+static unsigned char *rec_ids(crec_t *r, uint32_t units)
+{
+    return (unsigned char *)(rec_state(r) + units);
 }
 
 /* FNV-1a 64 of the session; 0 is kept for "none". */
@@ -232,81 +269,121 @@ static uint64_t session_key(gs_str_t s)
     return h ? h : 1;
 }
 
-static void lru_unlink(cache_t *c, uint32_t i)
+static uint64_t cache_find(const cache_t *c, uint64_t key)
 {
-    centry_t *e = &c->e[i];
-    if (e->prev != NONE)
-        c->e[e->prev].next = e->next;
-    else
-        c->mru = e->next;
-    if (e->next != NONE)
-        c->e[e->next].prev = e->prev;
-    else
-        c->lru = e->prev;
-}
-
-static void lru_front(cache_t *c, uint32_t i)
-{
-    c->e[i].prev = NONE;
-    c->e[i].next = c->mru;
-    if (c->mru != NONE)
-        c->e[c->mru].prev = i;
-    c->mru = i;
-    if (c->lru == NONE)
-        c->lru = i;
-}
-
-static uint32_t cache_find(const cache_t *c, uint64_t key)
-{
-    uint32_t i = c->head[key & (c->n_buckets - 1)];
-    while (i != NONE && c->e[i].key != key)
-        i = c->e[i].chain;
+    uint64_t i = c->head[key & (c->n_buckets - 1)];
+    while (i != NOFF && rec_at(c, i)->key != key)
+        i = rec_at(c, i)->chain;
     return i;
 }
 
-/* The entry of key, created (a free one, or the least recently used one
- * evicted) if there is none; most recently used either way. */
-static uint32_t cache_slot(cache_t *c, uint64_t key)
+/* A live record out of its chain and counted dead; its bytes stay in the
+ * ring until the tail passes them. */
+static void cache_kill(cache_t *c, uint64_t off)
 {
-    uint32_t i = cache_find(c, key);
-    if (i != NONE) {
-        lru_unlink(c, i);
-        lru_front(c, i);
-        return i;
-    }
-    if (c->used < c->cap) {
-        i = (uint32_t)c->used++;
-    } else { /* evict: out of the list and of its chain */
-        i = c->lru;
-        lru_unlink(c, i);
-        uint32_t *at = &c->head[c->e[i].key & (c->n_buckets - 1)];
-        while (*at != i)
-            at = &c->e[*at].chain;
-        *at = c->e[i].chain;
-    }
-    uint32_t *h = &c->head[key & (c->n_buckets - 1)];
-    c->e[i] = (centry_t){.key = key, .n_ids = 0, .chain = *h};
-    *h = i;
-    lru_front(c, i);
-    return i;
+    crec_t *r = rec_at(c, off);
+    uint64_t *at = &c->head[r->key & (c->n_buckets - 1)];
+    while (*at != off)
+        at = &rec_at(c, *at)->chain;
+    *at = r->chain;
+    r->live = 0;
+    c->live--, c->live_bytes -= r->size;
 }
 
-gs_err_t gs_dmodel_set_cache(gs_dmodel_t *m, size_t entries, char *errstr, size_t n)
+/* Drops the oldest record. */
+static void ring_evict(cache_t *c)
 {
-    if (entries > (1u << 24))
-        return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "cache of %zu entries: at most %u", entries,
-                       1u << 24);
+    crec_t *r = rec_at(c, c->t);
+    if (r->live)
+        cache_kill(c, c->t);
+    c->t += r->size, c->records--;
+    if (c->wrapped && c->t == c->wrap)
+        c->t = 0, c->wrapped = 0;
+}
+
+/* Room for a record of `size` bytes at the head, evicting from the tail;
+ * NOFF if it could never fit. Records never straddle the slab's end: the
+ * head wraps to 0 and [wrap, cap) stays unused until the tail wraps. */
+static uint64_t ring_alloc(cache_t *c, size_t size)
+{
+    if (size > c->cap)
+        return NOFF;
+    for (;;) {
+        if (!c->records)
+            c->w = c->t = 0, c->wrapped = 0;
+        if (!c->wrapped && c->cap - c->w >= size)
+            break;
+        if (!c->wrapped && c->t >= size) {
+            c->wrap = c->w, c->w = 0, c->wrapped = 1;
+            break;
+        }
+        if (c->wrapped && c->t - c->w >= size)
+            break;
+        ring_evict(c);
+    }
+    uint64_t off = c->w;
+    c->w += size, c->records++;
+    return off;
+}
+
+/* Whether a record's ids are the first ones of win. */
+static int ids_match(const cache_t *c, crec_t *r, uint32_t units, const uint32_t *win)
+{
+    const unsigned char *p = rec_ids(r, units);
+    if (c->id_bytes == 4)
+        return !memcmp(p, win, r->n_ids * sizeof(*win));
+    for (uint32_t k = 0; k < r->n_ids; k++) {
+        uint16_t id;
+        memcpy(&id, p + 2 * (size_t)k, 2);
+        if (id != win[k])
+            return 0;
+    }
+    return 1;
+}
+
+/* A new record of session `key`: the window's ids and the state. */
+static void cache_put(cache_t *c, uint64_t key, const uint32_t *win, size_t n, const float *x,
+                      size_t ld, uint32_t units)
+{
+    uint64_t old = cache_find(c, key);
+    if (old != NOFF)
+        cache_kill(c, old);
+    size_t size = rec_bytes(c, units, n);
+    uint64_t off = ring_alloc(c, size);
+    if (off == NOFF)
+        return; /* larger than the whole cache: not cached */
+    crec_t *r = rec_at(c, off);
+    uint64_t *h = &c->head[key & (c->n_buckets - 1)];
+    *r = (crec_t){.key = key, .chain = *h, .n_ids = (uint32_t)n, .size = (uint32_t)size, .live = 1};
+    *h = off;
+    c->live++, c->live_bytes += size;
+    float *st = rec_state(r);
+    for (uint32_t u = 0; u < units; u++)
+        st[u] = x[(size_t)u * ld];
+    unsigned char *p = rec_ids(r, units);
+    if (c->id_bytes == 4) {
+        memcpy(p, win, n * sizeof(*win));
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        uint16_t id = (uint16_t)win[k];
+        memcpy(p + 2 * k, &id, 2);
+    }
+}
+
+gs_err_t gs_dmodel_set_cache(gs_dmodel_t *m, size_t bytes, char *errstr, size_t n)
+{
+    if (bytes > GS_DM_CACHE_MAX)
+        return gs_fail(errstr, n, GS_ERR_INVALID_ARG, "state cache of %zu bytes: at most %zu",
+                       bytes, (size_t)GS_DM_CACHE_MAX);
     cache_free(&m->cache);
-    m->cache_cap = entries;
+    m->cache_cap = bytes;
     return GS_OK;
 }
 
 size_t gs_dmodel_cache_bytes(const gs_dmodel_t *m)
 {
-    const cache_t *c = &m->cache;
-    return c->cap * (sizeof(centry_t) + m->context_tokens * sizeof(uint32_t) +
-                     m->units * sizeof(float)) +
-           c->n_buckets * sizeof(uint32_t);
+    return m->cache.slab ? m->cache.cap + m->cache.n_buckets * sizeof(uint64_t) : 0;
 }
 
 void gs_dmodel_cache_stats(const gs_dmodel_t *m, gs_dm_cache_stats_t *out)
@@ -314,8 +391,19 @@ void gs_dmodel_cache_stats(const gs_dmodel_t *m, gs_dm_cache_stats_t *out)
     *out = (gs_dm_cache_stats_t){.hits = m->cache.hits,
                                  .misses = m->cache.misses,
                                  .tokens_saved = m->cache.saved,
-                                 .entries = m->cache.used,
+                                 .entries = m->cache.live,
+                                 .entry_bytes = m->cache.live_bytes,
                                  .capacity = m->cache_cap};
+}
+
+uint32_t gs_dmodel_context_tokens(const gs_dmodel_t *m)
+{
+    return m->context_tokens;
+}
+
+uint32_t gs_dmodel_context_step(const gs_dmodel_t *m)
+{
+    return m->context_step;
 }
 
 uint32_t gs_dmodel_readout_rank(const gs_dmodel_t *m)
@@ -384,7 +472,7 @@ gs_err_t gs_dmodel_load(const char *path, gs_dmodel_t **out, char *errstr, size_
     }
     if (!err)
         err = load_ngram(m, json_object_get(meta, "ngram"), path, errstr, n);
-    m->cache_cap = GS_DM_CACHE_DEFAULT;
+    m->cache_cap = GS_DM_CACHE_DEFAULT_BYTES;
     json_decref(meta);
     if (err) {
         gs_dmodel_destroy(m);
@@ -475,9 +563,15 @@ static int grow(gs_dmodel_t *m, size_t B)
     return 0;
 }
 
+/* Tokens of query b's window: all of them up to context_tokens; past it,
+ * from the first multiple of context_step that leaves at most
+ * context_tokens, so the start moves only every context_step tokens and
+ * the cache extends the window in between (step 1: the last
+ * context_tokens, a window that slides with every token). */
 static size_t window(const gs_dmodel_t *m, size_t b)
 {
-    return m->n_ids[b] < m->context_tokens ? m->n_ids[b] : m->context_tokens;
+    size_t n = m->n_ids[b], c = m->context_tokens, s = m->context_step;
+    return n <= c ? n : n - (n - c + s - 1) / s * s;
 }
 
 static int by_key_desc(const void *a, const void *b)
@@ -493,26 +587,26 @@ static size_t todo(const gs_dmodel_t *m, size_t b)
 }
 
 /* Looks up the queries with a session: skip[b] of query b's window are
- * already read, in entry src[b] (NONE: none; the cached ids are compared
+ * already read, in record src[b] (NOFF: none; the cached ids are compared
  * in full). hkey[b]: the session's key, 0 for queries not cached. */
 static gs_err_t cache_lookup(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, char *errstr,
                              size_t en)
 {
     cache_t *c = &m->cache;
     for (size_t b = 0; b < n; b++) {
-        m->skip[b] = 0, m->src[b] = NONE, m->hkey[b] = 0;
+        m->skip[b] = 0, m->src[b] = NOFF, m->hkey[b] = 0;
         size_t w = window(m, b);
         if (!m->cache_cap || !q[b].session.len || !w)
             continue;
-        if (!c->cap && cache_alloc(c, m->cache_cap, m->context_tokens, m->units))
+        if (!c->slab && cache_alloc(c, m->cache_cap, m->units, m->V))
             return gs_fail(errstr, en, GS_ERR_NOMEM, "out of memory for the state cache");
         m->hkey[b] = session_key(q[b].session);
-        uint32_t i = cache_find(c, m->hkey[b]);
+        uint64_t i = cache_find(c, m->hkey[b]);
         const uint32_t *win = m->ids[b] + m->n_ids[b] - w;
-        if (i != NONE && c->e[i].n_ids <= w &&
-            !memcmp(c->ids + (size_t)i * m->context_tokens, win, c->e[i].n_ids * sizeof(*win))) {
-            m->skip[b] = c->e[i].n_ids, m->src[b] = i;
-            c->hits++, c->saved += c->e[i].n_ids;
+        crec_t *r = i != NOFF ? rec_at(c, i) : NULL;
+        if (r && r->n_ids <= w && ids_match(c, r, m->units, win)) {
+            m->skip[b] = r->n_ids, m->src[b] = i;
+            c->hits++, c->saved += r->n_ids;
         } else {
             c->misses++;
         }
@@ -524,18 +618,12 @@ static gs_err_t cache_lookup(gs_dmodel_t *m, const gs_dm_query_t *q, size_t n, c
  * (the later query wins when a session comes twice in a batch). */
 static void cache_store(gs_dmodel_t *m, size_t B)
 {
-    cache_t *c = &m->cache;
     for (size_t b = 0; b < B; b++) {
         if (!m->hkey[b])
             continue;
-        uint32_t i = cache_slot(c, m->hkey[b]);
-        size_t w = window(m, b), p = m->pos[b];
-        memcpy(c->ids + (size_t)i * m->context_tokens, m->ids[b] + m->n_ids[b] - w,
-               w * sizeof(uint32_t));
-        c->e[i].n_ids = (uint32_t)w;
-        float *st = c->state + (size_t)i * m->units;
-        for (uint32_t u = 0; u < m->units; u++)
-            st[u] = m->xa[(size_t)u * B + p];
+        size_t w = window(m, b);
+        cache_put(&m->cache, m->hkey[b], m->ids[b] + m->n_ids[b] - w, w, m->xa + m->pos[b], B,
+                  m->units);
     }
 }
 
@@ -555,9 +643,9 @@ static void start_windows(gs_dmodel_t *m, size_t B)
         m->pos[b] = p;
         m->last[p] = m->n_ids[b] ? m->ids[b][m->n_ids[b] - 1] : UINT32_MAX;
         m->last2[p] = m->n_ids[b] >= 2 ? m->ids[b][m->n_ids[b] - 2] : GS_KN_START;
-        if (m->src[b] == NONE)
+        if (m->src[b] == NOFF)
             continue;
-        const float *st = m->cache.state + (size_t)m->src[b] * m->units;
+        const float *st = rec_state(rec_at(&m->cache, m->src[b]));
         for (uint32_t i = 0; i < m->units; i++) /* in both: it may never be stepped */
             m->xa[(size_t)i * B + p] = m->xb[(size_t)i * B + p] = st[i];
     }
@@ -869,7 +957,7 @@ gs_err_t gs_dmodel_distribution(gs_dmodel_t *m, const uint32_t *ids, size_t n, f
     if (n)
         memcpy(m->ids[0], ids, n * sizeof(uint32_t));
     m->n_ids[0] = n;
-    m->skip[0] = 0, m->src[0] = NONE; /* not cached */
+    m->skip[0] = 0, m->src[0] = NOFF; /* not cached */
     read_windows(m, 1);
     size_t row = 0;
     read_out(m, 1, &row, 1);

@@ -37,6 +37,9 @@ void gs_train_conf_default(gs_train_conf_t *c)
     c->code_dims = 256;
     c->readout_rank = 64; /* docs/BENCHMARKS.md: the speed and perplexity of 32, 64, 128 */
     c->eval_tokens = 100000;
+    /* windows of 128 to 256 tokens: the reservoir forgets within 128 (the report's `context`),
+     * a miss reads at most 256, and a window's start moves only every 128 */
+    c->context_tokens = 256;
     c->name = "dialogue-reservoir";
     c->version = "1";
 }
@@ -537,11 +540,12 @@ static gs_err_t token_codes(const bigram_t *bg, uint32_t dims, uint64_t seed, fl
 
 /* ---- the reservoir pass ------------------------------------------------------
  * Calls sink(features, target token, current token, the token before it or
- * GS_KN_START at a conversation's first token) for every position of every
+ * GS_KN_START at a conversation's first token, the current token's index
+ * in s->ids, the tokens read so far) for every position of every
  * conversation that has a next token, in batches of conversations of
  * similar length, until `limit` samples (0: all). */
-typedef void(sink_fn)(const float *phi, uint32_t target, uint32_t prev, uint32_t prev2,
-                      void *opaque);
+typedef void(sink_fn)(const float *phi, uint32_t target, uint32_t prev, uint32_t prev2, size_t at,
+                      uint32_t read, void *opaque);
 
 typedef struct codes {
     const float *code; /* vocab x dims */
@@ -596,7 +600,8 @@ static gs_err_t pass(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *s
                     continue;
                 gs_features(phi, xa, B, b, units, cd->code, cd->dims, tok[b]);
                 uint32_t prev2 = t ? s->ids[s->start[c] + t - 1] : GS_KN_START;
-                sink(phi, s->ids[s->start[c] + t + 1], tok[b], prev2, opaque);
+                sink(phi, s->ids[s->start[c] + t + 1], tok[b], prev2, s->start[c] + t,
+                     (uint32_t)(t + 1), opaque);
                 samples++;
             }
         }
@@ -626,10 +631,10 @@ static void gram_flush(gram_t *g)
     g->fill = 0;
 }
 
-static void gram_sink(const float *phi, uint32_t target, uint32_t prev, uint32_t prev2,
-                      void *opaque)
+static void gram_sink(const float *phi, uint32_t target, uint32_t prev, uint32_t prev2, size_t at,
+                      uint32_t read, void *opaque)
 {
-    (void)prev, (void)prev2;
+    (void)prev, (void)prev2, (void)at, (void)read;
     gram_t *g = opaque;
     memcpy(g->chunk + g->fill * g->D, phi, g->D * sizeof(float));
     double *col = g->B + (size_t)target * g->D;
@@ -640,21 +645,26 @@ static void gram_sink(const float *phi, uint32_t target, uint32_t prev, uint32_t
 }
 
 /* Sample sink: features (one sample per row), targets, current tokens and
- * the ones before them (GS_KN_START at a conversation's first token). */
+ * the ones before them (GS_KN_START at a conversation's first token), and
+ * where the current token is (its index in the sequences, the tokens read
+ * so far: the served window's evaluation reads them again). */
 typedef struct samples {
     uint32_t D;
     size_t n, cap;
     float *phi;
-    uint32_t *target, *prev, *prev2;
+    uint32_t *target, *prev, *prev2, *read;
+    size_t *at;
 } samples_t;
 
-static void sample_sink(const float *phi, uint32_t target, uint32_t prev, uint32_t prev2,
-                        void *opaque)
+static void sample_sink(const float *phi, uint32_t target, uint32_t prev, uint32_t prev2, size_t at,
+                        uint32_t read, void *opaque)
 {
     samples_t *s = opaque;
     if (s->n == s->cap)
         return;
     memcpy(s->phi + s->n * s->D, phi, s->D * sizeof(float));
+    s->at[s->n] = at;
+    s->read[s->n] = read;
     s->target[s->n] = target;
     s->prev2[s->n] = prev2;
     s->prev[s->n++] = prev;
@@ -671,14 +681,16 @@ static gs_err_t collect(const gs_reservoir_t *r, const codes_t *cd, const seqs_t
     out->target = malloc(cap * sizeof(uint32_t));
     out->prev = malloc(cap * sizeof(uint32_t));
     out->prev2 = malloc(cap * sizeof(uint32_t));
-    if (!out->phi || !out->target || !out->prev || !out->prev2)
+    out->read = malloc(cap * sizeof(uint32_t));
+    out->at = malloc(cap * sizeof(size_t));
+    if (!out->phi || !out->target || !out->prev || !out->prev2 || !out->read || !out->at)
         return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for %zu samples", cap);
     return pass(r, cd, s, cap, sample_sink, out, pg, errstr, n);
 }
 
 static void free_samples(samples_t *s)
 {
-    free(s->phi), free(s->target), free(s->prev), free(s->prev2);
+    free(s->phi), free(s->target), free(s->prev), free(s->prev2), free(s->read), free(s->at);
 }
 
 /* Y (n x V) = samples x W_out^T. */
@@ -1264,6 +1276,204 @@ static void lowrank_report(json_t *report, const rank_eval_t *re, size_t nr,
                         json_integer(served ? (json_int_t)served->rank : 0));
 }
 
+/* ---- the served window ------------------------------------------------------
+ * Training and the report read each conversation from its start; serving
+ * reads a request's last W = context_tokens tokens from a zero state. At
+ * test positions with at most W tokens read the two states are the same
+ * bits; at the others the window is read again here and the served mix is
+ * evaluated on both states, so the report says what the bound costs. */
+typedef struct wineval {
+    uint32_t W, step;    /* the window: as served with context_tokens W, context_step step */
+    size_t longer;       /* test positions with more than W tokens read */
+    metrics_t full, win; /* the served mix there: state from the start, from the window */
+} wineval_t;
+
+typedef struct winbuf {
+    samples_t f, w; /* the same positions: features from the start, from the window */
+    float *xa, *xb;
+} winbuf_t;
+
+static void add_metrics(metrics_t *to, const metrics_t *m)
+{
+    to->nll += m->nll, to->top1 += m->top1, to->top5 += m->top5, to->n += m->n;
+}
+
+/* Reads the windows of the positions gathered in wb->w (their `at`) from
+ * zero and evaluates the served mix on both feature sets. */
+static gs_err_t window_flush(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *te,
+                             const ro_t *ro, const link_t *lk, winbuf_t *wb, wineval_t *we,
+                             char *errstr, size_t n)
+{
+    const size_t B = wb->w.n;
+    const uint32_t units = r->conf.units;
+    uint32_t tok[BATCH], len = 0;
+    for (size_t b = 0; b < B; b++)
+        len = wb->w.read[b] > len ? wb->w.read[b] : len;
+    memset(wb->xa, 0, (size_t)units * B * sizeof(float));
+    for (uint32_t t = 0; t < len; t++) { /* aligned at the end: shorter ones start later */
+        for (size_t b = 0; b < B; b++)
+            tok[b] = t + wb->w.read[b] < len ? UINT32_MAX : te->ids[wb->w.at[b] + 1 + t - len];
+        gs_reservoir_step(r, tok, B, B, wb->xa, wb->xb);
+        float *tmp = wb->xa;
+        wb->xa = wb->xb, wb->xb = tmp;
+    }
+    for (size_t b = 0; b < B; b++)
+        gs_features(wb->w.phi + b * wb->w.D, wb->xa, B, b, units, cd->code, cd->dims,
+                    te->ids[wb->w.at[b]]);
+    metrics_t mm, mf, mw;
+    progress_t quiet = {0};
+    gs_err_t err = eval_model(ro, lk, &wb->f, &mm, &mf, &quiet, errstr, n);
+    if (!err)
+        err = eval_model(ro, lk, &wb->w, &mm, &mw, &quiet, errstr, n);
+    add_metrics(&we->full, &mf), add_metrics(&we->win, &mw);
+    wb->f.n = wb->w.n = 0;
+    return err;
+}
+
+static int winbuf_new(winbuf_t *wb, uint32_t D, uint32_t units)
+{
+    for (int k = 0; k < 2; k++) {
+        samples_t *s = k ? &wb->w : &wb->f;
+        *s = (samples_t){.D = D, .cap = BATCH};
+        s->phi = malloc((size_t)BATCH * D * sizeof(float));
+        s->target = malloc(BATCH * sizeof(uint32_t));
+        s->prev = malloc(BATCH * sizeof(uint32_t));
+        s->prev2 = malloc(BATCH * sizeof(uint32_t));
+        s->at = malloc(BATCH * sizeof(size_t));
+        s->read = malloc(BATCH * sizeof(uint32_t)); /* the window's length */
+        if (!s->phi || !s->target || !s->prev || !s->prev2 || !s->at || !s->read)
+            return -1;
+    }
+    wb->xa = malloc((size_t)units * BATCH * sizeof(float));
+    wb->xb = malloc((size_t)units * BATCH * sizeof(float));
+    return wb->xa && wb->xb ? 0 : -1;
+}
+
+static void winbuf_free(winbuf_t *wb)
+{
+    free_samples(&wb->f), free_samples(&wb->w);
+    free(wb->xa), free(wb->xb);
+}
+
+/* The served mix (ro, lk) with the state read from the last W tokens, on
+ * the test samples ts (of the sequences te) that have more than W. */
+static gs_err_t eval_window(const gs_reservoir_t *r, const codes_t *cd, const seqs_t *te,
+                            const samples_t *ts, const ro_t *ro, const link_t *lk, uint32_t W,
+                            uint32_t step, wineval_t *we, char *errstr, size_t n)
+{
+    *we = (wineval_t){.W = W, .step = step};
+    winbuf_t wb = {0};
+    gs_err_t err = winbuf_new(&wb, ts->D, r->conf.units)
+                       ? gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory")
+                       : GS_OK;
+    for (size_t i = 0; !err && i < ts->n; i++) {
+        if (ts->read[i] <= W)
+            continue;
+        we->longer++;
+        for (int k = 0; k < 2; k++) {
+            samples_t *s = k ? &wb.w : &wb.f;
+            if (!k)
+                memcpy(s->phi + s->n * s->D, ts->phi + i * ts->D, ts->D * sizeof(float));
+            s->target[s->n] = ts->target[i], s->prev[s->n] = ts->prev[i];
+            s->prev2[s->n] = ts->prev2[i], s->at[s->n] = ts->at[i];
+            /* as dialogue.c's window(): from the first multiple of step
+             * that leaves at most W */
+            s->read[s->n++] = ts->read[i] - (ts->read[i] - W + step - 1) / step * step;
+        }
+        if (wb.w.n == BATCH)
+            err = window_flush(r, cd, te, ro, lk, &wb, we, errstr, n);
+    }
+    if (!err && wb.w.n)
+        err = window_flush(r, cd, te, ro, lk, &wb, we, errstr, n);
+    winbuf_free(&wb);
+    return err;
+}
+
+/* One window's line of the report: on all test samples (the served mix
+ * from the start, `all`, with the longer positions' terms replaced by the
+ * window's) and on the longer positions alone. */
+static json_t *window_json(const wineval_t *we, const metrics_t *all)
+{
+    metrics_t w = *all;
+    w.nll += we->win.nll - we->full.nll, w.top1 += we->win.top1 - we->full.top1;
+    w.top5 += we->win.top5 - we->full.top5;
+    json_t *o = json_object();
+    json_object_set_new(o, "context_step", json_integer(we->step));
+    json_object_set_new(o, "positions_longer", json_integer((json_int_t)we->longer));
+    json_object_set_new(o, "all_positions", metrics_json(&w));
+    json_object_set_new(o, "perplexity_cost_vs_full_history",
+                        json_real(exp((w.nll - all->nll) / (double)all->n) - 1));
+    if (we->longer) {
+        json_object_set_new(o, "longer_full_history", metrics_json(&we->full));
+        json_object_set_new(o, "longer_window", metrics_json(&we->win));
+    }
+    return o;
+}
+
+/* The report's "context": the served mix (ro, lk; all: its metrics from
+ * the conversations' start) with the state read from windows of 128 (the
+ * bound before it was a training option) and of context_tokens. */
+static gs_err_t context_report(json_t *report, const gs_reservoir_t *r, const codes_t *cd,
+                               const seqs_t *te, const samples_t *ts, const ro_t *ro,
+                               const link_t *lk, const metrics_t *all, uint32_t ctx, uint32_t step,
+                               progress_t *pg, char *errstr, size_t n)
+{
+    uint32_t ws[2] = {128, ctx}, steps[2] = {1, step};
+    json_t *o = json_object(), *w = json_object();
+    gs_err_t err = o && w ? GS_OK : gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    phase(pg, "served window evaluation", 2);
+    for (int k = 0; !err && k < (ctx == 128 && step == 1 ? 1 : 2); k++) {
+        wineval_t we;
+        err = eval_window(r, cd, te, ts, ro, lk, ws[k], steps[k], &we, errstr, n);
+        char key[16];
+        snprintf(key, sizeof(key), k ? "served" : "128");
+        if (!err)
+            json_object_set_new(w, key, window_json(&we, all));
+        tick(pg, k + 1.0);
+    }
+    if (err) {
+        json_decref(o), json_decref(w);
+        return err;
+    }
+    json_object_set_new(o, "context_tokens", json_integer(ctx));
+    json_object_set_new(o, "context_step", json_integer(step));
+    json_object_set_new(o, "full_history", metrics_json(all));
+    json_object_set_new(o, "windows", w);
+    json_object_set_new(o, "form",
+                        json_string("the served mix on the test samples with the reservoir "
+                                    "state read from the conversation's start (as trained) or "
+                                    "from the last W tokens from zero (as served with "
+                                    "context_tokens = W); the same bits where at most W were "
+                                    "read"));
+    json_object_set_new(report, "context", o);
+    return GS_OK;
+}
+
+/* context_report for the readout the file serves: the factorised one, or
+ * the full one (w_out, lk, mx) without a rank. */
+static gs_err_t served_context(json_t *report, const gs_reservoir_t *r, const codes_t *cd,
+                               const seqs_t *te, const samples_t *ts, const float *w_out,
+                               const rank_eval_t *served, const link_t *lk, const metrics_t *mx,
+                               uint32_t V, uint32_t ctx, uint32_t step, progress_t *pg,
+                               char *errstr, size_t n)
+{
+    const uint32_t rank = served ? served->rank : 0;
+    float *z = rank ? malloc((size_t)BATCH * rank * sizeof(float)) : NULL;
+    if (rank && !z)
+        return gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory");
+    const ro_t ro = {.w = rank ? NULL : w_out,
+                     .u = rank ? served->u : NULL,
+                     .p = rank ? served->p : NULL,
+                     .V = V,
+                     .D = ts->D,
+                     .r = rank,
+                     .z = z};
+    gs_err_t err = context_report(report, r, cd, te, ts, &ro, rank ? &served->lk : lk,
+                                  rank ? &served->mx : mx, ctx, step, pg, errstr, n);
+    free(z);
+    return err;
+}
+
 /* ---- the whole training ---------------------------------------------------------- */
 
 static char *iso_now(char *buf, size_t n)
@@ -1347,9 +1557,15 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
     float *w_out = NULL, *y = NULL, *code = NULL;
     json_t *report = NULL;
     const uint32_t units = conf->reservoir.units, D = units + 1 + conf->code_dims;
+    const uint32_t step = conf->context_step ? conf->context_step : (conf->context_tokens + 1) / 2;
 
-    gs_err_t err = conf->vocab < 16 ? gs_fail(errstr, n, GS_ERR_INVALID_ARG, "vocabulary too small")
-                                    : load_corpus(corpus_path, &c, errstr, n);
+    gs_err_t err =
+        conf->vocab < 16 ? gs_fail(errstr, n, GS_ERR_INVALID_ARG, "vocabulary too small")
+        : !conf->context_tokens || conf->context_tokens > (1u << 24) || step > conf->context_tokens
+            ? gs_fail(errstr, n, GS_ERR_INVALID_ARG,
+                      "context tokens %u, step %u: expected 1 to %u, step at most that",
+                      conf->context_tokens, step, 1u << 24)
+            : load_corpus(corpus_path, &c, errstr, n);
     if (!err)
         err = build_vocab(&c, conf->vocab, &blob, &blob_len, &pg, errstr, n);
     if (!err)
@@ -1491,16 +1707,19 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
             "line hash (FNV-1a 64) mod 10: 0-7 train, 8 validation, 9 test");
         json_object_set_new(report, "model_kn_mix", mix_json(&mx, &lk, mix_nll, vs.n));
         lowrank_report(report, re, nr, served, &mx, V, D, vs.n);
+        err = served_context(report, &res, &cd, &te, &ts, w_out, served, &lk, &mx, V,
+                             conf->context_tokens, step, &pg, errstr, n);
         json_t *meta = json_pack(
             "{s:s,s:s,s:s,s:i,s:{s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I},"
             "s:{s:f,s:f,s:f,s:i},s:O}",
-            "kind", "dialogue", "name", conf->name, "version", conf->version, "context_tokens", 128,
-            "reservoir", "units", (int)units, "input_nnz", (int)conf->reservoir.input_nnz,
-            "density", (double)conf->reservoir.density, "radius", (double)conf->reservoir.radius,
-            "leak", (double)conf->reservoir.leak, "amp", (double)conf->reservoir.amp, "alpha",
-            (double)conf->reservoir.alpha, "omega", (double)conf->reservoir.omega, "input_scale",
-            (double)conf->reservoir.input_scale, "bias_scale", (double)conf->reservoir.bias_scale,
-            "seed", (json_int_t)conf->reservoir.seed, "readout", "eps",
+            "kind", "dialogue", "name", conf->name, "version", conf->version, "context_tokens",
+            (int)conf->context_tokens, "reservoir", "units", (int)units, "input_nnz",
+            (int)conf->reservoir.input_nnz, "density", (double)conf->reservoir.density, "radius",
+            (double)conf->reservoir.radius, "leak", (double)conf->reservoir.leak, "amp",
+            (double)conf->reservoir.amp, "alpha", (double)conf->reservoir.alpha, "omega",
+            (double)conf->reservoir.omega, "input_scale", (double)conf->reservoir.input_scale,
+            "bias_scale", (double)conf->reservoir.bias_scale, "seed",
+            (json_int_t)conf->reservoir.seed, "readout", "eps",
             (double)(served ? served->cal.eps : best_eps), "temperature",
             served ? served->cal.T : best_T, "lambda_rel", lambda_rel, "code_dims",
             (int)conf->code_dims, "report", report);
@@ -1509,13 +1728,14 @@ gs_err_t gs_train_dialogue(const gs_train_conf_t *conf, const char *corpus_path,
                 json_object_set_new(json_object_get(meta, "readout"), "rank",
                                     json_integer((json_int_t)rank));
             json_object_set_new(meta, "ngram", ngram_meta(kn, served ? served->lk.a : lk.a));
+            json_object_set_new(meta, "context_step", json_integer(step));
             json_object_set_new(report, "training_seconds", json_real(secs_since(t0)));
         }
         meta_text = meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(meta);
-        if (!report || !meta_text)
-            err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for the report");
     }
+    if (!err && (!report || !meta_text))
+        err = gs_fail(errstr, n, GS_ERR_NOMEM, "out of memory for the report");
     if (!err) {
         phase(&pg, "writing the model file", 1);
         const uint32_t k_in = conf->reservoir.input_nnz;

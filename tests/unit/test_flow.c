@@ -2024,6 +2024,58 @@ static void test_changelog_budget(void **state)
     assert_int_equal(gs_govern_stats(b).bytes, gs_govern_stats(fx_govern(f, &small)).bytes);
 }
 
+/* A changelog value rewritten as version 1 (no memory ids). */
+static void record_v1(rec_t *r)
+{
+    if (!r->val)
+        return;
+    uint8_t *v = r->val, *out = malloc(r->vlen);
+    assert_non_null(out);
+    size_t o = 8, w;
+    if (r->key[0] == 'S') {
+        memcpy(out, v, 20);
+        w = 20;
+        o = 20 + id_bytes(v + 20);
+    } else {
+        size_t fixed = 8 + 48 + 8 + (v[1] ? 3 * DIM * 4 : 0);
+        memcpy(out, v, fixed + 4);
+        uint32_t n = rd32(v + fixed);
+        w = o = fixed + 4;
+        for (uint32_t b = 0; b < n; b++) {
+            memcpy(out + w, v + o, 4);
+            o += 4 + id_bytes(v + o + 4);
+            w += 4;
+            memcpy(out + w, v + o, DIM * 4);
+            o += DIM * 4;
+            w += DIM * 4;
+        }
+    }
+    memcpy(out + w, v + o, r->vlen - o);
+    w += r->vlen - o;
+    out[0] = 1;
+    free(r->val);
+    r->val = out;
+    r->vlen = w;
+}
+
+/* A changelog written before the memory ids (version 1) restores: the same
+ * scopes, which then decide and retrieve as the original does (the ids
+ * empty, the scores the same). */
+static void test_changelog_version1(void **state)
+{
+    fx_t *f = *state;
+    gs_govern_conf_t conf = make_conf(4, 3, GS_SLEEP_DEGRADE, 64, 64u << 20);
+    conf.changelog = 1;
+    gs_govern_t *a = fx_govern(f, &conf), *b = fx_govern(f, &conf);
+    clog_t *l = fx_clog(f);
+    run_logged(f, a, l, 0xC1A60101ull, 400);
+    for (size_t i = 0; i < l->n; i++)
+        record_v1(&l->r[i]);
+    assert_int_equal(restore_log(b, 0, l, 1), gs_govern_stats(a).scopes);
+    assert_int_equal(gs_govern_stats(b).vectors, gs_govern_stats(a).vectors);
+    run_random(f, a, b, 0xC1A60102ull, 200, "after a version 1 restore");
+}
+
 /* ==== memory ids: what was retrieved ======================================== */
 
 /* One governed request of the id tests: value 0.95 (accepted, written),
@@ -2192,6 +2244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changelog_corrupt_records, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_changelog_budget, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_context_ids, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_changelog_version1, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

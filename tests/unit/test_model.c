@@ -660,6 +660,7 @@ static int model_setup(void **state)
     c.reservoir.input_nnz = 8;
     c.eval_tokens = 5000;
     c.readout_rank = 0; /* the full readout: old files' form (rank 16: test_lowrank) */
+    c.context_tokens = 128, c.context_step = 1; /* old files: a sliding 128 (test_context_window) */
     c.name = "unit";
     c.version = "7";
     char err[512];
@@ -1113,20 +1114,25 @@ static gs_dm_query_t in_session(const gs_str_t *turns, size_t n, const char *ses
     return q;
 }
 
-static void cache_pair(gs_dmodel_t **mc, gs_dmodel_t **mo, size_t entries)
+static void cache_pair_of(const char *path, gs_dmodel_t **mc, gs_dmodel_t **mo, size_t bytes)
 {
     char err[256];
-    assert_int_equal(gs_dmodel_load(fx.model, mc, err, sizeof(err)), GS_OK);
-    assert_int_equal(gs_dmodel_load(fx.model, mo, err, sizeof(err)), GS_OK);
-    assert_int_equal(gs_dmodel_set_cache(*mc, entries, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_load(path, mc, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_load(path, mo, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_set_cache(*mc, bytes, err, sizeof(err)), GS_OK);
     assert_int_equal(gs_dmodel_set_cache(*mo, 0, err, sizeof(err)), GS_OK);
+}
+
+static void cache_pair(gs_dmodel_t **mc, gs_dmodel_t **mo, size_t bytes)
+{
+    cache_pair_of(fx.model, mc, mo, bytes);
 }
 
 static void test_cache_turn_by_turn(void **state)
 {
     (void)state;
     gs_dmodel_t *mc, *mo;
-    cache_pair(&mc, &mo, GS_DM_CACHE_DEFAULT);
+    cache_pair(&mc, &mo, GS_DM_CACHE_DEFAULT_BYTES);
     gs_str_t a[] = {S("hi"),
                     S("hello"),
                     S("how are you?"),
@@ -1180,7 +1186,7 @@ static void test_cache_long_window(void **state)
 {
     (void)state;
     gs_dmodel_t *mc, *mo;
-    cache_pair(&mc, &mo, GS_DM_CACHE_DEFAULT);
+    cache_pair(&mc, &mo, GS_DM_CACHE_DEFAULT_BYTES);
     gs_str_t c[40];
     for (size_t i = 0; i < 40; i++)
         c[i] = S(i % 3 ? "i am fine, thanks." : "how are you?");
@@ -1195,37 +1201,205 @@ static void test_cache_long_window(void **state)
     gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
 }
 
-/* A full cache evicts its least recently used entry. */
+/* The bytes of a cache entry of a window of these turns (model.h; the
+ * fixture's 64 units, uint16 ids). */
+static size_t entry_bytes(const gs_str_t *turns, size_t n)
+{
+    uint32_t *ids = NULL;
+    size_t len = 0, cap = 0;
+    assert_int_equal(gs_vocab_encode_turns(gs_dmodel_vocab(fx.m), turns, n, &ids, &len, &cap), 0);
+    free(ids);
+    return (32 + 4 * 64 + 2 * len + 7) & ~(size_t)7;
+}
+
+/* The cache is bounded by bytes, entries of any length: the least recently
+ * used ones make room, and one larger than the cache is not kept. */
 static void test_cache_eviction(void **state)
 {
     (void)state;
-    gs_dmodel_t *mc, *mo;
-    cache_pair(&mc, &mo, 2);
     gs_str_t a[] = {S("hi"), S("hello"), S("how are you?"), S("i am fine, thanks.")};
+    size_t small = entry_bytes(a, 1), big = small;
+    for (size_t s = 0; s < 2; s++)
+        for (size_t k = 1; k <= 3; k++)
+            big = entry_bytes(a + s, k) > big ? entry_bytes(a + s, k) : big;
+    small = entry_bytes(a + 1, 1) < small ? entry_bytes(a + 1, 1) : small;
+    /* room for two entries, not three: round robin over 3 sessions misses */
+    gs_dmodel_t *mc, *mo;
+    size_t budget = 2 * big + 8;
+    assert_true(budget < 3 * small);
+    cache_pair(&mc, &mo, budget);
     const char *sessions[] = {"X", "Y", "Z"};
     for (size_t k = 1; k <= 3; k++)
-        for (size_t s = 0; s < 3; s++) { /* round robin over 3 sessions: each evicted in turn */
+        for (size_t s = 0; s < 3; s++) {
             gs_dm_query_t q = in_session(a + s / 2, k, sessions[s]);
             run_both(mc, mo, &q, 1);
         }
     gs_dm_cache_stats_t st;
     gs_dmodel_cache_stats(mc, &st);
     assert_int_equal(st.hits, 0), assert_int_equal(st.misses, 9);
-    assert_int_equal(st.entries, 2), assert_int_equal(st.capacity, 2);
-    /* two sessions fit: they hit */
+    assert_true(st.entries <= 2 && st.entries >= 1);
+    assert_true(st.entry_bytes <= budget), assert_int_equal(st.capacity, budget);
+    /* the slab and a power-of-two index above slab / (32 + 4 units) */
+    size_t nb = 1;
+    while (nb < (budget & ~(size_t)7) / (32 + 4 * 64) + 1)
+        nb *= 2;
+    assert_int_equal(gs_dmodel_cache_bytes(mc), (budget & ~(size_t)7) + 8 * nb);
+    /* room for the two latest whatever the wrap wastes (3 of the largest):
+     * two sessions alternating hit after their first query */
+    char err[256];
+    assert_int_equal(gs_dmodel_set_cache(mc, 3 * big, err, sizeof(err)), GS_OK);
+    assert_int_equal(gs_dmodel_cache_bytes(mc), 0); /* allocated on first use */
     for (size_t k = 1; k <= 3; k++)
         for (size_t s = 0; s < 2; s++) {
             gs_dm_query_t q = in_session(a, k, sessions[s]);
             run_both(mc, mo, &q, 1);
         }
     gs_dmodel_cache_stats(mc, &st);
-    assert_int_equal(st.hits, 4); /* X1 and Y1 miss: Z3 evicted X, X1 then Y */
-    size_t bytes = gs_dmodel_cache_bytes(mc);
-    assert_true(bytes > 0 && bytes < 64 * 1024);
-    char err[256];
+    assert_int_equal(st.hits, 4), assert_int_equal(st.misses, 2);
+    assert_int_equal(st.entries, 2);
+    assert_int_equal(st.entry_bytes, 2 * entry_bytes(a, 3));
+    /* many sessions through a small cache, windows of every length: the
+     * same bits as without it, and never more than the budget */
+    assert_int_equal(gs_dmodel_set_cache(mc, 7 * big + 40, err, sizeof(err)), GS_OK);
+    for (size_t i = 0; i < 200; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "s%zu", i % 5); /* the ring wraps many times */
+        gs_dm_query_t q = in_session(a + i % 5 % 2, 1 + (i / 5) % 3, name);
+        run_both(mc, mo, &q, 1);
+        gs_dmodel_cache_stats(mc, &st);
+        assert_true(st.entry_bytes <= 7 * big + 40);
+    }
+    assert_true(st.hits > 0 && st.misses > 0);
+    /* an entry larger than the whole cache is not kept */
+    assert_int_equal(gs_dmodel_set_cache(mc, small - 8, err, sizeof(err)), GS_OK);
+    for (size_t k = 1; k <= 3; k++) {
+        gs_dm_query_t q = in_session(a, k, "X");
+        run_both(mc, mo, &q, 1);
+    }
+    gs_dmodel_cache_stats(mc, &st);
+    assert_int_equal(st.hits, 0), assert_int_equal(st.entries, 0);
     assert_int_equal(gs_dmodel_set_cache(mc, 0, err, sizeof(err)), GS_OK);
     assert_int_equal(gs_dmodel_cache_bytes(mc), 0);
+    assert_int_equal(gs_dmodel_set_cache(mc, GS_DM_CACHE_MAX + 1, err, sizeof(err)),
+                     GS_ERR_INVALID_ARG);
     gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
+}
+
+/* A file's context_tokens bounds the window served: trained with 16 and
+ * step 1, a window slides past 16 (and the cache misses); with a bound
+ * of 1024, a 240-token conversation is read from its start and the cache
+ * extends it turn by turn; with 48 and step 24, the start moves every 24
+ * tokens and the cache misses only then. The report has the served mix
+ * with the state from those windows against the whole history. */
+static void test_context_window(void **state)
+{
+    (void)state;
+    char path[128], err[512], *rep = NULL;
+    snprintf(path, sizeof(path), "%s/ctx16.gsm", fx.dir);
+    gs_train_conf_t c;
+    gs_train_conf_default(&c);
+    assert_int_equal(c.context_tokens, 256);
+    c.vocab = 64, c.code_dims = 8, c.reservoir.units = 64, c.reservoir.input_nnz = 8;
+    c.eval_tokens = 5000, c.readout_rank = 0, c.context_tokens = 16, c.context_step = 1;
+    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)), GS_OK);
+    json_t *r = json_loads(rep, 0, NULL);
+    assert_non_null(r);
+    json_t *ctx = json_object_get(r, "context"), *w = json_object_get(ctx, "windows");
+    assert_int_equal(json_integer_value(json_object_get(ctx, "context_tokens")), 16);
+    /* the whole history is what the report's served mix measured */
+    double full = metric(ctx, "full_history", "perplexity");
+    assert_true(full == metric(r, "model_kn_mix", "perplexity"));
+    /* no test conversation passes 128 tokens: the same as the whole history */
+    json_t *w128 = json_object_get(w, "128"), *w16 = json_object_get(w, "served");
+    assert_int_equal(json_integer_value(json_object_get(w16, "context_step")), 1);
+    assert_int_equal(json_integer_value(json_object_get(w128, "positions_longer")), 0);
+    assert_true(fabs(metric(w128, "all_positions", "perplexity") / full - 1) < 1e-12);
+    /* past 16 tokens the window forgets: positions there, and a different
+     * perplexity (the synthetic grammar's questions are within 16 tokens) */
+    size_t longer = (size_t)json_integer_value(json_object_get(w16, "positions_longer"));
+    assert_true(longer > 100);
+    assert_true(metric(w16, "longer_window", "samples") == (double)longer);
+    assert_true(metric(w16, "longer_full_history", "perplexity") !=
+                metric(w16, "longer_window", "perplexity"));
+    assert_true(metric(w16, "all_positions", "samples") == metric(r, "model_kn_mix", "samples"));
+    json_decref(r), free(rep);
+
+    gs_dmodel_t *mc, *mo;
+    cache_pair_of(path, &mc, &mo, GS_DM_CACHE_DEFAULT_BYTES);
+    assert_int_equal(gs_dmodel_context_tokens(mc), 16);
+    assert_int_equal(gs_dmodel_context_tokens(fx.m), 128);
+    gs_str_t t[40];
+    for (size_t i = 0; i < 40; i++)
+        t[i] = S(i % 3 ? "i am fine, thanks." : "how are you?");
+    for (size_t k = 1; k <= 10; k++) {
+        gs_dm_query_t q = in_session(t, k, "short");
+        run_both(mc, mo, &q, 1);
+    }
+    gs_dm_cache_stats_t st;
+    gs_dmodel_cache_stats(mc, &st);
+    assert_true(st.misses >= 8); /* slides from the third turn */
+    gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
+    unlink(path);
+
+    /* the default bound: 240 tokens read from the start, extended by the cache */
+    snprintf(path, sizeof(path), "%s/ctx1024.gsm", fx.dir);
+    c.context_tokens = 1024, c.context_step = 0, c.eval_tokens = 1000;
+    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)), GS_OK);
+    free(rep);
+    cache_pair_of(path, &mc, &mo, GS_DM_CACHE_DEFAULT_BYTES);
+    assert_int_equal(gs_dmodel_context_tokens(mc), 1024);
+    assert_int_equal(gs_dmodel_context_step(mc), 512);
+    assert_int_equal(gs_dmodel_context_step(fx.m), 1);
+    for (size_t k = 1; k <= 40; k++) {
+        gs_dm_query_t q = in_session(t, k, "long");
+        run_both(mc, mo, &q, 1);
+    }
+    gs_dmodel_cache_stats(mc, &st);
+    assert_int_equal(st.misses, 1), assert_int_equal(st.hits, 39);
+    uint32_t *ids = NULL;
+    size_t len = 0, cap = 0;
+    assert_int_equal(gs_vocab_encode_turns(gs_dmodel_vocab(mc), t, 40, &ids, &len, &cap), 0);
+    free(ids);
+    assert_true(len > 128); /* past the old bound */
+    assert_int_equal(st.entry_bytes, (32 + 4 * 64 + 2 * len + 7) & ~(size_t)7);
+    /* batched as alone past 128 tokens */
+    gs_dm_query_t q[3] = {query(t, 40, GS_DM_TOP_K, 5), query(t, 39, GS_DM_GENERATE, 0),
+                          query(t, 2, GS_DM_NEXT, 1)};
+    gs_dm_answer_t *batch = calloc(3, sizeof(*batch)), *alone = calloc(1, sizeof(*alone));
+    assert_int_equal(gs_dmodel_run(mc, q, 3, batch, err, sizeof(err)), GS_OK);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(gs_dmodel_run(mc, &q[i], 1, alone, err, sizeof(err)), GS_OK);
+        assert_same_answer(&batch[i], alone, i);
+    }
+    free(batch), free(alone);
+    gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
+    unlink(path);
+
+    /* a window whose start moves every 24 tokens past 48 */
+    snprintf(path, sizeof(path), "%s/ctx48.gsm", fx.dir);
+    c.context_tokens = 48, c.context_step = 24;
+    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)), GS_OK);
+    r = json_loads(rep, 0, NULL);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(r, "context"), "context_step")), 24);
+    json_decref(r), free(rep);
+    cache_pair_of(path, &mc, &mo, GS_DM_CACHE_DEFAULT_BYTES);
+    assert_int_equal(gs_dmodel_context_step(mc), 24);
+    for (size_t k = 1; k <= 40; k++) {
+        gs_dm_query_t q1 = in_session(t, k, "aligned");
+        run_both(mc, mo, &q1, 1);
+    }
+    gs_dmodel_cache_stats(mc, &st);
+    /* one miss per 24 tokens past 48, and the first */
+    if (!(st.misses >= 2 && st.misses <= 2 + (len - 48) / 24 + 1 && st.hits >= 25))
+        fail_msg("%zu tokens: %llu misses, %llu hits", len, (unsigned long long)st.misses,
+                 (unsigned long long)st.hits);
+    gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
+    unlink(path);
+    /* a step above the bound is refused */
+    c.context_tokens = 8, c.context_step = 9;
+    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)),
+                     GS_ERR_INVALID_ARG);
 }
 
 /* ---- the factorised readout ------------------------------------------------- */
@@ -1405,10 +1579,15 @@ int main(void)
         cmocka_unit_test(test_kn_load),
     };
     const struct CMUnitTest trained[] = {
-        cmocka_unit_test(test_training_report),    cmocka_unit_test(test_batched_equals_single),
-        cmocka_unit_test(test_distribution),       cmocka_unit_test(test_ngram_served),
-        cmocka_unit_test(test_cache_turn_by_turn), cmocka_unit_test(test_cache_long_window),
-        cmocka_unit_test(test_cache_eviction),     cmocka_unit_test(test_lowrank),
+        cmocka_unit_test(test_training_report),
+        cmocka_unit_test(test_batched_equals_single),
+        cmocka_unit_test(test_distribution),
+        cmocka_unit_test(test_ngram_served),
+        cmocka_unit_test(test_cache_turn_by_turn),
+        cmocka_unit_test(test_cache_long_window),
+        cmocka_unit_test(test_cache_eviction),
+        cmocka_unit_test(test_context_window),
+        cmocka_unit_test(test_lowrank),
         cmocka_unit_test(test_corruption),
     };
     int failed = cmocka_run_group_tests_name("model", tests, NULL, NULL);

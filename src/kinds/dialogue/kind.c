@@ -20,6 +20,7 @@ typedef struct dialogue_conf {
     int governance_only;
     int sampling; /* 0 greedy, 1 top_k */
     int sampling_top_k;
+    int state_cache_mb; /* the model's per-session state cache (0: off) */
 } dialogue_conf_t;
 
 struct gs_kind {
@@ -248,8 +249,12 @@ static gs_err_t load_models(gs_kind_t *d, char *errstr, size_t n)
                        "dialogue.governance_only = true");
     gs_dmodel_t *m;
     gs_err_t err = gs_dmodel_load(d->conf->model, &m, errstr, n);
-    if (err)
+    if (!err)
+        err = gs_dmodel_set_cache(m, (size_t)d->conf->state_cache_mb << 20, errstr, n);
+    if (err) {
+        gs_dmodel_destroy(m);
         return err;
+    }
     gs_dmodel_destroy(d->model);
     d->model = m;
     return GS_OK;
@@ -340,6 +345,10 @@ static const gs_config_key_t keys[] = {
                    "GENERATE: `greedy` or `top_k` (seeded by the request id, so repeatable)"),
     GS_CONFIG_INT("dialogue.sampling_top_k", dialogue_conf_t, sampling_top_k, "20", 1, 20,
                   "`top_k` sampling draws among this many tokens"),
+    GS_CONFIG_INT("dialogue.state_cache_mb", dialogue_conf_t, state_cache_mb, "8", 0, 16384,
+                  "MiB of reservoir states kept per worker, by `session_id`: a request that "
+                  "extends its session's last window reads only the new tokens (the same "
+                  "answers); least recently used sessions are evicted; `0`: off"),
 };
 
 static const gs_config_section_t section = {

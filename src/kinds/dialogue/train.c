@@ -16,13 +16,20 @@ static void train_usage(void)
             "usage: govstream train dialogue --corpus FILE --out MODEL [--seed N] [--vocab V]\n"
             "           [--units N] [--density D] [--radius R] [--leak A] [--input-nnz K]\n"
             "           [--max-train-tokens N] [--eval-tokens N] [--name S] [--version S]\n"
-            "           [--code-dims K] [--readout-rank R] [--threads N] [--report FILE]\n"
+            "           [--code-dims K] [--readout-rank R] [--context-tokens N]\n"
+            "           [--context-step S] [--threads N] [--report FILE]\n"
             "  corpus: one conversation per line, turns separated by TAB (docs/DATA.md)\n"
             "  writes MODEL and MODEL.report.json (held-out metrics of the model, of the\n"
             "  model mixed with Kneser-Ney trigrams, which MODEL carries and serving uses,\n"
             "  and of unigram, bigram and trigram baselines)\n"
             "  --readout-rank R: serve the readout factorised to rank R (reduced-rank ridge;\n"
-            "  0: the full V x D readout; default 64); the report has ranks 32, 64, 128 too\n");
+            "  0: the full V x D readout; default 64); the report has ranks 32, 64, 128 too\n"
+            "  --context-tokens N: serving reads at most a request's last N tokens (default\n"
+            "  256: windows of 128 to 256 tokens; the reservoir forgets within 128); the report's\n"
+            "  \"context\"\n"
+            "  has the served mix with the state from 128 and N tokens against the whole history\n"
+            "  --context-step S: past N tokens the window starts at a multiple of S (default\n"
+            "  N / 2), so it moves every S tokens and the state cache extends it in between\n");
 }
 
 /* A numeric option in [lo, hi]; otherwise says why, sets *bad and returns 0. */
@@ -64,6 +71,8 @@ int gs_dialogue_train(int argc, char **argv)
                                        {"report", 1, 0, 'R'},
                                        {"code-dims", 1, 0, 'C'},
                                        {"readout-rank", 1, 0, 'K'},
+                                       {"context-tokens", 1, 0, 'X'},
+                                       {"context-step", 1, 0, 'S'},
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     optind = 1;
@@ -125,6 +134,12 @@ int gs_dialogue_train(int argc, char **argv)
             break;
         case 'K':
             c.readout_rank = (uint32_t)num(name, 0, 65536, &bad);
+            break;
+        case 'X':
+            c.context_tokens = (uint32_t)num(name, 1, 1 << 24, &bad);
+            break;
+        case 'S':
+            c.context_step = (uint32_t)num(name, 1, 1 << 24, &bad);
             break;
         default:
             train_usage();
