@@ -247,7 +247,7 @@ static gs_err_t load_models(gs_kind_t *d, char *errstr, size_t n)
         return gs_fail(errstr, n, GS_ERR_CONFIG,
                        "no model configured: set models.dialogue (govstream train dialogue), or "
                        "dialogue.governance_only = true");
-    gs_dmodel_t *m;
+    gs_dmodel_t *m = NULL;
     gs_err_t err = gs_dmodel_load(d->conf->model, &m, errstr, n);
     if (!err)
         err = gs_dmodel_set_cache(m, (size_t)d->conf->state_cache_mb << 20, errstr, n);
