@@ -66,15 +66,6 @@ static void random_bank(bank_t *b)
     b->n = N, b->nq = NQ;
 }
 
-static size_t overlap(const gs_pelm_hit_t *a, size_t na, const gs_pelm_hit_t *e, size_t ne)
-{
-    size_t same = 0;
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = 0; j < ne; j++)
-            same += a[i].slot == e[j].slot;
-    return same;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -133,10 +124,10 @@ static void run(const char *name, const bank_t *b, int last)
         double a = now_us(); /* k = 5: context_top_k's default */
         size_t n5i = gs_pelm_search(p, v, GS_PHASE_WAKE_VALUE, 5, hits);
         lat[q] = now_us() - a;
-        same5 += overlap(hits, n5i, ex + q * K, ne[q] < 5 ? ne[q] : 5);
+        same5 += hits_overlap(hits, n5i, ex + q * K, ne[q] < 5 ? ne[q] : 5);
         n5 += ne[q] < 5 ? ne[q] : 5;
         size_t n10i = gs_pelm_search(p, v, GS_PHASE_WAKE_VALUE, K, hits);
-        same10 += overlap(hits, n10i, ex + q * K, ne[q]);
+        same10 += hits_overlap(hits, n10i, ex + q * K, ne[q]);
         n10 += ne[q];
     }
     qsort(lat, b->nq, sizeof(double), cmp_double);

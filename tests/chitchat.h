@@ -1,6 +1,7 @@
 /* The Chit-Chat corpus as ops/data/fetch_corpus.sh leaves it (a line a
- * conversation, turns separated by tabs), split in place: shared by the
- * tests and benchmarks that embed real dialogue text. Header-only. */
+ * conversation, turns separated by tabs), split in place, and recall
+ * counting: shared by the tests and benchmarks that embed real dialogue
+ * text. Header-only. */
 #ifndef GS_TESTS_CHITCHAT_H
 #define GS_TESTS_CHITCHAT_H
 
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "govstream/common.h"
+#include "govstream/memory.h"
 
 typedef struct chitchat {
     char *text;
@@ -70,6 +72,18 @@ static inline int chitchat_load(const char *path, chitchat_t *c)
     }
     chitchat_split(c);
     return 0;
+}
+
+/* Recall counting: how many of the hits a (an index's) are among b (the
+ * exact ones). */
+static inline size_t hits_overlap(const gs_pelm_hit_t *a, size_t na, const gs_pelm_hit_t *b,
+                                  size_t nb)
+{
+    size_t same = 0;
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++)
+            same += a[i].slot == b[j].slot;
+    return same;
 }
 
 #endif

@@ -165,14 +165,20 @@ int gs_pelm_indexed(const gs_pelm_t *p)
     return p->codes != NULL;
 }
 
+static float max_abs(const float *x, size_t n)
+{
+    float top = 0.0f;
+    for (size_t d = 0; d < n; d++)
+        top = fabsf(x[d]) > top ? fabsf(x[d]) : top;
+    return top;
+}
+
 /* Row s as int8 codes: round(x * 127 / max |x|); a zero row (a slot the
  * changelog has not written yet) codes as zeros with scale 0. */
 static void index_encode(gs_pelm_t *p, size_t s)
 {
     const float *row = p->bank + s * p->dim;
-    float top = 0.0f;
-    for (size_t d = 0; d < p->dim; d++)
-        top = fabsf(row[d]) > top ? fabsf(row[d]) : top;
+    float top = max_abs(row, p->dim);
     float k = top > 0.0f ? 127.0f / top : 0.0f;
     for (size_t d = 0; d < p->dim; d++)
         p->codes[d * p->code_rows + s] = (int8_t)lrintf(row[d] * k);
@@ -321,9 +327,7 @@ void gs_pelm_scores(const gs_pelm_t *p, const float *queries, size_t nq, float *
  * dimensions too small to code). */
 static size_t query_codes(const gs_pelm_t *p, const float *q, uint32_t *dims, int32_t *qc)
 {
-    float top = 0.0f;
-    for (size_t d = 0; d < p->dim; d++)
-        top = fabsf(q[d]) > top ? fabsf(q[d]) : top;
+    float top = max_abs(q, p->dim);
     size_t n = 0;
     for (size_t d = 0; top > 0.0f && d < p->dim; d++)
         if (q[d] != 0.0f) {

@@ -56,16 +56,6 @@ static size_t exact(const gs_pelm_t *p, const float *q, float qphase, gs_pelm_hi
     return n;
 }
 
-/* How many of the index's hits are among the exact ones. */
-static size_t overlap(const gs_pelm_hit_t *a, size_t na, const gs_pelm_hit_t *b, size_t nb)
-{
-    size_t same = 0;
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = 0; j < nb; j++)
-            same += a[i].slot == b[j].slot;
-    return same;
-}
-
 static void test_lifecycle_and_bytes(void **state)
 {
     (void)state;
@@ -221,7 +211,7 @@ static void test_recall_on_dialogue_text(void **state)
         gs_pelm_hit_t a[K], e[K];
         size_t na = gs_pelm_search(p, v, phase, K, a), ne = exact(p, v, phase, e);
         assert_int_equal(na, ne);
-        same += overlap(a, na, e, ne);
+        same += hits_overlap(a, na, e, ne);
         total += ne;
         nq++;
     }
