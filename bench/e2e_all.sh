@@ -14,7 +14,8 @@
 #   timbre          the timbre model, generated clips
 #   bench/e2e_all.sh [ROUNDS=3]   (uses build/, starts its own broker)
 # GS_BENCH_N="dialogue-20k=200000 dialogue-model=20000 intent=100000 screen=100000
-# timbre=3000" sets the rows and their sizes; GS_BENCH_PIN=1 pins as lib.sh says.
+# timbre=3000" sets the rows and their sizes; GS_BENCH_PIN=1 pins as lib.sh says;
+# GS_BENCH_WORKER_OPTS adds worker overrides to every row.
 # Models: .cache/bench/{dialogue,intent}.gsm are trained once, the UN list
 # built once; timbre needs .cache/models/timbre.gsm (ops/quickstart.sh trains
 # it) and its row is left out without it.
@@ -64,7 +65,7 @@ for row in $ROWS; do
   IN=bench.$RUN.$name.in
   $LOAD topics -b "$BS" --create "$IN" --partitions 6 -q
   $LOAD produce -b "$BS" -t "$IN" -n "$n" --kind "$kind" --run-id "b$RUN$name" >/dev/null
-  read -ra opts <<<"$(worker_opts "$name")"
+  read -ra opts <<<"$(worker_opts "$name") ${GS_BENCH_WORKER_OPTS:-}"
   pt="" wk=""
   for r in $(seq 1 "$ROUNDS"); do
     out=bench.$RUN.$name.pt$r

@@ -46,7 +46,9 @@ EOF
 
 # ---- the model CLI ------------------------------------------------------------
 info=$("$GS" model info "$models/small.gsm") || fail "model info"
-grep -q '^  w_out      f32   \[2048 x 769\]' <<<"$info" || fail "model info lacks w_out: $info"
+# the readout factorised to the default rank 64: W_out ~ U (V x 64) P (64 x D)
+grep -q '^  w_out_u    f32   \[2048 x 64\]' <<<"$info" || fail "model info lacks w_out_u: $info"
+grep -q '^  w_out_p    f32   \[64 x 769\]' <<<"$info" || fail "model info lacks w_out_p: $info"
 grep -q '"name": "it-small"' <<<"$info" || fail "model info lacks the metadata"
 grep -q '^n-gram:  Kneser-Ney trigrams (' <<<"$info" || fail "model info lacks the n-gram part: $info"
 "$GS" model validate "$models/small.gsm" >/dev/null || fail "a valid model refused"
