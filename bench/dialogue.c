@@ -97,8 +97,8 @@ static int build_stream(const corpus_t *c, size_t max_turns, size_t n, stream_t 
     s->q = malloc(n * sizeof(*s->q));
     s->names = malloc(n * sizeof(*s->names));
     size_t conv[POOL], name[POOL], turn[POOL] = {0}, used = 0; /* turn 0: a free slot */
-    if (!s->q || !s->names)
-        return -1;
+    if (!s->q || !s->names || !c->n)
+        return -1; /* the caller frees */
     s->n = 0;
     while (s->n < n) {
         for (size_t i = 0; i < POOL && s->n < n; i++) {
@@ -145,7 +145,8 @@ static double run_stream(gs_dmodel_t *m, const stream_t *s, gs_dm_answer_t *a, u
             *hash = (*hash ^ bits[1]) * 1099511628211ull;
         }
     }
-    return (double)(s->n / BATCH * BATCH) / (now_s() - t0);
+    size_t done = s->n / BATCH * BATCH; /* whole batches only */
+    return (double)done / (now_s() - t0);
 }
 
 typedef struct replay {
@@ -308,6 +309,20 @@ static void bench_model(const char *path, const corpus_t *c, const stream_t *s4,
     gs_dmodel_destroy(m);
 }
 
+/* Every row of the JSON: the model, and a second one if given. */
+static void run_all(char **argv, int argc, const corpus_t *c, const stream_t *s4,
+                    const stream_t *sall, long n)
+{
+    printf("{");
+    bench_model(argv[1], c, s4, sall, n, stdout);
+    if (argc > 4) {
+        printf(",\"model2\":{");
+        bench_model(argv[4], c, s4, sall, n, stdout);
+        printf("}");
+    }
+    printf("}\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -318,26 +333,19 @@ int main(int argc, char **argv)
     openblas_set_num_threads(1);
     char err[512], *text;
     size_t len;
-    corpus_t c;
-    stream_t s4, sall;
+    corpus_t c = {0};
+    stream_t s4 = {0}, sall = {0};
     if (gs_read_file(argv[2], &text, &len, err, sizeof(err))) {
         fprintf(stderr, "bench-dialogue: %s\n", err);
         return 1;
     }
-    if (parse(text, &c) || build_stream(&c, 4, (size_t)n, &s4) ||
-        build_stream(&c, SIZE_MAX, (size_t)n, &sall)) {
-        fprintf(stderr, "bench-dialogue: out of memory\n");
-        return 1;
-    }
-    printf("{");
-    bench_model(argv[1], &c, &s4, &sall, n, stdout);
-    if (argc > 4) {
-        printf(",\"model2\":{");
-        bench_model(argv[4], &c, &s4, &sall, n, stdout);
-        printf("}");
-    }
-    printf("}\n");
+    int bad = parse(text, &c) || build_stream(&c, 4, (size_t)n, &s4) ||
+              build_stream(&c, SIZE_MAX, (size_t)n, &sall);
+    if (bad)
+        fprintf(stderr, "bench-dialogue: out of memory, or a corpus without conversations\n");
+    else
+        run_all(argv, argc, &c, &s4, &sall, n);
     free(s4.q), free(s4.names), free(sall.q), free(sall.names);
     free(c.turns), free(c.first), free(text);
-    return 0;
+    return bad;
 }

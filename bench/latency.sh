@@ -32,7 +32,7 @@ in=bench.$RUN.lat.in res=bench.$RUN.lat.res dl=bench.$RUN.lat.dl
 $LOAD topics -b "$BS" --create "$in,$res,$dl" --partitions 6 -q
 bench_worker_up lat "$in" "$res" "$dl" "${opts[@]}"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-progress() { [ -t 2 ] && echo "$*" >&2 || true; }
+progress() { if [ -t 2 ]; then echo "$*" >&2; fi; }
 
 progress "warm-up: $N requests"
 $LOAD produce -b "$BS" -t "$in" -n "$N" --run-id "w$RUN" >/dev/null

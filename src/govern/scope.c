@@ -584,7 +584,7 @@ static void commit(gs_govern_t *g, gs_govern_req_t *r, size_t i, scope_t *s)
 /* Entering sleep: the buffered writes are re-committed as sleep memories. */
 static void consolidate(gs_govern_t *g, scope_t *s)
 {
-    for (uint32_t b = 0; b < s->buf_n; b++)
+    for (uint32_t b = 0; s->buf_meta && b < s->buf_n; b++)
         insert(g, s, s->buf + (size_t)b * GS_EMBED_DIM, GS_PHASE_SLEEP_VALUE, 0.8f,
                (gs_str_t){s->buf_meta[b].id, s->buf_meta[b].id_len});
     s->buf_n = 0;

@@ -1235,7 +1235,7 @@ static gs_err_t eval_ranks(const gram_t *g, const float *w_out, const samples_t 
     uint32_t rmax = 0;
     for (size_t i = 0; i < nr; i++)
         rmax = ranks[i] > rmax ? ranks[i] : rmax;
-    if (!nr)
+    if (!nr || !rmax) /* rank 0 is the full readout: nothing to factorise */
         return GS_OK;
     lowrank_t lr = {0};
     phase(pg, "low-rank readout (RRR)", 1);
@@ -1320,12 +1320,13 @@ static gs_err_t window_flush(const gs_reservoir_t *r, const codes_t *cd, const s
     for (size_t b = 0; b < B; b++)
         gs_features(wb->w.phi + b * wb->w.D, wb->xa, B, b, units, cd->code, cd->dims,
                     te->ids[wb->w.at[b]]);
-    metrics_t mm, mf, mw;
+    metrics_t mm = {0}, mf = {0}, mw = {0};
     progress_t quiet = {0};
     gs_err_t err = eval_model(ro, lk, &wb->f, &mm, &mf, &quiet, errstr, n);
     if (!err)
         err = eval_model(ro, lk, &wb->w, &mm, &mw, &quiet, errstr, n);
-    add_metrics(&we->full, &mf), add_metrics(&we->win, &mw);
+    if (!err)
+        add_metrics(&we->full, &mf), add_metrics(&we->win, &mw);
     wb->f.n = wb->w.n = 0;
     return err;
 }
