@@ -27,15 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #include "govstream/dialogue.h"
 #include "govstream/kinds.h"
 #include "govstream/log.h"
@@ -250,6 +241,12 @@ static int fx_setup(void **state)
     f->mc = rd_kafka_mock_cluster_new(f->mock_rk, BROKERS);
     if (!f->mc || make_topics(f->mc))
         return fx_teardown(state), -1;
+    /* The mock answers a group's first JoinGroup after this delay (3 s by
+     * default) but also expires a member that has not been heard from for
+     * the session timeout, which the workers set to 3 s: a member that
+     * expires first loses its JoinGroup response, and its worker then waits
+     * for the request's own timeout (5 min; seen under valgrind). */
+    rd_kafka_mock_group_initial_rebalance_delay_ms(f->mc, 1000);
     snprintf(f->bootstraps, sizeof(f->bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(f->mc));
     if (!(f->reader = new_reader(f->bootstraps)))
         return fx_teardown(state), -1;
@@ -460,6 +457,15 @@ static gs_err_t load_config(fx_t *f, const char *id, const char *const *extra,
         "state.changelog=false",
     };
     size_t n_ov = 17;
+    /* GS_TEST_RDKAFKA_DEBUG=msg,eos: librdkafka's debug contexts, in the
+     * worker's log (see GS_TEST_VERBOSE) */
+    char dbg[256];
+    if (getenv("GS_TEST_RDKAFKA_DEBUG")) {
+        snprintf(dbg, sizeof(dbg), "kafka.debug=%s", getenv("GS_TEST_RDKAFKA_DEBUG"));
+        ov[n_ov++] = dbg;
+        ov[n_ov++] = "kafka.log_level=7";
+        ov[n_ov++] = "log.level=debug";
+    }
     for (; extra && *extra && n_ov < MAX_OVERRIDES; extra++)
         ov[n_ov++] = *extra;
     return gs_config_load(NULL, sections, ov, n_ov, cfg, err, n);
@@ -858,7 +864,15 @@ static void test_exactly_once_with_produce_errors(void **state)
 
     int leads[BROKERS + 1];
     output_leaders(f, leads);
-    wk_t *k = start_worker(f, 0, "w1", NULL);
+    /* One request in flight per broker: the mock checks the sequence numbers
+     * of transactional producers only, so it stores a batch that follows a
+     * refused one, and librdkafka, as it should with a real broker (which
+     * would refuse it as out of order), takes that success to acknowledge
+     * the refused batch too ("implicitly acked by subsequent batch success"):
+     * results lost to the mock, in 2 of 13 runs under valgrind. */
+    const char *const one_in_flight[] = {"kafka_producer.max.in.flight.requests.per.connection=1",
+                                         NULL};
+    wk_t *k = start_worker(f, 0, "w1", one_in_flight);
     inject_produce_errors(f, leads);
     assert_int_equal(wait_outputs(f, n, WAIT_MS), n);
     assert_int_equal(stop_worker(k), 0);

@@ -5,6 +5,17 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Valgrind runs everything ~50x slower: the heavier tests scale their sizes
+ * down under it (its run checks memory, the ASan run checks the numbers). */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #define assert_contains(hay, needle)                                                               \
     do {                                                                                           \
         const char *h_ = (hay), *n_ = (needle);                                                    \
