@@ -2246,5 +2246,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_context_ids, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_changelog_version1, fx_setup, fx_teardown),
     };
+    /* GS_TEST_FILTER=test_name (or a glob) runs one test */
+    if (getenv("GS_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("GS_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
