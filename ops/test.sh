@@ -78,7 +78,11 @@ if [ "${GS_TEST_SKIP_VALGRIND:-0}" != 1 ]; then
       exit 1
     }
   rm -f "$worker_log"
-  printf '%s\n' build/tests/test_* | grep -v '/test_worker$' |
+  # the longest first (unit.model takes about 5 minutes under valgrind), so
+  # that the others fill the second core beside it
+  slow='/test_(model|flow|timbre)$'
+  { printf '%s\n' build/tests/test_* | grep -E "$slow"
+    printf '%s\n' build/tests/test_* | grep -vE "$slow|/test_worker$"; } |
     xargs -P "$jobs" -I{} sh -c 'echo "valgrind: {}" && "$@" {} >/dev/null' sh "${vg[@]}"
   stage "valgrind"
 fi
