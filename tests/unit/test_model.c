@@ -1286,13 +1286,6 @@ static void test_cache_eviction(void **state)
     gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
 }
 
-/* A file's context_tokens bounds the window served: trained with 16 and
- * step 1, a window slides past 16 (and the cache misses); with a bound
- * of 1024, a 240-token conversation is read from its start and the cache
- * extends it turn by turn; with 48 and step 24, the start moves every 24
- * tokens and the cache misses only then. The report has the served mix
- * with the state from those windows against the whole history. */
-
 /* The unit model's training configuration with another window. */
 static gs_train_conf_t window_conf(uint32_t tokens, uint32_t step, size_t eval_tokens)
 {
@@ -1423,6 +1416,12 @@ static void window_stepped(const gs_str_t *t, size_t len)
                      GS_ERR_INVALID_ARG);
 }
 
+/* A file's context_tokens bounds the window served: trained with 16 and
+ * step 1, a window slides past 16 (and the cache misses); with a bound
+ * of 1024, a 240-token conversation is read from its start and the cache
+ * extends it turn by turn; with 48 and step 24, the start moves every 24
+ * tokens and the cache misses only then. The report has the served mix
+ * with the state from those windows against the whole history. */
 static void test_context_window(void **state)
 {
     (void)state;
