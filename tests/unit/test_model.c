@@ -1115,6 +1115,27 @@ static gs_dm_query_t in_session(const gs_str_t *turns, size_t n, const char *ses
     return q;
 }
 
+/* Turns 1..n of one session, a request each carrying all turns so far,
+ * through both models; the cache's statistics after them. */
+static gs_dm_cache_stats_t replay_session(gs_dmodel_t *mc, gs_dmodel_t *mo, const gs_str_t *turns,
+                                          size_t n, const char *session)
+{
+    for (size_t k = 1; k <= n; k++) {
+        gs_dm_query_t q = in_session(turns, k, session);
+        run_both(mc, mo, &q, 1);
+    }
+    gs_dm_cache_stats_t st;
+    gs_dmodel_cache_stats(mc, &st);
+    return st;
+}
+
+/* 40 turns of a conversation: past 128 tokens */
+static void long_conversation(gs_str_t t[40])
+{
+    for (size_t i = 0; i < 40; i++)
+        t[i] = S(i % 3 ? "i am fine, thanks." : "how are you?");
+}
+
 static void cache_pair_of(const char *path, gs_dmodel_t **mc, gs_dmodel_t **mo, size_t bytes)
 {
     char err[256];
@@ -1140,12 +1161,7 @@ static void test_cache_turn_by_turn(void **state)
                     S("i am fine, thanks."),
                     S("what is your name?"),
                     S("my name is sam.")};
-    gs_dm_cache_stats_t st;
-    for (size_t k = 1; k <= 6; k++) { /* every request carries all turns so far */
-        gs_dm_query_t q = in_session(a, k, "A");
-        run_both(mc, mo, &q, 1);
-    }
-    gs_dmodel_cache_stats(mc, &st);
+    gs_dm_cache_stats_t st = replay_session(mc, mo, a, 6, "A");
     assert_int_equal(st.misses, 1), assert_int_equal(st.hits, 5);
     assert_int_equal(st.entries, 1);
     assert_true(st.tokens_saved > 20);
@@ -1189,14 +1205,8 @@ static void test_cache_long_window(void **state)
     gs_dmodel_t *mc, *mo;
     cache_pair(&mc, &mo, GS_DM_CACHE_DEFAULT_BYTES);
     gs_str_t c[40];
-    for (size_t i = 0; i < 40; i++)
-        c[i] = S(i % 3 ? "i am fine, thanks." : "how are you?");
-    for (size_t k = 1; k <= 40; k++) {
-        gs_dm_query_t q = in_session(c, k, "long");
-        run_both(mc, mo, &q, 1);
-    }
-    gs_dm_cache_stats_t st;
-    gs_dmodel_cache_stats(mc, &st);
+    long_conversation(c);
+    gs_dm_cache_stats_t st = replay_session(mc, mo, c, 40, "long");
     assert_int_equal(st.hits + st.misses, 40);
     assert_true(st.hits > 5 && st.misses > 5); /* hits while it fits, misses once it slides */
     gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
@@ -1273,11 +1283,7 @@ static void test_cache_eviction(void **state)
     assert_true(st.hits > 0 && st.misses > 0);
     /* an entry larger than the whole cache is not kept */
     assert_int_equal(gs_dmodel_set_cache(mc, small - 8, err, sizeof(err)), GS_OK);
-    for (size_t k = 1; k <= 3; k++) {
-        gs_dm_query_t q = in_session(a, k, "X");
-        run_both(mc, mo, &q, 1);
-    }
-    gs_dmodel_cache_stats(mc, &st);
+    st = replay_session(mc, mo, a, 3, "X");
     assert_int_equal(st.hits, 0), assert_int_equal(st.entries, 0);
     assert_int_equal(gs_dmodel_set_cache(mc, 0, err, sizeof(err)), GS_OK);
     assert_int_equal(gs_dmodel_cache_bytes(mc), 0);
@@ -1297,20 +1303,21 @@ static gs_train_conf_t window_conf(uint32_t tokens, uint32_t step, size_t eval_t
     return c;
 }
 
-/* 40 turns of a conversation: past 128 tokens */
-static void long_conversation(gs_str_t t[40])
+/* Trains the unit model with that window into path (fx.dir/name); its report. */
+static char *train_window(char path[128], const char *name, uint32_t tokens, uint32_t step,
+                          size_t eval_tokens)
 {
-    for (size_t i = 0; i < 40; i++)
-        t[i] = S(i % 3 ? "i am fine, thanks." : "how are you?");
+    char err[512], *rep = NULL;
+    snprintf(path, 128, "%s/%s", fx.dir, name);
+    gs_train_conf_t c = window_conf(tokens, step, eval_tokens);
+    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)), GS_OK);
+    return rep;
 }
 
 /* 16 tokens, step 1: the report's windows, and the cache misses as it slides. */
 static void window_sliding(const gs_str_t *t)
 {
-    char path[128], err[512], *rep = NULL;
-    snprintf(path, sizeof(path), "%s/ctx16.gsm", fx.dir);
-    gs_train_conf_t c = window_conf(16, 1, 5000);
-    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)), GS_OK);
+    char path[128], *rep = train_window(path, "ctx16.gsm", 16, 1, 5000);
     json_t *r = json_loads(rep, 0, NULL);
     assert_non_null(r);
     json_t *ctx = json_object_get(r, "context"), *w = json_object_get(ctx, "windows");
@@ -1337,12 +1344,7 @@ static void window_sliding(const gs_str_t *t)
     cache_pair_of(path, &mc, &mo, GS_DM_CACHE_DEFAULT_BYTES);
     assert_int_equal(gs_dmodel_context_tokens(mc), 16);
     assert_int_equal(gs_dmodel_context_tokens(fx.m), 128);
-    for (size_t k = 1; k <= 10; k++) {
-        gs_dm_query_t q = in_session(t, k, "short");
-        run_both(mc, mo, &q, 1);
-    }
-    gs_dm_cache_stats_t st;
-    gs_dmodel_cache_stats(mc, &st);
+    gs_dm_cache_stats_t st = replay_session(mc, mo, t, 10, "short");
     assert_true(st.misses >= 8); /* slides from the third turn */
     gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
     unlink(path);
@@ -1352,22 +1354,14 @@ static void window_sliding(const gs_str_t *t)
  * extended by the cache, and batched as alone past 128 tokens. */
 static void window_from_start(const gs_str_t *t, size_t len)
 {
-    char path[128], err[512], *rep = NULL;
-    snprintf(path, sizeof(path), "%s/ctx1024.gsm", fx.dir);
-    gs_train_conf_t c = window_conf(1024, 0, 1000);
-    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)), GS_OK);
-    free(rep);
+    char path[128], err[512];
+    free(train_window(path, "ctx1024.gsm", 1024, 0, 1000));
     gs_dmodel_t *mc, *mo;
     cache_pair_of(path, &mc, &mo, GS_DM_CACHE_DEFAULT_BYTES);
     assert_int_equal(gs_dmodel_context_tokens(mc), 1024);
     assert_int_equal(gs_dmodel_context_step(mc), 512);
     assert_int_equal(gs_dmodel_context_step(fx.m), 1);
-    for (size_t k = 1; k <= 40; k++) {
-        gs_dm_query_t q = in_session(t, k, "long");
-        run_both(mc, mo, &q, 1);
-    }
-    gs_dm_cache_stats_t st;
-    gs_dmodel_cache_stats(mc, &st);
+    gs_dm_cache_stats_t st = replay_session(mc, mo, t, 40, "long");
     assert_int_equal(st.misses, 1), assert_int_equal(st.hits, 39);
     assert_int_equal(st.entry_bytes, (32 + 4 * 64 + 2 * len + 7) & ~(size_t)7);
     gs_dm_query_t q[3] = {query(t, 40, GS_DM_TOP_K, 5), query(t, 39, GS_DM_GENERATE, 0),
@@ -1387,10 +1381,7 @@ static void window_from_start(const gs_str_t *t, size_t len)
  * only when it moves. */
 static void window_stepped(const gs_str_t *t, size_t len)
 {
-    char path[128], err[512], *rep = NULL;
-    snprintf(path, sizeof(path), "%s/ctx48.gsm", fx.dir);
-    gs_train_conf_t c = window_conf(48, 24, 1000);
-    assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)), GS_OK);
+    char path[128], err[512], *rep = train_window(path, "ctx48.gsm", 48, 24, 1000);
     json_t *r = json_loads(rep, 0, NULL);
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(r, "context"), "context_step")), 24);
@@ -1398,12 +1389,7 @@ static void window_stepped(const gs_str_t *t, size_t len)
     gs_dmodel_t *mc, *mo;
     cache_pair_of(path, &mc, &mo, GS_DM_CACHE_DEFAULT_BYTES);
     assert_int_equal(gs_dmodel_context_step(mc), 24);
-    for (size_t k = 1; k <= 40; k++) {
-        gs_dm_query_t q1 = in_session(t, k, "aligned");
-        run_both(mc, mo, &q1, 1);
-    }
-    gs_dm_cache_stats_t st;
-    gs_dmodel_cache_stats(mc, &st);
+    gs_dm_cache_stats_t st = replay_session(mc, mo, t, 40, "aligned");
     /* one miss per 24 tokens past 48, and the first */
     if (!(st.misses >= 2 && st.misses <= 2 + (len - 48) / 24 + 1 && st.hits >= 25))
         fail_msg("%zu tokens: %llu misses, %llu hits", len, (unsigned long long)st.misses,
@@ -1411,7 +1397,7 @@ static void window_stepped(const gs_str_t *t, size_t len)
     gs_dmodel_destroy(mc), gs_dmodel_destroy(mo);
     unlink(path);
     /* a step above the bound is refused */
-    c = window_conf(8, 9, 1000);
+    gs_train_conf_t c = window_conf(8, 9, 1000);
     assert_int_equal(gs_train_dialogue(&c, fx.corpus, path, NULL, &rep, err, sizeof(err)),
                      GS_ERR_INVALID_ARG);
 }
