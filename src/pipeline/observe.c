@@ -269,6 +269,13 @@ void obs_process(obs_t *o)
 
 /* {"topics": {"<t>": {"partitions": {"<p>": {"consumer_lag": N, ...}}}}};
  * partition -1 is librdkafka's internal UA partition, lag -1 unknown. */
+/* (A report without fetch states counts as fetching.) */
+static int fetching(const char *fetch_state)
+{
+    return !fetch_state || (strcmp(fetch_state, "none") && strcmp(fetch_state, "stopping") &&
+                            strcmp(fetch_state, "stopped"));
+}
+
 void obs_lag(obs_t *o, const char *stats_json, size_t len)
 {
     json_t *root = json_loadb(stats_json, len, 0, NULL);
@@ -285,7 +292,11 @@ void obs_lag(obs_t *o, const char *stats_json, size_t len)
             gs_series_t *s =
                 gs_metrics_series(o->m, "govstream_consumer_lag",
                                   (const char *[]){"topic", topic, "partition", part}, 2);
-            if (s && lag >= 0)
+            /* librdkafka keeps reporting a partition given up (revoked,
+             * lost or rewound away) with its last lag: not ours to show */
+            if (s && !fetching(json_string_value(json_object_get(p, "fetch_state"))))
+                gs_series_hide(s);
+            else if (s && lag >= 0)
                 gs_gauge_set(s, (double)lag);
         }
     }

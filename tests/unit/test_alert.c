@@ -580,7 +580,7 @@ static void test_builtin_alerts(void **state)
     /* above every threshold */
     set_gauges(m, 1, 0.95, 2);
     const char high[] = "{\"topics\":{\"in\":{\"partitions\":{\"0\":{\"consumer_lag\":100},"
-                        "\"1\":{\"consumer_lag\":101}}}}}";
+                        "\"1\":{\"consumer_lag\":101,\"fetch_state\":\"active\"}}}}}";
     obs_lag(&o, high, strlen(high));
     gs_counter_add(dl, 200);
     for (int i = 0; i < 1000; i++)
@@ -598,9 +598,13 @@ static void test_builtin_alerts(void **state)
     assert_string_equal(str_at(s.notes[5], "commonLabels.severity"), "critical");
     assert_string_equal(str_at(s.notes[2], "alerts.0.annotations.value"), "101");
 
-    /* the partition is revoked (its lag hidden), the rest recovers, and
-     * the windows slide past the spike: everything resolves */
+    /* the partition is revoked (its lag hidden; librdkafka goes on
+     * reporting it, stopped, with its last lag), the rest recovers, and the
+     * windows slide past the spike: everything resolves */
     obs_lag_hide(&o, "in", 1);
+    const char gone[] = "{\"topics\":{\"in\":{\"partitions\":{\"0\":{\"consumer_lag\":100},"
+                        "\"1\":{\"consumer_lag\":101,\"fetch_state\":\"stopped\"}}}}}";
+    obs_lag(&o, gone, strlen(gone));
     set_gauges(m, 0, 0.5, 0);
     gs_alerter_tick(a, t0 + 3 * S, collect, &s);
     assert_int_equal(s.n, 10);
