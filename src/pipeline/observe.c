@@ -272,8 +272,9 @@ void obs_process(obs_t *o)
 /* (A report without fetch states counts as fetching.) */
 static int fetching(const char *fetch_state)
 {
-    return !fetch_state || (strcmp(fetch_state, "none") && strcmp(fetch_state, "stopping") &&
-                            strcmp(fetch_state, "stopped"));
+    return !fetch_state ||
+           (strcmp(fetch_state, "none") != 0 && strcmp(fetch_state, "stopping") != 0 &&
+            strcmp(fetch_state, "stopped") != 0);
 }
 
 void obs_lag(obs_t *o, const char *stats_json, size_t len)
