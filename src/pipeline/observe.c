@@ -267,9 +267,8 @@ void obs_process(obs_t *o)
     }
 }
 
-/* {"topics": {"<t>": {"partitions": {"<p>": {"consumer_lag": N, ...}}}}};
- * partition -1 is librdkafka's internal UA partition, lag -1 unknown. */
-/* (A report without fetch states counts as fetching.) */
+/* A partition's fetch_state in librdkafka's statistics; a report without
+ * one counts as fetching. */
 static int fetching(const char *fetch_state)
 {
     return !fetch_state ||
@@ -277,6 +276,8 @@ static int fetching(const char *fetch_state)
             strcmp(fetch_state, "stopped") != 0);
 }
 
+/* {"topics": {"<t>": {"partitions": {"<p>": {"consumer_lag": N, ...}}}}};
+ * partition -1 is librdkafka's internal UA partition, lag -1 unknown. */
 void obs_lag(obs_t *o, const char *stats_json, size_t len)
 {
     json_t *root = json_loadb(stats_json, len, 0, NULL);
